@@ -1,0 +1,5 @@
+"""Bulk operations: the strategy contract and the generic strategies."""
+
+from .strategy import BulkRequest, BulkResult, BulkStrategy, choose_strategy, chunks
+
+__all__ = ["BulkRequest", "BulkResult", "BulkStrategy", "choose_strategy", "chunks"]

@@ -1,0 +1,93 @@
+"""Bulk strategies: named ways to run one bulk operation, chosen per dialect and request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+import attrs
+
+from ..errors import ValidationError
+
+if TYPE_CHECKING:
+    from ..dialect import Dialect
+    from ..session import Session
+    from ..sql import TableSQL
+
+Operation = Literal["create", "update", "delete", "upsert"]
+
+
+@attrs.frozen
+class BulkRequest:
+    """One bulk operation, validated and ready to write.
+
+    ``rows`` hold parameter values already encoded for the driver, in the
+    order of ``columns``. For ``update``, ``columns`` are the fields set and
+    each row ends with the key; for ``delete``, ``keys`` are the primary keys.
+    """
+
+    operation: Operation
+    table: TableSQL
+    columns: tuple[str, ...] = ()
+    rows: Sequence[Sequence[Any]] = ()
+    keys: Sequence[Any] = ()
+    batch_size: int = 1000
+    return_ids: bool = False
+    conflict_on: tuple[str, ...] = ()
+    update_fields: tuple[str, ...] = ()
+    scope: Any = None
+    """The tenancy/soft-delete filter every touched row must satisfy, or None."""
+
+
+@attrs.frozen
+class BulkResult:
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    ids: list[Any] | None = None
+
+
+class BulkStrategy(Protocol):
+    """A way to run one kind of bulk operation."""
+
+    name: str
+    operation: Operation
+    priority: int
+    """Higher wins among applicable strategies."""
+
+    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
+        """Can this strategy run ``request`` on ``dialect``?"""
+
+    async def run(self, session: Session, request: BulkRequest) -> BulkResult:
+        """Write the request; called inside ``session.atomic()``."""
+
+
+def choose_strategy(
+    strategies: Iterable[BulkStrategy], dialect: Dialect, request: BulkRequest, forced: str | None
+) -> BulkStrategy:
+    """The strategy to run: the one named by ``forced``, else the best applicable one."""
+    candidates = [s for s in strategies if s.operation == request.operation]
+    model = request.table.schema.name
+    if forced is not None:
+        for strategy in candidates:
+            if strategy.name == forced:
+                if not strategy.applies(dialect, request):
+                    raise ValidationError(
+                        f"bulk strategy {forced!r} cannot run this {request.operation} on {dialect.name}",
+                        model=model,
+                        field="strategy",
+                    )
+                return strategy
+        names = ", ".join(sorted(s.name for s in candidates)) or "none"
+        raise ValidationError(
+            f"unknown bulk {request.operation} strategy {forced!r}; available: {names}", model=model, field="strategy"
+        )
+    applicable = [s for s in candidates if s.applies(dialect, request)]
+    if not applicable:
+        raise ValidationError(f"no bulk strategy can run this {request.operation} on {dialect.name}", model=model)
+    return max(applicable, key=lambda s: s.priority)
+
+
+def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,111 @@
+"""DataFlow's settings: one attrs class, filled from keywords, then the environment, then defaults.
+
+Every setting ``x`` has the keyword ``DataFlow(x=...)`` and the environment
+variable ``DATAFLOW_X``; the URL also reads ``DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import cattrs
+
+from .errors import ConfigError
+from .schema import suggest
+from .url import mask_password
+
+ENVIRONMENTS = ("development", "test", "production")
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{attribute.name} must be positive, got {value!r}", field=attribute.name)
+
+
+def _environment(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in ENVIRONMENTS:
+        raise ConfigError(f"env must be one of {', '.join(ENVIRONMENTS)}, got {value!r}", field="env")
+
+
+@attrs.frozen
+class Config:
+    """All settings of one ``DataFlow`` instance."""
+
+    database_url: str | None = attrs.field(default=None, repr=lambda url: repr(url and mask_password(url)))
+    """Where the database is; with none, a dialect offers a development default."""
+    env: str = attrs.field(default="development", validator=_environment)
+    """``development``, ``test`` or ``production``; production never invents a database."""
+    pool_size: int = attrs.field(default=10, validator=_positive)
+    """Connections per pool (one pool per event loop)."""
+    pool_timeout: float = attrs.field(default=30.0, validator=_positive)
+    """Seconds to wait for a free connection before ``PoolTimeoutError``."""
+    connect_timeout: float = attrs.field(default=10.0, validator=_positive)
+    """Seconds to wait for the server when opening a connection."""
+    auto_migrate: bool | None = None
+    """Create missing tables on first use; default: on except in production."""
+    echo: bool = False
+    """Log every statement (without its parameters) at DEBUG on ``dataflow.sql``."""
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def creates_tables(self) -> bool:
+        return self.auto_migrate if self.auto_migrate is not None else not self.production
+
+
+SETTINGS = tuple(a.name for a in attrs.fields(Config))
+
+
+def _structure_bool(value: Any, _type: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected a boolean, got {value!r}")
+
+
+_converter = cattrs.Converter()
+_converter.register_structure_hook(bool, _structure_bool)
+
+
+def load_config(keywords: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
+    """Build a :class:`Config` from keywords over environment variables over defaults."""
+    environ = os.environ if environ is None else environ
+    for key in keywords:
+        if key not in SETTINGS:
+            raise ConfigError(
+                f"unknown DataFlow option {key!r}{suggest(key, SETTINGS)}; options: {', '.join(SETTINGS)}",
+                field=key,
+            )
+    values: dict[str, Any] = {}
+    for name in SETTINGS:
+        variable = f"DATAFLOW_{name.upper()}"
+        if variable in environ:
+            values[name] = environ[variable]
+    if "database_url" not in values and environ.get("DATABASE_URL"):
+        values["database_url"] = environ["DATABASE_URL"]
+    values.update({k: v for k, v in keywords.items()})
+    try:
+        return _converter.structure(values, Config)
+    except ConfigError:
+        raise
+    except cattrs.BaseValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"invalid DataFlow setting: {exc}") from None
+
+
+def _describe(exc: cattrs.BaseValidationError) -> str:
+    for sub in exc.exceptions:
+        if isinstance(sub, ConfigError):
+            return sub.message
+    notes = [note for note in cattrs.transform_error(exc)]
+    return "invalid DataFlow setting: " + "; ".join(notes)

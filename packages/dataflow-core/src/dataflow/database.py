@@ -1,0 +1,291 @@
+"""``DataFlow``: one database, its models, their nodes and its pools."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .config import Config, load_config
+from .dialect import Dialect, Pool
+from .errors import ConfigError
+from .loops import run_sync, running_loop, thread_loop
+from .plugins import plugin_host
+from .schema import ModelSchema, schema_from_class, suggest
+from .session import Session
+from .sql import TableSQL
+from .url import DatabaseURL
+
+if TYPE_CHECKING:
+    from .bulk.strategy import BulkStrategy
+    from .events import Monitor
+    from .nodes.base import Node
+    from .scoping import TenancyFilter
+
+C = TypeVar("C", bound=type)
+
+# Packages that provide the dialects users ask for most; only used to say what to install.
+KNOWN_DIALECT_PACKAGES = {
+    "sqlite": "dataflow-sqlite",
+    "postgresql": "dataflow-postgres",
+    "postgres": "dataflow-postgres",
+    "mysql": "dataflow-mysql",
+    "mariadb": "dataflow-mysql",
+}
+
+_live: weakref.WeakSet[DataFlow] = weakref.WeakSet()
+
+
+def live_instances() -> list[DataFlow]:
+    """The open ``DataFlow`` instances of this process, for resolving node type names."""
+    return list(_live)
+
+
+def registered_dialects() -> dict[str, type[Dialect]]:
+    """URL scheme to dialect class, from every loaded plugin."""
+
+    def build(classes: list[type[Dialect]]) -> dict[str, type[Dialect]]:
+        return {scheme: cls for cls in classes for scheme in cls.schemes}
+
+    return plugin_host().cached("dataflow_register_dialects", build)
+
+
+def registered_bulk_strategies() -> list[BulkStrategy]:
+    return plugin_host().cached("dataflow_register_bulk_strategies", list)
+
+
+class DataFlow:
+    """A database and its models.
+
+    ``DataFlow()`` reads ``DATAFLOW_DATABASE_URL`` or ``DATABASE_URL``; with
+    neither it uses a dialect's development default (an SQLite file in the
+    working directory), except in production, where a missing URL is an error.
+    """
+
+    def __init__(self, database_url: str | None = None, **options: Any) -> None:
+        if database_url is not None:
+            options["database_url"] = database_url
+        self.config: Config = load_config(options)
+        dialects = registered_dialects()
+        self.url = DatabaseURL.parse(self.config.database_url or self._default_url(dialects))
+        dialect_cls = dialects.get(self.url.scheme)
+        if dialect_cls is None:
+            package = KNOWN_DIALECT_PACKAGES.get(self.url.scheme)
+            hint = f"install it with: pip install {package}" if package else "no installed plugin provides it"
+            raise ConfigError(f"no DataFlow dialect for {self.url.scheme}:// URLs is installed; {hint}")
+        self.dialect: Dialect = dialect_cls(self.url, self.config)
+        self.label = str(self.url)
+        self.schemas: dict[str, ModelSchema] = {}
+        self.nodes: dict[str, type[Node]] = {}
+        self._classes: dict[type, ModelSchema] = {}
+        self._tables: dict[str, TableSQL] = {}
+        self._tables_ready: set[str] = set()
+        self._pools: dict[asyncio.AbstractEventLoop, asyncio.Future[Pool]] = {}
+        self._ddl_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._monitors: list[Monitor] | None = None
+        self._tenancy_filters: list[TenancyFilter] | None = None
+        self.closed = False
+        _live.add(self)
+
+    def _default_url(self, dialects: Mapping[str, type[Dialect]]) -> str:
+        if self.config.production:
+            raise ConfigError(
+                "DATAFLOW_ENV=production and no database URL: set DATAFLOW_DATABASE_URL or DATABASE_URL, "
+                "or pass DataFlow(url)"
+            )
+        for cls in dict.fromkeys(dialects.values()):
+            url = cls.default_url(self.config)
+            if url is not None:
+                return url
+        raise ConfigError("no database URL is configured and no installed dialect offers a default")
+
+    def __repr__(self) -> str:
+        return f"DataFlow({self.label!r}, models={list(self.schemas)})"
+
+    # -- models -----------------------------------------------------------------
+
+    def model(self, cls: C) -> C:
+        """Register a type-hinted class as a model and generate its eleven nodes."""
+        from .nodes.generate import model_nodes
+
+        schema = schema_from_class(cls, self._classes)
+        if schema.name in self.schemas:
+            raise ConfigError(f"model {schema.name!r} is already registered on this DataFlow", model=schema.name)
+        for other in self.schemas.values():
+            if other.table == schema.table:
+                raise ConfigError(
+                    f"models {other.name} and {schema.name} both map to table {schema.table!r}", model=schema.name
+                )
+        self.dialect.check_identifier(schema.table, schema.name)
+        for field in schema.fields:
+            self.dialect.check_identifier(field.name, schema.name)
+        self.schemas[schema.name] = schema
+        self._classes[cls] = schema
+        self.nodes.update(model_nodes(self, schema))
+        return cls
+
+    def schema(self, model: str | type) -> ModelSchema:
+        name = model if isinstance(model, str) else model.__name__
+        if name not in self.schemas:
+            raise ConfigError(f"no model {name!r} on this DataFlow{suggest(name, self.schemas)}", model=name)
+        return self.schemas[name]
+
+    def table_sql(self, schema: ModelSchema) -> TableSQL:
+        table = self._tables.get(schema.name)
+        if table is None:
+            table = self._tables[schema.name] = TableSQL(self.dialect, schema)
+        return table
+
+    # -- plugins bound to this instance ----------------------------------------
+
+    @property
+    def monitors(self) -> list[Monitor]:
+        if self._monitors is None:
+            self._monitors = plugin_host().collect("dataflow_register_monitors")
+        return self._monitors
+
+    @property
+    def tenancy_filters(self) -> list[TenancyFilter]:
+        if self._tenancy_filters is None:
+            self._tenancy_filters = plugin_host().collect("dataflow_register_tenancy_filters")
+        return self._tenancy_filters
+
+    # -- pools and sessions -----------------------------------------------------
+
+    async def pool(self) -> Pool:
+        """The pool of the running event loop, created on first use."""
+        if self.closed:
+            raise ConfigError(f"this DataFlow ({self.label}) is closed")
+        loop = asyncio.get_running_loop()
+        future = self._pools.get(loop)
+        if future is None:
+            future = self._pools[loop] = loop.create_task(self.dialect.create_pool())
+        try:
+            return await asyncio.shield(future)
+        except BaseException:
+            if future.done() and future.exception() is not None:
+                self._pools.pop(loop, None)
+            raise
+
+    async def open_session(self, *, run_id: str | None = None, context: Mapping[str, Any] | None = None) -> Session:
+        """Acquire a connection and wrap it in a session; give it back with :meth:`close_session`."""
+        pool = await self.pool()
+        connection = await pool.acquire()
+        session = Session(self, connection, run_id=run_id, context=context or {})
+        if self.config.creates_tables and len(self._tables_ready) < len(self.schemas):
+            try:
+                await self._create_missing_tables(session)
+            except BaseException:
+                await pool.release(connection, discard=True)
+                raise
+        return session
+
+    async def close_session(self, session: Session) -> None:
+        pool = await self.pool()
+        discard = session.broken
+        if not discard and session.in_transaction:
+            try:
+                await session.rollback()
+            except Exception:  # noqa: BLE001 - the connection is discarded below instead
+                discard = True
+        await pool.release(session.connection, discard=discard or session.broken)
+
+    async def _create_missing_tables(self, session: Session) -> None:
+        loop = asyncio.get_running_loop()
+        lock = self._ddl_locks.setdefault(loop, asyncio.Lock())
+        async with lock:
+            for schema in self._creation_order():
+                if schema.name in self._tables_ready:
+                    continue
+                for statement in self.dialect.create_table_sql(schema, self.schemas):
+                    await session.execute(statement, schema=schema, operation="create_table")
+                self._tables_ready.add(schema.name)
+
+    def _creation_order(self) -> list[ModelSchema]:
+        """Models ordered so that every referenced table is created first."""
+        ordered: dict[str, ModelSchema] = {}
+
+        def visit(schema: ModelSchema, path: tuple[str, ...]) -> None:
+            if schema.name in ordered or schema.name in path:
+                return
+            for field in schema.fields:
+                if field.references and field.references in self.schemas:
+                    visit(self.schemas[field.references], (*path, schema.name))
+            ordered[schema.name] = schema
+
+        for schema in self.schemas.values():
+            visit(schema, ())
+        return list(ordered.values())
+
+    async def create_tables_async(self) -> None:
+        """Create every model's table and indexes that does not exist yet."""
+        self._tables_ready.clear()
+        pool = await self.pool()
+        connection = await pool.acquire()
+        session = Session(self, connection, run_id=None, context={})
+        try:
+            await self._create_missing_tables(session)
+        finally:
+            await pool.release(connection, discard=session.broken)
+
+    def create_tables(self) -> None:
+        """Synchronous :meth:`create_tables_async`."""
+        run_sync(self.create_tables_async, cleanup=self.close_loop)
+
+    # -- closing ----------------------------------------------------------------
+
+    async def close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the pool bound to ``loop`` (the running one), if any."""
+        future = self._pools.pop(loop, None)
+        self._ddl_locks.pop(loop, None)
+        if future is not None and not future.cancelled() and future.exception() is None:
+            await future.result().close()
+
+    async def close_async(self) -> None:
+        """Close every pool: the running loop's cleanly, the others' at once."""
+        loop = asyncio.get_running_loop()
+        await self.close_loop(loop)
+        self._terminate_others(keep=None)
+        self._finish_close()
+
+    def close(self) -> None:
+        """Close every pool and connection of this instance; it cannot be used again."""
+        current = running_loop()
+        if current is not None and current in self._pools:
+            raise ConfigError("DataFlow.close() called inside a running event loop; use 'await db.close_async()'")
+        private = thread_loop()
+        if private in self._pools and not private.is_running():
+            private.run_until_complete(self.close_loop(private))
+        self._terminate_others(keep=None)
+        self._finish_close()
+
+    def _terminate_others(self, keep: asyncio.AbstractEventLoop | None) -> None:
+        for loop, future in list(self._pools.items()):
+            if loop is keep:
+                continue
+            del self._pools[loop]
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                continue
+            pool = future.result()
+            if loop.is_running() and not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(pool.close(), loop).result(timeout=30)
+            else:
+                pool.terminate()
+
+    def _finish_close(self) -> None:
+        self.dialect.dispose()
+        self.closed = True
+        _live.discard(self)
+
+    def __enter__(self) -> DataFlow:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> DataFlow:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close_async()

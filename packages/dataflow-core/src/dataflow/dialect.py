@@ -1,0 +1,251 @@
+"""The dialect contract: what a database package gives the core.
+
+A dialect package registers a :class:`Dialect` subclass through the
+``dataflow_register_dialects`` hook. The core builds SQL from schemas with the
+dialect's quoting, placeholders and type mapping, and runs it on the
+:class:`Connection` objects of the dialect's :class:`Pool`. Connections raise
+their driver's exceptions; the core passes them to
+:meth:`Dialect.translate_error`, which returns DataFlow's own error.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, NamedTuple, Protocol
+
+import attrs
+
+from .config import Config
+from .errors import ConfigError, DataFlowError
+from .fields import FieldSchema
+from .schema import ModelSchema
+from .url import DatabaseURL
+
+ISOLATION_LEVELS = ("read uncommitted", "read committed", "repeatable read", "serializable")
+
+
+@attrs.frozen
+class Capabilities:
+    """What a database can do; the core and the compliance suite read these flags."""
+
+    returning: frozenset[str] = frozenset()
+    """Statements that take RETURNING: a subset of {"insert", "update", "delete"}."""
+    upsert: bool = True
+    """One-statement insert-or-update (ON CONFLICT / ON DUPLICATE KEY)."""
+    upsert_needs_unique_key: bool = False
+    """The conflict target cannot be chosen: ``conflict_on`` must match a unique key (MySQL)."""
+    copy: bool = False
+    savepoints: bool = True
+    two_phase: bool = False
+    transactional_ddl: bool = False
+    ilike: bool = False
+    max_parameters: int = 999
+    max_identifier_length: int = 63
+    isolation_levels: tuple[str, ...] = ISOLATION_LEVELS
+
+
+class ExecuteResult(NamedTuple):
+    rowcount: int
+    last_id: Any = None
+    """The auto-increment id of the last inserted row, where the driver reports it."""
+
+
+class Connection(Protocol):
+    """One driver connection. Used by one task at a time; raises driver errors."""
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    @property
+    def raw(self) -> Any:
+        """The driver's own connection object, for bulk strategies."""
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> ExecuteResult: ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run ``sql`` once per row; return the rows affected in total."""
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        """Run a query and return all rows as sequences in column order."""
+
+    async def begin(self, isolation: str | None = None, read_only: bool = False) -> None: ...
+
+    async def commit(self) -> None: ...
+
+    async def rollback(self) -> None: ...
+
+
+class Pool(Protocol):
+    """A dialect's pool, bound to the event loop that created it."""
+
+    async def acquire(self) -> Connection:
+        """A connection; raises ``PoolTimeoutError`` after the configured timeout."""
+
+    async def release(self, connection: Connection, *, discard: bool = False) -> None:
+        """Give a connection back; ``discard`` closes it instead (after an error that may have broken it)."""
+
+    async def close(self) -> None:
+        """Close every connection, waiting for those in use to come back."""
+
+    def terminate(self) -> None:
+        """Close every connection at once, from outside the pool's event loop."""
+
+    def state(self) -> Mapping[str, int]:
+        """``{"size": n, "in_use": n, "idle": n, "waiting": n}``."""
+
+
+Codec = Callable[[Any], Any]
+
+
+class Dialect(abc.ABC):
+    """A database family: SQL flavour, types, pool and error translation.
+
+    One instance per ``DataFlow`` instance. ``capabilities`` may be refined by
+    :meth:`create_pool` once the server version is known.
+    """
+
+    name: ClassVar[str]
+    """Short name shown to users, e.g. ``"sqlite"``."""
+    schemes: ClassVar[tuple[str, ...]]
+    """URL schemes this dialect answers to, without ``+driver``."""
+    capabilities: Capabilities = Capabilities()
+
+    def __init__(self, url: DatabaseURL, config: Config) -> None:
+        self.url = url
+        self.config = config
+
+    # -- URLs -------------------------------------------------------------
+
+    @classmethod
+    def default_url(cls, config: Config) -> str | None:
+        """A URL to use when none was configured (development only), or None."""
+        return None
+
+    # -- SQL text ---------------------------------------------------------
+
+    def quote(self, identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
+
+    @abc.abstractmethod
+    def placeholder(self, index: int) -> str:
+        """The text of bound parameter number ``index`` (1-based)."""
+
+    @abc.abstractmethod
+    def column_type(self, field: FieldSchema) -> str:
+        """The column type for ``field`` in CREATE TABLE."""
+
+    def auto_increment_column(self, field: FieldSchema) -> str:
+        """The full column definition of an auto-increment primary key."""
+        return f"{self.quote(field.name)} BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+
+    def check_identifier(self, name: str, model: str) -> None:
+        limit = self.capabilities.max_identifier_length
+        if len(name.encode()) > limit:
+            raise ConfigError(
+                f"{model}: identifier {name!r} is longer than {self.name}'s limit of {limit} bytes",
+                model=model,
+            )
+
+    def create_table_sql(self, schema: ModelSchema, tables: Mapping[str, ModelSchema]) -> list[str]:
+        """Statements that create the table and its indexes; safe to run twice."""
+        q = self.quote
+        columns = []
+        for field in schema.fields:
+            if field.auto_increment:
+                columns.append(self.auto_increment_column(field))
+                continue
+            column = f"{q(field.name)} {self.column_type(field)}"
+            if field.primary_key:
+                column += " PRIMARY KEY"
+            elif not field.nullable:
+                column += " NOT NULL"
+            columns.append(column)
+        for group in schema.unique:
+            name = self.constraint_name(schema, "uq", group)
+            columns.append(f"CONSTRAINT {q(name)} UNIQUE ({', '.join(q(c) for c in group)})")
+        for field in schema.fields:
+            if field.references is not None:
+                target = tables[field.references]
+                name = self.constraint_name(schema, "fk", (field.name,))
+                columns.append(
+                    f"CONSTRAINT {q(name)} FOREIGN KEY ({q(field.name)}) "
+                    f"REFERENCES {q(target.table)} ({q(target.primary_key)})"
+                )
+        statements = [f"CREATE TABLE IF NOT EXISTS {q(schema.table)} (\n  " + ",\n  ".join(columns) + "\n)"]
+        for group in schema.indexes:
+            name = self.constraint_name(schema, "ix", group)
+            statements.append(
+                f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(schema.table)} ({', '.join(q(c) for c in group)})"
+            )
+        return statements
+
+    def constraint_name(self, schema: ModelSchema, kind: str, columns: Sequence[str]) -> str:
+        """A deterministic constraint or index name within the identifier limit."""
+        import hashlib
+
+        name = f"{kind}_{schema.table}_{'_'.join(columns)}"
+        limit = self.capabilities.max_identifier_length
+        if len(name.encode()) > limit:
+            digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+            name = name.encode()[: limit - 9].decode(errors="ignore") + "_" + digest
+        return name
+
+    def like(self, column: str, placeholder: str, *, case_insensitive: bool) -> str:
+        """SQL for ``column LIKE pattern``; case-sensitive unless asked."""
+        if not case_insensitive:
+            return f"{column} LIKE {placeholder}"
+        if self.capabilities.ilike:
+            return f"{column} ILIKE {placeholder}"
+        return f"LOWER({column}) LIKE LOWER({placeholder})"
+
+    def limit_clause(self, limit: str | None, offset: str | None) -> str:
+        """`` LIMIT ... OFFSET ...`` from placeholders (either may be None)."""
+        text = f" LIMIT {limit}" if limit is not None else ""
+        return text + (f" OFFSET {offset}" if offset is not None else "")
+
+    def upsert_sql(
+        self,
+        table: str,
+        columns: Sequence[str],
+        placeholders: Sequence[str],
+        conflict_on: Sequence[str],
+        update_columns: Sequence[str],
+    ) -> str:
+        """One-row ``INSERT ... ON CONFLICT`` text; MySQL-like dialects override."""
+        q = self.quote
+        sql = (
+            f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(placeholders)}) "
+            f"ON CONFLICT ({', '.join(q(c) for c in conflict_on)}) "
+        )
+        if update_columns:
+            return sql + "DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update_columns)
+        return sql + "DO NOTHING"
+
+    # -- values -------------------------------------------------------------
+
+    def encoder(self, field: FieldSchema) -> Codec | None:
+        """How to turn a validated Python value into a driver parameter; None for as-is."""
+        return None
+
+    def decoder(self, field: FieldSchema) -> Codec | None:
+        """How to turn a driver value into the field's Python type; None for as-is."""
+        return None
+
+    # -- connections and errors ---------------------------------------------
+
+    @abc.abstractmethod
+    async def create_pool(self) -> Pool:
+        """A new pool for the running event loop, sized by ``self.config``."""
+
+    @abc.abstractmethod
+    def translate_error(self, error: BaseException, schema: ModelSchema | None) -> DataFlowError:
+        """DataFlow's error for a driver exception; ``schema`` is the model involved, if any."""
+
+    def dispose(self) -> None:
+        """Release what the dialect holds beyond its pools; called by ``DataFlow.close()``."""
+
+    async def server_version(self, connection: Connection) -> str:
+        rows = await connection.fetch("SELECT version()")
+        return str(rows[0][0])
+

@@ -1,0 +1,143 @@
+"""DataFlow's errors: one small hierarchy, each carrying what would fix it.
+
+Driver exceptions never leave DataFlow raw: dialects translate them into these
+classes and keep the original as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+class DataFlowError(Exception):
+    """Base of every error DataFlow raises.
+
+    ``model`` and ``field`` name where the problem is, when known.
+    """
+
+    def __init__(self, message: str, *, model: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.model = model
+        self.field = field
+
+
+class ConfigError(DataFlowError):
+    """A setting, URL or model declaration is wrong; raised before any SQL runs."""
+
+
+class ValidationError(DataFlowError):
+    """A node's input is wrong: a missing, unknown or ill-typed field."""
+
+
+class FilterError(ValidationError):
+    """A filter, ``order_by`` or ``fields`` list names an unknown field or operator."""
+
+
+class NotFoundError(DataFlowError):
+    """The record asked for does not exist."""
+
+
+class IntegrityError(DataFlowError):
+    """The database refused a write because of a constraint.
+
+    ``constraint`` is the constraint's name where the database reports it;
+    ``fields`` the columns involved where they can be told.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        field: str | None = None,
+        constraint: str | None = None,
+        fields: Sequence[str] = (),
+    ) -> None:
+        super().__init__(message, model=model, field=field or (fields[0] if fields else None))
+        self.constraint = constraint
+        self.fields = tuple(fields)
+
+
+class UniqueViolationError(IntegrityError):
+    """A write would duplicate a unique value."""
+
+
+class ForeignKeyViolationError(IntegrityError):
+    """A write references a missing row, or a delete would orphan one."""
+
+
+class NotNullViolationError(IntegrityError):
+    """A write left a required column empty."""
+
+
+class CheckViolationError(IntegrityError):
+    """A write broke a CHECK constraint."""
+
+
+class ConnectionError(DataFlowError):  # noqa: A001 - the name users expect from a database library
+    """The database cannot be reached, or the connection was lost."""
+
+
+class PoolTimeoutError(ConnectionError):
+    """No connection became free within the pool's acquire timeout."""
+
+
+class TransactionError(DataFlowError):
+    """A transaction could not complete; ``retryable`` says whether a retry may succeed."""
+
+    retryable = False
+
+
+class SerializationError(TransactionError):
+    """The database aborted a transaction to keep it serializable (retryable)."""
+
+    retryable = True
+
+
+class DeadlockError(TransactionError):
+    """The database broke a deadlock by aborting this transaction (retryable)."""
+
+    retryable = True
+
+
+class LockTimeoutError(TransactionError):
+    """A lock was not granted in time (retryable)."""
+
+    retryable = True
+
+
+class QueryCancelledError(DataFlowError):
+    """The statement was cancelled (timeout or by request)."""
+
+
+class DatabaseError(DataFlowError):
+    """Any other error the database reported."""
+
+
+class WorkflowError(DataFlowError):
+    """A workflow run failed.
+
+    ``node_id`` names the failed node, ``__cause__`` / ``cause`` is why, and
+    ``results`` holds the outputs of the nodes that finished before it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        node_id: str | None = None,
+        cause: BaseException | None = None,
+        results: Mapping[str, Any] | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.node_id = node_id
+        self.cause = cause
+        self.results: dict[str, Any] = dict(results or {})
+        self.run_id = run_id
+
+
+class WorkflowBuildError(WorkflowError):
+    """A workflow is malformed: raised by ``build()``, before anything runs."""

@@ -1,0 +1,249 @@
+"""Field kinds and the validation of values against them.
+
+A model's type hints are read once into :class:`FieldSchema` objects; every
+value a node receives is checked here before any SQL is built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+
+from .errors import ValidationError
+
+
+class FieldKind(enum.Enum):
+    """The storage kinds DataFlow knows; dialects map each to a column type."""
+
+    STR = "str"
+    INT = "int"
+    FLOAT = "float"
+    BOOL = "bool"
+    BYTES = "bytes"
+    DECIMAL = "decimal"
+    DATETIME = "datetime"
+    DATE = "date"
+    TIME = "time"
+    UUID = "uuid"
+    JSON = "json"
+    ENUM = "enum"
+
+
+PYTHON_KINDS: dict[Any, FieldKind] = {
+    str: FieldKind.STR,
+    int: FieldKind.INT,
+    float: FieldKind.FLOAT,
+    bool: FieldKind.BOOL,
+    bytes: FieldKind.BYTES,
+    decimal.Decimal: FieldKind.DECIMAL,
+    dt.datetime: FieldKind.DATETIME,
+    dt.date: FieldKind.DATE,
+    dt.time: FieldKind.TIME,
+    uuid.UUID: FieldKind.UUID,
+    dict: FieldKind.JSON,
+    list: FieldKind.JSON,
+}
+
+
+class _Missing(enum.Enum):
+    MISSING = "MISSING"
+
+
+MISSING = _Missing.MISSING
+"""Marks a field without a default."""
+
+
+@attrs.frozen
+class MaxLength:
+    """``Annotated[str, MaxLength(255)]``: the longest value a str field takes."""
+
+    value: int
+
+
+@attrs.frozen
+class FieldSchema:
+    """One column of a model, computed once from the class."""
+
+    name: str
+    kind: FieldKind
+    nullable: bool = False
+    default: Any = MISSING
+    default_factory: Callable[[], Any] | None = None
+    primary_key: bool = False
+    auto_increment: bool = False
+    max_length: int | None = None
+    references: str | None = None
+    """The referenced model's name, for a foreign key."""
+    enum_type: type[enum.Enum] | None = None
+    managed: bool = False
+    """Kept by DataFlow (``created_at``/``updated_at``/``deleted_at``); callers cannot set it."""
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not MISSING or self.default_factory is not None
+
+    @property
+    def required(self) -> bool:
+        """Must a Create name this field?"""
+        return not (self.nullable or self.has_default or self.auto_increment or self.managed)
+
+    def make_default(self) -> Any:
+        if self.default_factory is not None:
+            return self.default_factory()
+        return None if self.default is MISSING else self.default
+
+    def validate(self, value: Any, model: str) -> Any:
+        """Return ``value`` as this field's Python type, or raise ``ValidationError``."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ValidationError(f"{model}.{self.name} cannot be null", model=model, field=self.name)
+        try:
+            checked = _VALIDATORS[self.kind](self, value)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            raise ValidationError(
+                f"{model}.{self.name} expects {self.type_name}, got {type(value).__name__} {_short(value)}",
+                model=model,
+                field=self.name,
+            ) from exc
+        if self.max_length is not None and len(checked) > self.max_length:
+            raise ValidationError(
+                f"{model}.{self.name} is longer than its max_length of {self.max_length} "
+                f"({len(checked)} characters)",
+                model=model,
+                field=self.name,
+            )
+        return checked
+
+    @property
+    def type_name(self) -> str:
+        if self.enum_type is not None:
+            return self.enum_type.__name__
+        return self.kind.value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _str(field: FieldSchema, value: Any) -> str:
+    if type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    raise TypeError
+
+
+def _int(field: FieldSchema, value: Any) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return int(value)
+    raise TypeError
+
+
+def _float(field: FieldSchema, value: Any) -> float:
+    if type(value) is float:
+        return value
+    if isinstance(value, (int, float, decimal.Decimal)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError
+
+
+def _bool(field: FieldSchema, value: Any) -> bool:
+    if type(value) is bool:
+        return value
+    raise TypeError
+
+
+def _bytes(field: FieldSchema, value: Any) -> bytes:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise TypeError
+
+
+def _decimal(field: FieldSchema, value: Any) -> decimal.Decimal:
+    if isinstance(value, decimal.Decimal):
+        result = value
+    elif isinstance(value, (int, str)) and not isinstance(value, bool):
+        result = decimal.Decimal(value)
+    elif isinstance(value, float):
+        result = decimal.Decimal(str(value))
+    else:
+        raise TypeError
+    if not result.is_finite():
+        raise ValueError("not a finite number")
+    return result
+
+
+def _datetime(field: FieldSchema, value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value)
+    raise TypeError
+
+
+def _date(field: FieldSchema, value: Any) -> dt.date:
+    if isinstance(value, dt.datetime):
+        raise TypeError
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        return dt.date.fromisoformat(value)
+    raise TypeError
+
+
+def _time(field: FieldSchema, value: Any) -> dt.time:
+    if isinstance(value, dt.time):
+        return value
+    if isinstance(value, str):
+        return dt.time.fromisoformat(value)
+    raise TypeError
+
+
+def _uuid(field: FieldSchema, value: Any) -> uuid.UUID:
+    if isinstance(value, uuid.UUID):
+        return value
+    if isinstance(value, str):
+        return uuid.UUID(value)
+    raise TypeError
+
+
+def _json(field: FieldSchema, value: Any) -> Any:
+    if isinstance(value, (dict, list)):
+        json.dumps(value)  # refuse what cannot be stored, now rather than in the driver
+        return value
+    raise TypeError
+
+
+def _enum(field: FieldSchema, value: Any) -> enum.Enum:
+    enum_type = field.enum_type
+    assert enum_type is not None
+    if isinstance(value, enum_type):
+        return value
+    return enum_type(value)
+
+
+_VALIDATORS: dict[FieldKind, Callable[[FieldSchema, Any], Any]] = {
+    FieldKind.STR: _str,
+    FieldKind.INT: _int,
+    FieldKind.FLOAT: _float,
+    FieldKind.BOOL: _bool,
+    FieldKind.BYTES: _bytes,
+    FieldKind.DECIMAL: _decimal,
+    FieldKind.DATETIME: _datetime,
+    FieldKind.DATE: _date,
+    FieldKind.TIME: _time,
+    FieldKind.UUID: _uuid,
+    FieldKind.JSON: _json,
+    FieldKind.ENUM: _enum,
+}

@@ -1,0 +1,92 @@
+"""The plugin contract: every hook a DataFlow plugin may implement.
+
+Plugins are modules named in the ``dataflow`` entry-point group; they
+implement these hooks with ``@dataflow.hookimpl``. All hooks are register
+callbacks: the plugin calls ``register(...)`` with what it provides and the
+core keeps the registry. pluggy is synchronous; objects registered here have
+async methods where they touch the database.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("dataflow")
+
+
+@hookspec
+def dataflow_register_dialects(register: Any) -> None:
+    """Register database dialects.
+
+    :param register: call ``register(dialect_class)`` with a subclass of
+        :class:`dataflow.dialect.Dialect` for each dialect the plugin provides.
+        The class's ``schemes`` tuple says which URL schemes it answers to.
+
+    Called once, when the first ``DataFlow`` instance resolves its URL.
+    """
+
+
+@hookspec
+def dataflow_register_bulk_strategies(register: Any) -> None:
+    """Register bulk strategies.
+
+    :param register: call ``register(strategy)`` with an object satisfying
+        :class:`dataflow.bulk.BulkStrategy` (``name``, ``operation``,
+        ``priority``, ``applies(dialect, request)``, async ``run(session, request)``).
+
+    Called once per process. For each bulk request the applicable strategy
+    with the highest priority runs, unless the node's ``strategy`` parameter
+    names one.
+    """
+
+
+@hookspec
+def dataflow_register_tenancy_filters(register: Any) -> None:
+    """Register tenancy filters that narrow and fill every statement of a node.
+
+    :param register: call ``register(tenancy_filter)`` with an object satisfying
+        :class:`dataflow.scoping.TenancyFilter`: ``scope(schema, context)``
+        returns a filter dict ANDed into every WHERE clause of that model (or
+        None), and ``fill(schema, row, context)`` checks and completes a row
+        before it is written. Either may raise to refuse the statement: filters
+        fail closed.
+
+    Called once per ``DataFlow`` instance, when its first run starts.
+    """
+
+
+@hookspec
+def dataflow_register_monitors(register: Any) -> None:
+    """Register monitors that receive events.
+
+    :param register: call ``register(monitor)`` with an object that has a
+        ``handle(event)`` method; events are the classes of
+        :mod:`dataflow.events`. A monitor that raises is logged and ignored:
+        monitoring never breaks a run.
+
+    Called once per ``DataFlow`` instance, when its first run starts.
+    """
+
+
+@hookspec
+def dataflow_register_node_types(register: Any) -> None:
+    """Register workflow node types that are not tied to a model.
+
+    :param register: call ``register(name, node_class)``; ``node_class``
+        follows :class:`dataflow.nodes.base.Node`. The name is what
+        ``WorkflowBuilder.add_node`` accepts.
+
+    Called once per process, when a workflow first resolves a node type name.
+    """
+
+
+@hookspec
+def dataflow_register_commands(register: Any) -> None:
+    """Register subcommands of the ``dataflow`` command line.
+
+    :param register: call ``register(command)`` with a ``click.Command``.
+
+    Called once, when the ``dataflow`` command starts.
+    """

@@ -1,0 +1,73 @@
+"""The node contract, and the base of the nodes generated for a model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from ..errors import ValidationError
+from ..schema import ModelSchema, suggest
+
+if TYPE_CHECKING:
+    from ..database import DataFlow
+    from ..session import Session
+    from ..sql import TableSQL
+
+
+class Node:
+    """A workflow node type.
+
+    The runtime creates one instance per node of a workflow with its static
+    parameters, then calls :meth:`run` with those merged with the values its
+    connections delivered. A node that names a ``database`` gets a session of
+    that database; others get ``None``.
+    """
+
+    type_name: ClassVar[str] = "Node"
+    database: ClassVar[DataFlow | None] = None
+    parameters: ClassVar[frozenset[str] | None] = None
+    """Accepted input names; None accepts any."""
+    repeatable: ClassVar[bool] = False
+    """Safe to run again with the same inputs (a retried transaction may repeat it)."""
+
+    def __init__(self, node_id: str, params: Mapping[str, Any]) -> None:
+        self.node_id = node_id
+        self.params = dict(params)
+
+    @classmethod
+    def required_inputs(cls) -> frozenset[str]:
+        """Inputs that the static parameters or a connection must provide."""
+        return frozenset()
+
+    @classmethod
+    def check_inputs(cls, names: frozenset[str]) -> None:
+        """Raise ``ValidationError`` for an input name the node does not take."""
+        if cls.parameters is None:
+            return
+        for name in names - cls.parameters:
+            raise ValidationError(
+                f"{cls.type_name} has no parameter {name!r}{suggest(name, cls.parameters)}", field=name
+            )
+
+    async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class ModelNode(Node):
+    """A node generated for one model of one DataFlow instance."""
+
+    schema: ClassVar[ModelSchema]
+    db: ClassVar[DataFlow]
+    operation: ClassVar[str]
+    repeatable = True
+
+    @classmethod
+    def parameters_for(cls, schema: ModelSchema) -> frozenset[str] | None:
+        """The inputs the node generated for ``schema`` accepts."""
+        return cls.parameters
+
+    def error(self, message: str, field: str | None = None) -> ValidationError:
+        return ValidationError(f"{self.type_name}: {message}", model=self.schema.name, field=field)
+
+    def table(self, session: Session) -> TableSQL:
+        return session.table(self.schema)

@@ -1,0 +1,238 @@
+"""Single-record nodes: Create, Read, Update, Delete, Upsert."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import NotFoundError, UniqueViolationError, ValidationError
+from ..schema import ModelSchema
+from ..session import Session
+from ..sql import Params, TableSQL
+from .base import ModelNode
+from .rows import changes, check_known, key_value, new_record, utcnow
+from .statements import key_where, read_record, where
+
+
+def _not_found(node: ModelNode, key: Any) -> NotFoundError:
+    return NotFoundError(
+        f"{node.schema.name} with {node.schema.primary_key}={key!r} not found", model=node.schema.name, field="id"
+    )
+
+
+async def insert_record(session: Session, table: TableSQL, record: dict[str, Any], operation: str) -> dict[str, Any]:
+    """Insert a validated record and return it as stored."""
+    columns = tuple(record)
+    params = table.encode_row(record, columns)
+    schema = table.schema
+    if "insert" in table.dialect.capabilities.returning:
+        rows = await session.fetch(table.insert(columns, returning=True), params, schema=schema, operation=operation)
+        return table.decode(rows[0])
+    async with session.atomic():
+        result = await session.execute(table.insert(columns, returning=False), params, schema=schema, operation=operation)
+        key = record.get(table.pk, result.last_id)
+        stored = await read_record(session, table, key, operation)
+    if stored is None:
+        raise _lost_write(schema.name)
+    return stored
+
+
+def _lost_write(model: str) -> NotFoundError:
+    return NotFoundError(f"{model}: the written record could not be read back", model=model)
+
+
+async def update_record(
+    session: Session, table: TableSQL, key: Any, values: Mapping[str, Any], operation: str
+) -> dict[str, Any] | None:
+    """Update one record by key; return it as stored, or None when no such record is visible."""
+    if not values:
+        return await read_record(session, table, key, operation)
+    params = Params(table.dialect)
+    assignments = ", ".join(f"{table.quoted[n]} = {params.add(table.encode(n, v))}" for n, v in values.items())
+    sql = f"UPDATE {table.table} SET {assignments}{key_where(session, table, params, key)}"
+    if "update" in table.dialect.capabilities.returning:
+        rows = await session.fetch(f"{sql} RETURNING {table.select_list}", params.values, schema=table.schema, operation=operation)
+        return table.decode(rows[0]) if rows else None
+    async with session.atomic():
+        result = await session.execute(sql, params.values, schema=table.schema, operation=operation)
+        if result.rowcount == 0 and await read_record(session, table, key, operation) is None:
+            return None
+        return await read_record(session, table, key, operation)
+
+
+class CreateNode(ModelNode):
+    """Insert one record from flat fields; returns it with its key."""
+
+    operation = "create"
+
+    @classmethod
+    def parameters_for(cls, schema: ModelSchema) -> frozenset[str]:
+        return frozenset(f.name for f in schema.fields if not f.managed)
+
+    @classmethod
+    def required_inputs(cls) -> frozenset[str]:
+        return frozenset(f.name for f in cls.schema.fields if f.required)
+
+    async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
+        assert session is not None
+        data = session.fill(self.schema, inputs) if session.db.tenancy_filters else inputs
+        record = new_record(self.schema, data)
+        return await insert_record(session, self.table(session), record, self.operation)
+
+
+class ReadNode(ModelNode):
+    """Read one record by ``id``; ``raise_on_not_found=False`` returns None instead of raising."""
+
+    operation = "read"
+    parameters = frozenset({"id", "raise_on_not_found"})
+
+    @classmethod
+    def required_inputs(cls) -> frozenset[str]:
+        return frozenset({"id"})
+
+    async def run(self, session: Session | None, inputs: dict[str, Any]) -> Any:
+        assert session is not None
+        key = key_value(self.schema, inputs.get("id"))
+        record = await read_record(session, self.table(session), key, self.operation)
+        if record is None and inputs.get("raise_on_not_found", True):
+            raise _not_found(self, key)
+        return record
+
+
+class UpdateNode(ModelNode):
+    """Update by ``id`` (returns the record) or by ``filter`` (returns ``{"updated": n}``)."""
+
+    operation = "update"
+    parameters = frozenset({"id", "filter", "fields", "raise_on_not_found"})
+
+    @classmethod
+    def required_inputs(cls) -> frozenset[str]:
+        return frozenset({"fields"})
+
+    async def run(self, session: Session | None, inputs: dict[str, Any]) -> Any:
+        assert session is not None
+        table = self.table(session)
+        values = changes(self.schema, inputs.get("fields"))
+        has_id, has_filter = inputs.get("id") is not None, "filter" in inputs
+        if has_id == has_filter:
+            raise self.error("give exactly one of 'id' or 'filter'", field="id")
+        if has_id:
+            key = key_value(self.schema, inputs["id"])
+            record = await update_record(session, table, key, values, self.operation)
+            if record is None and inputs.get("raise_on_not_found", True):
+                raise _not_found(self, key)
+            return record
+        if not values:
+            return {"updated": 0}
+        params = Params(table.dialect)
+        assignments = ", ".join(f"{table.quoted[n]} = {params.add(table.encode(n, v))}" for n, v in values.items())
+        condition = where(session, table, params, inputs["filter"])
+        result = await session.execute(
+            f"UPDATE {table.table} SET {assignments}{condition}", params.values, schema=self.schema, operation="update"
+        )
+        return {"updated": result.rowcount}
+
+
+class DeleteNode(ModelNode):
+    """Delete by ``id`` or ``filter``; returns ``{"deleted": n}``. Soft-delete models keep the row."""
+
+    operation = "delete"
+    parameters = frozenset({"id", "filter", "raise_on_not_found"})
+
+    async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
+        assert session is not None
+        table = self.table(session)
+        has_id, has_filter = inputs.get("id") is not None, "filter" in inputs
+        if has_id == has_filter:
+            raise self.error("give exactly one of 'id' or 'filter'", field="id")
+        params = Params(table.dialect)
+        sql = delete_statement(table, params)
+        if has_id:
+            key = key_value(self.schema, inputs["id"])
+            sql += key_where(session, table, params, key)
+        else:
+            sql += where(session, table, params, inputs["filter"])
+        result = await session.execute(sql, params.values, schema=self.schema, operation=self.operation)
+        if has_id and result.rowcount == 0 and inputs.get("raise_on_not_found", True):
+            raise _not_found(self, key)
+        return {"deleted": result.rowcount}
+
+
+def delete_statement(table: TableSQL, params: Params) -> str:
+    """``DELETE FROM t``, or for soft-delete models ``UPDATE t SET deleted_at = now``.
+
+    Call before compiling the WHERE clause into ``params``: the timestamp is
+    bound first, so positional placeholders stay in text order.
+    """
+    if not table.schema.soft_delete:
+        return f"DELETE FROM {table.table}"
+    return f"UPDATE {table.table} SET {table.quoted['deleted_at']} = {params.add(table.encode('deleted_at', utcnow()))}"
+
+
+class UpsertNode(ModelNode):
+    """Insert, or update the record that matches ``conflict_on``; returns ``{"record", "created"}``."""
+
+    operation = "upsert"
+
+    @classmethod
+    def parameters_for(cls, schema: ModelSchema) -> frozenset[str]:
+        return frozenset(f.name for f in schema.fields if not f.managed) | {"conflict_on", "update_fields"}
+
+    @classmethod
+    def required_inputs(cls) -> frozenset[str]:
+        return frozenset(f.name for f in cls.schema.fields if f.required)
+
+    def conflict_fields(self, inputs: dict[str, Any]) -> tuple[str, ...]:
+        conflict_on = inputs.pop("conflict_on", None)
+        if conflict_on is None:
+            if self.schema.primary_key in inputs:
+                return (self.schema.primary_key,)
+            if self.schema.unique:
+                return self.schema.unique[0]
+            raise self.error("'conflict_on' is required: name the fields that identify the record", "conflict_on")
+        fields = (conflict_on,) if isinstance(conflict_on, str) else tuple(conflict_on)
+        check_known(self.schema, fields, "conflict_on", writable_only=False)
+        return fields
+
+    async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
+        assert session is not None
+        inputs = dict(inputs)
+        conflict_on = self.conflict_fields(inputs)
+        update_fields = inputs.pop("update_fields", None)
+        data = session.fill(self.schema, inputs) if session.db.tenancy_filters else inputs
+        record = new_record(self.schema, data)
+        for name in conflict_on:
+            if record.get(name) is None:
+                raise ValidationError(
+                    f"{self.schema.name} upsert: conflict field {name!r} needs a value", model=self.schema.name, field=name
+                )
+        if update_fields is None:
+            update_fields = [n for n in data if n not in conflict_on and n != self.schema.primary_key]
+        check_known(self.schema, update_fields, "update_fields")
+        table = self.table(session)
+        async with session.atomic():
+            existing = await self._find(session, table, record, conflict_on)
+            if existing is None:
+                try:
+                    async with session.atomic():
+                        return {"record": await insert_record(session, table, record, self.operation), "created": True}
+                except UniqueViolationError:
+                    # Inserted by someone else since we looked: fall through to the update.
+                    existing = await self._find(session, table, record, conflict_on)
+                    if existing is None:
+                        raise
+            values = {n: record[n] for n in update_fields}
+            if self.schema.timestamps and values:
+                values["updated_at"] = record["updated_at"]
+            updated = await update_record(session, table, existing[self.schema.primary_key], values, self.operation)
+            return {"record": updated, "created": False}
+
+    async def _find(
+        self, session: Session, table: TableSQL, record: dict[str, Any], conflict_on: tuple[str, ...]
+    ) -> dict[str, Any] | None:
+        params = Params(table.dialect)
+        condition = where(session, table, params, {name: record[name] for name in conflict_on})
+        rows = await session.fetch(
+            f"SELECT {table.select_list} FROM {table.table}{condition}", params.values, schema=self.schema, operation="upsert"
+        )
+        return table.decode(rows[0]) if rows else None

@@ -1,0 +1,44 @@
+"""WHERE clauses and record reads shared by the model nodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..filters import TRUE, Filter, compile_filter
+from ..session import Session
+from ..sql import Params, TableSQL
+
+
+def visible_scope(session: Session, table: TableSQL) -> dict[str, Any] | None:
+    """What every statement on this table must also match: tenancy, and not soft-deleted."""
+    scope = session.scope(table.schema) if session.db.tenancy_filters else None
+    if table.schema.soft_delete:
+        alive = {"deleted_at": {"$null": True}}
+        scope = alive if scope is None else {"$and": [scope, alive]}
+    return scope
+
+
+def where(session: Session, table: TableSQL, params: Params, filter: Filter | None) -> str:
+    """`` WHERE ...`` for ``filter`` within the session's scope, or ``""`` when it matches everything."""
+    scope = visible_scope(session, table)
+    parts = [compile_filter(f, table, params) for f in (filter, scope) if f is not None]
+    parts = [p for p in parts if p != TRUE]
+    if not parts:
+        return ""
+    return " WHERE " + " AND ".join(parts)
+
+
+def key_where(session: Session, table: TableSQL, params: Params, key: Any) -> str:
+    """`` WHERE pk = ?`` within the session's scope."""
+    condition = f"{table.quoted[table.pk]} = {params.add(table.encode(table.pk, key))}"
+    scope = visible_scope(session, table)
+    if scope is not None:
+        condition += " AND " + compile_filter(scope, table, params)
+    return " WHERE " + condition
+
+
+async def read_record(session: Session, table: TableSQL, key: Any, operation: str) -> dict[str, Any] | None:
+    params = Params(table.dialect)
+    sql = f"SELECT {table.select_list} FROM {table.table}{key_where(session, table, params, key)}"
+    rows = await session.fetch(sql, params.values, schema=table.schema, operation=operation)
+    return table.decode(rows[0]) if rows else None

@@ -1,0 +1,131 @@
+"""Finding and loading plugins: lazily, once, through the ``dataflow`` entry-point group.
+
+``DATAFLOW_PLUGINS`` (comma-separated entry-point names) is an allow-list;
+``DATAFLOW_DISABLE_PLUGINS`` a block-list. Nothing here imports a driver:
+plugin modules import theirs only when a dialect creates a pool.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib.metadata import entry_points
+from types import ModuleType
+from typing import Any, TypeVar
+
+import attrs
+import pluggy
+
+from . import hookspecs
+
+GROUP = "dataflow"
+hookimpl = pluggy.HookimplMarker(GROUP)
+
+T = TypeVar("T")
+
+
+@attrs.frozen
+class PluginInfo:
+    """What ``dataflow plugins`` shows for one loaded plugin."""
+
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+
+
+def _names(variable: str) -> set[str] | None:
+    value = os.environ.get(variable)
+    if value is None:
+        return None
+    return {part.strip() for part in value.split(",") if part.strip()}
+
+
+class PluginHost:
+    """The plugin manager and what the plugins registered."""
+
+    def __init__(self) -> None:
+        self.manager = pluggy.PluginManager(GROUP)
+        self.manager.add_hookspecs(hookspecs)
+        self._distributions: dict[str, tuple[str | None, str | None]] = {}
+        self._loaded = False
+        self._lock = threading.Lock()
+        self._cache: dict[str, Any] = {}
+
+    def load(self) -> None:
+        """Import every allowed entry point, once."""
+        if self._loaded:
+            return
+        with self._lock:
+            if self._loaded:
+                return
+            allowed, blocked = _names("DATAFLOW_PLUGINS"), _names("DATAFLOW_DISABLE_PLUGINS") or set()
+            for entry in entry_points(group=GROUP):
+                if entry.name in blocked or (allowed is not None and entry.name not in allowed):
+                    continue
+                if self.manager.has_plugin(entry.name):
+                    continue
+                self.manager.register(entry.load(), name=entry.name)
+                dist = entry.dist
+                self._distributions[entry.name] = (dist.name, dist.version) if dist else (None, None)
+            self._loaded = True
+
+    def register(self, plugin: ModuleType | object, name: str) -> None:
+        """Register an in-process plugin (tests, applications)."""
+        self.load()
+        self.manager.register(plugin, name=name)
+        self._cache.clear()
+
+    def unregister(self, name: str) -> None:
+        self.manager.unregister(name=name)
+        self._cache.clear()
+
+    def collect(self, hook_name: str) -> list[Any]:
+        """Everything registered through the register-callback hook ``hook_name``."""
+        self.load()
+        items: list[Any] = []
+        getattr(self.manager.hook, hook_name)(register=lambda *args: items.append(args[0] if len(args) == 1 else args))
+        return items
+
+    def cached(self, hook_name: str, build: Callable[[list[Any]], T]) -> T:
+        """``build(collect(hook_name))``, computed once until plugins change."""
+        if hook_name not in self._cache:
+            self._cache[hook_name] = build(self.collect(hook_name))
+        result: T = self._cache[hook_name]
+        return result
+
+    def info(self) -> list[PluginInfo]:
+        self.load()
+        result = []
+        for name, plugin in self.manager.list_name_plugin():
+            hooks = tuple(sorted(caller.name for caller in self.manager.get_hookcallers(plugin) or ()))
+            dist, version = self._distributions.get(name, (None, None))
+            result.append(PluginInfo(name=name, distribution=dist, version=version, hooks=hooks))
+        return sorted(result, key=lambda info: info.name)
+
+
+_host: PluginHost | None = None
+_host_lock = threading.Lock()
+
+
+def plugin_host() -> PluginHost:
+    """The process's plugin host, created on first use."""
+    global _host
+    if _host is None:
+        with _host_lock:
+            if _host is None:
+                _host = PluginHost()
+    return _host
+
+
+@contextmanager
+def plugin_registered(plugin: ModuleType | object, name: str) -> Iterator[None]:
+    """Register ``plugin`` for the duration of a ``with`` block (tests)."""
+    host = plugin_host()
+    host.register(plugin, name)
+    try:
+        yield
+    finally:
+        host.unregister(name)

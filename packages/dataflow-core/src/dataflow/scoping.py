@@ -1,0 +1,22 @@
+"""The tenancy-filter contract: narrowing and filling every statement of a node."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from .schema import ModelSchema
+
+
+class TenancyFilter(Protocol):
+    """Registered through ``dataflow_register_tenancy_filters``; both methods fail closed."""
+
+    def scope(self, schema: ModelSchema, context: Mapping[str, Any]) -> dict[str, Any] | None:
+        """A filter every statement on ``schema`` must satisfy in this run, or None.
+
+        ``context`` is the run's context (``tenant`` and whatever the caller
+        passed). Raise to refuse the statement.
+        """
+
+    def fill(self, schema: ModelSchema, row: dict[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+        """The row to write: completed (e.g. with ``tenant_id``) or refused by raising."""

@@ -1,0 +1,208 @@
+"""A run's use of one database: one connection, its transaction, its events.
+
+Every statement a node issues goes through a :class:`Session`, which turns
+driver errors into DataFlow's errors, reports statements to monitors, and
+applies tenancy filters. Nodes sharing a session take its ``lock`` for their
+whole run, so that their statements (and savepoints) never interleave on the
+one connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .dialect import Connection, ExecuteResult
+from .errors import ConnectionError, DataFlowError, TransactionError
+from .events import StatementExecuted, TransactionFinished, emit
+from .schema import ModelSchema
+from .sql import TableSQL
+
+if TYPE_CHECKING:
+    from .database import DataFlow
+
+T = TypeVar("T")
+sql_log = logging.getLogger("dataflow.sql")
+
+
+class Session:
+    """One connection of one database, held for one workflow run."""
+
+    def __init__(
+        self, db: DataFlow, connection: Connection, *, run_id: str | None, context: Mapping[str, Any]
+    ) -> None:
+        self.db = db
+        self.dialect = db.dialect
+        self.connection = connection
+        self.run_id = run_id
+        self.context = context
+        self.lock = asyncio.Lock()
+        self.broken = False
+        self._monitors = db.monitors
+        self._echo = db.config.echo
+        self._savepoints = 0
+
+    def table(self, schema: ModelSchema) -> TableSQL:
+        return self.db.table_sql(schema)
+
+    # -- statements -------------------------------------------------------------
+
+    async def execute(
+        self, sql: str, params: Sequence[Any] = (), *, schema: ModelSchema | None = None, operation: str | None = None
+    ) -> ExecuteResult:
+        result: ExecuteResult = await self.call(
+            lambda conn: conn.execute(sql, params), sql=sql, schema=schema, operation=operation
+        )
+        return result
+
+    async def executemany(
+        self,
+        sql: str,
+        rows: Sequence[Sequence[Any]],
+        *,
+        schema: ModelSchema | None = None,
+        operation: str | None = None,
+    ) -> int:
+        count: int = await self.call(lambda conn: conn.executemany(sql, rows), sql=sql, schema=schema, operation=operation)
+        return count
+
+    async def fetch(
+        self, sql: str, params: Sequence[Any] = (), *, schema: ModelSchema | None = None, operation: str | None = None
+    ) -> list[Sequence[Any]]:
+        rows: list[Sequence[Any]] = await self.call(
+            lambda conn: conn.fetch(sql, params), sql=sql, schema=schema, operation=operation
+        )
+        return rows
+
+    async def call(
+        self,
+        action: Callable[[Connection], Awaitable[T]],
+        *,
+        sql: str,
+        schema: ModelSchema | None = None,
+        operation: str | None = None,
+    ) -> T:
+        """Run ``action`` on the connection, translating errors and reporting the statement.
+
+        Bulk strategies use this to reach the driver directly (COPY and the like).
+        """
+        if self.broken:
+            raise ConnectionError(f"the connection to {self.db.label} was lost earlier in this run")
+        if self._echo:
+            sql_log.debug("%s", sql)
+        started = perf_counter()
+        try:
+            result = await action(self.connection)
+        except DataFlowError:
+            raise
+        except Exception as exc:
+            error = self.dialect.translate_error(exc, schema)
+            if isinstance(error, ConnectionError):
+                self.broken = True
+            if self._monitors:
+                self._report(sql, started, None, schema, operation, error)
+            raise error from exc
+        if self._monitors:
+            rowcount = result.rowcount if isinstance(result, ExecuteResult) else None
+            self._report(sql, started, rowcount, schema, operation, None)
+        return result
+
+    def _report(
+        self,
+        sql: str,
+        started: float,
+        rowcount: int | None,
+        schema: ModelSchema | None,
+        operation: str | None,
+        error: DataFlowError | None,
+    ) -> None:
+        emit(
+            self._monitors,
+            StatementExecuted(
+                database=self.db.label,
+                sql=sql,
+                duration=perf_counter() - started,
+                rowcount=rowcount,
+                model=schema.name if schema else None,
+                operation=operation,
+                run_id=self.run_id,
+                error=type(error).__name__ if error else None,
+            ),
+        )
+
+    # -- transactions -----------------------------------------------------------
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.connection.in_transaction
+
+    async def begin(self, isolation: str | None = None, read_only: bool = False) -> None:
+        if isolation is not None and isolation not in self.dialect.capabilities.isolation_levels:
+            raise TransactionError(
+                f"isolation level {isolation!r} is not supported by {self.dialect.name}; "
+                f"use one of {', '.join(self.dialect.capabilities.isolation_levels)}"
+            )
+        await self.call(lambda conn: conn.begin(isolation, read_only), sql="BEGIN")
+
+    async def commit(self) -> None:
+        await self.call(lambda conn: conn.commit(), sql="COMMIT")
+        self._finished(True)
+
+    async def rollback(self) -> None:
+        if self.broken:
+            return
+        await self.call(lambda conn: conn.rollback(), sql="ROLLBACK")
+        self._finished(False)
+
+    def _finished(self, committed: bool) -> None:
+        if self._monitors:
+            emit(self._monitors, TransactionFinished(database=self.db.label, run_id=self.run_id, committed=committed))
+
+    @asynccontextmanager
+    async def atomic(self) -> AsyncIterator[None]:
+        """All or nothing for the statements inside.
+
+        Outside a transaction this is one; inside, a savepoint, so that a
+        caller catching the error keeps the rest of its transaction.
+        """
+        if not self.connection.in_transaction:
+            await self.begin()
+            try:
+                yield
+            except BaseException:
+                await self.rollback()
+                raise
+            await self.commit()
+            return
+        if not self.dialect.capabilities.savepoints:
+            yield
+            return
+        self._savepoints += 1
+        name = self.dialect.quote(f"dataflow_sp_{self._savepoints}")
+        await self.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            if not self.broken:
+                await self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
+        await self.execute(f"RELEASE SAVEPOINT {name}")
+
+    # -- tenancy ----------------------------------------------------------------
+
+    def scope(self, schema: ModelSchema) -> dict[str, Any] | None:
+        """The filters every statement on ``schema`` must also satisfy, ANDed; None when unscoped."""
+        clauses = [c for f in self.db.tenancy_filters if (c := f.scope(schema, self.context)) is not None]
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+    def fill(self, schema: ModelSchema, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` as the tenancy filters complete it, before it is validated and written."""
+        for tenancy_filter in self.db.tenancy_filters:
+            row = tenancy_filter.fill(schema, row, self.context)
+        return row

@@ -1,0 +1,108 @@
+"""SQL text for one model on one dialect, built once and reused.
+
+Identifiers come from the schema and are quoted by the dialect; values only
+ever travel as bound parameters through :class:`Params`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from .dialect import Codec, Dialect
+from .fields import FieldSchema
+from .schema import ModelSchema
+
+
+class Params:
+    """Bound parameters of one statement, numbered as they are added."""
+
+    __slots__ = ("dialect", "values")
+
+    def __init__(self, dialect: Dialect, values: Iterable[Any] = ()) -> None:
+        self.dialect = dialect
+        self.values: list[Any] = list(values)
+
+    def add(self, value: Any) -> str:
+        """Bind ``value``; return the placeholder text that stands for it."""
+        self.values.append(value)
+        return self.dialect.placeholder(len(self.values))
+
+
+class TableSQL:
+    """A model's table as seen by one dialect: quoting, codecs and the common statements."""
+
+    def __init__(self, dialect: Dialect, schema: ModelSchema) -> None:
+        self.dialect = dialect
+        self.schema = schema
+        q = dialect.quote
+        self.table = q(schema.table)
+        self.columns = schema.column_names
+        self.quoted = {name: q(name) for name in self.columns}
+        self.select_list = ", ".join(self.quoted[c] for c in self.columns)
+        self.encoders: dict[str, Codec] = {}
+        self.decoders: list[tuple[int, str, Codec | None]] = []
+        for index, field in enumerate(schema.fields):
+            encoder = dialect.encoder(field)
+            if encoder is not None:
+                self.encoders[field.name] = encoder
+            self.decoders.append((index, field.name, dialect.decoder(field)))
+        self.pk = schema.primary_key
+        self.cached = lru_cache(maxsize=256)(self._build_insert)
+
+    # -- values ---------------------------------------------------------------
+
+    def encode(self, field: str, value: Any) -> Any:
+        encoder = self.encoders.get(field)
+        return value if encoder is None or value is None else encoder(value)
+
+    def encode_row(self, row: Mapping[str, Any], columns: Sequence[str]) -> list[Any]:
+        encoders = self.encoders
+        out = []
+        for column in columns:
+            value = row[column]
+            encoder = encoders.get(column)
+            out.append(value if encoder is None or value is None else encoder(value))
+        return out
+
+    def decode(self, row: Sequence[Any], columns: Sequence[str] | None = None) -> dict[str, Any]:
+        """A record dict from a row selected with :attr:`select_list` (or ``columns``)."""
+        if columns is None:
+            return {
+                name: (value if decoder is None or value is None else decoder(value))
+                for (index, name, decoder), value in zip(self.decoders, row, strict=True)
+            }
+        record = {}
+        for name, value in zip(columns, row, strict=True):
+            decoder = self.decoders[self.schema.column_names.index(name)][2]
+            record[name] = value if decoder is None or value is None else decoder(value)
+        return record
+
+    def select_columns(self, columns: Sequence[str] | None) -> str:
+        if columns is None:
+            return self.select_list
+        return ", ".join(self.quoted[c] for c in columns)
+
+    # -- statements -----------------------------------------------------------
+
+    def insert(self, columns: tuple[str, ...], *, returning: bool) -> str:
+        """``INSERT`` of one row with ``columns``; text cached per column set."""
+        result: str = self.cached(columns, returning)
+        return result
+
+    def _build_insert(self, columns: tuple[str, ...], returning: bool) -> str:
+        placeholders = [self.dialect.placeholder(i + 1) for i in range(len(columns))]
+        if columns:
+            sql = (
+                f"INSERT INTO {self.table} ({', '.join(self.quoted[c] for c in columns)}) "
+                f"VALUES ({', '.join(placeholders)})"
+            )
+        else:
+            sql = f"INSERT INTO {self.table} DEFAULT VALUES"
+        if returning:
+            sql += f" RETURNING {self.select_list}"
+        return sql
+
+    def field(self, name: str) -> FieldSchema:
+        return self.schema.by_name[name]

@@ -1,0 +1,224 @@
+"""A small expression language for conditional connections, parsed, never ``eval``-ed.
+
+    record.age >= 18 and not (record.role == 'admin' or count in [0, 1])
+
+Names are dotted paths into the source node's output (``records.0.id``
+indexes lists); a missing path is ``null``. Comparisons: ``== != < <= > >=
+in``, ``not in``; logic: ``and or not``; literals: numbers, quoted strings,
+``true false null`` and lists.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+
+from ..errors import WorkflowBuildError
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+    (?P<number>-?\d+(?:\.\d+)?)
+  | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+  | (?P<op>==|!=|<=|>=|<|>|\(|\)|\[|\]|,)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)
+    )""",
+    re.VERBOSE,
+)
+
+_COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq,
+    "!=": operator.ne,
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "in": lambda a, b: b is not None and a in b,
+    "not in": lambda a, b: b is None or a not in b,
+}
+_LITERALS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
+_KEYWORDS = {"and", "or", "not", "in"}
+
+
+class Expression:
+    def evaluate(self, scope: Any) -> Any:
+        raise NotImplementedError
+
+
+@attrs.frozen
+class Literal(Expression):
+    value: Any
+
+    def evaluate(self, scope: Any) -> Any:
+        return self.value
+
+
+@attrs.frozen
+class Path(Expression):
+    parts: tuple[str, ...]
+
+    def evaluate(self, scope: Any) -> Any:
+        return resolve_path(scope, self.parts)
+
+
+@attrs.frozen
+class ListOf(Expression):
+    items: tuple[Expression, ...]
+
+    def evaluate(self, scope: Any) -> Any:
+        return [item.evaluate(scope) for item in self.items]
+
+
+@attrs.frozen
+class Compare(Expression):
+    op: str
+    left: Expression
+    right: Expression
+
+    def evaluate(self, scope: Any) -> bool:
+        left, right = self.left.evaluate(scope), self.right.evaluate(scope)
+        try:
+            return bool(_COMPARISONS[self.op](left, right))
+        except TypeError:
+            return False  # comparing null or unlike types is false, not a crash
+
+
+@attrs.frozen
+class Logic(Expression):
+    op: str
+    operands: tuple[Expression, ...]
+
+    def evaluate(self, scope: Any) -> bool:
+        if self.op == "and":
+            return all(o.evaluate(scope) for o in self.operands)
+        return any(o.evaluate(scope) for o in self.operands)
+
+
+@attrs.frozen
+class Not(Expression):
+    operand: Expression
+
+    def evaluate(self, scope: Any) -> bool:
+        return not self.operand.evaluate(scope)
+
+
+def resolve_path(value: Any, parts: tuple[str, ...]) -> Any:
+    """Walk ``parts`` into nested dicts and lists; None where the path does not exist."""
+    for part in parts:
+        if isinstance(value, Mapping):
+            value = value.get(part)
+        elif isinstance(value, (list, tuple)) and part.lstrip("-").isdigit():
+            index = int(part)
+            value = value[index] if -len(value) <= index < len(value) else None
+        else:
+            return None
+    return value
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = self._tokenize(text)
+        self.position = 0
+
+    def _tokenize(self, text: str) -> list[tuple[str, str]]:
+        tokens, index = [], 0
+        while index < len(text):
+            if text[index:].strip() == "":
+                break
+            match = _TOKEN.match(text, index)
+            if match is None or match.end() == index:
+                raise self.error(f"unexpected character {text[index:].strip()[0]!r}")
+            kind = match.lastgroup
+            assert kind is not None
+            tokens.append((kind, match.group(kind)))
+            index = match.end()
+        return tokens
+
+    def error(self, message: str) -> WorkflowBuildError:
+        return WorkflowBuildError(f"condition {self.text!r}: {message}")
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.position] if self.position < len(self.tokens) else None
+
+    def accept(self, value: str) -> bool:
+        token = self.peek()
+        if token is not None and token[1] == value and token[0] in ("op", "name"):
+            self.position += 1
+            return True
+        return False
+
+    def expect(self, value: str) -> None:
+        if not self.accept(value):
+            raise self.error(f"expected {value!r}")
+
+    def parse(self) -> Expression:
+        if not self.tokens:
+            raise self.error("is empty")
+        expression = self.logic("or")
+        if self.peek() is not None:
+            raise self.error(f"unexpected {self.peek()[1]!r}")  # type: ignore[index]
+        return expression
+
+    def logic(self, op: str) -> Expression:
+        lower = (lambda: self.logic("and")) if op == "or" else self.negation
+        operands = [lower()]
+        while self.accept(op):
+            operands.append(lower())
+        return operands[0] if len(operands) == 1 else Logic(op, tuple(operands))
+
+    def negation(self) -> Expression:
+        if self.accept("not"):
+            return Not(self.negation())
+        return self.comparison()
+
+    def comparison(self) -> Expression:
+        left = self.operand()
+        token = self.peek()
+        if token is None:
+            return left
+        if token[1] in _COMPARISONS and token[0] in ("op", "name"):
+            self.position += 1
+            return Compare(token[1], left, self.operand())
+        if token == ("name", "not") and self.position + 1 < len(self.tokens) and self.tokens[self.position + 1][1] == "in":
+            self.position += 2
+            return Compare("not in", left, self.operand())
+        return left
+
+    def operand(self) -> Expression:
+        token = self.peek()
+        if token is None:
+            raise self.error("ends too early")
+        kind, value = token
+        self.position += 1
+        if kind == "number":
+            return Literal(float(value) if "." in value else int(value))
+        if kind == "string":
+            return Literal(re.sub(r"\\(.)", r"\1", value[1:-1]))
+        if value == "(":
+            inner = self.logic("or")
+            self.expect(")")
+            return inner
+        if value == "[":
+            items: list[Expression] = []
+            if not self.accept("]"):
+                items.append(self.operand())
+                while self.accept(","):
+                    items.append(self.operand())
+                self.expect("]")
+            return ListOf(tuple(items))
+        if kind == "name" and value in _LITERALS:
+            return Literal(_LITERALS[value])
+        if kind == "name" and value not in _KEYWORDS:
+            return Path(tuple(value.split(".")))
+        raise self.error(f"unexpected {value!r}")
+
+
+def parse_condition(text: str) -> Expression:
+    """Parse ``text``; a syntax error is a ``WorkflowBuildError`` naming the condition."""
+    if not isinstance(text, str):
+        raise WorkflowBuildError(f"a condition must be a string, got {type(text).__name__}")
+    return _Parser(text).parse()

@@ -1,0 +1,305 @@
+"""Running workflows: async at heart, with a synchronous face.
+
+A run opens at most one session (one connection) per database, on first
+need, and keeps it to the end. Nodes whose inputs are ready run
+concurrently; nodes of one database take turns on its connection. With
+``transaction=True`` every session begins a transaction when it opens and
+the run commits them all at the end, or rolls them all back when a node
+fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DataFlowError, WorkflowBuildError, WorkflowError
+from ..events import NodeFinished, emit
+from ..loops import run_sync
+from ..session import Session
+from .builder import Connection, Workflow, WorkflowBuilder
+
+if TYPE_CHECKING:
+    from ..database import DataFlow
+
+Results = dict[str, Any]
+_ABSENT = object()
+
+
+def _output_at(output: Any, path: tuple[str, ...], connection: Connection) -> Any:
+    value = output
+    for part in path:
+        if isinstance(value, Mapping) and part in value:
+            value = value[part]
+        elif isinstance(value, (list, tuple)) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
+            value = value[int(part)]
+        else:
+            raise WorkflowError(
+                f"node {connection.source!r} has no output {'.'.join(path)!r} for node {connection.target!r}",
+                node_id=connection.target,
+            )
+    return value
+
+
+def _set_input(inputs: dict[str, Any], path: tuple[str, ...], value: Any, connection: Connection) -> None:
+    if not path:
+        if not isinstance(value, Mapping):
+            raise WorkflowError(
+                f"the output of {connection.source!r} is not an object and cannot fill {connection.target!r}'s inputs",
+                node_id=connection.target,
+            )
+        inputs.update(value)
+        return
+    target = inputs
+    for part in path[:-1]:
+        nested = target.get(part)
+        # Copy on write: static parameters are shared by every run of the workflow.
+        target[part] = nested = dict(nested) if isinstance(nested, Mapping) else {}
+        target = nested
+    target[path[-1]] = value
+
+
+class _Run:
+    def __init__(
+        self,
+        workflow: Workflow,
+        parameters: Mapping[str, Mapping[str, Any]],
+        *,
+        transaction: bool,
+        isolation: str | None,
+        context: Mapping[str, Any],
+    ) -> None:
+        self.workflow = workflow
+        self.parameters = parameters
+        self.transaction = transaction
+        self.isolation = isolation
+        self.context = context
+        self.run_id = uuid.uuid4().hex
+        self.results: Results = {}
+        self.sessions: dict[DataFlow, Session] = {}
+        self._opening: dict[DataFlow, asyncio.Task[Session]] = {}
+        self._inputs: dict[str, dict[str, Any]] = {}
+        self._pending = {node_id: len(workflow.incoming[node_id]) for node_id in workflow.nodes}
+        self._blocked: set[str] = set()
+        self.skipped: set[str] = set()
+
+    # -- sessions ---------------------------------------------------------------
+
+    async def session_for(self, db: DataFlow) -> Session:
+        session = self.sessions.get(db)
+        if session is not None:
+            return session
+        task = self._opening.get(db)
+        if task is None:
+            task = self._opening[db] = asyncio.get_running_loop().create_task(self._open(db))
+        return await asyncio.shield(task)
+
+    async def _open(self, db: DataFlow) -> Session:
+        session = await db.open_session(run_id=self.run_id, context=self.context)
+        self.sessions[db] = session
+        if self.transaction:
+            await session.begin(self.isolation)
+        return session
+
+    async def finish(self, success: bool) -> BaseException | None:
+        """Commit or roll back every session, then release them all; return a commit failure."""
+        if self._opening:
+            await asyncio.gather(*self._opening.values(), return_exceptions=True)
+        failure: BaseException | None = None
+        for session in self.sessions.values():
+            try:
+                if self.transaction and session.in_transaction:
+                    if success and failure is None:
+                        await session.commit()
+                    else:
+                        await session.rollback()
+            except DataFlowError as exc:
+                failure = failure or exc
+        for db, session in self.sessions.items():
+            await db.close_session(session)
+        return failure
+
+    # -- scheduling -------------------------------------------------------------
+
+    async def execute(self) -> Results:
+        ready = deque(node_id for node_id in self.workflow.order if self._pending[node_id] == 0)
+        running: dict[asyncio.Task[Any], str] = {}
+        failure: tuple[str, BaseException] | None = None
+        try:
+            while ready or running:
+                if failure is None and len(ready) == 1 and not running:
+                    # A chain of single nodes runs inline: no task, no scheduling round trip.
+                    node_id = ready.popleft()
+                    try:
+                        self.deliver(node_id, await self.run_node(node_id), ready)
+                    except Exception as exc:  # noqa: BLE001 - reported as the run's failure
+                        failure = (node_id, exc)
+                    continue
+                if failure is None:
+                    while ready:
+                        node_id = ready.popleft()
+                        running[asyncio.get_running_loop().create_task(self.run_node(node_id))] = node_id
+                else:
+                    ready.clear()
+                if not running:
+                    break
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    node_id = running.pop(task)
+                    error = task.exception()
+                    if error is not None:
+                        failure = failure or (node_id, error)
+                        continue
+                    try:
+                        self.deliver(node_id, task.result(), ready)
+                    except Exception as exc:  # noqa: BLE001
+                        failure = failure or (node_id, exc)
+        except BaseException:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+        if failure is not None:
+            node_id, error = failure
+            spec = self.workflow.nodes[node_id]
+            message = getattr(error, "message", None) or str(error) or type(error).__name__
+            raise WorkflowError(
+                f"node {node_id!r} ({spec.node_class.type_name}) failed: {message}",
+                node_id=node_id,
+                cause=error,
+                results=self.results,
+                run_id=self.run_id,
+            ) from error
+        return self.results
+
+    async def run_node(self, node_id: str) -> Any:
+        spec = self.workflow.nodes[node_id]
+        inputs = self._inputs.pop(node_id, None)
+        runtime_params = self.parameters.get(node_id)
+        if inputs is None:
+            inputs = dict(spec.params)
+        else:
+            inputs = {**spec.params, **inputs}
+        if runtime_params:
+            inputs = {**inputs, **runtime_params}
+        node = spec.node_class(node_id, spec.params)
+        db = spec.node_class.database
+        if db is None:
+            return await node.run(None, inputs)
+        session = await self.session_for(db)
+        monitors = db.monitors
+        started = perf_counter()
+        error: str | None = None
+        try:
+            async with session.lock:
+                return await node.run(session, inputs)
+        except BaseException as exc:
+            error = type(exc).__name__
+            raise
+        finally:
+            if monitors:
+                emit(monitors, NodeFinished(self.run_id, node_id, spec.node_class.type_name, perf_counter() - started, error))
+
+    def deliver(self, node_id: str, output: Any, ready: deque[str]) -> None:
+        self.results[node_id] = output
+        for connection in self.workflow.outgoing[node_id]:
+            target = connection.target
+            if connection.condition is None or connection.condition.evaluate(output):
+                value = _output_at(output, connection.source_output, connection)
+                _set_input(self._inputs.setdefault(target, {}), connection.target_input, value, connection)
+            else:
+                self._blocked.add(target)
+            self._arrive(target, ready)
+
+    def _arrive(self, node_id: str, ready: deque[str]) -> None:
+        self._pending[node_id] -= 1
+        if self._pending[node_id]:
+            return
+        if node_id not in self._blocked:
+            ready.append(node_id)
+            return
+        # A connection into it did not fire: skip it, and whatever depends on it.
+        self.skipped.add(node_id)
+        self._inputs.pop(node_id, None)
+        for connection in self.workflow.outgoing[node_id]:
+            self._blocked.add(connection.target)
+            self._arrive(connection.target, ready)
+
+
+class AsyncLocalRuntime:
+    """Runs workflows on the running event loop."""
+
+    async def execute_async(
+        self,
+        workflow: Workflow | WorkflowBuilder,
+        parameters: Mapping[str, Mapping[str, Any]] | None = None,
+        *,
+        transaction: bool = False,
+        isolation: str | None = None,
+        tenant: str | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> tuple[Results, str]:
+        """Run ``workflow``; return ``(results by node id, run id)``.
+
+        ``parameters`` override node parameters by node id. ``isolation``
+        implies ``transaction``. ``tenant`` and ``context`` reach tenancy
+        filters and monitors. A failed node raises ``WorkflowError``.
+        """
+        if isinstance(workflow, WorkflowBuilder):
+            workflow = workflow.build()
+        if not isinstance(workflow, Workflow):
+            raise WorkflowBuildError(f"expected a built workflow, got {type(workflow).__name__}")
+        parameters = parameters or {}
+        for node_id in parameters:
+            if node_id not in workflow.nodes:
+                raise WorkflowBuildError(f"parameters name unknown node {node_id!r}", node_id=node_id)
+        run_context = dict(context or {})
+        if tenant is not None:
+            run_context["tenant"] = tenant
+        run = _Run(
+            workflow,
+            parameters,
+            transaction=transaction or isolation is not None,
+            isolation=isolation,
+            context=run_context,
+        )
+        success = False
+        try:
+            results = await run.execute()
+            success = True
+        finally:
+            commit_error = await asyncio.shield(run.finish(success))
+        if commit_error is not None:
+            raise WorkflowError(
+                f"the run's transaction failed to commit: {commit_error}",
+                cause=commit_error,
+                results=results,
+                run_id=run.run_id,
+            ) from commit_error
+        return results, run.run_id
+
+
+class LocalRuntime:
+    """The synchronous face of :class:`AsyncLocalRuntime`; works inside a running loop too."""
+
+    def __init__(self) -> None:
+        self._runtime = AsyncLocalRuntime()
+
+    def execute(
+        self,
+        workflow: Workflow | WorkflowBuilder,
+        parameters: Mapping[str, Mapping[str, Any]] | None = None,
+        **options: Any,
+    ) -> tuple[Results, str]:
+        return run_sync(lambda: self._runtime.execute_async(workflow, parameters, **options), cleanup=_close_loop_pools)
+
+
+async def _close_loop_pools(loop: asyncio.AbstractEventLoop) -> None:
+    from ..database import live_instances
+
+    for db in live_instances():
+        await db.close_loop(loop)

@@ -1,0 +1,187 @@
+"""The SQLite dialect: the zero-configuration default.
+
+Files open in WAL mode with foreign keys on and a busy timeout. ``:memory:``
+is one database per ``DataFlow`` instance: a named shared-cache database kept
+alive by an anchor connection, used through a pool of one connection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import json
+import os
+import sqlite3
+import uuid
+from typing import Any, ClassVar
+
+from dataflow.config import Config
+from dataflow.dialect import Capabilities, Codec, Dialect
+from dataflow.errors import ConfigError, ConnectionError, DataFlowError
+from dataflow.fields import FieldKind, FieldSchema
+from dataflow.schema import ModelSchema
+from dataflow.url import DatabaseURL
+
+from .connection import SQLiteConnection
+from .errors import translate_error
+from .pool import SQLitePool
+
+DEFAULT_FILE = "dataflow.db"
+
+_COLUMN_TYPES = {
+    FieldKind.STR: "TEXT",
+    FieldKind.INT: "INTEGER",
+    FieldKind.FLOAT: "REAL",
+    FieldKind.BOOL: "INTEGER",
+    FieldKind.BYTES: "BLOB",
+    FieldKind.DECIMAL: "TEXT",
+    FieldKind.DATETIME: "TEXT",
+    FieldKind.DATE: "TEXT",
+    FieldKind.TIME: "TEXT",
+    FieldKind.UUID: "TEXT",
+    FieldKind.JSON: "TEXT",
+}
+
+
+def _encode_datetime(value: dt.datetime) -> str:
+    # Aware values are stored in UTC and all with microseconds, so that text order is time order.
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc)
+    return value.isoformat(timespec="microseconds")
+
+
+def _encode_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+_ENCODERS: dict[FieldKind, Codec] = {
+    FieldKind.DECIMAL: str,
+    FieldKind.DATETIME: _encode_datetime,
+    FieldKind.DATE: dt.date.isoformat,
+    FieldKind.TIME: dt.time.isoformat,
+    FieldKind.UUID: str,
+    FieldKind.JSON: _encode_json,
+}
+
+_DECODERS: dict[FieldKind, Codec] = {
+    FieldKind.BOOL: bool,
+    FieldKind.DECIMAL: decimal.Decimal,
+    FieldKind.DATETIME: dt.datetime.fromisoformat,
+    FieldKind.DATE: dt.date.fromisoformat,
+    FieldKind.TIME: dt.time.fromisoformat,
+    FieldKind.UUID: uuid.UUID,
+    FieldKind.JSON: json.loads,
+}
+
+
+def _enum_value(value: enum.Enum) -> Any:
+    return value.value
+
+
+class SQLiteDialect(Dialect):
+    name: ClassVar[str] = "sqlite"
+    schemes: ClassVar[tuple[str, ...]] = ("sqlite",)
+
+    def __init__(self, url: DatabaseURL, config: Config) -> None:
+        super().__init__(url, config)
+        options = url.options
+        self.capabilities = Capabilities(
+            returning=frozenset({"insert", "update", "delete"}) if sqlite3.sqlite_version_info >= (3, 35) else frozenset(),
+            upsert=True,
+            savepoints=True,
+            transactional_ddl=True,
+            max_parameters=32766,
+            max_identifier_length=1024,
+        )
+        self.busy_timeout = float(options.get("timeout", 30.0))
+        self.synchronous = options.get("synchronous", "NORMAL").upper()
+        if self.synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ConfigError(f"sqlite synchronous must be OFF, NORMAL, FULL or EXTRA, got {self.synchronous!r}")
+        database = url.database or ""
+        self.memory = database in ("", ":memory:")
+        if self.memory:
+            self.path = f"file:dataflow-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        else:
+            self.path = os.path.abspath(database)
+        self._anchor: sqlite3.Connection | None = None
+
+    @classmethod
+    def default_url(cls, config: Config) -> str | None:
+        return f"sqlite:///{DEFAULT_FILE}"
+
+    # -- SQL text -----------------------------------------------------------
+
+    def placeholder(self, index: int) -> str:
+        return "?"
+
+    def column_type(self, field: FieldSchema) -> str:
+        if field.kind is FieldKind.ENUM:
+            assert field.enum_type is not None
+            ints = all(isinstance(member.value, int) for member in field.enum_type)
+            return "INTEGER" if ints else "TEXT"
+        return _COLUMN_TYPES[field.kind]
+
+    def auto_increment_column(self, field: FieldSchema) -> str:
+        return f"{self.quote(field.name)} INTEGER PRIMARY KEY AUTOINCREMENT"
+
+    def limit_clause(self, limit: str | None, offset: str | None) -> str:
+        if limit is None and offset is not None:
+            return f" LIMIT -1 OFFSET {offset}"
+        return super().limit_clause(limit, offset)
+
+    # -- values ---------------------------------------------------------------
+
+    def encoder(self, field: FieldSchema) -> Codec | None:
+        if field.kind is FieldKind.ENUM:
+            return _enum_value
+        return _ENCODERS.get(field.kind)
+
+    def decoder(self, field: FieldSchema) -> Codec | None:
+        if field.kind is FieldKind.ENUM:
+            return field.enum_type
+        return _DECODERS.get(field.kind)
+
+    # -- connections ------------------------------------------------------------
+
+    def _pragmas(self) -> list[str]:
+        pragmas = [
+            "PRAGMA foreign_keys = ON",
+            f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}",
+            f"PRAGMA synchronous = {self.synchronous}",
+            # $like is case-sensitive everywhere; $ilike is the case-insensitive one.
+            "PRAGMA case_sensitive_like = ON",
+        ]
+        if not self.memory:
+            pragmas.insert(0, "PRAGMA journal_mode = WAL")
+        return pragmas
+
+    async def connect(self) -> SQLiteConnection:
+        try:
+            return await SQLiteConnection.open(
+                self.path, uri=self.memory, busy_timeout=self.busy_timeout, pragmas=self._pragmas()
+            )
+        except sqlite3.Error as exc:
+            raise ConnectionError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+
+    async def create_pool(self) -> SQLitePool:
+        if self.memory and self._anchor is None:
+            # Keeps the in-memory database alive between pools of different event loops.
+            self._anchor = sqlite3.connect(self.path, uri=True, check_same_thread=False)
+        elif not self.memory:
+            directory = os.path.dirname(self.path)
+            if not os.path.isdir(directory):
+                raise ConnectionError(f"cannot open SQLite database {self.path!r}: directory {directory!r} does not exist")
+        size = 1 if self.memory else self.config.pool_size
+        return SQLitePool(self.connect, size=size, timeout=self.config.pool_timeout, label=str(self.url))
+
+    def dispose(self) -> None:
+        if self._anchor is not None:
+            self._anchor.close()
+            self._anchor = None
+
+    def translate_error(self, error: BaseException, schema: ModelSchema | None) -> DataFlowError:
+        return translate_error(error, schema, self.path)
+
+    async def server_version(self, connection: Any) -> str:
+        return sqlite3.sqlite_version

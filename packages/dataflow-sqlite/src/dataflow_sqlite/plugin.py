@@ -1,0 +1,22 @@
+"""dataflow-sqlite's plugin module, named in the ``dataflow`` entry-point group."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataflow import hookimpl
+
+
+@hookimpl
+def dataflow_register_dialects(register: Any) -> None:
+    from .dialect import SQLiteDialect
+
+    register(SQLiteDialect)
+
+
+@hookimpl
+def dataflow_register_bulk_strategies(register: Any) -> None:
+    from .bulk import STRATEGIES
+
+    for strategy in STRATEGIES:
+        register(strategy)
