@@ -1,0 +1,147 @@
+"""Bulk nodes: true counts, and every strategy giving the same rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ...bulk.strategy import BulkRequest
+from ...database import DataFlow, registered_bulk_strategies
+from ...errors import ValidationError
+from ..helpers import count, define_people, failure, people, records, run_node
+
+
+def snapshot(db: DataFlow) -> list[tuple[Any, ...]]:
+    return sorted((r["email"], r["name"], r["age"], r["active"]) for r in records(db, "User"))
+
+
+def strategy_names(db: DataFlow, operation: str, **request: Any) -> list[str]:
+    table = db.table_sql(db.schema("User"))
+    probe = BulkRequest(operation, table, **request)  # type: ignore[arg-type]
+    return sorted(
+        s.name for s in registered_bulk_strategies() if s.operation == operation and s.applies(db.dialect, probe)
+    )
+
+
+def test_bulk_create_inserts_every_row(users: DataFlow) -> None:
+    assert run_node(users, "UserBulkCreateNode", {"data": people(2500), "batch_size": 1000}) == {"inserted": 2500}
+    assert count(users, "User") == 2500
+
+
+def test_bulk_create_returns_ids_in_row_order(users: DataFlow) -> None:
+    result = run_node(users, "UserBulkCreateNode", {"data": people(300), "return_ids": True, "batch_size": 128})
+    assert result["inserted"] == 300 and len(result["ids"]) == 300
+    by_id = {r["id"]: r["email"] for r in records(users, "User")}
+    assert [by_id[i] for i in result["ids"]] == [p["email"] for p in people(300)]
+
+
+def test_every_create_strategy_writes_the_same_rows(users: DataFlow) -> None:
+    names = strategy_names(users, "create", columns=("name", "email", "age", "active"))
+    assert names, "no bulk create strategy applies"
+    snapshots = {}
+    for name in names:
+        run_node(users, "UserBulkDeleteNode", {"filter": {}, "confirmed": True})
+        assert run_node(users, "UserBulkCreateNode", {"data": people(700), "strategy": name, "batch_size": 300}) == {
+            "inserted": 700
+        }
+        snapshots[name] = snapshot(users)
+    first = snapshots[names[0]]
+    assert len(first) == 700
+    assert all(s == first for s in snapshots.values())
+
+
+def test_unknown_strategy_is_a_validation_error(users: DataFlow) -> None:
+    error = failure(users, "UserBulkCreateNode", {"data": people(2), "strategy": "teleport"})
+    assert isinstance(error, ValidationError) and error.field == "strategy"
+    assert count(users, "User") == 0
+
+
+def test_bulk_upsert_reports_measured_counts(users: DataFlow) -> None:
+    run_node(users, "UserBulkCreateNode", {"data": people(100)})
+    data = [{**p, "age": 99} for p in people(100, start=50)]
+    result = run_node(users, "UserBulkUpsertNode", {"data": data, "conflict_on": ["email"]})
+    assert result == {"inserted": 50, "updated": 50}
+    assert count(users, "User") == 150
+    assert count(users, "User", {"age": 99}) == 100
+
+
+def test_bulk_upsert_counts_rows_whose_values_do_not_change_as_updated(users: DataFlow) -> None:
+    run_node(users, "UserBulkCreateNode", {"data": people(10)})
+    result = run_node(users, "UserBulkUpsertNode", {"data": people(12), "conflict_on": ["email"]})
+    assert result == {"inserted": 2, "updated": 10}
+
+
+def test_every_upsert_strategy_gives_the_same_rows_and_counts(users: DataFlow) -> None:
+    columns = ("name", "email", "age", "active")
+    names = strategy_names(users, "upsert", columns=columns, conflict_on=("email",), update_fields=("name", "age"))
+    assert names, "no bulk upsert strategy applies"
+    snapshots = {}
+    for name in names:
+        run_node(users, "UserBulkDeleteNode", {"filter": {}, "confirmed": True})
+        run_node(users, "UserBulkCreateNode", {"data": people(200)})
+        data = [{**p, "age": 7, "name": "changed"} for p in people(300, start=100)]
+        result = run_node(
+            users, "UserBulkUpsertNode",
+            {"data": data, "conflict_on": ["email"], "update_fields": ["name", "age"], "strategy": name, "batch_size": 128},
+        )
+        assert result == {"inserted": 200, "updated": 100}, name
+        snapshots[name] = snapshot(users)
+    first = snapshots[names[0]]
+    assert all(s == first for s in snapshots.values())
+
+
+def test_bulk_upsert_honours_update_fields(users: DataFlow) -> None:
+    run_node(users, "UserBulkCreateNode", {"data": people(3)})
+    data = [{**p, "name": "new", "age": 50} for p in people(3)]
+    run_node(users, "UserBulkUpsertNode", {"data": data, "conflict_on": ["email"], "update_fields": ["age"]})
+    rows = records(users, "User")
+    assert {r["name"] for r in rows} == {"user0", "user1", "user2"}
+    assert {r["age"] for r in rows} == {50}
+
+
+def test_bulk_upsert_with_duplicate_keys_in_one_call(users: DataFlow) -> None:
+    data = [{"name": "a", "email": "same@x", "age": 1}, {"name": "b", "email": "same@x", "age": 2}]
+    error = failure(users, "UserBulkUpsertNode", {"data": data, "conflict_on": ["email"]})
+    assert isinstance(error, ValidationError) and error.field == "email"
+    assert count(users, "User") == 0
+    result = run_node(users, "UserBulkUpsertNode", {"data": data, "conflict_on": ["email"], "on_duplicate": "last"})
+    assert result == {"inserted": 1, "updated": 0}
+    assert records(users, "User")[0]["name"] == "b"
+
+
+def test_bulk_update_by_rows_with_keys(users: DataFlow) -> None:
+    ids = run_node(users, "UserBulkCreateNode", {"data": people(20), "return_ids": True})["ids"]
+    data = [{"id": i, "age": 77} for i in ids[:5]] + [{"id": i, "name": "renamed"} for i in ids[5:8]]
+    assert run_node(users, "UserBulkUpdateNode", {"data": data}) == {"updated": 8}
+    assert count(users, "User", {"age": 77}) == 5
+    assert count(users, "User", {"name": "renamed"}) == 3
+
+
+def test_bulk_update_of_missing_keys_counts_only_real_rows(users: DataFlow) -> None:
+    ids = run_node(users, "UserBulkCreateNode", {"data": people(2), "return_ids": True})["ids"]
+    data = [{"id": ids[0], "age": 5}, {"id": 987654, "age": 5}]
+    assert run_node(users, "UserBulkUpdateNode", {"data": data}) == {"updated": 1}
+
+
+def test_bulk_update_by_filter(users: DataFlow) -> None:
+    run_node(users, "UserBulkCreateNode", {"data": people(20)})
+    result = run_node(users, "UserBulkUpdateNode", {"filter": {"age": {"$lt": 10}}, "fields": {"active": False}})
+    assert result == {"updated": 10}
+    assert count(users, "User", {"active": False}) == 10
+
+
+def test_bulk_delete_by_ids_and_by_filter(users: DataFlow) -> None:
+    ids = run_node(users, "UserBulkCreateNode", {"data": people(30), "return_ids": True})["ids"]
+    assert run_node(users, "UserBulkDeleteNode", {"ids": ids[:10] + [987654]}) == {"deleted": 10}
+    assert run_node(users, "UserBulkDeleteNode", {"filter": {"age": {"$gte": 25}}}) == {"deleted": 5}
+    assert count(users, "User") == 15
+
+
+def test_every_delete_strategy_deletes_the_same_rows(users: DataFlow) -> None:
+    names = strategy_names(users, "delete", keys=[1])
+    for name in names:
+        run_node(users, "UserBulkDeleteNode", {"filter": {}, "confirmed": True})
+        ids = run_node(users, "UserBulkCreateNode", {"data": people(50), "return_ids": True})["ids"]
+        assert run_node(users, "UserBulkDeleteNode", {"ids": ids[::2], "strategy": name}) == {"deleted": 25}, name
+        assert count(users, "User") == 25
