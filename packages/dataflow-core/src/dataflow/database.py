@@ -83,8 +83,9 @@ class DataFlow:
         self._tables_ready: set[str] = set()
         self._pools: dict[asyncio.AbstractEventLoop, asyncio.Future[Pool]] = {}
         self._ddl_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
-        self._monitors: list[Monitor] | None = None
-        self._tenancy_filters: list[TenancyFilter] | None = None
+        host = plugin_host()
+        self.monitors: list[Monitor] = host.collect("dataflow_register_monitors")
+        self.tenancy_filters: list[TenancyFilter] = host.collect("dataflow_register_tenancy_filters")
         self.closed = False
         _live.add(self)
 
@@ -136,20 +137,6 @@ class DataFlow:
         if table is None:
             table = self._tables[schema.name] = TableSQL(self.dialect, schema)
         return table
-
-    # -- plugins bound to this instance ----------------------------------------
-
-    @property
-    def monitors(self) -> list[Monitor]:
-        if self._monitors is None:
-            self._monitors = plugin_host().collect("dataflow_register_monitors")
-        return self._monitors
-
-    @property
-    def tenancy_filters(self) -> list[TenancyFilter]:
-        if self._tenancy_filters is None:
-            self._tenancy_filters = plugin_host().collect("dataflow_register_tenancy_filters")
-        return self._tenancy_filters
 
     # -- pools and sessions -----------------------------------------------------
 

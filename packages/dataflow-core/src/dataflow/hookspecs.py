@@ -53,7 +53,7 @@ def dataflow_register_tenancy_filters(register: Any) -> None:
         before it is written. Either may raise to refuse the statement: filters
         fail closed.
 
-    Called once per ``DataFlow`` instance, when its first run starts.
+    Called once per ``DataFlow`` instance, when it is created.
     """
 
 
@@ -66,7 +66,7 @@ def dataflow_register_monitors(register: Any) -> None:
         :mod:`dataflow.events`. A monitor that raises is logged and ignored:
         monitoring never breaks a run.
 
-    Called once per ``DataFlow`` instance, when its first run starts.
+    Called once per ``DataFlow`` instance, when it is created.
     """
 
 

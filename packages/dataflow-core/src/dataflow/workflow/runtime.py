@@ -179,11 +179,9 @@ class _Run:
     async def run_node(self, node_id: str) -> Any:
         spec = self.workflow.nodes[node_id]
         inputs = self._inputs.pop(node_id, None)
-        runtime_params = self.parameters.get(node_id)
         if inputs is None:
             inputs = dict(spec.params)
-        else:
-            inputs = {**spec.params, **inputs}
+        runtime_params = self.parameters.get(node_id)
         if runtime_params:
             inputs = {**inputs, **runtime_params}
         node = spec.node_class(node_id, spec.params)
@@ -210,7 +208,10 @@ class _Run:
             target = connection.target
             if connection.condition is None or connection.condition.evaluate(output):
                 value = _output_at(output, connection.source_output, connection)
-                _set_input(self._inputs.setdefault(target, {}), connection.target_input, value, connection)
+                inputs = self._inputs.get(target)
+                if inputs is None:
+                    inputs = self._inputs[target] = dict(self.workflow.nodes[target].params)
+                _set_input(inputs, connection.target_input, value, connection)
             else:
                 self._blocked.add(target)
             self._arrive(target, ready)

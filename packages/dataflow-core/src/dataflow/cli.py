@@ -1,0 +1,45 @@
+"""The ``dataflow`` command line. Plugins add subcommands through ``dataflow_register_commands``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .plugins import plugin_host
+
+
+@click.group(help="DataFlow: zero-configuration, workflow-native database access.")
+@click.version_option(package_name="dataflow-core")
+def main() -> None:
+    pass
+
+
+@main.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def plugins_command(as_json: bool) -> None:
+    """List the plugins that loaded: name, distribution, version and hooks."""
+    infos = plugin_host().info()
+    if as_json:
+        click.echo(json.dumps([{"name": i.name, "distribution": i.distribution, "version": i.version, "hooks": list(i.hooks)} for i in infos], indent=2))
+        return
+    if not infos:
+        click.echo("no plugins loaded")
+        return
+    for info in infos:
+        origin = f"{info.distribution} {info.version}" if info.distribution else "registered in process"
+        click.echo(f"{info.name} ({origin})")
+        for hook in info.hooks:
+            click.echo(f"    {hook}")
+
+
+def _add_plugin_commands() -> None:
+    for command in plugin_host().collect("dataflow_register_commands"):
+        if command.name in main.commands:
+            raise click.ClickException(f"a plugin registers command {command.name!r}, which already exists")
+        main.add_command(command)
+
+
+def run() -> None:
+    _add_plugin_commands()
+    main()

@@ -1,0 +1,1 @@
+"""An example third-party DataFlow plugin: counts the statements each DataFlow instance runs."""

@@ -1,0 +1,46 @@
+"""The condition language: parsed, evaluated against an output, never eval-ed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dataflow import WorkflowBuildError
+from dataflow.workflow.expression import parse_condition
+
+OUTPUT = {"record": {"age": 30, "name": "Ann", "role": None}, "count": 2, "records": [{"id": 7}]}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("record.age >= 18", True),
+        ("record.age < 18", False),
+        ("record.name == 'Ann' and count == 2", True),
+        ("record.name == \"Bob\" or count > 1", True),
+        ("not record.age == 30", False),
+        ("not (record.age == 30 or count == 2)", False),
+        ("record.role == null", True),
+        ("record.missing == null", True),
+        ("count in [1, 2, 3]", True),
+        ("count not in [1, 2, 3]", False),
+        ("records.0.id == 7", True),
+        ("record.age > 'x'", False),
+        ("true", True),
+        ("count", 2),
+        ("record.age == 30.0", True),
+        ("'it\\'s' == 'it\\'s'", True),
+    ],
+)
+def test_evaluation(text: str, expected: Any) -> None:
+    assert parse_condition(text).evaluate(OUTPUT) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "record.age >=", "(count == 1", "__import__('os').system('x')", "count == 1 extra", "a ; b", "x = 1", "lambda: 1"],
+)
+def test_syntax_errors_name_the_condition(text: str) -> None:
+    with pytest.raises(WorkflowBuildError, match="condition"):
+        parse_condition(text)

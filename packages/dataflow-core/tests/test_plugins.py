@@ -1,0 +1,141 @@
+"""Plugins: found through the entry-point group, filtered by environment, listed by the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from dataflow import DataFlow, hookimpl
+from dataflow.cli import main
+from dataflow.plugins import PluginHost, plugin_registered
+from dataflow.testing.helpers import define_people, failure, run_node
+
+
+def test_the_example_third_party_plugin_is_discovered_through_its_entry_point(tmp_path: Path) -> None:
+    from statement_counter import plugin as counter_plugin
+
+    infos = {info.name: info for info in PluginHost().info()}
+    assert infos["statement_counter"].distribution == "dataflow-example-statement-counter"
+    assert infos["statement_counter"].hooks == ("dataflow_register_monitors",)
+    before = len(counter_plugin.COUNTERS)
+    db = DataFlow(f"sqlite:///{tmp_path / 'p.db'}")
+    try:
+        assert len(counter_plugin.COUNTERS) == before + 1
+        define_people(db)
+        run_node(db, "UserCreateNode", {"name": "a", "email": "a@x"})
+        counter = counter_plugin.COUNTERS[-1]
+        assert counter.statements >= 2  # CREATE TABLE statements, then the INSERT
+        seen = counter.statements
+        run_node(db, "UserCountNode", {})
+        assert counter.statements == seen + 1
+    finally:
+        db.close()
+
+
+def test_allow_list_loads_only_the_named_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAFLOW_PLUGINS", "sqlite")
+    assert [info.name for info in PluginHost().info()] == ["sqlite"]
+
+
+def test_block_list_skips_the_named_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAFLOW_DISABLE_PLUGINS", "statement_counter, core")
+    names = [info.name for info in PluginHost().info()]
+    assert "statement_counter" not in names and "core" not in names and "sqlite" in names
+
+
+def test_cli_lists_plugins_with_versions_and_hooks() -> None:
+    result = CliRunner().invoke(main, ["plugins", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = {p["name"]: p for p in json.loads(result.output)}
+    assert listed["sqlite"]["distribution"] == "dataflow-sqlite"
+    assert "dataflow_register_dialects" in listed["sqlite"]["hooks"]
+    text = CliRunner().invoke(main, ["plugins"])
+    assert "sqlite (dataflow-sqlite" in text.output
+
+
+def test_cli_runs_as_a_real_command() -> None:
+    result = subprocess.run([sys.executable, "-c", "from dataflow.cli import run; run()", "plugins"], capture_output=True, text=True, check=True)
+    assert "dataflow_register_dialects" in result.stdout
+
+
+def test_importing_dataflow_imports_no_driver() -> None:
+    code = "import sys, dataflow; print(sorted(m for m in ('sqlite3', 'asyncpg', 'aiomysql', 'aiosqlite', 'pymysql', 'dataflow_sqlite') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+class ExplodingMonitor:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def handle(self, event: Any) -> None:
+        self.calls += 1
+        raise RuntimeError("monitor bug")
+
+
+class MonitorPlugin:
+    def __init__(self) -> None:
+        self.monitor = ExplodingMonitor()
+
+    @hookimpl
+    def dataflow_register_monitors(self, register: Any) -> None:
+        register(self.monitor)
+
+
+def test_a_failing_monitor_never_breaks_a_run(tmp_path: Path) -> None:
+    plugin = MonitorPlugin()
+    with plugin_registered(plugin, "exploding-monitor"):
+        db = DataFlow(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        define_people(db)
+        assert run_node(db, "UserCreateNode", {"name": "a", "email": "a@x"})["name"] == "a"
+        assert plugin.monitor.calls > 0
+    finally:
+        db.close()
+
+
+class OnlyTeamOne:
+    """A tenancy-like filter: every User statement is narrowed to team 1, and rows are filled with it."""
+
+    def scope(self, schema: Any, context: Any) -> dict[str, Any] | None:
+        if schema.name != "User":
+            return None
+        if context.get("tenant") is None:
+            raise PermissionError("a tenant is required")
+        return {"age": int(context["tenant"])}
+
+    def fill(self, schema: Any, row: dict[str, Any], context: Any) -> dict[str, Any]:
+        if schema.name == "User":
+            if "age" in row and row["age"] != int(context["tenant"]):
+                raise PermissionError("row names another tenant")
+            row = {**row, "age": int(context["tenant"])}
+        return row
+
+
+class TenancyPlugin:
+    @hookimpl
+    def dataflow_register_tenancy_filters(self, register: Any) -> None:
+        register(OnlyTeamOne())
+
+
+def test_tenancy_filters_narrow_reads_and_fill_writes_and_fail_closed(tmp_path: Path) -> None:
+    with plugin_registered(TenancyPlugin(), "test-tenancy"):
+        db = DataFlow(f"sqlite:///{tmp_path / 't.db'}")
+    try:
+        define_people(db)
+        run_node(db, "UserCreateNode", {"name": "a", "email": "a@x"}, tenant="1")
+        run_node(db, "UserBulkCreateNode", {"data": [{"name": "b", "email": "b@x"}]}, tenant="2")
+        assert run_node(db, "UserCountNode", {}, tenant="1") == {"count": 1}
+        assert run_node(db, "UserListNode", {"filter": {"$or": [{"age": 2}, {"age": 1}]}}, tenant="2")["count"] == 1
+        assert run_node(db, "UserBulkDeleteNode", {"filter": {}, "confirmed": True}, tenant="1") == {"deleted": 1}
+        assert run_node(db, "UserCountNode", {}, tenant="2") == {"count": 1}
+        assert isinstance(failure(db, "UserCountNode", {}), PermissionError)
+        assert isinstance(failure(db, "UserCreateNode", {"name": "c", "email": "c@x", "age": 5}, tenant="2"), PermissionError)
+    finally:
+        db.close()

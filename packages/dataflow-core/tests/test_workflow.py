@@ -1,0 +1,189 @@
+"""Workflows: build-time checks, data flow between nodes, conditions, failures."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from dataflow import (
+    AsyncLocalRuntime,
+    DataFlow,
+    LocalRuntime,
+    NotFoundError,
+    ValidationError,
+    WorkflowBuilder,
+    WorkflowBuildError,
+    WorkflowError,
+)
+from dataflow.nodes import Node
+from dataflow.testing.helpers import define_people
+
+
+@pytest.fixture
+def people(db: DataFlow) -> DataFlow:
+    define_people(db)
+    return db
+
+
+def create_then_read(db: DataFlow) -> WorkflowBuilder:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserCreateNode", "create", {"name": "Ann", "email": "ann@x", "age": 30})
+    workflow.add_node("UserReadNode", "read", {})
+    workflow.add_connection("create", "id", "read", "id")
+    return workflow
+
+
+def test_outputs_flow_along_connections(people: DataFlow) -> None:
+    results, run_id = LocalRuntime().execute(create_then_read(people).build())
+    assert results["read"] == results["create"] and results["read"]["age"] == 30
+    assert isinstance(run_id, str) and len(run_id) == 32
+
+
+def test_dotted_output_and_input_paths(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserUpsertNode", "upsert", {"name": "Ann", "email": "ann@x", "conflict_on": ["email"]})
+    workflow.add_node("UserUpdateNode", "update", {"fields": {"name": "renamed"}})
+    workflow.add_connection("upsert", "record.id", "update", "id")
+    workflow.add_connection("upsert", "record.age", "update", "fields.age")
+    results, _ = LocalRuntime().execute(workflow.build())
+    assert results["update"]["name"] == "renamed" and results["update"]["age"] == 0
+
+
+def test_runtime_parameters_override_node_parameters(people: DataFlow) -> None:
+    results, _ = LocalRuntime().execute(create_then_read(people).build(), {"create": {"name": "Bea"}})
+    assert results["read"]["name"] == "Bea"
+
+
+def test_unknown_node_type_suggests_the_nearest(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserCreatNode", "create", {})
+    with pytest.raises(WorkflowBuildError, match="did you mean 'UserCreateNode'"):
+        workflow.build()
+
+
+def test_cycles_are_refused(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserReadNode", "a", {})
+    workflow.add_node("UserReadNode", "b", {})
+    workflow.add_connection("a", "id", "b", "id")
+    workflow.add_connection("b", "id", "a", "id")
+    with pytest.raises(WorkflowBuildError, match="cycle through nodes a, b"):
+        workflow.build()
+
+
+def test_dangling_connections_are_refused(people: DataFlow) -> None:
+    workflow = create_then_read(people)
+    workflow.add_connection("create", "id", "raed", "id")
+    with pytest.raises(WorkflowBuildError, match="unknown node 'raed'"):
+        workflow.build()
+
+
+def test_inputs_nothing_provides_are_refused(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserReadNode", "read", {})
+    with pytest.raises(WorkflowBuildError, match="needs 'id'"):
+        workflow.build()
+
+
+def test_unknown_parameters_are_refused(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserListNode", "list", {"limt": 3})
+    with pytest.raises(WorkflowBuildError, match="did you mean 'limit'"):
+        workflow.build()
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserCreateNode", "create", {"name": "a", "email": "b", "nmae": "c"})
+    with pytest.raises(WorkflowBuildError, match="nmae"):
+        workflow.build()
+
+
+def test_duplicate_node_ids_are_refused() -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("X", "a", {})
+    with pytest.raises(WorkflowBuildError, match="used twice"):
+        workflow.add_node("X", "a", {})
+
+
+def test_missing_output_path_fails_the_run_naming_it(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserCreateNode", "create", {"name": "Ann", "email": "ann@x"})
+    workflow.add_node("UserReadNode", "read", {})
+    workflow.add_connection("create", "record.id", "read", "id")
+    with pytest.raises(WorkflowError, match="no output 'record.id'"):
+        LocalRuntime().execute(workflow.build())
+
+
+def test_conditional_connection_skips_the_target_when_false(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserCreateNode", "create", {"name": "Kid", "email": "kid@x", "age": 9})
+    workflow.add_node("UserUpdateNode", "adult", {"fields": {"active": False}})
+    workflow.add_node("UserReadNode", "after", {})
+    workflow.add_connection("create", "id", "adult", "id", when="age >= 18")
+    workflow.add_connection("adult", "id", "after", "id")
+    results, _ = LocalRuntime().execute(workflow.build())
+    assert set(results) == {"create"}
+    results, _ = LocalRuntime().execute(workflow.build(), {"create": {"email": "grown@x", "age": 40}})
+    assert results["adult"]["active"] is False and results["after"]["id"] == results["create"]["id"]
+
+
+def test_failure_carries_the_node_the_cause_and_finished_results(people: DataFlow) -> None:
+    workflow = create_then_read(people)
+    workflow.add_node("UserReadNode", "missing", {"id": 999})
+    workflow.add_connection("read", "id", "missing", "raise_on_not_found")
+    with pytest.raises(WorkflowError) as info:
+        LocalRuntime().execute(workflow.build())
+    assert info.value.node_id == "missing" and isinstance(info.value.cause, NotFoundError)
+    assert set(info.value.results) == {"create", "read"}
+    assert "missing" in str(info.value) and "UserReadNode" in str(info.value)
+
+
+class Sleep(Node):
+    """A node without a database: sleeps, then echoes its input."""
+
+    type_name = "Sleep"
+    parameters = frozenset({"seconds", "value"})
+
+    async def run(self, session: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(inputs["seconds"])
+        return {"value": inputs.get("value")}
+
+
+def test_independent_branches_run_concurrently() -> None:
+    workflow = WorkflowBuilder()
+    for i in range(5):
+        workflow.add_node(Sleep, f"s{i}", {"seconds": 0.2, "value": i})
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        results, _ = await AsyncLocalRuntime().execute_async(workflow.build())
+        assert [results[f"s{i}"]["value"] for i in range(5)] == list(range(5))
+        return loop.time() - started
+
+    # Five 0.2 s sleeps in sequence take a second; concurrently, about 0.2 s.
+    assert asyncio.run(main()) < 0.9
+
+
+def test_local_runtime_works_inside_a_running_loop(people: DataFlow) -> None:
+    async def main() -> dict[str, Any]:
+        results, _ = LocalRuntime().execute(create_then_read(people).build())
+        return results
+
+    results = asyncio.run(main())
+    assert results["read"]["name"] == "Ann"
+
+
+def test_node_classes_can_be_passed_instead_of_names(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node(people.nodes["UserCountNode"], "count", {})
+    results, _ = LocalRuntime().execute(workflow)
+    assert results["count"] == {"count": 0}
+
+
+def test_validation_errors_name_the_field(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserListNode", "list", {"limit": -1})
+    with pytest.raises(WorkflowError) as info:
+        LocalRuntime().execute(workflow.build())
+    assert isinstance(info.value.cause, ValidationError) and info.value.cause.field == "limit"

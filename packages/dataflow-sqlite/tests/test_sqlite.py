@@ -1,0 +1,163 @@
+"""What the SQLite dialect promises beyond the compliance suite."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from dataflow import AsyncLocalRuntime, ConnectionError, DataFlow, WorkflowBuilder, WorkflowError
+from dataflow.testing.helpers import count, define_people, people, run_node
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATAFLOW_DATABASE_URL", "DATABASE_URL", "DATAFLOW_ENV"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_zero_configuration_opens_a_file_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    db = DataFlow()
+    try:
+        define_people(db)
+        run_node(db, "UserCreateNode", {"name": "a", "email": "a@x"})
+    finally:
+        db.close()
+    with sqlite3.connect(tmp_path / "dataflow.db") as raw:
+        assert raw.execute("SELECT name FROM user").fetchall() == [("a",)]
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_environment_url_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    db = DataFlow()
+    try:
+        assert db.dialect.path == str(tmp_path / "env.db")
+    finally:
+        db.close()
+
+
+def test_connections_have_foreign_keys_and_a_busy_timeout(tmp_path: Path) -> None:
+    db = DataFlow(f"sqlite:///{tmp_path / 'p.db'}?timeout=7")
+
+    async def pragmas() -> tuple[int, int]:
+        try:
+            pool = await db.pool()
+            connection = await pool.acquire()
+            rows = await connection.fetch("PRAGMA foreign_keys")
+            timeout = await connection.fetch("PRAGMA busy_timeout")
+            await pool.release(connection)
+            return rows[0][0], timeout[0][0]
+        finally:
+            await db.close_async()
+
+    assert asyncio.run(pragmas()) == (1, 7000)
+
+
+def test_memory_database_is_one_database_for_the_instance() -> None:
+    db = DataFlow("sqlite:///:memory:")
+    try:
+        define_people(db)
+        run_node(db, "UserBulkCreateNode", {"data": people(3)})
+
+        async def from_another_loop() -> int:
+            workflow = WorkflowBuilder()
+            workflow.add_node(db.nodes["UserCountNode"], "count", {})
+            results, _ = await AsyncLocalRuntime().execute_async(workflow.build())
+            await db.close_loop(asyncio.get_running_loop())
+            return int(results["count"]["count"])
+
+        assert asyncio.run(from_another_loop()) == 3
+        assert count(db, "User") == 3
+    finally:
+        db.close()
+    other = DataFlow("sqlite:///:memory:")
+    try:
+        define_people(other)
+        assert count(other, "User") == 0
+    finally:
+        other.close()
+
+
+def test_unwritable_path_is_a_connection_error(tmp_path: Path) -> None:
+    db = DataFlow(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+    try:
+        define_people(db)
+        with pytest.raises(WorkflowError) as info:
+            run_node(db, "UserCountNode", {})
+        assert isinstance(info.value.cause, ConnectionError) and "missing-dir" in str(info.value.cause)
+    finally:
+        db.close()
+
+
+def test_path_that_is_a_directory_is_a_connection_error(tmp_path: Path) -> None:
+    (tmp_path / "dir.db").mkdir()
+    db = DataFlow(f"sqlite:///{tmp_path / 'dir.db'}")
+    try:
+        define_people(db)
+        with pytest.raises(WorkflowError) as info:
+            run_node(db, "UserCountNode", {})
+        assert isinstance(info.value.cause, ConnectionError) and "dir.db" in str(info.value.cause)
+    finally:
+        db.close()
+
+
+def test_creating_tables_twice_and_from_two_processes_is_safe(tmp_path: Path) -> None:
+    path = tmp_path / "race.db"
+    script = textwrap.dedent(
+        f"""
+        from dataflow import DataFlow
+        from dataflow.testing.helpers import define_people, run_node
+        db = DataFlow("sqlite:///{path}")
+        define_people(db)
+        db.create_tables()
+        db.create_tables()
+        run_node(db, "UserBulkCreateNode", {{"data": [{{"name": "n", "email": f"{{i}}@x"}} for i in range(50)], "conflict_on": ["email"]}})
+        db.close()
+        """
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", script]) for _ in range(3)]
+    assert [p.wait(timeout=60) for p in processes] == [0, 0, 0]
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM user").fetchone()[0] == 50
+
+
+def test_concurrent_writers_on_one_file_wait_instead_of_failing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'writers.db'}"
+
+    async def main() -> None:
+        db = DataFlow(url, pool_size=4)
+        try:
+            define_people(db)
+            await db.create_tables_async()
+            runtime = AsyncLocalRuntime()
+
+            async def write(i: int) -> None:
+                workflow = WorkflowBuilder()
+                workflow.add_node(db.nodes["UserBulkCreateNode"], "bulk", {"data": people(100, start=i * 100)})
+                await runtime.execute_async(workflow.build(), transaction=True)
+
+            await asyncio.gather(*(write(i) for i in range(8)))
+        finally:
+            await db.close_async()
+
+    asyncio.run(main())
+    with sqlite3.connect(tmp_path / "writers.db") as raw:
+        assert raw.execute("SELECT COUNT(*) FROM user").fetchone()[0] == 800
+
+
+def test_close_closes_every_connection(tmp_path: Path) -> None:
+    db = DataFlow(f"sqlite:///{tmp_path / 'c.db'}")
+    define_people(db)
+    run_node(db, "UserCountNode", {})
+    pools = list(db._pools.values())
+    db.close()
+    assert all(future.result().state()["size"] == 0 for future in pools)
+    with pytest.raises(Exception, match="closed"):
+        run_node(db, "UserCountNode", {})
