@@ -18,7 +18,9 @@ def test_defaults() -> None:
 
 
 def test_environment_variables_fill_settings() -> None:
-    config = load_config({}, environ={"DATAFLOW_POOL_SIZE": "3", "DATAFLOW_ECHO": "yes", "DATABASE_URL": "sqlite:///x.db"})
+    config = load_config(
+        {}, environ={"DATAFLOW_POOL_SIZE": "3", "DATAFLOW_ECHO": "yes", "DATABASE_URL": "sqlite:///x.db"}
+    )
     assert config.pool_size == 3 and config.echo is True and config.database_url == "sqlite:///x.db"
 
 
@@ -61,7 +63,7 @@ def test_production_does_not_create_tables() -> None:
 
 
 def test_url_of_an_uninstalled_dialect_names_the_package() -> None:
-    with pytest.raises(ConfigError, match="pip install dataflow-oracle|no installed plugin"):
+    with pytest.raises(ConfigError, match=r"pip install dataflow-oracle|no installed plugin"):
         DataFlow("oracle://scott:tiger@db/orcl")
 
 

@@ -28,7 +28,9 @@ def test_every_hook_is_documented_with_its_exact_signature() -> None:
     for name, signature in hooks.items():
         assert name in documented, f"{name} is not documented in docs/plugins.md"
         assert f"{name}{documented[name]}" == signature, f"docs/plugins.md documents {name} with the wrong signature"
-    assert set(documented) <= set(hooks), f"docs/plugins.md documents hooks that do not exist: {set(documented) - set(hooks)}"
+    assert set(documented) <= set(hooks), (
+        f"docs/plugins.md documents hooks that do not exist: {set(documented) - set(hooks)}"
+    )
 
 
 def test_every_hook_has_a_docstring() -> None:

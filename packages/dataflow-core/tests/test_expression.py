@@ -18,7 +18,7 @@ OUTPUT = {"record": {"age": 30, "name": "Ann", "role": None}, "count": 2, "recor
         ("record.age >= 18", True),
         ("record.age < 18", False),
         ("record.name == 'Ann' and count == 2", True),
-        ("record.name == \"Bob\" or count > 1", True),
+        ('record.name == "Bob" or count > 1', True),
         ("not record.age == 30", False),
         ("not (record.age == 30 or count == 2)", False),
         ("record.role == null", True),
@@ -39,7 +39,16 @@ def test_evaluation(text: str, expected: Any) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "record.age >=", "(count == 1", "__import__('os').system('x')", "count == 1 extra", "a ; b", "x = 1", "lambda: 1"],
+    [
+        "",
+        "record.age >=",
+        "(count == 1",
+        "__import__('os').system('x')",
+        "count == 1 extra",
+        "a ; b",
+        "x = 1",
+        "lambda: 1",
+    ],
 )
 def test_syntax_errors_name_the_condition(text: str) -> None:
     with pytest.raises(WorkflowBuildError, match="condition"):

@@ -60,12 +60,18 @@ def test_cli_lists_plugins_with_versions_and_hooks() -> None:
 
 
 def test_cli_runs_as_a_real_command() -> None:
-    result = subprocess.run([sys.executable, "-c", "from dataflow.cli import run; run()", "plugins"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", "from dataflow.cli import run; run()", "plugins"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "dataflow_register_dialects" in result.stdout
 
 
 def test_importing_dataflow_imports_no_driver() -> None:
-    code = "import sys, dataflow; print(sorted(m for m in ('sqlite3', 'asyncpg', 'aiomysql', 'aiosqlite', 'pymysql', 'dataflow_sqlite') if m in sys.modules))"
+    drivers = ("sqlite3", "asyncpg", "aiomysql", "aiosqlite", "pymysql", "dataflow_sqlite")
+    code = f"import sys, dataflow; print(sorted(m for m in {drivers!r} if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 
@@ -136,6 +142,8 @@ def test_tenancy_filters_narrow_reads_and_fill_writes_and_fail_closed(tmp_path: 
         assert run_node(db, "UserBulkDeleteNode", {"filter": {}, "confirmed": True}, tenant="1") == {"deleted": 1}
         assert run_node(db, "UserCountNode", {}, tenant="2") == {"count": 1}
         assert isinstance(failure(db, "UserCountNode", {}), PermissionError)
-        assert isinstance(failure(db, "UserCreateNode", {"name": "c", "email": "c@x", "age": 5}, tenant="2"), PermissionError)
+        assert isinstance(
+            failure(db, "UserCreateNode", {"name": "c", "email": "c@x", "age": 5}, tenant="2"), PermissionError
+        )
     finally:
         db.close()

@@ -23,7 +23,7 @@ def test_fields_kinds_defaults_and_key(db: DataFlow) -> None:
         name: Annotated[str, MaxLength(50)]
         born: dt.date | None = None
         mood: Mood = Mood.HAPPY
-        tags: list = []  # type: ignore[type-arg]  # noqa: RUF012
+        tags: list = []  # type: ignore[type-arg]
 
     schema = db.schema("Person")
     assert schema.table == "person" and schema.primary_key == "id"
@@ -116,7 +116,19 @@ def test_model_generates_eleven_nodes(db: DataFlow) -> None:
 
     assert sorted(db.nodes) == sorted(
         f"User{op}Node"
-        for op in ["Create", "Read", "Update", "Delete", "List", "Count", "Upsert", "BulkCreate", "BulkUpdate", "BulkDelete", "BulkUpsert"]
+        for op in [
+            "Create",
+            "Read",
+            "Update",
+            "Delete",
+            "List",
+            "Count",
+            "Upsert",
+            "BulkCreate",
+            "BulkUpdate",
+            "BulkDelete",
+            "BulkUpsert",
+        ]
     )
 
 
@@ -124,7 +136,7 @@ def test_two_instances_with_the_same_model_name_do_not_interfere(tmp_path: Any) 
     first = DataFlow(f"sqlite:///{tmp_path / 'a.db'}")
     second = DataFlow(f"sqlite:///{tmp_path / 'b.db'}")
     try:
-        for instance, field in ((first, "a"), (second, "b")):
+        for instance in (first, second):
 
             @instance.model
             class User:

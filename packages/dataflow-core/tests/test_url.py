@@ -10,7 +10,11 @@ from dataflow.url import DatabaseURL, mask_password
 
 @pytest.mark.parametrize(
     ("url", "database"),
-    [("sqlite:///app.db", "app.db"), ("sqlite:////var/data/app.db", "/var/data/app.db"), ("sqlite:///:memory:", ":memory:")],
+    [
+        ("sqlite:///app.db", "app.db"),
+        ("sqlite:////var/data/app.db", "/var/data/app.db"),
+        ("sqlite:///:memory:", ":memory:"),
+    ],
 )
 def test_sqlite_paths(url: str, database: str) -> None:
     parsed = DatabaseURL.parse(url)
@@ -18,7 +22,9 @@ def test_sqlite_paths(url: str, database: str) -> None:
 
 
 def test_server_url_parts() -> None:
-    url = DatabaseURL.parse("postgresql+asyncpg://us%40er:p%3Ass@db.example:6432/app?sslmode=require&application_name=x")
+    url = DatabaseURL.parse(
+        "postgresql+asyncpg://us%40er:p%3Ass@db.example:6432/app?sslmode=require&application_name=x"
+    )
     assert (url.scheme, url.driver, url.username, url.password) == ("postgresql", "asyncpg", "us@er", "p:ss")
     assert (url.host, url.port, url.database) == ("db.example", 6432, "app")
     assert url.options == {"sslmode": "require", "application_name": "x"}

@@ -110,7 +110,7 @@ def test_missing_output_path_fails_the_run_naming_it(people: DataFlow) -> None:
     workflow.add_node("UserCreateNode", "create", {"name": "Ann", "email": "ann@x"})
     workflow.add_node("UserReadNode", "read", {})
     workflow.add_connection("create", "record.id", "read", "id")
-    with pytest.raises(WorkflowError, match="no output 'record.id'"):
+    with pytest.raises(WorkflowError, match=r"no output 'record\.id'"):
         LocalRuntime().execute(workflow.build())
 
 

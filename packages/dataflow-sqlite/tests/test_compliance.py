@@ -1,3 +1,3 @@
 """The dialect compliance suite, on SQLite files."""
 
-from dataflow.testing.suite import *  # noqa: F401,F403
+from dataflow.testing.suite import *  # noqa: F403

@@ -21,7 +21,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_zero_configuration_opens_a_file_in_the_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_zero_configuration_opens_a_file_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     db = DataFlow()
     try:
@@ -118,7 +120,8 @@ def test_creating_tables_twice_and_from_two_processes_is_safe(tmp_path: Path) ->
         define_people(db)
         db.create_tables()
         db.create_tables()
-        run_node(db, "UserBulkCreateNode", {{"data": [{{"name": "n", "email": f"{{i}}@x"}} for i in range(50)], "conflict_on": ["email"]}})
+        rows = [{{"name": "n", "email": f"{{i}}@x"}} for i in range(50)]
+        run_node(db, "UserBulkCreateNode", {{"data": rows, "conflict_on": ["email"]}})
         db.close()
         """
     )

@@ -21,7 +21,15 @@ def plugins_command(as_json: bool) -> None:
     """List the plugins that loaded: name, distribution, version and hooks."""
     infos = plugin_host().info()
     if as_json:
-        click.echo(json.dumps([{"name": i.name, "distribution": i.distribution, "version": i.version, "hooks": list(i.hooks)} for i in infos], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {"name": i.name, "distribution": i.distribution, "version": i.version, "hooks": list(i.hooks)}
+                    for i in infos
+                ],
+                indent=2,
+            )
+        )
         return
     if not infos:
         click.echo("no plugins loaded")

@@ -92,7 +92,7 @@ def load_config(keywords: Mapping[str, Any], environ: Mapping[str, str] | None =
             values[name] = environ[variable]
     if "database_url" not in values and environ.get("DATABASE_URL"):
         values["database_url"] = environ["DATABASE_URL"]
-    values.update({k: v for k, v in keywords.items()})
+    values.update(keywords)
     try:
         return _converter.structure(values, Config)
     except ConfigError:
@@ -107,5 +107,5 @@ def _describe(exc: cattrs.BaseValidationError) -> str:
     for sub in exc.exceptions:
         if isinstance(sub, ConfigError):
             return sub.message
-    notes = [note for note in cattrs.transform_error(exc)]
+    notes = list(cattrs.transform_error(exc))
     return "invalid DataFlow setting: " + "; ".join(notes)

@@ -242,10 +242,9 @@ class Dialect(abc.ABC):
     def translate_error(self, error: BaseException, schema: ModelSchema | None) -> DataFlowError:
         """DataFlow's error for a driver exception; ``schema`` is the model involved, if any."""
 
-    def dispose(self) -> None:
+    def dispose(self) -> None:  # noqa: B027 - optional hook, most dialects hold nothing
         """Release what the dialect holds beyond its pools; called by ``DataFlow.close()``."""
 
     async def server_version(self, connection: Connection) -> str:
         rows = await connection.fetch("SELECT version()")
         return str(rows[0][0])
-

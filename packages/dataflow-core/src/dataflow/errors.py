@@ -76,7 +76,7 @@ class CheckViolationError(IntegrityError):
     """A write broke a CHECK constraint."""
 
 
-class ConnectionError(DataFlowError):  # noqa: A001 - the name users expect from a database library
+class ConnectionError(DataFlowError):
     """The database cannot be reached, or the connection was lost."""
 
 

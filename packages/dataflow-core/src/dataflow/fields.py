@@ -115,8 +115,7 @@ class FieldSchema:
             ) from exc
         if self.max_length is not None and len(checked) > self.max_length:
             raise ValidationError(
-                f"{model}.{self.name} is longer than its max_length of {self.max_length} "
-                f"({len(checked)} characters)",
+                f"{model}.{self.name} is longer than its max_length of {self.max_length} ({len(checked)} characters)",
                 model=model,
                 field=self.name,
             )

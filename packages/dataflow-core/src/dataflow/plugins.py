@@ -56,8 +56,6 @@ class PluginHost:
 
     def load(self) -> None:
         """Import every allowed entry point, once."""
-        if self._loaded:
-            return
         with self._lock:
             if self._loaded:
                 return

@@ -187,9 +187,7 @@ def _field_groups(model: str, option: str, groups: Any, names: set[str]) -> tupl
     return tuple(result)
 
 
-def _field_from_hint(
-    model: str, name: str, hint: Any, default: Any, models: Mapping[type, ModelSchema]
-) -> FieldSchema:
+def _field_from_hint(model: str, name: str, hint: Any, default: Any, models: Mapping[type, ModelSchema]) -> FieldSchema:
     max_length = None
     if typing.get_origin(hint) is typing.Annotated:
         hint, *extras = typing.get_args(hint)
@@ -201,7 +199,9 @@ def _field_from_hint(
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) != 1:
-            raise ConfigError(f"{model}.{name}: unions other than 'X | None' are not supported", model=model, field=name)
+            raise ConfigError(
+                f"{model}.{name}: unions other than 'X | None' are not supported", model=model, field=name
+            )
         nullable = len(args) != len(typing.get_args(hint))
         hint = args[0]
         origin = typing.get_origin(hint)

@@ -32,9 +32,7 @@ sql_log = logging.getLogger("dataflow.sql")
 class Session:
     """One connection of one database, held for one workflow run."""
 
-    def __init__(
-        self, db: DataFlow, connection: Connection, *, run_id: str | None, context: Mapping[str, Any]
-    ) -> None:
+    def __init__(self, db: DataFlow, connection: Connection, *, run_id: str | None, context: Mapping[str, Any]) -> None:
         self.db = db
         self.dialect = db.dialect
         self.connection = connection
@@ -67,7 +65,9 @@ class Session:
         schema: ModelSchema | None = None,
         operation: str | None = None,
     ) -> int:
-        count: int = await self.call(lambda conn: conn.executemany(sql, rows), sql=sql, schema=schema, operation=operation)
+        count: int = await self.call(
+            lambda conn: conn.executemany(sql, rows), sql=sql, schema=schema, operation=operation
+        )
         return count
 
     async def fetch(

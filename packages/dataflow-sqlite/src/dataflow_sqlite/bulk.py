@@ -39,7 +39,9 @@ class OneHopInsert:
             return inserted
 
         connection: SQLiteConnection = session.connection  # type: ignore[assignment]
-        count = await session.call(lambda _: connection.run(insert_all), sql=sql, schema=request.table.schema, operation="bulk_create")
+        count = await session.call(
+            lambda _: connection.run(insert_all), sql=sql, schema=request.table.schema, operation="bulk_create"
+        )
         return BulkResult(inserted=count)
 
 

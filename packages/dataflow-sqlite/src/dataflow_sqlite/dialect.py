@@ -47,7 +47,7 @@ _COLUMN_TYPES = {
 def _encode_datetime(value: dt.datetime) -> str:
     # Aware values are stored in UTC and all with microseconds, so that text order is time order.
     if value.tzinfo is not None:
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
     return value.isoformat(timespec="microseconds")
 
 
@@ -87,7 +87,9 @@ class SQLiteDialect(Dialect):
         super().__init__(url, config)
         options = url.options
         self.capabilities = Capabilities(
-            returning=frozenset({"insert", "update", "delete"}) if sqlite3.sqlite_version_info >= (3, 35) else frozenset(),
+            returning=frozenset({"insert", "update", "delete"})
+            if sqlite3.sqlite_version_info >= (3, 35)
+            else frozenset(),
             upsert=True,
             savepoints=True,
             transactional_ddl=True,
@@ -171,7 +173,9 @@ class SQLiteDialect(Dialect):
         elif not self.memory:
             directory = os.path.dirname(self.path)
             if not os.path.isdir(directory):
-                raise ConnectionError(f"cannot open SQLite database {self.path!r}: directory {directory!r} does not exist")
+                raise ConnectionError(
+                    f"cannot open SQLite database {self.path!r}: directory {directory!r} does not exist"
+                )
         size = 1 if self.memory else self.config.pool_size
         return SQLitePool(self.connect, size=size, timeout=self.config.pool_timeout, label=str(self.url))
 

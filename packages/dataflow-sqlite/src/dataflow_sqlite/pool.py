@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
+from dataflow.dialect import Connection
 from dataflow.errors import PoolTimeoutError
 
 from .connection import SQLiteConnection
@@ -13,7 +14,9 @@ from .connection import SQLiteConnection
 class SQLitePool:
     """Up to ``size`` connections, opened on demand and kept idle for reuse."""
 
-    def __init__(self, connect: Callable[[], Awaitable[SQLiteConnection]], *, size: int, timeout: float, label: str) -> None:
+    def __init__(
+        self, connect: Callable[[], Awaitable[SQLiteConnection]], *, size: int, timeout: float, label: str
+    ) -> None:
         self._connect = connect
         self._size = size
         self._timeout = timeout
@@ -30,7 +33,7 @@ class SQLitePool:
         self._waiting += 1
         try:
             await asyncio.wait_for(self._slots.acquire(), self._timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise PoolTimeoutError(
                 f"no connection to {self._label} became free within {self._timeout:g}s "
                 f"(pool size {self._size}); raise pool_size or pool_timeout, or release connections sooner"
@@ -47,7 +50,8 @@ class SQLitePool:
         self._all.add(connection)
         return connection
 
-    async def release(self, connection: SQLiteConnection, *, discard: bool = False) -> None:
+    async def release(self, connection: Connection, *, discard: bool = False) -> None:
+        assert isinstance(connection, SQLiteConnection)
         if discard or self._closed:
             self._all.discard(connection)
             await asyncio.get_running_loop().run_in_executor(None, connection.close)

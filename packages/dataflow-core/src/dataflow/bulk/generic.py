@@ -74,7 +74,8 @@ class MultiRowInsert:
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table
         per_statement = rows_per_statement(table.dialect, request, len(request.columns))
-        inserted, ids = 0, [] if request.return_ids else None
+        inserted = 0
+        ids: list[Any] | None = [] if request.return_ids else None
         for chunk in chunks(request.rows, per_statement):
             sql = insert_values_sql(table, request.columns, len(chunk), Params(table.dialect))
             values = [value for row in chunk for value in row]
@@ -111,7 +112,9 @@ class CheckThenUpsert:
         columns = request.columns
         key_positions = [columns.index(c) for c in request.conflict_on]
         placeholders = [dialect.placeholder(i + 1) for i in range(len(columns))]
-        upsert = dialect.upsert_sql(table.schema.table, columns, placeholders, request.conflict_on, request.update_fields)
+        upsert = dialect.upsert_sql(
+            table.schema.table, columns, placeholders, request.conflict_on, request.update_fields
+        )
         per_statement = rows_per_statement(dialect, request, len(key_positions))
         existing = 0
         for chunk in chunks(request.rows, per_statement):
@@ -179,7 +182,9 @@ class KeyListDelete:
             condition = key_list_condition(table, (table.pk,), len(chunk), params)
             params.values[start:] = list(chunk)
             condition += scope_condition(table, request, params)
-            result = await session.execute(f"{sql} WHERE {condition}", params.values, schema=table.schema, operation="bulk_delete")
+            result = await session.execute(
+                f"{sql} WHERE {condition}", params.values, schema=table.schema, operation="bulk_delete"
+            )
             deleted += result.rowcount
         return BulkResult(deleted=deleted)
 

@@ -109,8 +109,13 @@ class BulkCreateNode(BulkNode):
                 raise self.error("'return_ids' cannot be combined with 'conflict_on'", "return_ids")
             prepared = _unique_rows(self, prepared, columns, conflict_on, keep_last=False)
             request = BulkRequest(
-                "upsert", table, columns, prepared, batch_size=self.batch_size(inputs),
-                conflict_on=conflict_on, scope=visible_scope(session, table),
+                "upsert",
+                table,
+                columns,
+                prepared,
+                batch_size=self.batch_size(inputs),
+                conflict_on=conflict_on,
+                scope=visible_scope(session, table),
             )
             result = await self.run_strategy(session, request, inputs)
             return {"inserted": result.inserted, "skipped": len(rows) - result.inserted}
@@ -163,8 +168,14 @@ class BulkUpsertNode(BulkNode):
                 raise self.error(f"update field {name!r} is not in the rows", field=name)
         prepared = _unique_rows(self, self.prepare(table, rows, columns), columns, conflict_on, on_duplicate == "last")
         request = BulkRequest(
-            "upsert", table, columns, prepared, batch_size=self.batch_size(inputs),
-            conflict_on=conflict_on, update_fields=update_fields, scope=visible_scope(session, table),
+            "upsert",
+            table,
+            columns,
+            prepared,
+            batch_size=self.batch_size(inputs),
+            conflict_on=conflict_on,
+            update_fields=update_fields,
+            scope=visible_scope(session, table),
         )
         result = await self.run_strategy(session, request, inputs)
         return {"inserted": result.inserted, "updated": result.updated}
@@ -246,7 +257,10 @@ class BulkUpdateNode(BulkNode):
         assignments = ", ".join(f"{table.quoted[n]} = {params.add(table.encode(n, v))}" for n, v in values.items())
         condition = where(session, table, params, filter)
         result = await session.execute(
-            f"UPDATE {table.table} SET {assignments}{condition}", params.values, schema=self.schema, operation=self.operation
+            f"UPDATE {table.table} SET {assignments}{condition}",
+            params.values,
+            schema=self.schema,
+            operation=self.operation,
         )
         return {"updated": result.rowcount}
 

@@ -29,7 +29,9 @@ async def insert_record(session: Session, table: TableSQL, record: dict[str, Any
         rows = await session.fetch(table.insert(columns, returning=True), params, schema=schema, operation=operation)
         return table.decode(rows[0])
     async with session.atomic():
-        result = await session.execute(table.insert(columns, returning=False), params, schema=schema, operation=operation)
+        result = await session.execute(
+            table.insert(columns, returning=False), params, schema=schema, operation=operation
+        )
         key = record.get(table.pk, result.last_id)
         stored = await read_record(session, table, key, operation)
     if stored is None:
@@ -51,7 +53,9 @@ async def update_record(
     assignments = ", ".join(f"{table.quoted[n]} = {params.add(table.encode(n, v))}" for n, v in values.items())
     sql = f"UPDATE {table.table} SET {assignments}{key_where(session, table, params, key)}"
     if "update" in table.dialect.capabilities.returning:
-        rows = await session.fetch(f"{sql} RETURNING {table.select_list}", params.values, schema=table.schema, operation=operation)
+        rows = await session.fetch(
+            f"{sql} RETURNING {table.select_list}", params.values, schema=table.schema, operation=operation
+        )
         return table.decode(rows[0]) if rows else None
     async with session.atomic():
         result = await session.execute(sql, params.values, schema=table.schema, operation=operation)
@@ -204,7 +208,9 @@ class UpsertNode(ModelNode):
         for name in conflict_on:
             if record.get(name) is None:
                 raise ValidationError(
-                    f"{self.schema.name} upsert: conflict field {name!r} needs a value", model=self.schema.name, field=name
+                    f"{self.schema.name} upsert: conflict field {name!r} needs a value",
+                    model=self.schema.name,
+                    field=name,
                 )
         if update_fields is None:
             update_fields = [n for n in data if n not in conflict_on and n != self.schema.primary_key]
@@ -233,6 +239,9 @@ class UpsertNode(ModelNode):
         params = Params(table.dialect)
         condition = where(session, table, params, {name: record[name] for name in conflict_on})
         rows = await session.fetch(
-            f"SELECT {table.select_list} FROM {table.table}{condition}", params.values, schema=self.schema, operation="upsert"
+            f"SELECT {table.select_list} FROM {table.table}{condition}",
+            params.values,
+            schema=self.schema,
+            operation="upsert",
         )
         return table.decode(rows[0]) if rows else None

@@ -22,7 +22,7 @@ _MISSING = object()
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 def check_known(schema: ModelSchema, names: Any, what: str, *, writable_only: bool = True) -> None:
@@ -55,9 +55,7 @@ def new_record(schema: ModelSchema, data: Mapping[str, Any], now: dt.datetime | 
                 continue
             record[field.name] = field.validate(data[field.name], schema.name)
         elif field.required:
-            raise ValidationError(
-                f"{schema.name}.{field.name} is required", model=schema.name, field=field.name
-            )
+            raise ValidationError(f"{schema.name}.{field.name} is required", model=schema.name, field=field.name)
         elif not field.auto_increment:
             record[field.name] = field.make_default()
     if schema.timestamps:
@@ -146,7 +144,9 @@ class RowPreparer:
 
     def _missing(self, field: FieldSchema) -> Any:
         if field.required or not self.fill_defaults:
-            raise ValidationError(f"{self.schema.name}.{field.name} is required", model=self.schema.name, field=field.name)
+            raise ValidationError(
+                f"{self.schema.name}.{field.name} is required", model=self.schema.name, field=field.name
+            )
         return field.make_default()
 
     def _unknown(self, row: Mapping[str, Any], index: int, what: str) -> None:

@@ -104,7 +104,9 @@ class WorkflowBuilder:
         return self
 
     def build(self) -> Workflow:
-        nodes = {node_id: self._resolve(node_id, node_type, params) for node_id, (node_type, params) in self._nodes.items()}
+        nodes = {
+            node_id: self._resolve(node_id, node_type, params) for node_id, (node_type, params) in self._nodes.items()
+        }
         incoming: dict[str, list[Connection]] = {node_id: [] for node_id in nodes}
         outgoing: dict[str, list[Connection]] = {node_id: [] for node_id in nodes}
         for connection in self._connections:
@@ -116,7 +118,9 @@ class WorkflowBuilder:
                         node_id=end,
                     )
             if connection.source == connection.target:
-                raise WorkflowBuildError(f"node {connection.source!r} is connected to itself", node_id=connection.source)
+                raise WorkflowBuildError(
+                    f"node {connection.source!r} is connected to itself", node_id=connection.source
+                )
             incoming[connection.target].append(connection)
             outgoing[connection.source].append(connection)
         order = _topological_order(nodes, outgoing, incoming)

@@ -164,7 +164,7 @@ class _Parser:
         return expression
 
     def logic(self, op: str) -> Expression:
-        lower = (lambda: self.logic("and")) if op == "or" else self.negation
+        lower: Callable[[], Expression] = (lambda: self.logic("and")) if op == "or" else self.negation
         operands = [lower()]
         while self.accept(op):
             operands.append(lower())
@@ -183,7 +183,11 @@ class _Parser:
         if token[1] in _COMPARISONS and token[0] in ("op", "name"):
             self.position += 1
             return Compare(token[1], left, self.operand())
-        if token == ("name", "not") and self.position + 1 < len(self.tokens) and self.tokens[self.position + 1][1] == "in":
+        if (
+            token == ("name", "not")
+            and self.position + 1 < len(self.tokens)
+            and self.tokens[self.position + 1][1] == "in"
+        ):
             self.position += 2
             return Compare("not in", left, self.operand())
         return left

@@ -200,7 +200,10 @@ class _Run:
             raise
         finally:
             if monitors:
-                emit(monitors, NodeFinished(self.run_id, node_id, spec.node_class.type_name, perf_counter() - started, error))
+                emit(
+                    monitors,
+                    NodeFinished(self.run_id, node_id, spec.node_class.type_name, perf_counter() - started, error),
+                )
 
     def deliver(self, node_id: str, output: Any, ready: deque[str]) -> None:
         self.results[node_id] = output

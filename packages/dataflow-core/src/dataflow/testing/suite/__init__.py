@@ -5,11 +5,13 @@ Needs a ``dataflow_database_url`` fixture (see :mod:`dataflow.testing`).
 
 from ..helpers import db, users
 from .test_bad_input import *  # noqa: F403
+from .test_bad_input import users_and_ann
 from .test_bulk import *  # noqa: F403
 from .test_concurrency import *  # noqa: F403
 from .test_filters import *  # noqa: F403
+from .test_filters import population
 from .test_nodes import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
 
-__all__ = ["db", "population", "users", "users_and_ann"] + [n for n in dir() if n.startswith("test_")]  # noqa: PLE0604
+__all__ = ["db", "population", "users", "users_and_ann"] + [n for n in dir() if n.startswith("test_")]

@@ -108,7 +108,10 @@ def test_unknown_field_in_a_bulk_row(users_and_ann: DataFlow) -> None:
 
 def test_empty_bulk_list_writes_nothing(users_and_ann: DataFlow) -> None:
     assert run_node(users_and_ann, "UserBulkCreateNode", {"data": []}) == {"inserted": 0}
-    assert run_node(users_and_ann, "UserBulkUpsertNode", {"data": [], "conflict_on": ["email"]}) == {"inserted": 0, "updated": 0}
+    assert run_node(users_and_ann, "UserBulkUpsertNode", {"data": [], "conflict_on": ["email"]}) == {
+        "inserted": 0,
+        "updated": 0,
+    }
     assert count(users_and_ann, "User") == 1
 
 

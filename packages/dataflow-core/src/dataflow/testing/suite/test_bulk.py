@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from ...bulk.strategy import BulkRequest
 from ...database import DataFlow, registered_bulk_strategies
 from ...errors import ValidationError
-from ..helpers import count, define_people, failure, people, records, run_node
+from ..helpers import count, failure, people, records, run_node
 
 
 def snapshot(db: DataFlow) -> list[tuple[Any, ...]]:
@@ -82,8 +80,15 @@ def test_every_upsert_strategy_gives_the_same_rows_and_counts(users: DataFlow) -
         run_node(users, "UserBulkCreateNode", {"data": people(200)})
         data = [{**p, "age": 7, "name": "changed"} for p in people(300, start=100)]
         result = run_node(
-            users, "UserBulkUpsertNode",
-            {"data": data, "conflict_on": ["email"], "update_fields": ["name", "age"], "strategy": name, "batch_size": 128},
+            users,
+            "UserBulkUpsertNode",
+            {
+                "data": data,
+                "conflict_on": ["email"],
+                "update_fields": ["name", "age"],
+                "strategy": name,
+                "batch_size": 128,
+            },
         )
         assert result == {"inserted": 200, "updated": 100}, name
         snapshots[name] = snapshot(users)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 
-import pytest
-
 from ...database import DataFlow
 from ...errors import NotFoundError, ValidationError
-from ..helpers import count, define_people, failure, people, records, run_node
+from ..helpers import count, failure, people, records, run_node
 
 
 def test_create_returns_the_record_with_its_id_and_defaults(users: DataFlow) -> None:
     created = run_node(users, "UserCreateNode", {"name": "Ann", "email": "ann@example.com"})
     assert isinstance(created["id"], int)
     assert created == {
-        "id": created["id"], "name": "Ann", "email": "ann@example.com", "age": 0, "active": True,
-        "score": None, "team_id": None,
+        "id": created["id"],
+        "name": "Ann",
+        "email": "ann@example.com",
+        "age": 0,
+        "active": True,
+        "score": None,
+        "team_id": None,
     }
     assert count(users, "User") == 1
 
@@ -110,9 +113,13 @@ def test_count_counts_matching_rows(users: DataFlow) -> None:
 
 
 def test_upsert_creates_then_updates(users: DataFlow) -> None:
-    first = run_node(users, "UserUpsertNode", {"name": "Ann", "email": "ann@example.com", "age": 1, "conflict_on": ["email"]})
+    first = run_node(
+        users, "UserUpsertNode", {"name": "Ann", "email": "ann@example.com", "age": 1, "conflict_on": ["email"]}
+    )
     assert first["created"] is True and first["record"]["age"] == 1
-    second = run_node(users, "UserUpsertNode", {"name": "Ann B", "email": "ann@example.com", "age": 2, "conflict_on": ["email"]})
+    second = run_node(
+        users, "UserUpsertNode", {"name": "Ann B", "email": "ann@example.com", "age": 2, "conflict_on": ["email"]}
+    )
     assert second["created"] is False
     assert second["record"] == {**first["record"], "name": "Ann B", "age": 2}
     assert count(users, "User") == 1

@@ -7,14 +7,16 @@ import pytest
 from ...database import DataFlow
 from ...errors import NotFoundError, WorkflowError
 from ...workflow import LocalRuntime, WorkflowBuilder
-from ..helpers import count, define_people, people, run_node
+from ..helpers import count, people, run_node
 
 
 def failing_workflow(db: DataFlow) -> WorkflowBuilder:
     workflow = WorkflowBuilder()
     workflow.add_node(db.nodes["UserCreateNode"], "create", {"name": "Ann", "email": "ann@x"})
     workflow.add_node(db.nodes["UserBulkCreateNode"], "bulk", {"data": people(500)})
-    workflow.add_node(db.nodes["UserBulkUpsertNode"], "upsert", {"data": people(10, start=495), "conflict_on": ["email"]})
+    workflow.add_node(
+        db.nodes["UserBulkUpsertNode"], "upsert", {"data": people(10, start=495), "conflict_on": ["email"]}
+    )
     workflow.add_node(db.nodes["UserUpdateNode"], "update", {"filter": {}, "fields": {"age": 1}})
     workflow.add_node(db.nodes["UserReadNode"], "missing", {"id": 10**9})
     workflow.add_connection("create", "id", "bulk", "batch_size")

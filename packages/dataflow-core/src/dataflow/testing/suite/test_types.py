@@ -19,7 +19,7 @@ def kinds_record(**overrides: Any) -> dict[str, Any]:
         "flag": True,
         "blob": b"\x00\x01binary\xff",
         "amount": decimal.Decimal("12345.6789"),
-        "moment": dt.datetime(2026, 11, 26, 17, 30, 5, 123456, tzinfo=dt.timezone.utc),
+        "moment": dt.datetime(2026, 11, 26, 17, 30, 5, 123456, tzinfo=dt.UTC),
         "day": dt.date(2026, 2, 28),
         "clock": dt.time(23, 59, 58, 500000),
         "ident": uuid.UUID("12345678-1234-5678-1234-567812345678"),
@@ -45,7 +45,9 @@ def test_every_kind_round_trips_through_create_and_read(db: DataFlow) -> None:
 
 def test_false_and_zero_values_round_trip(db: DataFlow) -> None:
     define_kinds(db)
-    record = kinds_record(flag=False, number=0, real=0.0, amount=decimal.Decimal("0"), text="", blob=b"", doc={}, items=[])
+    record = kinds_record(
+        flag=False, number=0, real=0.0, amount=decimal.Decimal("0"), text="", blob=b"", doc={}, items=[]
+    )
     created = run_node(db, "KindsCreateNode", record)
     read = run_node(db, "KindsReadNode", {"id": created["id"]})
     assert read["flag"] is False
@@ -56,11 +58,16 @@ def test_false_and_zero_values_round_trip(db: DataFlow) -> None:
 def test_values_given_as_strings_are_parsed_to_their_kind(db: DataFlow) -> None:
     define_kinds(db)
     record = kinds_record(
-        moment="2026-01-02T03:04:05+00:00", day="2026-01-02", clock="03:04:05", ident=str(uuid.UUID(int=7)),
-        amount="1.50", color="red", priority=1,
+        moment="2026-01-02T03:04:05+00:00",
+        day="2026-01-02",
+        clock="03:04:05",
+        ident=str(uuid.UUID(int=7)),
+        amount="1.50",
+        color="red",
+        priority=1,
     )
     created = run_node(db, "KindsCreateNode", record)
-    assert created["moment"] == dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
+    assert created["moment"] == dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
     assert created["day"] == dt.date(2026, 1, 2)
     assert created["ident"] == uuid.UUID(int=7)
     assert created["amount"] == decimal.Decimal("1.50")
