@@ -146,12 +146,14 @@ class DataFlow:
             raise ConfigError(f"this DataFlow ({self.label}) is closed")
         loop = asyncio.get_running_loop()
         future = self._pools.get(loop)
+        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+            return future.result()
         if future is None:
             future = self._pools[loop] = loop.create_task(self.dialect.create_pool())
         try:
             return await asyncio.shield(future)
         except BaseException:
-            if future.done() and future.exception() is not None:
+            if future.done() and not future.cancelled() and future.exception() is not None:
                 self._pools.pop(loop, None)
             raise
 

@@ -30,6 +30,21 @@ class SQLitePool:
     async def acquire(self) -> SQLiteConnection:
         if self._closed:
             raise PoolTimeoutError(f"the pool of {self._label} is closed")
+        if not self._slots.locked():
+            await self._slots.acquire()  # free slot: no timer needed
+        else:
+            await self._wait_for_slot()
+        if self._idle:
+            return self._idle.pop()
+        try:
+            connection = await self._connect()
+        except BaseException:
+            self._slots.release()
+            raise
+        self._all.add(connection)
+        return connection
+
+    async def _wait_for_slot(self) -> None:
         self._waiting += 1
         try:
             await asyncio.wait_for(self._slots.acquire(), self._timeout)
@@ -40,15 +55,6 @@ class SQLitePool:
             ) from None
         finally:
             self._waiting -= 1
-        if self._idle:
-            return self._idle.pop()
-        try:
-            connection = await self._connect()
-        except BaseException:
-            self._slots.release()
-            raise
-        self._all.add(connection)
-        return connection
 
     async def release(self, connection: Connection, *, discard: bool = False) -> None:
         assert isinstance(connection, SQLiteConnection)

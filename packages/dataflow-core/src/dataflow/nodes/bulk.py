@@ -63,7 +63,7 @@ class BulkNode(ModelNode):
             columns.append(field.name)
         return tuple(columns)
 
-    def prepare(self, table: TableSQL, rows: Sequence[Any], columns: tuple[str, ...]) -> list[list[Any]]:
+    def prepare(self, table: TableSQL, rows: Sequence[Any], columns: tuple[str, ...]) -> list[Sequence[Any]]:
         preparer = RowPreparer(table, columns)
         pk = self.schema.pk
         if pk.auto_increment and pk.name in columns:
@@ -189,8 +189,8 @@ class BulkUpsertNode(BulkNode):
 
 
 def _unique_rows(
-    node: ModelNode, rows: list[list[Any]], columns: tuple[str, ...], conflict_on: tuple[str, ...], keep_last: bool
-) -> list[list[Any]]:
+    node: ModelNode, rows: list[Sequence[Any]], columns: tuple[str, ...], conflict_on: tuple[str, ...], keep_last: bool
+) -> list[Sequence[Any]]:
     """Rows with distinct conflict keys: a repeat is an error, or the last one wins."""
     positions = [columns.index(c) for c in conflict_on]
     seen: dict[tuple[Any, ...], int] = {}

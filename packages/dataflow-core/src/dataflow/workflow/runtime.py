@@ -81,7 +81,7 @@ class _Run:
         self.run_id = uuid.uuid4().hex
         self.results: Results = {}
         self.sessions: dict[DataFlow, Session] = {}
-        self._opening: dict[DataFlow, asyncio.Task[Session]] = {}
+        self._open_lock = asyncio.Lock()
         self._inputs: dict[str, dict[str, Any]] = {}
         self._pending = {node_id: len(workflow.incoming[node_id]) for node_id in workflow.nodes}
         self._blocked: set[str] = set()
@@ -93,22 +93,18 @@ class _Run:
         session = self.sessions.get(db)
         if session is not None:
             return session
-        task = self._opening.get(db)
-        if task is None:
-            task = self._opening[db] = asyncio.get_running_loop().create_task(self._open(db))
-        return await asyncio.shield(task)
-
-    async def _open(self, db: DataFlow) -> Session:
-        session = await db.open_session(run_id=self.run_id, context=self.context)
-        self.sessions[db] = session
-        if self.transaction:
-            await session.begin(self.isolation)
+        # Concurrent branches may ask at once: the lock makes one of them open it.
+        async with self._open_lock:
+            session = self.sessions.get(db)
+            if session is None:
+                session = await db.open_session(run_id=self.run_id, context=self.context)
+                self.sessions[db] = session
+                if self.transaction:
+                    await session.begin(self.isolation)
         return session
 
     async def finish(self, success: bool) -> BaseException | None:
         """Commit or roll back every session, then release them all; return a commit failure."""
-        if self._opening:
-            await asyncio.gather(*self._opening.values(), return_exceptions=True)
         failure: BaseException | None = None
         for session in self.sessions.values():
             try:

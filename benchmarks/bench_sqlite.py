@@ -1,0 +1,171 @@
+"""DataFlow on SQLite against the raw drivers (sqlite3 / aiosqlite), same machine, same data, one run.
+
+python benchmarks/bench_sqlite.py [--rows 100000] [--reads 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import aiosqlite
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import best_of, median_latency, report  # noqa: E402
+
+from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder  # noqa: E402
+
+DDL = (
+    "CREATE TABLE IF NOT EXISTS item (id INTEGER PRIMARY KEY AUTOINCREMENT, sku TEXT NOT NULL UNIQUE, "
+    "name TEXT NOT NULL, qty INTEGER NOT NULL, price REAL NOT NULL, active INTEGER NOT NULL)"
+)
+
+
+def rows(n: int, start: int = 0) -> list[dict[str, object]]:
+    return [
+        {"sku": f"sku-{i}", "name": f"item {i}", "qty": i % 100, "price": i * 0.5, "active": i % 2 == 0}
+        for i in range(start, start + n)
+    ]
+
+
+def define(db: DataFlow) -> None:
+    @db.model
+    class Item:
+        sku: str
+        name: str
+        qty: int
+        price: float
+        active: bool
+        __dataflow__ = {"unique": [("sku",)]}
+
+
+async def raw_connection(path: str) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    await conn.execute("PRAGMA journal_mode = WAL")
+    await conn.execute("PRAGMA synchronous = NORMAL")
+    await conn.execute(DDL)
+    return conn
+
+
+async def bench(rows_count: int, reads: int, directory: str) -> None:
+    data = rows(rows_count)
+    tuples = [(r["sku"], r["name"], r["qty"], r["price"], r["active"]) for r in data]
+    raw_path, df_path = os.path.join(directory, "raw.db"), os.path.join(directory, "df.db")
+    raw = await raw_connection(raw_path)
+    db = DataFlow(f"sqlite:///{df_path}")
+    define(db)
+    await db.create_tables_async()
+    runtime = AsyncLocalRuntime()
+    results = []
+
+    async def raw_clear() -> None:
+        await raw.execute("DELETE FROM item")
+
+    async def raw_insert() -> None:
+        await raw.execute("BEGIN")
+        await raw.executemany("INSERT INTO item (sku, name, qty, price, active) VALUES (?, ?, ?, ?, ?)", tuples)
+        await raw.execute("COMMIT")
+
+    def node(name: str, params: dict[str, object]) -> WorkflowBuilder:
+        workflow = WorkflowBuilder()
+        workflow.add_node(db.nodes[name], "n", params)
+        return workflow
+
+    clear = node("ItemBulkDeleteNode", {"filter": {}, "confirmed": True}).build()
+    create = node("ItemBulkCreateNode", {"data": data, "batch_size": 10000}).build()
+
+    async def df_clear() -> None:
+        await runtime.execute_async(clear)
+
+    async def df_insert() -> None:
+        await runtime.execute_async(create)
+
+    raw_time = await best_of(3, raw_clear, raw_insert)
+    df_time = await best_of(3, df_clear, df_insert)
+    results.append((f"BulkCreate {rows_count:,} rows x 5 columns", df_time, raw_time, "throughput"))
+
+    half = rows_count // 2
+    upsert_rows = rows(rows_count, start=half)
+    upsert_tuples = [(r["sku"], r["name"], r["qty"], r["price"], r["active"]) for r in upsert_rows]
+    upsert_sql = (
+        "INSERT INTO item (sku, name, qty, price, active) VALUES (?, ?, ?, ?, ?) ON CONFLICT (sku) DO UPDATE SET "
+        "name = excluded.name, qty = excluded.qty, price = excluded.price, active = excluded.active"
+    )
+    first_half = tuples[:rows_count]
+
+    async def raw_seed() -> None:
+        await raw.execute("DELETE FROM item")
+        await raw.execute("BEGIN")
+        await raw.executemany("INSERT INTO item (sku, name, qty, price, active) VALUES (?, ?, ?, ?, ?)", first_half)
+        await raw.execute("COMMIT")
+
+    async def raw_upsert() -> None:
+        await raw.execute("BEGIN")
+        await raw.executemany(upsert_sql, upsert_tuples)
+        await raw.execute("COMMIT")
+
+    upsert = node("ItemBulkUpsertNode", {"data": upsert_rows, "conflict_on": ["sku"], "batch_size": 10000}).build()
+
+    async def df_seed() -> None:
+        await runtime.execute_async(clear)
+        await runtime.execute_async(create)
+
+    async def df_upsert() -> None:
+        results_, _ = await runtime.execute_async(upsert)
+        assert results_["n"] == {"inserted": half, "updated": rows_count - half}, results_
+
+    raw_time = await best_of(3, raw_seed, raw_upsert)
+    df_time = await best_of(3, df_seed, df_upsert)
+    results.append((f"BulkUpsert {rows_count:,} rows, half existing", df_time, raw_time, "throughput"))
+
+    async with raw.execute("SELECT MIN(id) FROM item") as cursor:
+        raw_key = (await cursor.fetchone())[0]  # type: ignore[index]
+    listed, _ = await runtime.execute_async(node("ItemListNode", {"limit": 1, "order_by": ["id"]}).build())
+    read = node("ItemReadNode", {"id": listed["n"]["records"][0]["id"]}).build()
+
+    async def raw_read() -> object:
+        async with raw.execute("SELECT id, sku, name, qty, price, active FROM item WHERE id = ?", (raw_key,)) as cursor:
+            return await cursor.fetchone()
+
+    async def df_read() -> object:
+        return await runtime.execute_async(read)
+
+    raw_latency = await median_latency(reads, raw_read)
+    df_latency = await median_latency(reads, df_read)
+    results.append((f"ReadNode workflow, median of {reads:,}", df_latency, raw_latency, "latency"))
+    report(
+        "SQLite: DataFlow vs aiosqlite (ratio: DataFlow speed / raw speed for bulk, time / raw time for reads)", results
+    )
+    await raw.close()
+    await db.close_async()
+
+
+def import_time() -> float:
+    """Seconds to ``import dataflow`` in a fresh interpreter, from ``-X importtime``."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import dataflow"], capture_output=True, text=True, check=True
+    )
+    line = [ln for ln in result.stderr.splitlines() if ln.rstrip().endswith("| dataflow")][-1]
+    return int(line.split("|")[1]) / 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--reads", type=int, default=2_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as directory:
+        asyncio.run(bench(args.rows, args.reads, directory))
+    print(
+        f"\nimport dataflow: {import_time() * 1000:.0f} ms cumulative (target < 150 ms); sqlite3 {sqlite3.sqlite_version}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Timing helpers shared by the benchmarks: best-of runs, medians, and a ratio table."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+
+
+async def best_of(runs: int, setup: Callable[[], Awaitable[None]], action: Callable[[], Awaitable[None]]) -> float:
+    """The fastest of ``runs`` timings of ``action``, each after a fresh ``setup``."""
+    timings = []
+    for _ in range(runs):
+        await setup()
+        started = time.perf_counter()
+        await action()
+        timings.append(time.perf_counter() - started)
+    return min(timings)
+
+
+async def median_latency(count: int, action: Callable[[], Awaitable[object]]) -> float:
+    """Median seconds of ``count`` sequential calls of ``action`` (after a short warm-up)."""
+    for _ in range(min(50, count)):
+        await action()
+    timings = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await action()
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def report(title: str, rows: list[tuple[str, float, float, str]]) -> None:
+    """Print ``(what, dataflow, raw, kind)`` rows; kind "throughput" or "latency" sets the ratio's direction."""
+    print(f"\n{title}")
+    print(f"{'benchmark':<44} {'DataFlow':>12} {'raw':>12} {'ratio':>8}")
+    for what, ours, raw, kind in rows:
+        if kind == "throughput":
+            ratio = raw / ours  # time ratio inverted: >= 1 means as fast as raw
+            print(
+                f"{what:<44} {ours * 1000:>10.1f}ms {raw * 1000:>10.1f}ms {ratio:>7.2f}x  (speed vs raw, target >= 0.8)"
+            )
+        else:
+            ratio = ours / raw
+            print(f"{what:<44} {ours * 1e6:>10.0f}us {raw * 1e6:>10.0f}us {ratio:>7.2f}x  (time vs raw)")
