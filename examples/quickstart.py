@@ -25,7 +25,9 @@ runtime = LocalRuntime()
 
 # One workflow: upsert a user, then read it back through a connection.
 workflow = WorkflowBuilder()
-workflow.add_node("UserUpsertNode", "ann", {"name": "Ann", "email": "ann@example.com", "age": 31, "conflict_on": ["email"]})
+workflow.add_node(
+    "UserUpsertNode", "ann", {"name": "Ann", "email": "ann@example.com", "age": 31, "conflict_on": ["email"]}
+)
 workflow.add_node("UserReadNode", "read", {})
 workflow.add_connection("ann", "record.id", "read", "id")
 results, run_id = runtime.execute(workflow.build())
