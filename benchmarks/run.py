@@ -8,7 +8,11 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).parent
-BENCHMARKS = {"bench_sqlite.py": "dataflow_sqlite", "bench_postgres.py": "dataflow_postgres", "bench_mysql.py": "dataflow_mysql"}
+BENCHMARKS = {
+    "bench_sqlite.py": "dataflow_sqlite",
+    "bench_postgres.py": "dataflow_postgres",
+    "bench_mysql.py": "dataflow_mysql",
+}
 
 
 def main() -> int:
