@@ -16,7 +16,7 @@ from ..sql import Params, TableSQL
 from .base import ModelNode
 from .crud import delete_statement
 from .rows import RowPreparer, changes, check_known, key_value
-from .statements import visible_scope, where
+from .statements import update_matching, visible_scope, where
 
 DEFAULT_BATCH_SIZE = 1000
 
@@ -251,18 +251,7 @@ class BulkUpdateNode(BulkNode):
         if not filter and not inputs.get("confirmed"):
             raise self.error("an empty filter updates every row; pass confirmed=True to mean it", "filter")
         values = changes(self.schema, inputs.get("fields"))
-        if not values:
-            return {"updated": 0}
-        params = Params(table.dialect)
-        assignments = ", ".join(f"{table.quoted[n]} = {params.add(table.encode(n, v))}" for n, v in values.items())
-        condition = where(session, table, params, filter)
-        result = await session.execute(
-            f"UPDATE {table.table} SET {assignments}{condition}",
-            params.values,
-            schema=self.schema,
-            operation=self.operation,
-        )
-        return {"updated": result.rowcount}
+        return await update_matching(session, table, values, filter, self.operation)
 
 
 class BulkDeleteNode(BulkNode):

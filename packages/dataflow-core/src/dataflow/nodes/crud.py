@@ -11,7 +11,7 @@ from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
 from .rows import changes, check_known, key_value, new_record, utcnow
-from .statements import key_where, read_record, where
+from .statements import assignments, key_where, read_record, update_matching, where
 
 
 def _not_found(node: ModelNode, key: Any) -> NotFoundError:
@@ -50,8 +50,7 @@ async def update_record(
     if not values:
         return await read_record(session, table, key, operation)
     params = Params(table.dialect)
-    assignments = ", ".join(f"{table.quoted[n]} = {params.add(table.encode(n, v))}" for n, v in values.items())
-    sql = f"UPDATE {table.table} SET {assignments}{key_where(session, table, params, key)}"
+    sql = f"UPDATE {table.table} SET {assignments(table, params, values)}{key_where(session, table, params, key)}"
     if "update" in table.dialect.capabilities.returning:
         rows = await session.fetch(
             f"{sql} RETURNING {table.select_list}", params.values, schema=table.schema, operation=operation
@@ -126,15 +125,7 @@ class UpdateNode(ModelNode):
             if record is None and inputs.get("raise_on_not_found", True):
                 raise _not_found(self, key)
             return record
-        if not values:
-            return {"updated": 0}
-        params = Params(table.dialect)
-        assignments = ", ".join(f"{table.quoted[n]} = {params.add(table.encode(n, v))}" for n, v in values.items())
-        condition = where(session, table, params, inputs["filter"])
-        result = await session.execute(
-            f"UPDATE {table.table} SET {assignments}{condition}", params.values, schema=self.schema, operation="update"
-        )
-        return {"updated": result.rowcount}
+        return await update_matching(session, table, values, inputs["filter"], self.operation)
 
 
 class DeleteNode(ModelNode):

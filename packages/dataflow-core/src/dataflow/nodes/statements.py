@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ..filters import TRUE, Filter, compile_filter
@@ -42,3 +43,20 @@ async def read_record(session: Session, table: TableSQL, key: Any, operation: st
     sql = f"SELECT {table.select_list} FROM {table.table}{key_where(session, table, params, key)}"
     rows = await session.fetch(sql, params.values, schema=table.schema, operation=operation)
     return table.decode(rows[0]) if rows else None
+
+
+def assignments(table: TableSQL, params: Params, values: Mapping[str, Any]) -> str:
+    """``a = ?, b = ?`` for an UPDATE's SET list, values bound into ``params``."""
+    return ", ".join(f"{table.quoted[n]} = {params.add(table.encode(n, v))}" for n, v in values.items())
+
+
+async def update_matching(
+    session: Session, table: TableSQL, values: Mapping[str, Any], filter: Filter | None, operation: str
+) -> dict[str, int]:
+    """UPDATE every visible row matching ``filter``; ``{"updated": n}``."""
+    if not values:
+        return {"updated": 0}
+    params = Params(table.dialect)
+    sql = f"UPDATE {table.table} SET {assignments(table, params, values)}{where(session, table, params, filter)}"
+    result = await session.execute(sql, params.values, schema=table.schema, operation=operation)
+    return {"updated": result.rowcount}
