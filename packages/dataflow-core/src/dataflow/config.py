@@ -6,16 +6,19 @@ variable ``DATAFLOW_X``; the URL also reads ``DATABASE_URL``.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
-import cattrs
 
 from .errors import ConfigError
 from .schema import suggest
 from .url import mask_password
+
+if TYPE_CHECKING:
+    import cattrs
 
 ENVIRONMENTS = ("development", "test", "production")
 
@@ -72,12 +75,20 @@ def _structure_bool(value: Any, _type: Any) -> bool:
     raise ValueError(f"expected a boolean, got {value!r}")
 
 
-_converter = cattrs.Converter()
-_converter.register_structure_hook(bool, _structure_bool)
+@functools.cache
+def _converter() -> cattrs.Converter:
+    # Built on first use: cattrs is the slowest part of ``import dataflow``.
+    import cattrs
+
+    converter = cattrs.Converter()
+    converter.register_structure_hook(bool, _structure_bool)
+    return converter
 
 
 def load_config(keywords: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
     """Build a :class:`Config` from keywords over environment variables over defaults."""
+    import cattrs
+
     environ = os.environ if environ is None else environ
     for key in keywords:
         if key not in SETTINGS:
@@ -94,7 +105,7 @@ def load_config(keywords: Mapping[str, Any], environ: Mapping[str, str] | None =
         values["database_url"] = environ["DATABASE_URL"]
     values.update(keywords)
     try:
-        return _converter.structure(values, Config)
+        return _converter().structure(values, Config)
     except ConfigError:
         raise
     except cattrs.BaseValidationError as exc:
@@ -104,6 +115,8 @@ def load_config(keywords: Mapping[str, Any], environ: Mapping[str, str] | None =
 
 
 def _describe(exc: cattrs.BaseValidationError) -> str:
+    import cattrs
+
     for sub in exc.exceptions:
         if isinstance(sub, ConfigError):
             return sub.message
