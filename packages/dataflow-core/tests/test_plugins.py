@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
 
-from dataflow import DataFlow, hookimpl
+from dataflow import DataFlow, LocalRuntime, WorkflowBuilder, hookimpl
 from dataflow.cli import main
+from dataflow.nodes import Node
 from dataflow.plugins import PluginHost, plugin_registered
 from dataflow.testing.helpers import define_people, failure, run_node
 
@@ -147,3 +149,50 @@ def test_tenancy_filters_narrow_reads_and_fill_writes_and_fail_closed(tmp_path: 
         )
     finally:
         db.close()
+
+
+class Echo(Node):
+    """A plugin node type with no database."""
+
+    type_name = "EchoNode"
+    parameters = frozenset({"value"})
+
+    @classmethod
+    def required_inputs(cls) -> frozenset[str]:
+        return frozenset({"value"})
+
+    async def run(self, session: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+        return {"echo": inputs["value"]}
+
+
+class ExtensionPlugin:
+    @hookimpl
+    def dataflow_register_node_types(self, register: Any) -> None:
+        register("EchoNode", Echo)
+
+    @hookimpl
+    def dataflow_register_commands(self, register: Any) -> None:
+        @click.command("hello")
+        def hello() -> None:
+            """Say hello."""
+            click.echo("hello from a plugin")
+
+        register(hello)
+
+
+def test_plugins_add_node_types_by_name() -> None:
+    with plugin_registered(ExtensionPlugin(), "extension"):
+        workflow = WorkflowBuilder()
+        workflow.add_node("EchoNode", "echo", {"value": 42})
+        results, _ = LocalRuntime().execute(workflow.build())
+    assert results == {"echo": {"echo": 42}}
+
+
+def test_plugins_add_cli_commands() -> None:
+    from dataflow import cli
+
+    with plugin_registered(ExtensionPlugin(), "extension"):
+        group = cli.build_cli()
+        result = CliRunner().invoke(group, ["hello"])
+    assert result.exit_code == 0 and result.output == "hello from a plugin\n"
+    assert "hello" not in cli.main.commands

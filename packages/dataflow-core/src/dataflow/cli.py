@@ -41,13 +41,16 @@ def plugins_command(as_json: bool) -> None:
             click.echo(f"    {hook}")
 
 
-def _add_plugin_commands() -> None:
+def build_cli() -> click.Group:
+    """The ``dataflow`` group with the subcommands plugins register."""
+    group = click.Group(name="dataflow", help=main.help, commands=dict(main.commands), params=list(main.params))
     for command in plugin_host().collect("dataflow_register_commands"):
-        if command.name in main.commands:
+        if command.name in group.commands:
             raise click.ClickException(f"a plugin registers command {command.name!r}, which already exists")
-        main.add_command(command)
+        group.add_command(command)
+    return group
 
 
 def run() -> None:
-    _add_plugin_commands()
-    main()
+    """Entry point of the ``dataflow`` script."""
+    build_cli()()
