@@ -9,6 +9,7 @@ import attrs
 
 from dataflow.bulk.strategy import BulkRequest, BulkResult, Operation, chunks
 from dataflow.dialect import Dialect
+from dataflow.fields import FieldKind
 from dataflow.session import Session
 
 from .connection import SQLiteConnection
@@ -47,11 +48,14 @@ class OneHopInsert:
 
 @attrs.frozen
 class CountedUpsert:
-    """``INSERT ... ON CONFLICT DO UPDATE`` for every row, counting the table before and after.
+    """``INSERT ... ON CONFLICT DO UPDATE`` for every row, measuring the rows it inserted.
 
     Runs under the write lock that ``session.atomic()`` takes (BEGIN
-    IMMEDIATE), so no other writer can change the count in between: the
-    difference is exactly the rows inserted.
+    IMMEDIATE), so no other writer changes the table in between. New rows get
+    rowids above the largest one before the statement, so counting the rows
+    above it counts exactly the inserted ones; when the request writes an
+    integer primary key itself (which is the rowid), the whole table is
+    counted before and after instead.
     """
 
     name: str = "sqlite_counted_upsert"
@@ -67,20 +71,24 @@ class CountedUpsert:
         sql = table.dialect.upsert_sql(
             table.schema.table, request.columns, placeholders, request.conflict_on, request.update_fields
         )
-        count_sql = f"SELECT COUNT(*) FROM {table.table}"
+        pk = table.schema.pk
+        writes_rowid = pk.kind is FieldKind.INT and pk.name in request.columns
 
-        def upsert_all(raw: sqlite3.Connection) -> tuple[int, int]:
-            before = raw.execute(count_sql).fetchone()[0]
+        def upsert_all(raw: sqlite3.Connection) -> int:
+            if writes_rowid:
+                before = raw.execute(f"SELECT COUNT(*) FROM {table.table}").fetchone()[0]
+            else:
+                before = raw.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table.table}").fetchone()[0]
             for chunk in chunks(request.rows, request.batch_size):
                 raw.executemany(sql, chunk)
-            after = raw.execute(count_sql).fetchone()[0]
-            return before, after
+            if writes_rowid:
+                return int(raw.execute(f"SELECT COUNT(*) FROM {table.table}").fetchone()[0] - before)
+            return int(raw.execute(f"SELECT COUNT(*) FROM {table.table} WHERE rowid > ?", (before,)).fetchone()[0])
 
         connection: SQLiteConnection = session.connection  # type: ignore[assignment]
-        before, after = await session.call(
+        inserted = await session.call(
             lambda _: connection.run(upsert_all), sql=sql, schema=table.schema, operation="bulk_upsert"
         )
-        inserted = after - before
         updated = len(request.rows) - inserted if request.update_fields else 0
         return BulkResult(inserted=inserted, updated=updated)
 

@@ -6,10 +6,12 @@ violation leaves the table exactly as it was.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+from collections.abc import Iterator, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
-from ..bulk.strategy import BulkRequest, BulkResult, choose_strategy
+from ..bulk.strategy import BulkRequest, BulkResult, BulkStrategy, choose_strategy
 from ..errors import ValidationError
 from ..session import Session
 from ..sql import Params, TableSQL
@@ -19,6 +21,8 @@ from .rows import RowPreparer, changes, check_known, key_value
 from .statements import update_matching, visible_scope, where
 
 DEFAULT_BATCH_SIZE = 1000
+PIPELINE_ROWS = 5000
+"""Rows validated per slice while the driver writes the previous slice; strategies see one call per slice."""
 
 
 class BulkNode(ModelNode):
@@ -63,25 +67,129 @@ class BulkNode(ModelNode):
             columns.append(field.name)
         return tuple(columns)
 
-    def prepare(self, table: TableSQL, rows: Sequence[Any], columns: tuple[str, ...]) -> list[Sequence[Any]]:
+    def prepare(
+        self, table: TableSQL, rows: Sequence[Any], columns: tuple[str, ...], start: int = 0
+    ) -> list[Sequence[Any]]:
         preparer = RowPreparer(table, columns)
         pk = self.schema.pk
         if pk.auto_increment and pk.name in columns:
-            for index, row in enumerate(rows):
+            for index, row in enumerate(rows, start):
                 if isinstance(row, Mapping) and row.get(pk.name) is None:
                     raise self.error(f"data[{index}] has no {pk.name!r}; give it in every row or in none", pk.name)
-        return preparer.prepare(rows)
+        return preparer.prepare(rows, start=start)
 
-    async def run_strategy(self, session: Session, request: BulkRequest, inputs: Mapping[str, Any]) -> BulkResult:
+    def strategy(self, session: Session, request: BulkRequest, inputs: Mapping[str, Any]) -> BulkStrategy:
         from ..database import registered_bulk_strategies
 
-        strategy = choose_strategy(registered_bulk_strategies(), session.dialect, request, inputs.get("strategy"))
+        return choose_strategy(registered_bulk_strategies(), session.dialect, request, inputs.get("strategy"))
+
+    async def run_strategy(self, session: Session, request: BulkRequest, inputs: Mapping[str, Any]) -> BulkResult:
+        strategy = self.strategy(session, request, inputs)
         async with session.atomic():
             return await strategy.run(session, request)
 
 
-class BulkCreateNode(BulkNode):
-    """Insert many records; ``{"inserted": n}`` plus ``"ids"`` when ``return_ids``.
+class DuplicateKeys:
+    """Finds rows that repeat a conflict key, across the slices of one request."""
+
+    def __init__(self, node: ModelNode, columns: tuple[str, ...], conflict_on: tuple[str, ...]) -> None:
+        self.node = node
+        self.conflict_on = conflict_on
+        self.key = itemgetter(*(columns.index(c) for c in conflict_on))
+        self.seen: set[Any] = set()
+        self.slices: list[tuple[int, Sequence[Sequence[Any]]]] = []
+
+    def refuse(self, rows: Sequence[Sequence[Any]], start: int) -> None:
+        """Raise for the first row whose key an earlier row (in any slice) had."""
+        before = len(self.seen)
+        self.seen.update(map(self.key, rows))
+        self.slices.append((start, rows))
+        if len(self.seen) - before == len(rows):
+            return
+        first: dict[Any, int] = {}
+        for offset, slice_rows in self.slices:
+            for index, key in enumerate(map(self.key, slice_rows), offset):
+                if key in first:
+                    raise ValidationError(
+                        f"{self.node.type_name}: data[{first[key]}] and data[{index}] have the same "
+                        f"{', '.join(self.conflict_on)}; pass on_duplicate='last' to keep the last",
+                        model=self.node.schema.name,
+                        field=self.conflict_on[0],
+                    )
+                first[key] = index
+
+    def keep_last(self, rows: list[Sequence[Any]]) -> list[Sequence[Any]]:
+        """``rows`` without the earlier rows of each repeated key."""
+        last = {key: index for index, key in enumerate(map(self.key, rows))}
+        return rows if len(last) == len(rows) else [rows[i] for i in sorted(last.values())]
+
+
+class PipelinedBulkNode(BulkNode):
+    """Bulk writes that validate the next slice of rows while the driver writes the previous one."""
+
+    async def write(
+        self, session: Session, inputs: Mapping[str, Any], requests: Iterator[BulkRequest]
+    ) -> list[BulkResult]:
+        """Run the strategy on every request of ``requests``, all inside one atomic block.
+
+        ``requests`` prepares each slice when asked for it, which happens while
+        the previous slice is being written. A bad row in a later slice still
+        rolls back everything.
+        """
+        results: list[BulkResult] = []
+        running: asyncio.Task[BulkResult] | None = None
+        strategy: BulkStrategy | None = None
+        async with session.atomic():
+            try:
+                for request in requests:
+                    strategy = strategy or self.strategy(session, request, inputs)
+                    if running is not None:
+                        results.append(await running)
+                    running = asyncio.get_running_loop().create_task(strategy.run(session, request))
+                    await asyncio.sleep(0)  # let it reach the driver before the next slice is validated
+                if running is not None:
+                    results.append(await running)
+            except BaseException:
+                if running is not None and not running.done():
+                    await asyncio.gather(running, return_exceptions=True)
+                raise
+        return results
+
+    def upsert_slices(
+        self,
+        session: Session,
+        table: TableSQL,
+        rows: Sequence[Any],
+        columns: tuple[str, ...],
+        inputs: Mapping[str, Any],
+        conflict_on: tuple[str, ...],
+        update_fields: tuple[str, ...],
+        keep_last: bool,
+    ) -> Iterator[BulkRequest]:
+        duplicates = DuplicateKeys(self, columns, conflict_on)
+        scope = visible_scope(session, table)
+        batch_size = self.batch_size(inputs)
+
+        def request(prepared: Sequence[Sequence[Any]]) -> BulkRequest:
+            return BulkRequest(
+                "upsert", table, columns, prepared, batch_size=batch_size,
+                conflict_on=conflict_on, update_fields=update_fields, scope=scope,
+            )  # fmt: skip
+
+        if keep_last:
+            # Which row of a key is last is known only once every row is read.
+            deduplicated = duplicates.keep_last(self.prepare(table, rows, columns))
+            for start in range(0, len(deduplicated), PIPELINE_ROWS):
+                yield request(deduplicated[start : start + PIPELINE_ROWS])
+            return
+        for start in range(0, len(rows), PIPELINE_ROWS):
+            prepared = self.prepare(table, rows[start : start + PIPELINE_ROWS], columns, start)
+            duplicates.refuse(prepared, start)
+            yield request(prepared)
+
+
+class BulkCreateNode(PipelinedBulkNode):
+    """Insert many records; ``{"inserted": n}`` plus ``"ids"`` in row order when ``return_ids``.
 
     With ``conflict_on``, rows whose key already exists are skipped (and
     counted in ``"skipped"``) instead of failing the batch.
@@ -102,34 +210,28 @@ class BulkCreateNode(BulkNode):
             return {"inserted": 0, "ids": []} if return_ids else {"inserted": 0}
         table = self.table(session)
         columns = self.write_columns(rows)
-        prepared = self.prepare(table, rows, columns)
         conflict_on = self.field_list(inputs, "conflict_on")
         if conflict_on is not None:
             if return_ids:
                 raise self.error("'return_ids' cannot be combined with 'conflict_on'", "return_ids")
-            prepared = _unique_rows(self, prepared, columns, conflict_on, keep_last=False)
-            request = BulkRequest(
-                "upsert",
-                table,
-                columns,
-                prepared,
-                batch_size=self.batch_size(inputs),
-                conflict_on=conflict_on,
-                scope=visible_scope(session, table),
-            )
-            result = await self.run_strategy(session, request, inputs)
-            return {"inserted": result.inserted, "skipped": len(rows) - result.inserted}
-        request = BulkRequest(
-            "create", table, columns, prepared, batch_size=self.batch_size(inputs), return_ids=return_ids
-        )
-        result = await self.run_strategy(session, request, inputs)
-        output: dict[str, Any] = {"inserted": result.inserted}
+            skipping = self.upsert_slices(session, table, rows, columns, inputs, conflict_on, (), keep_last=False)
+            inserted = sum(r.inserted for r in await self.write(session, inputs, skipping))
+            return {"inserted": inserted, "skipped": len(rows) - inserted}
+        batch_size = self.batch_size(inputs)
+
+        def slices() -> Iterator[BulkRequest]:
+            for start in range(0, len(rows), PIPELINE_ROWS):
+                prepared = self.prepare(table, rows[start : start + PIPELINE_ROWS], columns, start)
+                yield BulkRequest("create", table, columns, prepared, batch_size=batch_size, return_ids=return_ids)
+
+        results = await self.write(session, inputs, slices())
+        output: dict[str, Any] = {"inserted": sum(r.inserted for r in results)}
         if return_ids:
-            output["ids"] = result.ids
+            output["ids"] = [key for r in results for key in r.ids or ()]
         return output
 
 
-class BulkUpsertNode(BulkNode):
+class BulkUpsertNode(PipelinedBulkNode):
     """Insert or update many records by ``conflict_on``; measured ``{"inserted", "updated"}``.
 
     Two rows with the same key in one call are an error unless
@@ -166,19 +268,11 @@ class BulkUpsertNode(BulkNode):
         for name in update_fields:
             if name not in columns:
                 raise self.error(f"update field {name!r} is not in the rows", field=name)
-        prepared = _unique_rows(self, self.prepare(table, rows, columns), columns, conflict_on, on_duplicate == "last")
-        request = BulkRequest(
-            "upsert",
-            table,
-            columns,
-            prepared,
-            batch_size=self.batch_size(inputs),
-            conflict_on=conflict_on,
-            update_fields=update_fields,
-            scope=visible_scope(session, table),
+        slices = self.upsert_slices(
+            session, table, rows, columns, inputs, conflict_on, update_fields, keep_last=on_duplicate == "last"
         )
-        result = await self.run_strategy(session, request, inputs)
-        return {"inserted": result.inserted, "updated": result.updated}
+        results = await self.write(session, inputs, slices)
+        return {"inserted": sum(r.inserted for r in results), "updated": sum(r.updated for r in results)}
 
     def _default_conflict(self, columns: tuple[str, ...]) -> tuple[str, ...]:
         if self.schema.primary_key in columns:
@@ -186,27 +280,6 @@ class BulkUpsertNode(BulkNode):
         if self.schema.unique:
             return self.schema.unique[0]
         raise self.error("'conflict_on' is required: name the fields that identify a record", "conflict_on")
-
-
-def _unique_rows(
-    node: ModelNode, rows: list[Sequence[Any]], columns: tuple[str, ...], conflict_on: tuple[str, ...], keep_last: bool
-) -> list[Sequence[Any]]:
-    """Rows with distinct conflict keys: a repeat is an error, or the last one wins."""
-    positions = [columns.index(c) for c in conflict_on]
-    seen: dict[tuple[Any, ...], int] = {}
-    for index, row in enumerate(rows):
-        key = tuple(row[p] for p in positions)
-        if key in seen and not keep_last:
-            raise ValidationError(
-                f"{node.type_name}: data[{seen[key]}] and data[{index}] have the same "
-                f"{', '.join(conflict_on)}; pass on_duplicate='last' to keep the last",
-                model=node.schema.name,
-                field=conflict_on[0],
-            )
-        seen[key] = index
-    if len(seen) == len(rows):
-        return rows
-    return [rows[i] for i in sorted(seen.values())]
 
 
 class BulkUpdateNode(BulkNode):

@@ -130,7 +130,8 @@ class RowPreparer:
         self.fast_types = tuple(exact for _, _, exact, _, m in self.spec if not m)
         self.managed_count = len(managed) - len(value_columns)
 
-    def prepare(self, rows: Sequence[Any], what: str = "data") -> list[Sequence[Any]]:
+    def prepare(self, rows: Sequence[Any], what: str = "data", start: int = 0) -> list[Sequence[Any]]:
+        """Parameter rows for ``rows``; errors name ``what[index]``, counting from ``start``."""
         now = utcnow() if self.schema.timestamps else None
         tail = (now,) * self.managed_count
         prepared: list[Sequence[Any]] = []
@@ -138,7 +139,7 @@ class RowPreparer:
         getter, fast, single, fast_types = self.getter, self.fast, self.single, self.fast_types
         limits = self.length_limits
         width = len(fast_types)
-        for index, row in enumerate(rows):
+        for index, row in enumerate(rows, start):
             # A dict with exactly the value columns as keys has no unknown keys.
             if fast and type(row) is dict and len(row) == width:
                 try:

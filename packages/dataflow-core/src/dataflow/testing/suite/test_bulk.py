@@ -64,6 +64,32 @@ def test_bulk_upsert_reports_measured_counts(users: DataFlow) -> None:
     assert count(users, "User", {"age": 99}) == 100
 
 
+def test_bulk_upsert_by_primary_key_counts_inserts_and_updates(users: DataFlow) -> None:
+    ids = run_node(users, "UserBulkCreateNode", {"data": people(10), "return_ids": True})["ids"]
+    fresh = max(ids) + 100
+    data = [{**p, "id": i, "age": 42} for p, i in zip(people(10), ids, strict=True)]
+    data += [{"id": fresh + n, "name": "new", "email": f"new{n}@x", "age": 1} for n in range(5)]
+    result = run_node(users, "UserBulkUpsertNode", {"data": data, "conflict_on": ["id"]})
+    assert result == {"inserted": 5, "updated": 10}
+    assert count(users, "User") == 15 and count(users, "User", {"age": 42}) == 10
+    assert run_node(users, "UserReadNode", {"id": fresh + 4})["email"] == "new4@x"
+
+
+def test_bulk_upsert_larger_than_one_slice(users: DataFlow) -> None:
+    run_node(users, "UserBulkCreateNode", {"data": people(6000)})
+    result = run_node(users, "UserBulkUpsertNode", {"data": people(12000, start=3000), "conflict_on": ["email"]})
+    assert result == {"inserted": 9000, "updated": 3000}
+    assert count(users, "User") == 15000
+
+
+def test_duplicate_keys_in_different_slices_are_found(users: DataFlow) -> None:
+    data = people(7000)
+    data[6500] = {**data[6500], "email": data[10]["email"]}
+    error = failure(users, "UserBulkUpsertNode", {"data": data, "conflict_on": ["email"]})
+    assert isinstance(error, ValidationError) and "data[10] and data[6500]" in str(error)
+    assert count(users, "User") == 0
+
+
 def test_bulk_upsert_counts_rows_whose_values_do_not_change_as_updated(users: DataFlow) -> None:
     run_node(users, "UserBulkCreateNode", {"data": people(10)})
     result = run_node(users, "UserBulkUpsertNode", {"data": people(12), "conflict_on": ["email"]})
