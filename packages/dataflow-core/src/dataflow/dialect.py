@@ -199,6 +199,14 @@ class Dialect(abc.ABC):
             return f"{column} ILIKE {placeholder}"
         return f"LOWER({column}) LIKE LOWER({placeholder})"
 
+    def ordered(self, field: FieldSchema, expression: str) -> str:
+        """``expression`` (a column or a placeholder) in a form whose SQL order is the field's order.
+
+        Dialects that store a kind as text (SQLite's Decimal) cast it here for
+        ``$gt``-style filters and ``order_by``.
+        """
+        return expression
+
     def limit_clause(self, limit: str | None, offset: str | None) -> str:
         """`` LIMIT ... OFFSET ...`` from placeholders (either may be None)."""
         text = f" LIMIT {limit}" if limit is not None else ""

@@ -110,7 +110,8 @@ def _ordering(symbol: str) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
     def build(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
         if value is None:
             raise c.error(f"cannot compare {f.name!r} with null; use $null", field=f.name)
-        return f"{column} {symbol} {c.bind(f, value)}"
+        ordered = c.table.dialect.ordered
+        return f"{ordered(f, column)} {symbol} {ordered(f, c.bind(f, value))}"
 
     return build
 
@@ -199,5 +200,5 @@ def compile_order_by(order_by: Any, table: TableSQL) -> str:
                 model=table.schema.name,
                 field=name,
             )
-        parts.append(f"{table.quoted[name]} {direction}")
+        parts.append(f"{table.dialect.ordered(table.field(name), table.quoted[name])} {direction}")
     return " ORDER BY " + ", ".join(parts) if parts else ""

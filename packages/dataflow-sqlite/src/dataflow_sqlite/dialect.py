@@ -127,6 +127,12 @@ class SQLiteDialect(Dialect):
     def auto_increment_column(self, field: FieldSchema) -> str:
         return f"{self.quote(field.name)} INTEGER PRIMARY KEY AUTOINCREMENT"
 
+    def ordered(self, field: FieldSchema, expression: str) -> str:
+        # Decimals are stored as text to keep every digit; compare them as numbers.
+        if field.kind is FieldKind.DECIMAL:
+            return f"CAST({expression} AS REAL)"
+        return expression
+
     def limit_clause(self, limit: str | None, offset: str | None) -> str:
         if limit is None and offset is not None:
             return f" LIMIT -1 OFFSET {offset}"

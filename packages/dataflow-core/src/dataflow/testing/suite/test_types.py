@@ -98,3 +98,28 @@ def test_uuid_primary_key(db: DataFlow) -> None:
     key = uuid.uuid4()
     run_node(db, "TokenCreateNode", {"id": key, "label": "a"})
     assert run_node(db, "TokenReadNode", {"id": str(key)})["id"] == key
+
+
+def test_decimals_compare_and_sort_as_numbers(db: DataFlow) -> None:
+    @db.model
+    class Price:
+        amount: decimal.Decimal
+
+    for text in ["9.5", "10.25", "100", "-3"]:
+        run_node(db, "PriceCreateNode", {"amount": decimal.Decimal(text)})
+    listed = run_node(db, "PriceListNode", {"filter": {"amount": {"$gt": "9.75"}}, "order_by": ["amount"]})
+    assert [r["amount"] for r in listed["records"]] == [decimal.Decimal("10.25"), decimal.Decimal("100")]
+    ordered = run_node(db, "PriceListNode", {"order_by": ["-amount"]})
+    assert [str(r["amount"]) for r in ordered["records"]] == ["100", "10.25", "9.5", "-3"]
+
+
+def test_datetimes_compare_as_instants(db: DataFlow) -> None:
+    @db.model
+    class Event:
+        at: dt.datetime
+
+    utc = dt.UTC
+    for hour in (1, 5, 23):
+        run_node(db, "EventCreateNode", {"at": dt.datetime(2026, 1, 1, hour, tzinfo=utc)})
+    after = run_node(db, "EventCountNode", {"filter": {"at": {"$gte": dt.datetime(2026, 1, 1, 5, tzinfo=utc)}}})
+    assert after == {"count": 2}
