@@ -1,0 +1,93 @@
+"""What the PostgreSQL bulk strategies share: typed unnest sources, key allocation, COPY.
+
+Rows of a :class:`BulkRequest` arrive validated and encoded, in the order
+of ``request.columns``. Array parameters are typed from the dialect's type
+mapping (``$1::int8[]``), so that one statement text serves every chunk and
+stays in asyncpg's prepared-statement cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dataflow.bulk.strategy import BulkRequest
+from dataflow.dialect import Dialect
+from dataflow.sql import Params, TableSQL
+
+from ..connection import rowcount
+from ..dialect import PostgresDialect
+
+if TYPE_CHECKING:
+    import asyncpg
+
+SOURCE_ALIAS = "_v"
+"""Alias of an unnest source; its columns are ``_0``, ``_1``, ... and ``_k`` for the key.
+
+Model fields cannot start with ``_``, so these names never shadow a column
+that a scope filter names without qualification.
+"""
+
+
+def is_postgres(dialect: Dialect) -> bool:
+    return isinstance(dialect, PostgresDialect)
+
+
+def postgres(table: TableSQL) -> PostgresDialect:
+    dialect = table.dialect
+    assert isinstance(dialect, PostgresDialect)
+    return dialect
+
+
+def column_list(table: TableSQL, columns: Sequence[str]) -> str:
+    return ", ".join(table.quoted[c] for c in columns)
+
+
+def unnest_source(table: TableSQL, columns: Sequence[str], params: Params) -> str:
+    """``unnest($1::text[], $2::int8[], ...)``, one typed array placeholder per column."""
+    dialect = postgres(table)
+    arrays = [f"{params.add(None)}::{dialect.array_type(table.field(c))}[]" for c in columns]
+    return f"unnest({', '.join(arrays)})"
+
+
+def transpose(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Column arrays from rows: the parameters of an unnest source."""
+    if not rows:
+        return [[] for _ in range(width)]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+def generates_keys(request: BulkRequest) -> bool:
+    """Does the database make up the primary keys of these rows (an identity column not given)?"""
+    pk = request.table.schema.pk
+    return pk.auto_increment and pk.name not in request.columns
+
+
+async def allocate_keys(raw: asyncpg.Connection, table: TableSQL, count: int) -> list[int]:
+    """``count`` fresh values of the table's identity sequence, in ascending order.
+
+    Taking the keys first and writing them with the rows gives ids in row
+    order with any insert method (COPY included), instead of relying on
+    the order of RETURNING.
+    """
+    rows = await raw.fetch(
+        "SELECT nextval(s.seq) FROM (SELECT pg_get_serial_sequence($1, $2)::regclass AS seq) AS s, "
+        "generate_series(1, $3) ORDER BY 1",
+        table.table,
+        table.pk,
+        count,
+    )
+    return [row[0] for row in rows]
+
+
+async def copy_rows(
+    raw: asyncpg.Connection, table_name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> int:
+    """Binary COPY of ``rows`` into ``table_name`` (unquoted; asyncpg quotes it); rows copied."""
+    status = await raw.copy_records_to_table(table_name, records=rows, columns=list(columns))
+    return rowcount(status)
+
+
+def with_keys(rows: Sequence[Sequence[Any]], keys: Sequence[Any]) -> list[list[Any]]:
+    """Each row with its key in front."""
+    return [[key, *row] for key, row in zip(keys, rows, strict=True)]

@@ -1,0 +1,154 @@
+"""The PostgreSQL dialect on asyncpg.
+
+``postgresql://user:password@host:5432/db?pool_size=20&schema=app``; the
+``postgres://`` scheme and the ``+asyncpg`` driver suffix are accepted too.
+asyncpg is imported when the first pool is created, not when the plugin
+loads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+
+from dataflow.config import Config
+from dataflow.dialect import Capabilities, Codec, Dialect
+from dataflow.errors import ConfigError, ConnectionError, DataFlowError
+from dataflow.fields import FieldSchema
+from dataflow.schema import ModelSchema
+from dataflow.url import DatabaseURL
+
+from . import types
+from .connection import PostgresConnection
+from .options import PostgresOptions, parse_options
+from .pool import PostgresPool
+
+DRIVERS = (None, "asyncpg")
+
+
+class PostgresDialect(Dialect):
+    """PostgreSQL 12 and later, through asyncpg."""
+
+    name: ClassVar[str] = "postgresql"
+    schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
+
+    def __init__(self, url: DatabaseURL, config: Config) -> None:
+        super().__init__(url, config)
+        if url.driver not in DRIVERS:
+            raise ConfigError(f"postgresql URLs use the asyncpg driver; '+{url.driver}' is not supported", field="url")
+        self.options: PostgresOptions = parse_options(url.options, config)
+        self.capabilities = Capabilities(
+            returning=frozenset({"insert", "update", "delete"}),
+            upsert=True,
+            copy=True,
+            savepoints=True,
+            two_phase=True,
+            transactional_ddl=True,
+            ilike=True,
+            max_parameters=32767,
+            max_identifier_length=63,
+        )
+        self.label = str(url)
+
+    # -- SQL text -------------------------------------------------------------
+
+    def placeholder(self, index: int) -> str:
+        return f"${index}"
+
+    def column_type(self, field: FieldSchema) -> str:
+        return types.column_type(field, self.quote(field.name))
+
+    def like(self, column: str, placeholder: str, *, case_insensitive: bool) -> str:
+        # PostgreSQL's LIKE treats backslash as an escape by default; ESCAPE ''
+        # turns that off, so patterns mean the same as on SQLite: only % and _ are special.
+        operator = "ILIKE" if case_insensitive else "LIKE"
+        return f"{column} {operator} {placeholder} ESCAPE ''"
+
+    def array_type(self, field: FieldSchema) -> str:
+        """The element type of ``field`` for typed array parameters (``$1::int8[]``)."""
+        return types.array_type(field)
+
+    # -- values ---------------------------------------------------------------
+
+    def encoder(self, field: FieldSchema) -> Codec | None:
+        return types.encoder(field)
+
+    def decoder(self, field: FieldSchema) -> Codec | None:
+        return types.decoder(field)
+
+    # -- connections ------------------------------------------------------------
+
+    def connect_arguments(self) -> dict[str, Any]:
+        """Keyword arguments of ``asyncpg.connect`` (the password included: never log them)."""
+        options = self.options
+        settings = {"application_name": options.application_name}
+        if options.schema is not None:
+            settings["search_path"] = self.quote(options.schema)
+        return {
+            "host": self.url.host,
+            "port": self.url.port,
+            "user": self.url.username,
+            "password": self.url.password,
+            "database": self.url.database,
+            "timeout": options.connect_timeout,
+            "command_timeout": options.command_timeout,
+            "statement_cache_size": options.statement_cache_size,
+            "ssl": options.sslmode,
+            "server_settings": settings,
+        }
+
+    async def connect(self) -> PostgresConnection:
+        """A new connection; failures are ``ConnectionError`` naming the URL without its password."""
+        import asyncpg
+
+        try:
+            raw = await asyncpg.connect(**self.connect_arguments())
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ConnectionError(f"cannot connect to {self.label}: {reason}") from exc
+        return PostgresConnection(raw)
+
+    async def create_pool(self) -> PostgresPool:
+        first = await self.connect()
+        try:
+            await self._refine_capabilities(first)
+        except BaseException:
+            first.raw.terminate()
+            raise
+        return PostgresPool(
+            self.connect, size=self.options.pool_size, timeout=self.options.pool_timeout, label=self.label, first=first
+        )
+
+    async def _refine_capabilities(self, connection: PostgresConnection) -> None:
+        # Two-phase commit needs max_prepared_transactions > 0 on the server.
+        rows = await connection.raw.fetch("SELECT current_setting('max_prepared_transactions')::int")
+        two_phase = int(rows[0][0]) > 0
+        if two_phase != self.capabilities.two_phase:
+            self.capabilities = attrs.evolve(self.capabilities, two_phase=two_phase)
+
+    def translate_error(self, error: BaseException, schema: ModelSchema | None) -> DataFlowError:
+        from .errors import translate_error
+
+        return translate_error(error, schema, self.label, self.constraint_fields)
+
+    def constraint_fields(self, schema: ModelSchema, constraint: str) -> tuple[str, ...]:
+        """The columns of a constraint DataFlow named (or PostgreSQL named by default)."""
+        if constraint == f"{schema.table}_pkey":
+            return (schema.primary_key,)
+        for kind, groups in (("uq", schema.unique), ("ix", schema.indexes)):
+            for group in groups:
+                if self.constraint_name(schema, kind, group) == constraint:
+                    return tuple(group)
+        for field in schema.fields:
+            if field.references is not None and self.constraint_name(schema, "fk", (field.name,)) == constraint:
+                return (field.name,)
+            # PostgreSQL names an unnamed column CHECK "<table>_<column>_check".
+            if constraint == f"{schema.table}_{field.name}_check":
+                return (field.name,)
+        return ()
+
+    async def server_version(self, connection: Any) -> str:
+        """``"15.20"``: the server's version number, without the build description."""
+        rows = await connection.fetch("SELECT current_setting('server_version')")
+        return str(rows[0][0]).split()[0]

@@ -1,0 +1,189 @@
+"""How each DataFlow field kind is stored in PostgreSQL, and how values cross asyncpg.
+
+asyncpg converts most types natively (int, float, Decimal, bool, bytes,
+date, time, aware datetimes). What is left:
+
+- ``UUID``: asyncpg returns a subclass; values come back as ``uuid.UUID``.
+
+- ``datetime``: columns are ``TIMESTAMPTZ``. A naive datetime is taken as
+  UTC (asyncpg would take it as the client's local time); values come back
+  aware, in UTC.
+- ``time``: columns are ``TIME`` (without zone); an aware time is refused
+  rather than silently losing its offset.
+- JSON (``dict``/``list``): ``JSONB``, sent and read as JSON text so that
+  the same encoded rows serve bound parameters, arrays and binary COPY.
+- Enums: ``TEXT`` with a CHECK listing the values (``BIGINT`` when every
+  value is an int); read back as the enum member.
+- ``str``: PostgreSQL text cannot hold NUL (``\\x00``); such a value is a
+  ``ValidationError`` before any SQL, instead of a server error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import uuid
+from typing import Any
+
+from dataflow.dialect import Codec
+from dataflow.errors import ValidationError
+from dataflow.fields import FieldKind, FieldSchema
+
+_COLUMN_TYPES = {
+    FieldKind.STR: "TEXT",
+    FieldKind.INT: "BIGINT",
+    FieldKind.FLOAT: "DOUBLE PRECISION",
+    FieldKind.BOOL: "BOOLEAN",
+    FieldKind.BYTES: "BYTEA",
+    FieldKind.DECIMAL: "NUMERIC",
+    FieldKind.DATETIME: "TIMESTAMPTZ",
+    FieldKind.DATE: "DATE",
+    FieldKind.TIME: "TIME",
+    FieldKind.UUID: "UUID",
+    FieldKind.JSON: "JSONB",
+}
+
+# Element type names for typed arrays (``$1::int8[]``) in unnest statements.
+_ARRAY_TYPES = {
+    FieldKind.STR: "text",
+    FieldKind.INT: "int8",
+    FieldKind.FLOAT: "float8",
+    FieldKind.BOOL: "bool",
+    FieldKind.BYTES: "bytea",
+    FieldKind.DECIMAL: "numeric",
+    FieldKind.DATETIME: "timestamptz",
+    FieldKind.DATE: "date",
+    FieldKind.TIME: "time",
+    FieldKind.UUID: "uuid",
+    FieldKind.JSON: "jsonb",
+}
+
+
+def integer_enum(field: FieldSchema) -> bool:
+    assert field.enum_type is not None
+    return all(type(member.value) is int for member in field.enum_type)
+
+
+def sql_literal(text: str) -> str:
+    """A string literal for DDL (enum CHECKs), where parameters cannot be bound.
+
+    Only ever used on values declared in model code, never on node input.
+    ``standard_conforming_strings`` is on in every supported server, so
+    doubling quotes is the whole escape.
+    """
+    if "\x00" in text:
+        raise ValueError("PostgreSQL text cannot contain NUL characters")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def column_type(field: FieldSchema, quoted_name: str) -> str:
+    """The column type of ``field`` in CREATE TABLE (enums carry their CHECK)."""
+    if field.kind is FieldKind.ENUM:
+        assert field.enum_type is not None
+        if integer_enum(field):
+            values = ", ".join(str(int(member.value)) for member in field.enum_type)
+            return f"BIGINT CHECK ({quoted_name} IN ({values}))"
+        values = ", ".join(sql_literal(str(member.value)) for member in field.enum_type)
+        return f"TEXT CHECK ({quoted_name} IN ({values}))"
+    if field.kind is FieldKind.STR and field.max_length is not None:
+        return f"VARCHAR({field.max_length})"
+    return _COLUMN_TYPES[field.kind]
+
+
+def array_type(field: FieldSchema) -> str:
+    """The element type of ``field`` for a typed array parameter, e.g. ``int8``."""
+    if field.kind is FieldKind.ENUM:
+        return "int8" if integer_enum(field) else "text"
+    return _ARRAY_TYPES[field.kind]
+
+
+# -- encoders: validated Python value -> asyncpg parameter --------------------
+
+
+def _no_nul(field: FieldSchema) -> Codec:
+    name = field.name
+
+    def encode(value: str) -> str:
+        if "\x00" in value:
+            raise ValidationError(
+                f"{name} contains a NUL character (\\x00), which PostgreSQL text cannot store", field=name
+            )
+        return value
+
+    return encode
+
+
+def _encode_datetime(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
+def _naive_time(field: FieldSchema) -> Codec:
+    name = field.name
+
+    def encode(value: dt.time) -> dt.time:
+        if value.tzinfo is not None:
+            raise ValidationError(f"{name} is a time with a zone; PostgreSQL TIME columns hold naive times", field=name)
+        return value
+
+    return encode
+
+
+def _json_text(field: FieldSchema) -> Codec:
+    name = field.name
+
+    def encode(value: Any) -> str:
+        text = json.dumps(value, separators=(",", ":"))
+        if "\\u0000" in text:
+            raise ValidationError(f"{name} contains a NUL character (\\u0000), which JSONB cannot store", field=name)
+        return text
+
+    return encode
+
+
+def _enum_encoder(field: FieldSchema) -> Codec:
+    if integer_enum(field):
+        return lambda member: member.value
+    mapping: dict[enum.Enum, str] = {member: str(member.value) for member in field.enum_type or ()}
+    return mapping.__getitem__
+
+
+def encoder(field: FieldSchema) -> Codec | None:
+    kind = field.kind
+    if kind is FieldKind.STR:
+        return _no_nul(field)
+    if kind is FieldKind.DATETIME:
+        return _encode_datetime
+    if kind is FieldKind.TIME:
+        return _naive_time(field)
+    if kind is FieldKind.JSON:
+        return _json_text(field)
+    if kind is FieldKind.ENUM:
+        return _enum_encoder(field)
+    return None
+
+
+# -- decoders: asyncpg value -> the field's Python type ------------------------
+
+
+def _enum_decoder(field: FieldSchema) -> Codec:
+    assert field.enum_type is not None
+    if integer_enum(field):
+        return field.enum_type
+    mapping = {str(member.value): member for member in field.enum_type}
+    return mapping.__getitem__
+
+
+def _plain_uuid(value: uuid.UUID) -> uuid.UUID:
+    # asyncpg returns its own (faster) subclass of uuid.UUID; models promise uuid.UUID itself.
+    return value if type(value) is uuid.UUID else uuid.UUID(int=value.int)
+
+
+def decoder(field: FieldSchema) -> Codec | None:
+    if field.kind is FieldKind.UUID:
+        return _plain_uuid
+    if field.kind is FieldKind.JSON:
+        return json.loads
+    if field.kind is FieldKind.ENUM:
+        return _enum_decoder(field)
+    return None

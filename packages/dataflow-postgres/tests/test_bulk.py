@@ -1,0 +1,227 @@
+"""The PostgreSQL bulk strategies: each forced by name gives the same rows and true counts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from pg_testing import fetch, run_node
+
+from dataflow import DataFlow, UniqueViolationError, ValidationError, WorkflowError
+from dataflow.database import registered_bulk_strategies
+from dataflow.workflow import LocalRuntime, WorkflowBuilder
+
+
+@pytest.fixture
+def db(dataflow_database_url: str) -> Iterator[DataFlow]:
+    instance = DataFlow(dataflow_database_url)
+
+    @instance.model
+    class Item:
+        sku: str
+        name: str
+        qty: int = 0
+        __dataflow__ = {"unique": [("sku",)]}
+
+    @instance.model
+    class Post:
+        title: str
+        slug: str
+        __dataflow__ = {"unique": [("slug",)], "soft_delete": True}
+
+    yield instance
+    instance.close()
+
+
+def items(n: int, start: int = 0, **extra: Any) -> list[dict[str, Any]]:
+    return [{"sku": f"sku-{i}", "name": f"item {i}", "qty": i, **extra} for i in range(start, start + n)]
+
+
+def table(db: DataFlow, name: str = "item") -> list[tuple[Any, ...]]:
+    return [tuple(row) for row in fetch(db.label, f'SELECT sku, name, qty FROM "{name}" ORDER BY sku')]
+
+
+def failure(db: DataFlow, node: str, params: dict[str, Any]) -> BaseException:
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, node, params)
+    assert info.value.cause is not None
+    return info.value.cause
+
+
+def test_postgres_strategies_are_registered_and_preferred(db: DataFlow) -> None:
+    best: dict[str, tuple[int, str]] = {}
+    for strategy in registered_bulk_strategies():
+        current = best.get(strategy.operation)
+        if current is None or strategy.priority > current[0]:
+            best[strategy.operation] = (strategy.priority, strategy.name)
+    assert {op: name for op, (_, name) in best.items()} == {
+        "create": "copy",
+        "upsert": "copy_merge",
+        "update": "unnest",
+        "delete": "unnest",
+    }
+
+
+@pytest.mark.parametrize("strategy", ["copy", "unnest", "values", "executemany"])
+def test_each_create_strategy_writes_the_same_rows(db: DataFlow, strategy: str) -> None:
+    result = run_node(db, "ItemBulkCreateNode", {"data": items(1500), "strategy": strategy, "batch_size": 400})
+    assert result == {"inserted": 1500}
+    assert table(db) == sorted((f"sku-{i}", f"item {i}", i) for i in range(1500))
+
+
+@pytest.mark.parametrize("strategy", ["copy", "unnest", "values"])
+def test_returned_ids_follow_row_order(db: DataFlow, strategy: str) -> None:
+    run_node(db, "ItemBulkCreateNode", {"data": items(3, start=900)})  # the sequence is not at 1
+    data = list(reversed(items(700)))
+    result = run_node(
+        db, "ItemBulkCreateNode", {"data": data, "strategy": strategy, "return_ids": True, "batch_size": 256}
+    )
+    assert result["inserted"] == 700 and len(result["ids"]) == 700
+    by_id = {row[0]: row[1] for row in fetch(db.label, 'SELECT id, sku FROM "item"')}
+    assert [by_id[i] for i in result["ids"]] == [row["sku"] for row in data]
+
+
+@pytest.mark.parametrize("strategy", ["copy", "unnest"])
+def test_given_keys_are_returned_as_given(db: DataFlow, strategy: str) -> None:
+    data = [{"id": 1000 + i, **row} for i, row in enumerate(items(5))]
+    result = run_node(db, "ItemBulkCreateNode", {"data": data, "strategy": strategy, "return_ids": True})
+    assert result == {"inserted": 5, "ids": [1000, 1001, 1002, 1003, 1004]}
+
+
+def test_ids_of_a_uuid_keyed_model(dataflow_database_url: str) -> None:
+    db = DataFlow(dataflow_database_url)
+
+    @db.model
+    class Token:
+        id: uuid.UUID
+        label: str
+
+    keys = [uuid.uuid4() for _ in range(4)]
+    data = [{"id": key, "label": str(i)} for i, key in enumerate(keys)]
+    assert run_node(db, "TokenBulkCreateNode", {"data": data, "return_ids": True}) == {"inserted": 4, "ids": keys}
+    assert run_node(db, "TokenReadNode", {"id": keys[2]})["label"] == "2"
+    db.close()
+
+
+@pytest.mark.parametrize("strategy", ["copy", "unnest", "values", "executemany"])
+def test_unique_conflict_in_a_batch_leaves_the_table_unchanged(db: DataFlow, strategy: str) -> None:
+    run_node(db, "ItemBulkCreateNode", {"data": items(10)})
+    data = items(500, start=10) + [{"sku": "sku-3", "name": "dup"}]
+    error = failure(db, "ItemBulkCreateNode", {"data": data, "strategy": strategy, "batch_size": 100})
+    assert isinstance(error, UniqueViolationError) and error.fields == ("sku",)
+    assert table(db) == sorted((f"sku-{i}", f"item {i}", i) for i in range(10))
+
+
+@pytest.mark.parametrize("strategy", ["copy_merge", "unnest", "upsert"])
+def test_each_upsert_strategy_counts_inserted_and_updated(db: DataFlow, strategy: str) -> None:
+    run_node(db, "ItemBulkCreateNode", {"data": items(300)})
+    data = items(400, start=200, name="changed")
+    result = run_node(
+        db, "ItemBulkUpsertNode", {"data": data, "conflict_on": ["sku"], "strategy": strategy, "batch_size": 150}
+    )
+    assert result == {"inserted": 300, "updated": 100}
+    rows = table(db)
+    assert len(rows) == 600
+    assert sum(1 for row in rows if row[1] == "changed") == 400
+
+
+@pytest.mark.parametrize("strategy", ["copy_merge", "unnest", "upsert"])
+def test_upsert_without_update_fields_only_inserts(db: DataFlow, strategy: str) -> None:
+    run_node(db, "ItemBulkCreateNode", {"data": items(5)})
+    data = items(8, name="changed")
+    result = run_node(
+        db, "ItemBulkUpsertNode", {"data": data, "conflict_on": ["sku"], "update_fields": [], "strategy": strategy}
+    )
+    assert result == {"inserted": 3, "updated": 0}
+    assert [row[1] for row in table(db)] == [f"item {i}" for i in range(5)] + ["changed"] * 3
+
+
+@pytest.mark.parametrize("strategy", ["copy_merge", "unnest"])
+def test_upsert_does_not_touch_records_outside_the_scope(db: DataFlow, strategy: str) -> None:
+    ids = run_node(
+        db,
+        "PostBulkCreateNode",
+        {"data": [{"title": "a", "slug": "a"}, {"title": "b", "slug": "b"}], "return_ids": True},
+    )["ids"]
+    run_node(db, "PostDeleteNode", {"id": ids[1]})  # soft: the row stays, outside the scope
+    data = [{"title": "A", "slug": "a"}, {"title": "B", "slug": "b"}, {"title": "C", "slug": "c"}]
+    error = failure(db, "PostBulkUpsertNode", {"data": data, "conflict_on": ["slug"], "strategy": strategy})
+    assert isinstance(error, UniqueViolationError) and error.fields == ("slug",)
+    rows = fetch(db.label, 'SELECT slug, title, deleted_at IS NULL FROM "post" ORDER BY slug')
+    assert [tuple(row) for row in rows] == [("a", "a", True), ("b", "b", False)]
+    result = run_node(
+        db, "PostBulkUpsertNode", {"data": [data[0], data[2]], "conflict_on": ["slug"], "strategy": strategy}
+    )
+    assert result == {"inserted": 1, "updated": 1}
+
+
+def test_two_merges_of_one_table_in_one_transaction(db: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node(db.nodes["ItemBulkUpsertNode"], "first", {"data": items(50), "conflict_on": ["sku"]})
+    workflow.add_node(db.nodes["ItemBulkUpsertNode"], "second", {"data": items(60, name="x"), "conflict_on": ["sku"]})
+    workflow.add_connection("first", "inserted", "second", "batch_size")
+    results, _ = LocalRuntime().execute(workflow.build(), transaction=True)
+    assert results["first"] == {"inserted": 50, "updated": 0}
+    assert results["second"] == {"inserted": 10, "updated": 50}
+    assert len(table(db)) == 60
+
+
+@pytest.mark.parametrize("strategy", ["unnest", "executemany"])
+def test_each_update_strategy_counts_real_rows(db: DataFlow, strategy: str) -> None:
+    ids = run_node(db, "ItemBulkCreateNode", {"data": items(20), "return_ids": True})["ids"]
+    data = [{"id": key, "qty": 1000 + key, "name": "renamed"} for key in ids[:12]] + [
+        {"id": 999_999, "qty": 1, "name": "x"}
+    ]
+    result = run_node(db, "ItemBulkUpdateNode", {"data": data, "strategy": strategy, "batch_size": 5})
+    assert result == {"updated": 12}
+    rows = {row[0]: (row[1], row[2]) for row in fetch(db.label, 'SELECT id, name, qty FROM "item"')}
+    assert all(rows[key] == ("renamed", 1000 + key) for key in ids[:12])
+    assert all(rows[key][0] != "renamed" for key in ids[12:])
+
+
+@pytest.mark.parametrize("strategy", ["unnest", "executemany"])
+def test_update_skips_records_outside_the_scope(db: DataFlow, strategy: str) -> None:
+    ids = run_node(
+        db,
+        "PostBulkCreateNode",
+        {"data": [{"title": "a", "slug": "a"}, {"title": "b", "slug": "b"}], "return_ids": True},
+    )["ids"]
+    run_node(db, "PostDeleteNode", {"id": ids[0]})
+    data = [{"id": ids[0], "title": "new"}, {"id": ids[1], "title": "new"}]
+    assert run_node(db, "PostBulkUpdateNode", {"data": data, "strategy": strategy}) == {"updated": 1}
+    assert [row[0] for row in fetch(db.label, 'SELECT title FROM "post" ORDER BY id')] == ["a", "new"]
+
+
+@pytest.mark.parametrize("strategy", ["unnest", "in_list"])
+def test_each_delete_strategy_deletes_the_same_rows(db: DataFlow, strategy: str) -> None:
+    ids = run_node(db, "ItemBulkCreateNode", {"data": items(30), "return_ids": True})["ids"]
+    result = run_node(db, "ItemBulkDeleteNode", {"ids": [*ids[::3], 999_999], "strategy": strategy, "batch_size": 4})
+    assert result == {"deleted": 10}
+    remaining = {row[0] for row in fetch(db.label, 'SELECT id FROM "item"')}
+    assert remaining == set(ids) - set(ids[::3])
+
+
+@pytest.mark.parametrize("strategy", ["unnest", "in_list"])
+def test_delete_of_a_soft_delete_model_marks_rows_in_scope_once(db: DataFlow, strategy: str) -> None:
+    data = [{"title": str(i), "slug": str(i)} for i in range(6)]
+    ids = run_node(db, "PostBulkCreateNode", {"data": data, "return_ids": True})["ids"]
+    assert run_node(db, "PostBulkDeleteNode", {"ids": ids[:4], "strategy": strategy}) == {"deleted": 4}
+    assert run_node(db, "PostBulkDeleteNode", {"ids": ids[:5], "strategy": strategy}) == {"deleted": 1}
+    assert fetch(db.label, 'SELECT count(*) FROM "post" WHERE deleted_at IS NOT NULL')[0][0] == 5
+    assert run_node(db, "PostCountNode") == {"count": 1}
+
+
+def test_bad_row_fails_before_the_copy(db: DataFlow) -> None:
+    run_node(db, "ItemBulkCreateNode", {"data": items(3)})
+    data = items(100, start=3)
+    data[57]["qty"] = "many"
+    error = failure(db, "ItemBulkCreateNode", {"data": data, "strategy": "copy"})
+    assert isinstance(error, ValidationError) and error.field == "qty" and "data[57]" in str(error)
+    assert len(table(db)) == 3
+
+
+def test_copy_of_many_rows(db: DataFlow) -> None:
+    assert run_node(db, "ItemBulkCreateNode", {"data": items(20_000)}) == {"inserted": 20_000}
+    assert fetch(db.label, 'SELECT count(*), sum(qty) FROM "item"')[0][:] == (20_000, sum(range(20_000)))

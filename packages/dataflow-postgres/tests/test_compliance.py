@@ -1,0 +1,3 @@
+"""The core's dialect compliance suite, run against PostgreSQL."""
+
+from dataflow.testing.suite import *  # noqa: F403

@@ -1,0 +1,216 @@
+"""Column types and value round trips on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import decimal
+import enum
+import uuid
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import pytest
+from pg_testing import fetch, run_node
+
+from dataflow import CheckViolationError, DataFlow, MaxLength, ValidationError, WorkflowError
+from dataflow.testing.helpers import define_kinds
+
+
+class Size(enum.Enum):
+    SMALL = "s"
+    QUOTED = "it's"
+
+
+class Level(enum.Enum):
+    LOW = 1
+    HIGH = 2
+
+
+@pytest.fixture
+def db(dataflow_database_url: str) -> Iterator[DataFlow]:
+    instance = DataFlow(dataflow_database_url)
+    yield instance
+    instance.close()
+
+
+def every_kind(i: int) -> dict[str, Any]:
+    return {
+        "text": f"text {i} 'q' \\ é",
+        "number": 2**62 + i,
+        "real": i + 0.25,
+        "flag": i % 2 == 0,
+        "blob": bytes([i % 256, 0, 255]),
+        "amount": decimal.Decimal(f"{i}.0100"),
+        "moment": dt.datetime(2026, 1, 1, 12, 0, i % 60, 123456, tzinfo=dt.UTC),
+        "day": dt.date(2026, 3, 1 + i % 28),
+        "clock": dt.time(1, 2, i % 60, 999999),
+        "ident": uuid.UUID(int=i + 1),
+        "doc": {"i": i, "nested": {"list": [1, None, "x"]}},
+        "items": [i, "two"],
+        "color": "red" if i % 2 else "green",
+        "priority": 1 + i % 2,
+        "note": None if i % 3 else f"note {i}",
+    }
+
+
+def test_column_types(db: DataFlow) -> None:
+    define_kinds(db)
+    run_node(db, "KindsCountNode")
+    rows = fetch(
+        db.label,
+        "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
+        "WHERE table_schema = $1 AND table_name = 'kinds'",
+        db.dialect.options.schema,  # type: ignore[attr-defined]
+    )
+    types = {row[0]: (row[1], row[2]) for row in rows}
+    assert types == {
+        "id": ("bigint", None),
+        "text": ("character varying", 200),
+        "number": ("bigint", None),
+        "real": ("double precision", None),
+        "flag": ("boolean", None),
+        "blob": ("bytea", None),
+        "amount": ("numeric", None),
+        "moment": ("timestamp with time zone", None),
+        "day": ("date", None),
+        "clock": ("time without time zone", None),
+        "ident": ("uuid", None),
+        "doc": ("jsonb", None),
+        "items": ("jsonb", None),
+        "color": ("text", None),
+        "priority": ("bigint", None),
+        "note": ("text", None),
+    }
+
+
+@pytest.mark.parametrize("strategy", ["copy", "unnest", "values", "executemany"])
+def test_every_kind_round_trips_through_each_create_strategy(db: DataFlow, strategy: str) -> None:
+    define_kinds(db)
+    data = [every_kind(i) for i in range(7)]
+    assert run_node(db, "KindsBulkCreateNode", {"data": data, "strategy": strategy}) == {"inserted": 7}
+    stored = run_node(db, "KindsListNode", {"order_by": ["number"]})["records"]
+    for record, given in zip(stored, data, strict=True):
+        for name in ("text", "number", "real", "flag", "blob", "amount", "moment", "day", "clock", "ident", "doc"):
+            assert record[name] == given[name], name
+            assert type(record[name]) is type(given[name]), name
+        assert record["color"].value == given["color"] and record["priority"].value == given["priority"]
+        assert record["note"] == given["note"]
+
+
+@pytest.mark.parametrize("strategy", ["copy_merge", "unnest", "upsert"])
+def test_every_kind_round_trips_through_each_upsert_strategy(db: DataFlow, strategy: str) -> None:
+    define_kinds(db)
+    data = [{"id": i + 1, **every_kind(i)} for i in range(4)]
+    assert run_node(db, "KindsBulkUpsertNode", {"data": data[:2], "strategy": strategy}) == {
+        "inserted": 2,
+        "updated": 0,
+    }
+    changed = [{**row, "doc": {"changed": row["id"]}, "clock": dt.time(5, 6, 7)} for row in data]
+    assert run_node(db, "KindsBulkUpsertNode", {"data": changed, "strategy": strategy}) == {"inserted": 2, "updated": 2}
+    stored = run_node(db, "KindsListNode", {"order_by": ["id"]})["records"]
+    assert [r["doc"] for r in stored] == [{"changed": i + 1} for i in range(4)]
+    assert [r["moment"] for r in stored] == [d["moment"] for d in data]
+    assert {r["clock"] for r in stored} == {dt.time(5, 6, 7)}
+
+
+def test_naive_datetimes_are_taken_as_utc(db: DataFlow) -> None:
+    @db.model
+    class Event:
+        at: dt.datetime
+
+    created = run_node(db, "EventCreateNode", {"at": dt.datetime(2026, 5, 1, 8, 30)})
+    assert created["at"] == dt.datetime(2026, 5, 1, 8, 30, tzinfo=dt.UTC)
+    assert created["at"].tzinfo is not None
+    other_zone = dt.datetime(2026, 5, 1, 10, 30, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+    found = run_node(db, "EventListNode", {"filter": {"at": other_zone}})
+    assert found["count"] == 1
+
+
+def test_time_with_a_zone_is_refused(db: DataFlow) -> None:
+    @db.model
+    class Alarm:
+        clock: dt.time
+
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "AlarmCreateNode", {"clock": dt.time(7, 0, tzinfo=dt.UTC)})
+    assert isinstance(info.value.cause, ValidationError) and info.value.cause.field == "clock"
+    assert run_node(db, "AlarmCountNode") == {"count": 0}
+
+
+def test_enum_values_are_checked_by_the_database(db: DataFlow) -> None:
+    @db.model
+    class Shirt:
+        size: Size
+        level: Level = Level.LOW
+
+    created = run_node(db, "ShirtCreateNode", {"size": Size.QUOTED})
+    assert created["size"] is Size.QUOTED and created["level"] is Level.LOW
+
+    async def insert_raw(value: str) -> BaseException:
+        await db.create_tables_async()
+        session = await db.open_session()
+        try:
+            await session.execute(
+                'INSERT INTO "shirt" ("size", "level") VALUES ($1, 1)', [value], schema=db.schema("Shirt")
+            )
+        except Exception as exc:  # noqa: BLE001 - the test inspects it
+            return exc
+        finally:
+            await db.close_session(session)
+        raise AssertionError("the CHECK accepted a value outside the enum")
+
+    error = asyncio.run(insert_raw("xl"))
+    db.close()
+    assert isinstance(error, CheckViolationError)
+    assert error.fields == ("size",) and error.model == "Shirt"
+
+
+def test_nul_in_text_is_a_validation_error_before_any_sql(db: DataFlow) -> None:
+    @db.model
+    class Note:
+        body: str
+
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "NoteCreateNode", {"body": "a\x00b"})
+    assert isinstance(info.value.cause, ValidationError) and info.value.cause.field == "body"
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "NoteBulkCreateNode", {"data": [{"body": "ok"}, {"body": "\x00"}]})
+    assert isinstance(info.value.cause, ValidationError) and "data[1]" in str(info.value.cause)
+    assert run_node(db, "NoteCountNode") == {"count": 0}
+
+
+def test_nul_in_json_is_a_validation_error(db: DataFlow) -> None:
+    @db.model
+    class Doc:
+        body: dict  # type: ignore[type-arg]
+
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "DocCreateNode", {"body": {"k": "a\x00"}})
+    assert isinstance(info.value.cause, ValidationError) and info.value.cause.field == "body"
+
+
+def test_integer_beyond_bigint_is_a_validation_error(db: DataFlow) -> None:
+    @db.model
+    class Counter:
+        value: int
+
+    for strategy in ("copy", "unnest"):
+        with pytest.raises(WorkflowError) as info:
+            run_node(db, "CounterBulkCreateNode", {"data": [{"value": 1}, {"value": 2**70}], "strategy": strategy})
+        assert isinstance(info.value.cause, ValidationError), strategy
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "CounterCreateNode", {"value": -(2**64)})
+    assert isinstance(info.value.cause, ValidationError)
+    assert run_node(db, "CounterCountNode") == {"count": 0}
+
+
+def test_varchar_limit_is_checked_before_sql(db: DataFlow) -> None:
+    @db.model
+    class Code:
+        value: Annotated[str, MaxLength(3)]
+
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "CodeBulkCreateNode", {"data": [{"value": "abc"}, {"value": "abcd"}], "strategy": "copy"})
+    assert isinstance(info.value.cause, ValidationError) and "max_length" in str(info.value.cause)
+    assert run_node(db, "CodeCountNode") == {"count": 0}
