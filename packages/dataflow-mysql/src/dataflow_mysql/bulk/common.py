@@ -1,0 +1,79 @@
+"""What the MySQL bulk strategies share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from dataflow.bulk.strategy import BulkRequest
+from dataflow.dialect import Connection, Dialect, ExecuteResult
+from dataflow.errors import ValidationError
+from dataflow.schema import ModelSchema
+from dataflow.session import Session
+
+from ..server import ServerInfo
+
+if TYPE_CHECKING:
+    from ..dialect import MySQLDialect
+
+
+def mysql_dialect(dialect: Dialect) -> MySQLDialect | None:
+    from ..dialect import MySQLDialect
+
+    return dialect if isinstance(dialect, MySQLDialect) else None
+
+
+def statement_bytes(dialect: MySQLDialect) -> int:
+    """The byte budget of one statement on ``dialect``'s server."""
+    return (dialect.server or ServerInfo()).max_statement_bytes
+
+
+def insert_prefix(request: BulkRequest) -> str:
+    table = request.table
+    return f"INSERT INTO {table.table} ({', '.join(table.quoted[c] for c in request.columns)}) VALUES "
+
+
+def unique_keys(schema: ModelSchema) -> list[tuple[str, ...]]:
+    return [(schema.primary_key,), *schema.unique]
+
+
+def check_conflict_target(schema: ModelSchema, conflict_on: tuple[str, ...]) -> None:
+    """MySQL cannot be told which unique key to test: ``conflict_on`` must be one of them, exactly."""
+    keys = unique_keys(schema)
+    if any(set(key) == set(conflict_on) for key in keys):
+        return
+    names = "; ".join("(" + ", ".join(key) + ")" for key in keys)
+    raise ValidationError(
+        f"{schema.name}: conflict_on ({', '.join(conflict_on)}) is not a unique key; MySQL picks the "
+        f"conflicting key itself, so conflict_on must be the primary key or a 'unique' group: {names}",
+        model=schema.name,
+        field="conflict_on",
+    )
+
+
+def chunk_size(request: BulkRequest) -> int | None:
+    """Rows per statement: the node's ``batch_size``; the packet size caps it further."""
+    return request.batch_size
+
+
+def short_sql(text: str) -> str:
+    """What monitors see of a statement that may be megabytes long."""
+    return text if len(text) <= 200 else text[:200] + " ..."
+
+
+async def execute(session: Session, statement: str, schema: ModelSchema) -> ExecuteResult:
+    """Run finished SQL text (no parameters) through the session, so that errors are translated and monitored."""
+
+    async def action(connection: Connection) -> ExecuteResult:
+        return await connection.execute(statement)
+
+    return await session.call(action, sql=short_sql(statement), schema=schema, operation="bulk_create")
+
+
+async def fetch(session: Session, statement: str, schema: ModelSchema) -> list[Sequence[Any]]:
+    """Like :func:`execute`, for a statement that returns rows."""
+
+    async def action(connection: Connection) -> list[Sequence[Any]]:
+        return await connection.fetch(statement)
+
+    return await session.call(action, sql=short_sql(statement), schema=schema, operation="bulk_create")

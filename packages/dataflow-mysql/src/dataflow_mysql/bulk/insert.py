@@ -1,0 +1,85 @@
+"""Multi-row INSERT, each statement as large as ``batch_size`` and ``max_allowed_packet`` allow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+from dataflow.bulk.strategy import BulkRequest, BulkResult, Operation
+from dataflow.dialect import Dialect
+from dataflow.session import Session
+
+from ..dialect import MySQLDialect
+from ..literals import pack_statements, row_literal
+from .common import chunk_size, execute, fetch, insert_prefix, mysql_dialect, statement_bytes
+
+
+@attrs.frozen
+class MultiRowInsert:
+    """``INSERT ... VALUES (...), (...)`` with ids when asked.
+
+    Ids come from, in order of preference: the rows themselves (the key was
+    given); ``RETURNING`` (MariaDB 10.5+); ``LAST_INSERT_ID()`` plus
+    consecutive values when ``innodb_autoinc_lock_mode`` <= 1 (a multi-row
+    VALUES list is a "simple insert": its values are reserved at once, in a
+    row, ``auto_increment_increment`` apart); else one statement per row.
+    """
+
+    name: str = "mysql_values"
+    operation: Operation = "create"
+    priority: int = 20
+
+    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
+        return mysql_dialect(dialect) is not None
+
+    async def run(self, session: Session, request: BulkRequest) -> BulkResult:
+        table = request.table
+        dialect = mysql_dialect(table.dialect)
+        assert dialect is not None
+        prefix = insert_prefix(request)
+        literals = [row_literal(row) for row in request.rows]
+        schema = table.schema
+
+        def statements(suffix: str = "") -> list[str]:
+            return pack_statements(prefix, literals, suffix, statement_bytes(dialect), chunk_size(request))
+
+        if not request.return_ids or table.pk in request.columns:
+            inserted = 0
+            for statement in statements():
+                inserted += (await execute(session, statement, schema)).rowcount
+            if not request.return_ids:
+                return BulkResult(inserted=inserted)
+            position = request.columns.index(table.pk)
+            return BulkResult(
+                inserted=inserted, ids=[table.decode([row[position]], [table.pk])[table.pk] for row in request.rows]
+            )
+        ids = await self._generated_ids(session, dialect, request, prefix, literals, statements)
+        return BulkResult(inserted=len(ids), ids=ids)
+
+    async def _generated_ids(
+        self,
+        session: Session,
+        dialect: MySQLDialect,
+        request: BulkRequest,
+        prefix: str,
+        literals: list[str],
+        statements: Any,
+    ) -> list[Any]:
+        table = request.table
+        schema = table.schema
+        server = dialect.server
+        ids: list[Any] = []
+        if "insert" in dialect.capabilities.returning:
+            for statement in statements(f" RETURNING {table.quoted[table.pk]}"):
+                ids.extend(row[0] for row in await fetch(session, statement, schema))
+        elif server is not None and server.consecutive_ids:
+            step = server.auto_increment_increment
+            for statement in statements():
+                result = await execute(session, statement, schema)
+                first = int(result.last_id)
+                ids.extend(range(first, first + step * result.rowcount, step))
+        else:
+            for literal in literals:
+                ids.append((await execute(session, prefix + literal, schema)).last_id)
+        return ids

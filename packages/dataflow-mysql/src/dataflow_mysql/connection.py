@@ -1,0 +1,257 @@
+"""One aiomysql connection, seen through DataFlow's ``Connection`` protocol.
+
+Statements go straight to ``Connection.query`` with parameters rendered by
+:mod:`.literals`: no cursor object per call, and no ``SHOW WARNINGS`` round
+trip after a statement that left a note (``CREATE TABLE IF NOT EXISTS`` on an
+existing table, deprecation notes on MySQL 8). Private aiomysql attributes
+read here: ``_result`` (what aiomysql's own cursors read), ``_reader`` (to
+tell a connection the server has closed) and ``_writer`` (to cut the socket).
+
+Connections run in autocommit mode; transactions are explicit. After a
+deadlock InnoDB has already rolled the whole transaction back: the connection
+then refuses every statement (with the deadlock error again) until
+``rollback()``, as PostgreSQL does with an aborted transaction, so that
+neither a savepoint rollback nor a COMMIT can pretend the earlier writes
+survived.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+import aiomysql
+import pymysql.err
+
+from dataflow.dialect import ISOLATION_LEVELS, ExecuteResult
+
+from .errors import DEADLOCK, LOCK_WAIT_TIMEOUT, error_code
+from .literals import encoded_size, pack_statements, render, row_literal
+from .server import ServerInfo
+
+SQL_MODE = (
+    "STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,"
+    "NO_ENGINE_SUBSTITUTION,NO_AUTO_VALUE_ON_ZERO"
+)
+SESSION_SETUP = f"SET SESSION sql_mode = '{SQL_MODE}', time_zone = '+00:00'"
+
+_INSERT_VALUES = re.compile(
+    r"\s*((?:INSERT|REPLACE)\s.+\sVALUES\s*)(\((?:\s*%s\s*,)*\s*%s\s*\))(\s.*)?\Z", re.IGNORECASE | re.DOTALL
+)
+
+
+class MySQLConnection:
+    """An aiomysql connection in autocommit mode with explicit transactions."""
+
+    def __init__(self, raw: Any, server: ServerInfo | None = None) -> None:
+        self._raw = raw
+        self.server = server or ServerInfo()
+        self._in_transaction = False
+        self._aborted: pymysql.err.MySQLError | None = None
+
+    @property
+    def raw(self) -> Any:
+        """The ``aiomysql.Connection``."""
+        return self._raw
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._in_transaction
+
+    @property
+    def max_statement_bytes(self) -> int:
+        """The largest statement the server accepts, less a margin."""
+        return self.server.max_statement_bytes
+
+    # -- statements ---------------------------------------------------------
+
+    async def query(self, sql: str) -> Any:
+        """Run finished SQL text; return aiomysql's result (``rows``, ``affected_rows``, ``insert_id``, ...)."""
+        if self._aborted is not None:
+            raise pymysql.err.OperationalError(
+                error_code(self._aborted),
+                "this transaction was rolled back by the server after an earlier error "
+                f"({self._aborted.args[1] if len(self._aborted.args) > 1 else self._aborted}); roll it back and retry",
+            )
+        raw = self._raw
+        try:
+            await raw.query(sql)
+        except pymysql.err.OperationalError as exc:
+            self._note(exc)
+            raise
+        return raw._result
+
+    async def next_result(self) -> Any:
+        """The result of the next statement of a multi-statement query."""
+        raw = self._raw
+        try:
+            await raw.next_result()
+        except pymysql.err.OperationalError as exc:
+            self._note(exc)
+            raise
+        return raw._result
+
+    def _note(self, error: pymysql.err.MySQLError) -> None:
+        """Remember an error after which the server has already rolled the transaction back."""
+        code = error_code(error)
+        rolled_back = code == DEADLOCK or (code == LOCK_WAIT_TIMEOUT and self.server.rollback_on_timeout)
+        if self._in_transaction and rolled_back:
+            self._aborted = error
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> ExecuteResult:
+        result = await self.query(render(sql, params))
+        return ExecuteResult(result.affected_rows, result.insert_id or None)
+
+    async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
+        result = await self.query(render(sql, params))
+        return list(result.rows or ())
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
+        """Run ``sql`` for every row: one multi-row statement per packet for INSERT, pipelined otherwise."""
+        if not rows:
+            return 0
+        found = _INSERT_VALUES.match(sql)
+        if found is not None:
+            prefix, suffix = found[1], found[3] or ""
+            if "%s" not in suffix:
+                return await self._insert_rows(prefix, suffix, [row_literal(row) for row in rows])
+        return await self.pipeline([render(sql, row) for row in rows])
+
+    async def _insert_rows(self, prefix: str, suffix: str, literals: Sequence[str]) -> int:
+        total = 0
+        for statement in pack_statements(prefix, literals, suffix, self.max_statement_bytes):
+            total += (await self.query(statement)).affected_rows
+        return total
+
+    async def pipeline(self, statements: Sequence[str]) -> int:
+        """Send many statements in few packets (multi-statement queries); return the rows affected in total.
+
+        The server stops at the first failing statement, whose error is raised here.
+        """
+        total = 0
+        budget = self.max_statement_bytes
+        batch: list[str] = []
+        size = 0
+        for statement in statements:
+            length = encoded_size(statement) + 1
+            if batch and size + length > budget:
+                total += await self._run_batch(batch)
+                batch, size = [], 0
+            batch.append(statement)
+            size += length
+        if batch:
+            total += await self._run_batch(batch)
+        return total
+
+    async def _run_batch(self, statements: Sequence[str]) -> int:
+        result = await self.query(";\n".join(statements))
+        total = result.affected_rows or 0
+        while result.has_next:
+            result = await self.next_result()
+            total += result.affected_rows or 0
+        return int(total)
+
+    # -- transactions -------------------------------------------------------
+
+    async def begin(self, isolation: str | None = None, read_only: bool = False) -> None:
+        if isolation is not None:
+            if isolation not in ISOLATION_LEVELS:
+                raise ValueError(f"unknown isolation level {isolation!r}")
+            # Applies to the next transaction only.
+            await self.query(f"SET TRANSACTION ISOLATION LEVEL {isolation.upper()}")
+        await self.query("START TRANSACTION READ ONLY" if read_only else "START TRANSACTION")
+        self._in_transaction = True
+
+    async def commit(self) -> None:
+        try:
+            await self.query("COMMIT")
+        finally:
+            self._in_transaction = False
+
+    async def rollback(self) -> None:
+        self._aborted = None
+        try:
+            await self.query("ROLLBACK")
+        finally:
+            self._in_transaction = False
+
+    # -- life -----------------------------------------------------------------
+
+    def usable(self) -> bool:
+        """Open, not closed by the server, not mid-result."""
+        raw = self._raw
+        if raw.closed:
+            return False
+        reader = raw._reader
+        if reader is None or reader.at_eof() or reader.exception() is not None:
+            return False
+        # aiomysql's reader notes an EOF that MySQL 8 sends after an error packet on a timed-out connection.
+        return not getattr(reader, "eof_received", False)
+
+    async def close(self) -> None:
+        """Say goodbye to the server (COM_QUIT), or just drop the socket if that fails."""
+        try:
+            if self.usable():
+                with contextlib.suppress(Exception):
+                    await self._raw.ensure_closed()
+        finally:
+            self.terminate()
+
+    def terminate(self) -> None:
+        """Close at once, even when the connection's event loop is closed or elsewhere.
+
+        Shutting the socket down needs no event loop, and makes the server end
+        the session now; the transport's own close may need a loop that is gone.
+        """
+        raw = self._raw
+        writer = raw._writer
+        if writer is None:
+            return
+        sock = writer.transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(RuntimeError):  # the loop is closed
+            raw.close()
+
+
+async def open_connection(
+    *,
+    host: str,
+    port: int,
+    user: str | None,
+    password: str,
+    database: str,
+    connect_timeout: float,
+    local_infile: bool,
+    ssl: Any,
+    server: ServerInfo | None,
+) -> MySQLConnection:
+    """Connect, and set the session up: strict mode, UTC, utf8mb4, FOUND_ROWS (UPDATE counts matched rows)."""
+    from pymysql.constants import CLIENT
+
+    raw = await aiomysql.connect(
+        host=host,
+        port=port,
+        user=user,
+        password=password,
+        db=database,
+        charset="utf8mb4",
+        autocommit=None,
+        client_flag=CLIENT.FOUND_ROWS,
+        connect_timeout=connect_timeout,
+        local_infile=local_infile,
+        ssl=ssl,
+    )
+    connection = MySQLConnection(raw, server)
+    try:
+        await raw.query(SESSION_SETUP)
+        if not raw.get_autocommit():
+            await raw.autocommit(True)
+    except BaseException:
+        connection.terminate()
+        raise
+    return connection

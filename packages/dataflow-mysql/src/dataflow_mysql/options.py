@@ -1,0 +1,124 @@
+"""The query options of ``mysql://`` URLs, checked once when the dialect is made.
+
+``mysql://user:password@host:3306/db?pool_size=20&connect_timeout=5&local_infile=true``
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+
+import attrs
+
+from dataflow.config import Config
+from dataflow.errors import ConfigError
+from dataflow.schema import suggest
+from dataflow.url import DatabaseURL
+
+OPTIONS = {
+    "pool_size": "connections per pool (overrides DataFlow's pool_size)",
+    "pool_timeout": "seconds to wait for a free connection (overrides DataFlow's pool_timeout)",
+    "connect_timeout": "seconds to wait for the server when connecting",
+    "charset": "always utf8mb4; any other value is refused",
+    "local_infile": "allow LOAD DATA LOCAL INFILE (the 'load_data' bulk strategy); default false",
+    "ssl": "true to require TLS (verifying the server against the system CAs unless ssl_verify=false)",
+    "ssl_ca": "a CA bundle file that signs the server's certificate (implies ssl)",
+    "ssl_cert": "a client certificate file (implies ssl)",
+    "ssl_key": "the client certificate's key file",
+    "ssl_verify": "false to skip certificate and host name checks (testing only)",
+}
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _flag(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(f"mysql URL option {name}={value!r} must be true or false", field=name)
+
+
+def _number(name: str, value: str, kind: type[int] | type[float]) -> float:
+    try:
+        number = kind(value)
+    except ValueError:
+        raise ConfigError(f"mysql URL option {name}={value!r} must be a number", field=name) from None
+    if number <= 0:
+        raise ConfigError(f"mysql URL option {name}={value!r} must be positive", field=name)
+    return number
+
+
+@attrs.frozen
+class ConnectOptions:
+    """Everything needed to open one connection; ``password`` never shows in a repr."""
+
+    host: str
+    port: int
+    user: str | None
+    password: str = attrs.field(repr=False)
+    database: str
+    pool_size: int
+    pool_timeout: float
+    connect_timeout: float
+    local_infile: bool
+    ssl: ssl.SSLContext | None = attrs.field(repr=lambda context: "on" if context else "off")
+
+    @classmethod
+    def from_url(cls, url: DatabaseURL, config: Config) -> ConnectOptions:
+        options: Mapping[str, str] = url.options
+        for name in options:
+            if name not in OPTIONS:
+                raise ConfigError(
+                    f"unknown mysql URL option {name!r}{suggest(name, OPTIONS)}; options: {', '.join(OPTIONS)}",
+                    field=name,
+                )
+        charset = options.get("charset", "utf8mb4").lower()
+        if charset != "utf8mb4":
+            raise ConfigError(
+                f"mysql URL option charset={charset!r} is not supported: DataFlow always uses utf8mb4", field="charset"
+            )
+        if not url.database:
+            raise ConfigError(f"the mysql URL {url} names no database; add one: mysql://user@host:3306/<database>")
+        return cls(
+            host=url.host or "localhost",
+            port=url.port or 3306,
+            user=url.username,
+            password=url.password or "",
+            database=url.database,
+            pool_size=int(_number("pool_size", options["pool_size"], int))
+            if "pool_size" in options
+            else config.pool_size,
+            pool_timeout=(
+                _number("pool_timeout", options["pool_timeout"], float)
+                if "pool_timeout" in options
+                else config.pool_timeout
+            ),
+            connect_timeout=(
+                _number("connect_timeout", options["connect_timeout"], float)
+                if "connect_timeout" in options
+                else config.connect_timeout
+            ),
+            local_infile=_flag("local_infile", options.get("local_infile", "false")),
+            ssl=_ssl_context(options),
+        )
+
+
+def _ssl_context(options: Mapping[str, str]) -> ssl.SSLContext | None:
+    wanted = any(options.get(name) for name in ("ssl_ca", "ssl_cert"))
+    if "ssl" in options:
+        wanted = _flag("ssl", options["ssl"]) or wanted
+    if not wanted:
+        return None
+    try:
+        context = ssl.create_default_context(cafile=options.get("ssl_ca") or None)
+        if not _flag("ssl_verify", options.get("ssl_verify", "true")):
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if options.get("ssl_cert"):
+            context.load_cert_chain(options["ssl_cert"], options.get("ssl_key") or None)
+    except OSError as exc:
+        raise ConfigError(f"mysql URL ssl options: cannot read a certificate file: {exc}", field="ssl") from None
+    return context

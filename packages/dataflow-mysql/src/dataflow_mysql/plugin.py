@@ -1,0 +1,26 @@
+"""dataflow-mysql's plugin module, named in the ``dataflow`` entry-point group.
+
+Nothing here imports aiomysql: the dialect module does, when DataFlow asks
+for it (a ``mysql://`` or ``mariadb://`` URL).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dataflow import hookimpl
+
+
+@hookimpl
+def dataflow_register_dialects(register: Any) -> None:
+    from .dialect import MySQLDialect
+
+    register(MySQLDialect)
+
+
+@hookimpl
+def dataflow_register_bulk_strategies(register: Any) -> None:
+    from .bulk import STRATEGIES
+
+    for strategy in STRATEGIES:
+        register(strategy)
