@@ -54,7 +54,7 @@ def test_block_list_skips_the_named_plugins(monkeypatch: pytest.MonkeyPatch) -> 
 def test_cli_lists_plugins_with_versions_and_hooks() -> None:
     result = CliRunner().invoke(main, ["plugins", "--json"])
     assert result.exit_code == 0, result.output
-    listed = {p["name"]: p for p in json.loads(result.output)}
+    listed = {p["name"]: p for p in json.loads(result.output)["plugins"]}
     assert listed["sqlite"]["distribution"] == "dataflow-sqlite"
     assert "dataflow_register_dialects" in listed["sqlite"]["hooks"]
     text = CliRunner().invoke(main, ["plugins"])
@@ -196,3 +196,26 @@ def test_plugins_add_cli_commands() -> None:
         result = CliRunner().invoke(group, ["hello"])
     assert result.exit_code == 0 and result.output == "hello from a plugin\n"
     assert "hello" not in cli.main.commands
+
+
+class BrokenPlugin:
+    @hookimpl
+    def dataflow_register_bulk_strategies(self, register: Any) -> None:
+        raise ImportError("half-installed driver")
+
+
+def test_a_broken_plugin_is_skipped_and_reported(tmp_path: Path) -> None:
+    with plugin_registered(BrokenPlugin(), "broken"):
+        db = DataFlow(f"sqlite:///{tmp_path / 'b.db'}")
+        try:
+            define_people(db)
+            assert run_node(db, "UserBulkCreateNode", {"data": [{"name": "a", "email": "a@x"}]}) == {"inserted": 1}
+        finally:
+            db.close()
+        result = CliRunner().invoke(main, ["plugins", "--json"])
+    problems = json.loads(result.output)["problems"]
+    assert {
+        "plugin": "broken",
+        "where": "dataflow_register_bulk_strategies",
+        "error": "ImportError: half-installed driver",
+    } in problems

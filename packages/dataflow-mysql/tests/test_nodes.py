@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from mysql_helpers import open_db, statement_log, without_returning
 
-from dataflow import DataFlow, WorkflowError
+from dataflow import DataFlow
 from dataflow.testing.helpers import define_people, run_node
 
 
@@ -83,11 +83,6 @@ def test_reads_are_one_statement_per_node(db: DataFlow, dataflow_database_url: s
         logged.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=WorkflowError,
-    reason="core TableSQL writes INSERT ... DEFAULT VALUES for a row without columns; MySQL needs () VALUES ()",
-)
 def test_a_model_with_only_a_key_can_be_created(db: DataFlow) -> None:
     @db.model
     class Counter:

@@ -101,17 +101,18 @@ def test_create_table_puts_keys_inside_one_statement() -> None:
     assert sql.endswith("ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin")
 
 
-def test_a_unique_key_that_cannot_be_indexed_is_a_config_error() -> None:
+def test_a_unique_key_that_cannot_be_indexed_is_refused_at_model_definition() -> None:
     db = DataFlow("mysql://root@h/db", env="test")
 
-    @db.model
-    class Page:
-        body: Annotated[str, MaxLength(5000)]
-        __dataflow__ = {"unique": [("body",)]}
-
     with pytest.raises(ConfigError, match="MaxLength") as info:
-        db.dialect.create_table_sql(db.schema("Page"), db.schemas)
+
+        @db.model
+        class Page:
+            body: Annotated[str, MaxLength(5000)]
+            __dataflow__ = {"unique": [("body",)]}
+
     assert info.value.field == "body"
+    assert "Page" not in db.schemas
 
 
 def test_identifiers_longer_than_64_are_refused() -> None:

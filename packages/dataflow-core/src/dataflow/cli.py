@@ -18,27 +18,29 @@ def main() -> None:
 @main.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def plugins_command(as_json: bool) -> None:
-    """List the plugins that loaded: name, distribution, version and hooks."""
-    infos = plugin_host().info()
+    """List the plugins that loaded: name, distribution, version and hooks; and those that failed."""
+    host = plugin_host()
+    infos = host.info()
+    for hook in ("dataflow_register_dialects", "dataflow_register_bulk_strategies", "dataflow_register_node_types"):
+        host.collect(hook)  # a plugin failing in one of these shows among the problems
+    problems = list(dict.fromkeys(host.problems))
     if as_json:
-        click.echo(
-            json.dumps(
-                [
-                    {"name": i.name, "distribution": i.distribution, "version": i.version, "hooks": list(i.hooks)}
-                    for i in infos
-                ],
-                indent=2,
-            )
-        )
+        listed = [
+            {"name": i.name, "distribution": i.distribution, "version": i.version, "hooks": list(i.hooks)}
+            for i in infos
+        ]
+        failed = [{"plugin": p.plugin, "where": p.where, "error": p.error} for p in problems]
+        click.echo(json.dumps({"plugins": listed, "problems": failed}, indent=2))
         return
     if not infos:
         click.echo("no plugins loaded")
-        return
     for info in infos:
         origin = f"{info.distribution} {info.version}" if info.distribution else "registered in process"
         click.echo(f"{info.name} ({origin})")
         for hook in info.hooks:
             click.echo(f"    {hook}")
+    for problem in problems:
+        click.echo(f"problem: plugin {problem.plugin!r} failed in {problem.where}: {problem.error}", err=True)
 
 
 def build_cli() -> click.Group:

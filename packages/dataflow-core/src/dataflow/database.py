@@ -121,6 +121,7 @@ class DataFlow:
         self.dialect.check_identifier(schema.table, schema.name)
         for field in schema.fields:
             self.dialect.check_identifier(field.name, schema.name)
+        self.dialect.check_schema(schema, {**self.schemas, schema.name: schema})
         self.schemas[schema.name] = schema
         self._classes[cls] = schema
         self.nodes.update(model_nodes(self, schema))
@@ -149,6 +150,7 @@ class DataFlow:
         if future is not None and future.done() and not future.cancelled() and future.exception() is None:
             return future.result()
         if future is None:
+            self._terminate_pools_of_closed_loops()
             future = self._pools[loop] = loop.create_task(self.dialect.create_pool())
         try:
             return await asyncio.shield(future)
@@ -157,11 +159,19 @@ class DataFlow:
                 self._pools.pop(loop, None)
             raise
 
+    def _terminate_pools_of_closed_loops(self) -> None:
+        """Pools of loops that ended without ``close_async`` (e.g. after ``asyncio.run``) hold connections."""
+        for loop in [loop for loop in self._pools if loop.is_closed()]:
+            future = self._pools.pop(loop)
+            self._ddl_locks.pop(loop, None)
+            if future.done() and not future.cancelled() and future.exception() is None:
+                future.result().terminate()
+
     async def open_session(self, *, run_id: str | None = None, context: Mapping[str, Any] | None = None) -> Session:
         """Acquire a connection and wrap it in a session; give it back with :meth:`close_session`."""
         pool = await self.pool()
         connection = await pool.acquire()
-        session = Session(self, connection, run_id=run_id, context=context or {})
+        session = Session(self, connection, run_id=run_id, context=context or {}, pool=pool)
         if self.config.creates_tables and len(self._tables_ready) < len(self.schemas):
             try:
                 await self._create_missing_tables(session)
@@ -171,7 +181,7 @@ class DataFlow:
         return session
 
     async def close_session(self, session: Session) -> None:
-        pool = await self.pool()
+        pool = session.pool
         discard = session.broken
         if not discard and session.in_transaction:
             try:
@@ -212,7 +222,7 @@ class DataFlow:
         self._tables_ready.clear()
         pool = await self.pool()
         connection = await pool.acquire()
-        session = Session(self, connection, run_id=None, context={})
+        session = Session(self, connection, run_id=None, context={}, pool=pool)
         try:
             await self._create_missing_tables(session)
         finally:

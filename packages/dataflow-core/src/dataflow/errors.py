@@ -27,6 +27,10 @@ class ConfigError(DataFlowError):
     """A setting, URL or model declaration is wrong; raised before any SQL runs."""
 
 
+class MigrationError(DataFlowError):
+    """The schema cannot be brought to the models safely (or does not match them in production)."""
+
+
 class ValidationError(DataFlowError):
     """A node's input is wrong: a missing, unknown or ill-typed field."""
 

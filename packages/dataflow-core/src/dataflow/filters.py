@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import FilterError, ValidationError
-from .fields import FieldSchema
+from .fields import FieldKind, FieldSchema
 from .schema import suggest
 from .sql import Params, TableSQL
 
@@ -147,7 +147,9 @@ def _like(case_insensitive: bool) -> Callable[[_Compiler, FieldSchema, str, Any]
     def build(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
         if not isinstance(value, str):
             raise c.error(f"$like/$ilike on {f.name!r} takes a string pattern", field=f.name)
-        placeholder = c.params.add(value)
+        # A text field's encoder may refuse what its database cannot hold (NUL on PostgreSQL).
+        pattern = c.table.encode(f.name, value) if f.kind is FieldKind.STR else value
+        placeholder = c.params.add(pattern)
         return c.table.dialect.like(column, placeholder, case_insensitive=case_insensitive)
 
     return build

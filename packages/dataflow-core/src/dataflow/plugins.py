@@ -7,6 +7,7 @@ plugin modules import theirs only when a dialect creates a pool.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ import pluggy
 from . import hookspecs
 
 GROUP = "dataflow"
+log = logging.getLogger("dataflow.plugins")
 hookimpl = pluggy.HookimplMarker(GROUP)
 
 T = TypeVar("T")
@@ -34,6 +36,15 @@ class PluginInfo:
     distribution: str | None
     version: str | None
     hooks: tuple[str, ...]
+
+
+@attrs.frozen
+class PluginProblem:
+    """A plugin that failed to import or to answer a hook, and was skipped."""
+
+    plugin: str
+    where: str
+    error: str
 
 
 def _names(variable: str) -> set[str] | None:
@@ -53,6 +64,7 @@ class PluginHost:
         self._loaded = False
         self._lock = threading.Lock()
         self._cache: dict[str, Any] = {}
+        self.problems: list[PluginProblem] = []
 
     def load(self) -> None:
         """Import every allowed entry point, once."""
@@ -65,7 +77,12 @@ class PluginHost:
                     continue
                 if self.manager.has_plugin(entry.name):
                     continue
-                self.manager.register(entry.load(), name=entry.name)
+                try:
+                    plugin = entry.load()
+                except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the others
+                    self._problem(entry.name, "import", exc)
+                    continue
+                self.manager.register(plugin, name=entry.name)
                 dist = entry.dist
                 self._distributions[entry.name] = (dist.name, dist.version) if dist else (None, None)
             self._loaded = True
@@ -81,11 +98,31 @@ class PluginHost:
         self._cache.clear()
 
     def collect(self, hook_name: str) -> list[Any]:
-        """Everything registered through the register-callback hook ``hook_name``."""
+        """Everything registered through the register-callback hook ``hook_name``.
+
+        A plugin whose hook raises is logged, listed in :attr:`problems` and
+        skipped: one broken plugin does not take the others down.
+        """
         self.load()
         items: list[Any] = []
-        getattr(self.manager.hook, hook_name)(register=lambda *args: items.append(args[0] if len(args) == 1 else args))
+        for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
+            registered: list[Any] = []
+
+            def register(*args: Any, into: list[Any] = registered) -> None:
+                into.append(args[0] if len(args) == 1 else args)
+
+            try:
+                implementation.function(register=register)
+            except Exception as exc:  # noqa: BLE001
+                self._problem(implementation.plugin_name, hook_name, exc)
+                continue
+            items.extend(registered)
         return items
+
+    def _problem(self, plugin: str, where: str, error: Exception) -> None:
+        message = f"{type(error).__name__}: {error}"
+        log.error("DataFlow plugin %r failed in %s and is skipped: %s", plugin, where, message)
+        self.problems.append(PluginProblem(plugin=plugin, where=where, error=message))
 
     def cached(self, hook_name: str, build: Callable[[list[Any]], T]) -> T:
         """``build(collect(hook_name))``, computed once until plugins change."""

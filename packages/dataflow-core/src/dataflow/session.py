@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .dialect import Connection, ExecuteResult
+from .dialect import Connection, ExecuteResult, Pool
 from .errors import ConnectionError, DataFlowError, TransactionError
 from .events import StatementExecuted, TransactionFinished, emit
 from .schema import ModelSchema
@@ -32,8 +32,11 @@ sql_log = logging.getLogger("dataflow.sql")
 class Session:
     """One connection of one database, held for one workflow run."""
 
-    def __init__(self, db: DataFlow, connection: Connection, *, run_id: str | None, context: Mapping[str, Any]) -> None:
+    def __init__(
+        self, db: DataFlow, connection: Connection, *, run_id: str | None, context: Mapping[str, Any], pool: Pool
+    ) -> None:
         self.db = db
+        self.pool = pool
         self.dialect = db.dialect
         self.connection = connection
         self.run_id = run_id
@@ -186,9 +189,14 @@ class Session:
         await self.execute(f"SAVEPOINT {name}")
         try:
             yield
-        except BaseException:
+        except BaseException as error:
             if not self.broken:
-                await self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                try:
+                    await self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+                except DataFlowError:
+                    # The database may have undone the whole transaction (a deadlock): the
+                    # original error is the one worth reporting.
+                    raise error from None
             raise
         await self.execute(f"RELEASE SAVEPOINT {name}")
 

@@ -99,7 +99,7 @@ class TableSQL:
                 f"VALUES ({', '.join(placeholders)})"
             )
         else:
-            sql = f"INSERT INTO {self.table} DEFAULT VALUES"
+            sql = self.dialect.insert_default_values(self.table)
         if returning:
             sql += f" RETURNING {self.select_list}"
         return sql

@@ -78,6 +78,9 @@ class MySQLDialect(Dialect):
         """Raise ``ConfigError`` for a model MySQL cannot store as declared (a key on unbounded text, ...)."""
         ddl.check_schema(schema, tables)
 
+    def insert_default_values(self, table: str) -> str:
+        return f"INSERT INTO {table} () VALUES ()"
+
     def create_table_sql(self, schema: ModelSchema, tables: Mapping[str, ModelSchema]) -> list[str]:
         return ddl.create_table_sql(
             schema,

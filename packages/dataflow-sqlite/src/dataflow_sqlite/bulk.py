@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from dataflow.bulk.generic import refuse_conflicts_outside_scope
 from dataflow.bulk.strategy import BulkRequest, BulkResult, Operation, chunks
 from dataflow.dialect import Dialect
 from dataflow.fields import FieldKind
@@ -66,6 +67,7 @@ class CountedUpsert:
         return _is_sqlite(dialect)
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
+        await refuse_conflicts_outside_scope(session, request)
         table = request.table
         placeholders = ["?"] * len(request.columns)
         sql = table.dialect.upsert_sql(

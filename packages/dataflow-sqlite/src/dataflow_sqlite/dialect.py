@@ -14,6 +14,7 @@ import json
 import os
 import sqlite3
 import uuid
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from dataflow.config import Config
@@ -25,6 +26,7 @@ from dataflow.url import DatabaseURL
 
 from .connection import SQLiteConnection
 from .errors import translate_error
+from .migrate import SQLiteIntrospector, SQLiteSchemaEditor
 from .pool import SQLitePool
 
 DEFAULT_FILE = "dataflow.db"
@@ -184,6 +186,12 @@ class SQLiteDialect(Dialect):
                 )
         size = 1 if self.memory else self.config.pool_size
         return SQLitePool(self.connect, size=size, timeout=self.config.pool_timeout, label=str(self.url))
+
+    def introspector(self) -> SQLiteIntrospector:
+        return SQLiteIntrospector()
+
+    def schema_editor(self, tables: Mapping[str, ModelSchema]) -> SQLiteSchemaEditor:
+        return SQLiteSchemaEditor(self, tables)
 
     def dispose(self) -> None:
         if self._anchor is not None:

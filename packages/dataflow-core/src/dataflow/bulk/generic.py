@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from ..dialect import Dialect
+from ..errors import UniqueViolationError
 from ..filters import compile_filter
 from ..session import Session
 from ..sql import Params, TableSQL
@@ -38,6 +39,32 @@ def key_list_condition(table: TableSQL, columns: Sequence[str], count: int, para
 def insert_values_sql(table: TableSQL, columns: Sequence[str], count: int, params: Params) -> str:
     rows = ", ".join("(" + ", ".join(params.add(None) for _ in columns) + ")" for _ in range(count))
     return f"INSERT INTO {table.table} ({', '.join(table.quoted[c] for c in columns)}) VALUES {rows}"
+
+
+async def refuse_conflicts_outside_scope(session: Session, request: BulkRequest) -> None:
+    """An upsert must not update rows the caller cannot see (soft-deleted, another tenant's).
+
+    Strategies that update through ON CONFLICT call this first when the
+    request has a scope: a key that exists outside it is a unique violation.
+    """
+    if request.scope is None or not request.update_fields:
+        return
+    table = request.table
+    positions = [request.columns.index(c) for c in request.conflict_on]
+    for chunk in chunks(request.rows, rows_per_statement(table.dialect, request, len(positions) + 4)):
+        params = Params(table.dialect)
+        condition = key_list_condition(table, request.conflict_on, len(chunk), params)
+        params.values = [row[p] for row in chunk for p in positions]
+        hidden = compile_filter(request.scope, table, params)
+        sql = f"SELECT COUNT(*) FROM {table.table} WHERE {condition} AND NOT ({hidden})"
+        rows = await session.fetch(sql, params.values, schema=table.schema, operation="bulk_upsert")
+        if int(rows[0][0]):
+            raise UniqueViolationError(
+                f"{table.schema.name}: {int(rows[0][0])} row(s) with the same {', '.join(request.conflict_on)} "
+                "exist outside the current scope (soft-deleted, or another tenant's) and cannot be updated",
+                model=table.schema.name,
+                fields=request.conflict_on,
+            )
 
 
 @attrs.frozen
@@ -107,6 +134,7 @@ class CheckThenUpsert:
         return dialect.capabilities.upsert
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
+        await refuse_conflicts_outside_scope(session, request)
         table = request.table
         dialect = table.dialect
         columns = request.columns

@@ -18,7 +18,7 @@ from ..sql import Params, TableSQL
 from .base import ModelNode
 from .crud import delete_statement
 from .rows import RowPreparer, changes, check_known, key_value
-from .statements import update_matching, visible_scope, where
+from .statements import check_conflict_target, update_matching, visible_scope, where
 
 DEFAULT_BATCH_SIZE = 1000
 PIPELINE_ROWS = 5000
@@ -166,6 +166,7 @@ class PipelinedBulkNode(BulkNode):
         update_fields: tuple[str, ...],
         keep_last: bool,
     ) -> Iterator[BulkRequest]:
+        check_conflict_target(session, self.schema, conflict_on)
         duplicates = DuplicateKeys(self, columns, conflict_on)
         scope = visible_scope(session, table)
         batch_size = self.batch_size(inputs)

@@ -11,7 +11,7 @@ from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
 from .rows import changes, check_known, key_value, new_record, utcnow
-from .statements import assignments, key_where, read_record, update_matching, where
+from .statements import assignments, check_conflict_target, key_where, read_record, update_matching, where
 
 
 def _not_found(node: ModelNode, key: Any) -> NotFoundError:
@@ -193,6 +193,7 @@ class UpsertNode(ModelNode):
         assert session is not None
         inputs = dict(inputs)
         conflict_on = self.conflict_fields(inputs)
+        check_conflict_target(session, self.schema, conflict_on)
         update_fields = inputs.pop("update_fields", None)
         data = session.fill(self.schema, inputs) if session.db.tenancy_filters else inputs
         record = new_record(self.schema, data)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import ValidationError
 from ..filters import TRUE, Filter, compile_filter
+from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
 
@@ -60,3 +62,18 @@ async def update_matching(
     sql = f"UPDATE {table.table} SET {assignments(table, params, values)}{where(session, table, params, filter)}"
     result = await session.execute(sql, params.values, schema=table.schema, operation=operation)
     return {"updated": result.rowcount}
+
+
+def check_conflict_target(session: Session, schema: ModelSchema, conflict_on: tuple[str, ...]) -> None:
+    """On databases that cannot choose the conflict target, ``conflict_on`` must be a unique key."""
+    if not session.dialect.capabilities.upsert_needs_unique_key:
+        return
+    keys = {(schema.primary_key,), *(tuple(group) for group in schema.unique)}
+    if tuple(conflict_on) not in keys and set(conflict_on) not in [set(k) for k in keys]:
+        options = " or ".join(f"({', '.join(k)})" for k in sorted(keys))
+        raise ValidationError(
+            f"{schema.name}: conflict_on ({', '.join(conflict_on)}) is not a unique key; {session.dialect.name} "
+            f"can only resolve conflicts on one: use {options}",
+            model=schema.name,
+            field="conflict_on",
+        )

@@ -14,6 +14,7 @@ import pytest
 from ..database import DataFlow
 from ..errors import WorkflowError
 from ..fields import MaxLength
+from ..loops import run_sync
 from ..workflow import LocalRuntime, WorkflowBuilder
 
 
@@ -113,7 +114,8 @@ def records(db: DataFlow, model: str, **params: Any) -> list[dict[str, Any]]:
 
 
 def require(db: DataFlow, capability: str) -> None:
-    """Skip the test unless the dialect declares ``capability``."""
+    """Skip the test unless the dialect declares ``capability`` (known once a pool has met the server)."""
+    run_sync(db.pool)
     value = getattr(db.dialect.capabilities, capability)
     if not value:
         pytest.skip(f"{db.dialect.name} does not declare the {capability!r} capability")

@@ -93,20 +93,29 @@ class _Run:
         session = self.sessions.get(db)
         if session is not None:
             return session
-        # Concurrent branches may ask at once: the lock makes one of them open it.
+        # Concurrent branches may ask at once: the lock makes one of them open it, and a
+        # session is shared only once its transaction has begun.
         async with self._open_lock:
             session = self.sessions.get(db)
             if session is None:
                 session = await db.open_session(run_id=self.run_id, context=self.context)
-                self.sessions[db] = session
                 if self.transaction:
-                    await session.begin(self.isolation)
+                    try:
+                        await session.begin(self.isolation)
+                    except BaseException:
+                        await db.close_session(session)
+                        raise
+                self.sessions[db] = session
         return session
 
     async def finish(self, success: bool) -> BaseException | None:
-        """Commit or roll back every session, then release them all; return a commit failure."""
+        """Commit or roll back every session, then release them all; return a commit failure.
+
+        Sessions leave ``self.sessions`` as they are released, so a second call
+        (after a cancellation) finishes only what the first did not.
+        """
         failure: BaseException | None = None
-        for session in self.sessions.values():
+        for session in list(self.sessions.values()):
             try:
                 if self.transaction and session.in_transaction:
                     if success and failure is None:
@@ -115,7 +124,8 @@ class _Run:
                         await session.rollback()
             except DataFlowError as exc:
                 failure = failure or exc
-        for db, session in self.sessions.items():
+        while self.sessions:
+            db, session = self.sessions.popitem()
             await db.close_session(session)
         return failure
 
@@ -272,7 +282,12 @@ class AsyncLocalRuntime:
             results = await run.execute()
             success = True
         finally:
-            commit_error = await asyncio.shield(run.finish(success))
+            try:
+                commit_error = await run.finish(success)
+            except asyncio.CancelledError:
+                # Cancelled while finishing: roll back and release in the background, never leak.
+                asyncio.get_running_loop().create_task(run.finish(False))
+                raise
         if commit_error is not None:
             raise WorkflowError(
                 f"the run's transaction failed to commit: {commit_error}",

@@ -106,14 +106,14 @@ class CountedUpsert:
                 f"{schema.name}: {met - on_key} row(s) collide with existing records on a unique key other than "
                 f"({conflict}); nothing was written",
                 model=schema.name,
-                field=request.conflict_on[0],
+                fields=request.conflict_on,
             )
         if request.update_fields and visible < on_key:
             raise UniqueViolationError(
                 f"{schema.name}: {on_key - visible} row(s) match records by ({conflict}) that this run cannot "
                 "see (another tenant's, or soft-deleted); nothing was written",
                 model=schema.name,
-                field=request.conflict_on[0],
+                fields=request.conflict_on,
             )
         inserted = len(request.rows) - met
         return BulkResult(inserted=inserted, updated=visible if request.update_fields else 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ...database import DataFlow
-from ...errors import NotFoundError, ValidationError
+from ...errors import NotFoundError, UniqueViolationError, ValidationError
 from ..helpers import count, failure, people, records, run_node
 
 
@@ -163,3 +163,19 @@ def test_soft_delete_hides_records_without_removing_them(db: DataFlow) -> None:
     assert run_node(db, "DocDeleteNode", {"id": gone["id"], "raise_on_not_found": False}) == {"deleted": 0}
     assert run_node(db, "DocBulkDeleteNode", {"ids": [kept["id"], gone["id"]]}) == {"deleted": 1}
     assert count(db, "Doc") == 0
+
+
+def test_bulk_upsert_does_not_update_a_soft_deleted_record(db: DataFlow) -> None:
+    @db.model
+    class Member:
+        email: str
+        name: str
+        __dataflow__ = {"soft_delete": True, "unique": [("email",)]}
+
+    gone = run_node(db, "MemberCreateNode", {"email": "gone@x", "name": "before"})
+    run_node(db, "MemberDeleteNode", {"id": gone["id"]})
+    data = [{"email": "gone@x", "name": "after"}, {"email": "new@x", "name": "new"}]
+    error = failure(db, "MemberBulkUpsertNode", {"data": data, "conflict_on": ["email"]})
+    assert isinstance(error, UniqueViolationError) and "email" in error.fields
+    assert count(db, "Member") == 0
+    assert run_node(db, "MemberDeleteNode", {"filter": {"email": "gone@x"}}) == {"deleted": 0}

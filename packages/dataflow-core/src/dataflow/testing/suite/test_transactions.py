@@ -63,3 +63,17 @@ def test_committed_transaction_keeps_every_write(users: DataFlow) -> None:
     results, run_id = LocalRuntime().execute(workflow.build(), transaction=True)
     assert results["bulk"] == {"inserted": 50} and run_id
     assert count(users, "User") == 51
+
+
+def test_concurrent_first_nodes_all_join_the_run_transaction(users: DataFlow) -> None:
+    # Several nodes start at once and race to open the run's connection: every one of
+    # them must write inside the transaction, so one failure rolls back them all.
+    workflow = WorkflowBuilder()
+    for i in range(4):
+        workflow.add_node(users.nodes["UserBulkCreateNode"], f"bulk{i}", {"data": people(20, start=i * 20)})
+        workflow.add_node(users.nodes["UserCreateNode"], f"one{i}", {"name": "x", "email": f"one{i}@x"})
+    workflow.add_node(users.nodes["UserReadNode"], "missing", {"id": 10**9})
+    with pytest.raises(WorkflowError) as info:
+        LocalRuntime().execute(workflow.build(), transaction=True)
+    assert info.value.node_id == "missing"
+    assert count(users, "User") == 0

@@ -1,0 +1,52 @@
+"""The schema as the database has it, read by a dialect's introspection."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Protocol
+
+import attrs
+
+from ..dialect import Connection
+
+
+@attrs.frozen
+class LiveColumn:
+    name: str
+    type: str
+    """The type as the dialect's introspection reports it (compared by the dialect's editor)."""
+    nullable: bool
+    primary_key: bool = False
+
+
+@attrs.frozen
+class LiveIndex:
+    name: str
+    columns: tuple[str, ...]
+    unique: bool
+
+
+@attrs.frozen
+class LiveForeignKey:
+    columns: tuple[str, ...]
+    table: str
+    ref_columns: tuple[str, ...]
+    name: str | None = None
+
+
+@attrs.frozen
+class LiveTable:
+    name: str
+    columns: tuple[LiveColumn, ...]
+    indexes: tuple[LiveIndex, ...] = ()
+    foreign_keys: tuple[LiveForeignKey, ...] = ()
+
+    def column(self, name: str) -> LiveColumn | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+class Introspector(Protocol):
+    """A dialect's reader of the live schema."""
+
+    async def tables(self, connection: Connection) -> Mapping[str, LiveTable]:
+        """Every user table of the connection's database (or schema), by name."""

@@ -1,0 +1,187 @@
+"""Planning and applying migrations for one ``DataFlow`` instance."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ..errors import DataFlowError, MigrationError
+from ..session import Session
+from .diff import HISTORY_TABLE, parse_renames, plan_changes
+from .editor import SchemaEditor
+from .history import checksum, ensure_history, read_history, record
+from .live import LiveTable
+from .steps import AddColumn, CreateTable, Plan, Statement, Step
+
+if TYPE_CHECKING:
+    from ..database import DataFlow
+
+
+@attrs.frozen
+class Applied:
+    """What one ``apply`` did."""
+
+    name: str
+    steps: tuple[str, ...]
+    checksum: str
+
+
+class Migrator:
+    """Diff, plan and apply for the models of ``db``."""
+
+    def __init__(self, db: DataFlow) -> None:
+        self.db = db
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[Session]:
+        """A session outside any workflow run, and without the automatic table creation."""
+        pool = await self.db.pool()
+        connection = await pool.acquire()
+        session = Session(self.db, connection, run_id=None, context={}, pool=pool)
+        try:
+            yield session
+        finally:
+            if session.in_transaction and not session.broken:
+                await session.rollback()
+            await pool.release(connection, discard=session.broken)
+
+    def editor(self, live: Mapping[str, LiveTable]) -> SchemaEditor:
+        editor = self.db.dialect.schema_editor(self.db.schemas)
+        editor.live = live
+        return editor
+
+    async def live(self, session: Session) -> dict[str, LiveTable]:
+        introspector = self.db.dialect.introspector()
+        tables = await session.call(introspector.tables, sql="-- introspect", operation="introspect")
+        return {name: table for name, table in tables.items() if name != HISTORY_TABLE}
+
+    async def plan(self, renames: Iterable[str] = ()) -> Plan:
+        """The steps between the live schema and the models (nothing is applied)."""
+        async with self.session() as session:
+            live = await self.live(session)
+            return plan_changes(self.db.schemas.values(), live, self.editor(live), parse_renames(renames))
+
+    async def render(self, renames: Iterable[str] = ()) -> str:
+        async with self.session() as session:
+            live = await self.live(session)
+            editor = self.editor(live)
+            return plan_changes(self.db.schemas.values(), live, editor, parse_renames(renames)).render(editor)
+
+    async def history(self) -> list[dict[str, Any]]:
+        async with self.session() as session:
+            return await read_history(session, await ensure_history(session))
+
+    async def apply(
+        self, *, allow_destructive: bool = False, renames: Iterable[str] = (), name: str = "auto"
+    ) -> Applied | None:
+        """Bring the live schema to the models, under the database's migration lock.
+
+        Destructive steps need ``allow_destructive``; a step that would lose or
+        break rows is refused with their count either way. On databases with
+        transactional DDL the whole plan is one transaction; elsewhere each step
+        is recorded as it completes, so a failure is reported exactly.
+        """
+        hints = parse_renames(renames)
+        async with self.session() as session:
+            editor = self.db.dialect.schema_editor(self.db.schemas)
+            async with editor.lock(session):
+                history = await ensure_history(session)
+                live = await self.live(session)
+                editor.live = live
+                plan = plan_changes(self.db.schemas.values(), live, editor, hints)
+                if plan.empty:
+                    return None
+                refuse_unsafe(plan, allow_destructive)
+                await check_rows(session, plan, editor)
+                if self.db.dialect.capabilities.transactional_ddl:
+                    return await self._apply_atomically(session, editor, plan, history, name)
+                return await self._apply_step_by_step(session, editor, plan, history, name)
+
+    async def _apply_atomically(
+        self, session: Session, editor: SchemaEditor, plan: Plan, history: Any, name: str
+    ) -> Applied:
+        statements = plan.statements(editor)
+        async with session.atomic():
+            await run_statements(session, statements)
+            await record(session, history, name, statements)
+        return Applied(name=name, steps=tuple(s.describe() for s in plan.steps), checksum=checksum(statements))
+
+    async def _apply_step_by_step(
+        self, session: Session, editor: SchemaEditor, plan: Plan, history: Any, name: str
+    ) -> Applied:
+        every: list[Statement] = []
+        total = len(plan.steps)
+        for number, step in enumerate(plan.steps, 1):
+            statements = step.statements(editor)
+            try:
+                await run_statements(session, statements)
+            except DataFlowError as exc:
+                done = f"steps 1-{number - 1} were applied and recorded" if number > 1 else "nothing was applied"
+                raise MigrationError(
+                    f"step {number} of {total} ({step.describe()}) failed: {exc.message}; {done}. "
+                    "Fix the cause and apply again: the plan is computed afresh from the live schema."
+                ) from exc
+            await record(session, history, f"{name} [{number}/{total}] {step.describe()}", statements)
+            every += statements
+        return Applied(name=name, steps=tuple(s.describe() for s in plan.steps), checksum=checksum(every))
+
+    async def ensure_development_schema(self, session: Session) -> list[str]:
+        """Create missing tables and add missing nullable columns; never drop or alter.
+
+        Returns what else differs, for a warning.
+        """
+        editor = self.db.dialect.schema_editor(self.db.schemas)
+        live = await self.live(session)
+        editor.live = live
+        plan = plan_changes(self.db.schemas.values(), live, editor)
+        automatic = [s for s in plan.steps if _automatic(s)]
+        for step in automatic:
+            await run_statements(session, step.statements(editor))
+        return [s.describe() for s in plan.steps if not _automatic(s)]
+
+    async def check_production_schema(self, session: Session) -> None:
+        """Raise ``MigrationError`` with the diff when the live schema does not match the models."""
+        live = await self.live(session)
+        editor = self.editor(live)
+        plan = plan_changes(self.db.schemas.values(), live, editor)
+        if not plan.empty:
+            raise MigrationError(
+                "the database schema does not match the models; review and run `dataflow migrate apply` "
+                "(or db.migrate()):\n" + plan.render(editor)
+            )
+
+
+def _automatic(step: Step) -> bool:
+    return isinstance(step, CreateTable) or (isinstance(step, AddColumn) and step.field.nullable)
+
+
+def refuse_unsafe(plan: Plan, allow_destructive: bool) -> None:
+    if plan.destructive and not allow_destructive:
+        listed = "; ".join(step.describe() for step in plan.destructive)
+        notes = (" " + " ".join(plan.notes)) if plan.notes else ""
+        raise MigrationError(
+            f"the plan has destructive steps ({listed}); review them and pass allow_destructive=True "
+            f"(--allow-destructive) to apply.{notes}"
+        )
+
+
+async def check_rows(session: Session, plan: Plan, editor: SchemaEditor) -> None:
+    """Refuse a step that would break existing rows, with how many."""
+    for step in plan.steps:
+        query = step.offending_rows_sql(editor)
+        if query is None:
+            continue
+        rows = await session.fetch(query[0], query[1], operation="migrate_check")
+        offending = int(rows[0][0])
+        if offending:
+            raise MigrationError(
+                f"{step.describe()}: refused, {offending} existing row(s) would be lost or violate the new schema"
+            )
+
+
+async def run_statements(session: Session, statements: Iterable[Statement]) -> None:
+    for sql, params in statements:
+        await session.execute(sql, params, operation="migrate")

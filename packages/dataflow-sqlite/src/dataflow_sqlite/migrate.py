@@ -1,0 +1,164 @@
+"""Migrations on SQLite: introspection through PRAGMAs, and table rebuilds where ALTER TABLE cannot go."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import attrs
+
+from dataflow.dialect import Connection
+from dataflow.errors import MigrationError
+from dataflow.fields import FieldSchema
+from dataflow.migrate.editor import SchemaEditor
+from dataflow.migrate.live import LiveColumn, LiveForeignKey, LiveIndex, LiveTable
+from dataflow.migrate.steps import Statement
+from dataflow.schema import ModelSchema
+from dataflow.session import Session
+
+from .connection import SQLiteConnection
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
+    names = [
+        row[0]
+        for row in raw.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    tables = {}
+    for name in names:
+        quoted = _quote(name)
+        columns = tuple(
+            LiveColumn(name=col, type=declared or "", nullable=not notnull and not pk, primary_key=bool(pk))
+            for _, col, declared, notnull, _, pk in raw.execute(f"PRAGMA table_info({quoted})")
+        )
+        indexes = []
+        for _, index_name, unique, origin, _ in raw.execute(f"PRAGMA index_list({quoted})"):
+            if origin == "pk":
+                continue
+            index_columns = tuple(r[2] for r in raw.execute(f"PRAGMA index_info({_quote(index_name)})"))
+            # A UNIQUE constraint's index is called sqlite_autoindex_*; report it under DataFlow's uq_* name.
+            reported = f"uq_{name}_{'_'.join(index_columns)}" if origin == "u" else index_name
+            indexes.append(LiveIndex(name=reported, columns=index_columns, unique=bool(unique)))
+        keys: dict[int, list[Any]] = {}
+        for key_id, _, target, source, to, *_ in raw.execute(f"PRAGMA foreign_key_list({quoted})"):
+            keys.setdefault(key_id, []).append((source, target, to))
+        foreign_keys = tuple(
+            LiveForeignKey(
+                columns=tuple(p[0] for p in parts), table=parts[0][1], ref_columns=tuple(p[2] for p in parts)
+            )
+            for parts in keys.values()
+        )
+        tables[name] = LiveTable(name=name, columns=columns, indexes=tuple(indexes), foreign_keys=foreign_keys)
+    return tables
+
+
+class SQLiteIntrospector:
+    async def tables(self, connection: Connection) -> Mapping[str, LiveTable]:
+        assert isinstance(connection, SQLiteConnection)
+        return await connection.run(_read_tables)
+
+
+class SQLiteSchemaEditor(SchemaEditor):
+    """ALTER TABLE on SQLite adds and renames columns; anything else rebuilds the table.
+
+    A rebuild creates the model's table under a temporary name, copies the
+    columns both share, drops the old table and renames the new one, with
+    foreign-key enforcement paused (and checked) around the transaction, as
+    SQLite's documentation prescribes.
+    """
+
+    def __init__(self, dialect: Any, tables: Mapping[str, ModelSchema]) -> None:
+        super().__init__(dialect, tables)
+        self._rebuilt: set[str] = set()
+        self._renamed: dict[str, dict[str, str]] = {}
+
+    def widens(self, old: str, new: str) -> bool:
+        return old == new or (old, new) in {("integer", "real"), ("integer", "text"), ("real", "text")}
+
+    def rename_column(self, schema: ModelSchema, old: str, new: str) -> list[Statement]:
+        self._renamed.setdefault(schema.table, {})[old] = new
+        return super().rename_column(schema, old, new)
+
+    def set_nullable(self, schema: ModelSchema, field: FieldSchema, *, nullable: bool) -> list[Statement]:
+        return self.rebuild(schema)
+
+    def alter_column(self, schema: ModelSchema, field: FieldSchema, live: LiveColumn) -> list[Statement]:
+        return self.rebuild(schema)
+
+    def drop_column(self, schema: ModelSchema, column: str) -> list[Statement]:
+        return self.rebuild(schema)
+
+    def drop_index(self, schema: ModelSchema, name: str, unique: bool) -> list[Statement]:
+        if unique:  # a UNIQUE constraint lives in the table definition
+            return self.rebuild(schema)
+        return [(f"DROP INDEX {self.quote(name)}", ())]
+
+    def add_column(self, schema: ModelSchema, field: FieldSchema) -> list[Statement]:
+        if field.nullable and field.references is None:
+            return super().add_column(schema, field)
+        # NOT NULL (or a new foreign key) cannot be added in place: rebuild, filling the default.
+        return self.rebuild(schema)
+
+    def rebuild(self, schema: ModelSchema) -> list[Statement]:
+        """Statements that rebuild ``schema``'s table to the model, once per table per plan."""
+        if schema.table in self._rebuilt:
+            return []
+        self._rebuilt.add(schema.table)
+        live = self.live.get(schema.table)
+        if live is None:
+            raise MigrationError(f"cannot rebuild {schema.table}: it does not exist")
+        temporary = f"__dataflow_rebuild_{schema.table}"
+        create = self.dialect.create_table_sql(attrs.evolve(schema, table=temporary), self.tables)[0]
+        # Renames run before the rebuild, so the old table already has the new names.
+        renamed = self._renamed.get(schema.table, {})
+        live_names = {renamed.get(c.name, c.name) for c in live.columns}
+        targets, sources, params = [], [], []
+        for field in schema.fields:
+            if field.name in live_names:
+                targets.append(self.quote(field.name))
+                sources.append(self.quote(field.name))
+            elif not field.nullable and not field.auto_increment:
+                if field.required:
+                    continue  # refused earlier by the row check when the table has rows
+                targets.append(self.quote(field.name))
+                sources.append(self.placeholder())
+                encoder = self.dialect.encoder(field)
+                value = field.make_default()
+                params.append(encoder(value) if encoder is not None and value is not None else value)
+        table = self.quote(schema.table)
+        statements: list[Statement] = [(create.replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE", 1), ())]
+        statements.append(
+            (f"INSERT INTO {self.quote(temporary)} ({', '.join(targets)}) SELECT {', '.join(sources)} FROM {table}",
+             tuple(params))
+        )  # fmt: skip
+        statements.append((f"DROP TABLE {table}", ()))
+        statements.append((f"ALTER TABLE {self.quote(temporary)} RENAME TO {table}", ()))
+        statements += [(sql, ()) for sql in self.dialect.create_table_sql(schema, self.tables)[1:]]
+        return statements
+
+    @asynccontextmanager
+    async def lock(self, session: Session) -> AsyncIterator[None]:
+        """One exclusive write transaction: a second migrator waits for it on the busy timeout."""
+        await session.execute("PRAGMA foreign_keys = OFF")
+        try:
+            await session.execute("BEGIN EXCLUSIVE")
+            try:
+                yield
+                violations = await session.fetch("PRAGMA foreign_key_check")
+                if violations:
+                    raise MigrationError(f"the migration would leave {len(violations)} broken foreign key(s)")
+            except BaseException:
+                if session.in_transaction:
+                    await session.execute("ROLLBACK")
+                raise
+            await session.execute("COMMIT")
+        finally:
+            await session.execute("PRAGMA foreign_keys = ON")
