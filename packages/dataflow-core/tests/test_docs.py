@@ -36,4 +36,4 @@ def test_every_hook_is_documented_with_its_exact_signature() -> None:
 def test_every_hook_has_a_docstring() -> None:
     for name, function in inspect.getmembers(hookspecs, inspect.isfunction):
         if name.startswith("dataflow_"):
-            assert function.__doc__ and "register" in function.__doc__, name
+            assert function.__doc__ and ":param" in function.__doc__ and "Called" in function.__doc__, name

@@ -8,14 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import click
 import pytest
 from click.testing import CliRunner
 
-from dataflow import DataFlow, LocalRuntime, WorkflowBuilder, hookimpl
+from dataflow import DataFlow, LocalRuntime, ValidationError, WorkflowBuilder, hookimpl
 from dataflow.cli import main
+from dataflow.fields import FieldKind, FieldSchema
 from dataflow.nodes import Node
 from dataflow.plugins import PluginHost, plugin_registered
+from dataflow.schema import ModelSchema
 from dataflow.testing.helpers import define_people, failure, run_node
 
 
@@ -118,6 +121,9 @@ class OnlyTeamOne:
             raise PermissionError("a tenant is required")
         return {"age": int(context["tenant"])}
 
+    def protected_fields(self, schema: Any) -> set[str]:
+        return {"age"} if schema.name == "User" else set()
+
     def fill(self, schema: Any, row: dict[str, Any], context: Any) -> dict[str, Any]:
         if schema.name == "User":
             if "age" in row and row["age"] != int(context["tenant"]):
@@ -144,6 +150,10 @@ def test_tenancy_filters_narrow_reads_and_fill_writes_and_fail_closed(tmp_path: 
         assert run_node(db, "UserBulkDeleteNode", {"filter": {}, "confirmed": True}, tenant="1") == {"deleted": 1}
         assert run_node(db, "UserCountNode", {}, tenant="2") == {"count": 1}
         assert isinstance(failure(db, "UserCountNode", {}), PermissionError)
+        moved = failure(db, "UserUpdateNode", {"filter": {}, "fields": {"age": 1}}, tenant="2")
+        assert isinstance(moved, ValidationError) and moved.field == "age"
+        upsert = {"name": "b2", "email": "b@x", "conflict_on": ["email"]}
+        assert run_node(db, "UserUpsertNode", upsert, tenant="2")["record"]["age"] == 2
         assert isinstance(
             failure(db, "UserCreateNode", {"name": "c", "email": "c@x", "age": 5}, tenant="2"), PermissionError
         )
@@ -219,3 +229,37 @@ def test_a_broken_plugin_is_skipped_and_reported(tmp_path: Path) -> None:
         "where": "dataflow_register_bulk_strategies",
         "error": "ImportError: half-installed driver",
     } in problems
+
+
+class VersionPlugin:
+    """Adds a ``version`` column to models that ask for it, and a service to each instance."""
+
+    @hookimpl
+    def dataflow_register_schema_extensions(self, register: Any) -> None:
+        def extend(schema: ModelSchema) -> ModelSchema:
+            if not schema.options.get("versioned"):
+                return schema
+            version = FieldSchema(name="version", kind=FieldKind.INT, default=1)
+            return attrs.evolve(schema, fields=(*schema.fields, version))
+
+        register(extend)
+
+    @hookimpl
+    def dataflow_instance_created(self, db: Any) -> None:
+        db.versioning = "on"
+
+
+def test_schema_extensions_and_instance_services(tmp_path: Path) -> None:
+    with plugin_registered(VersionPlugin(), "versions"):
+        db = DataFlow(f"sqlite:///{tmp_path / 'v.db'}")
+    try:
+        assert db.versioning == "on"  # type: ignore[attr-defined]
+
+        @db.model
+        class Doc:
+            title: str
+            __dataflow__ = {"versioned": True}
+
+        assert run_node(db, "DocCreateNode", {"title": "a"}) == {"id": 1, "title": "a", "version": 1}
+    finally:
+        db.close()

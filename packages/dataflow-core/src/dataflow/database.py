@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, load_config
@@ -86,8 +86,12 @@ class DataFlow:
         host = plugin_host()
         self.monitors: list[Monitor] = host.collect("dataflow_register_monitors")
         self.tenancy_filters: list[TenancyFilter] = host.collect("dataflow_register_tenancy_filters")
+        self.schema_extensions: list[Callable[[ModelSchema], ModelSchema]] = host.collect(
+            "dataflow_register_schema_extensions"
+        )
         self.closed = False
         _live.add(self)
+        host.notify("dataflow_instance_created", db=self)
 
     def _default_url(self, dialects: Mapping[str, type[Dialect]]) -> str:
         if self.config.production:
@@ -111,6 +115,8 @@ class DataFlow:
         from .nodes.generate import model_nodes
 
         schema = schema_from_class(cls, self._classes)
+        for extend in self.schema_extensions:
+            schema = extend(schema)
         if schema.name in self.schemas:
             raise ConfigError(f"model {schema.name!r} is already registered on this DataFlow", model=schema.name)
         for other in self.schemas.values():

@@ -58,6 +58,34 @@ def dataflow_register_tenancy_filters(register: Any) -> None:
 
 
 @hookspec
+def dataflow_register_schema_extensions(register: Any) -> None:
+    """Register functions that extend model schemas as models are defined.
+
+    :param register: call ``register(extend)`` where ``extend(schema)`` takes a
+        :class:`dataflow.schema.ModelSchema` and returns it, or a new one made
+        with ``attrs.evolve`` (a ``tenant_id`` field, a ``version`` column, unique
+        groups widened). Extensions read their options from ``schema.options``
+        (the model's ``__dataflow__``) and return other schemas unchanged.
+
+    Called once per ``DataFlow`` instance, when it is created; the extensions
+    run in registration order inside ``db.model``, before nodes are generated.
+    """
+
+
+@hookspec
+def dataflow_instance_created(db: Any) -> None:
+    """Attach per-instance services to a new ``DataFlow``.
+
+    :param db: the instance, fully configured (dialect, monitors, filters).
+        A plugin may set attributes on it (``db.tenant``, ``db.sagas``,
+        ``db.health``); names must not collide with ``DataFlow``'s own.
+
+    Called once per instance, at the end of ``DataFlow.__init__``. The return
+    value is ignored.
+    """
+
+
+@hookspec
 def dataflow_register_monitors(register: Any) -> None:
     """Register monitors that receive events.
 

@@ -119,6 +119,15 @@ class PluginHost:
             items.extend(registered)
         return items
 
+    def notify(self, hook_name: str, **kwargs: Any) -> None:
+        """Call a notification hook on every plugin; a failing plugin is reported and skipped."""
+        self.load()
+        for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
+            try:
+                implementation.function(**kwargs)
+            except Exception as exc:  # noqa: BLE001
+                self._problem(implementation.plugin_name, hook_name, exc)
+
     def _problem(self, plugin: str, where: str, error: Exception) -> None:
         message = f"{type(error).__name__}: {error}"
         log.error("DataFlow plugin %r failed in %s and is skipped: %s", plugin, where, message)

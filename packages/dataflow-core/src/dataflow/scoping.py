@@ -20,3 +20,6 @@ class TenancyFilter(Protocol):
 
     def fill(self, schema: ModelSchema, row: dict[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
         """The row to write: completed (e.g. with ``tenant_id``) or refused by raising."""
+
+    # Optional: ``protected_fields(schema) -> Iterable[str]``, fields no Update, BulkUpdate or
+    # upsert may change (``tenant_id``). Read with getattr, so filters may leave it out.

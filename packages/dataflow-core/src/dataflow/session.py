@@ -209,6 +209,15 @@ class Session:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
+    def protected(self, schema: ModelSchema) -> frozenset[str]:
+        """Fields of ``schema`` no update may change (the tenancy filters' ``protected_fields``)."""
+        names: set[str] = set()
+        for tenancy_filter in self.db.tenancy_filters:
+            protected_fields = getattr(tenancy_filter, "protected_fields", None)
+            if protected_fields is not None:
+                names.update(protected_fields(schema))
+        return frozenset(names)
+
     def fill(self, schema: ModelSchema, row: dict[str, Any]) -> dict[str, Any]:
         """``row`` as the tenancy filters complete it, before it is validated and written."""
         for tenancy_filter in self.db.tenancy_filters:

@@ -17,7 +17,7 @@ from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
 from .crud import delete_statement
-from .rows import RowPreparer, changes, check_known, key_value
+from .rows import RowPreparer, changes, check_known, check_unprotected, key_value
 from .statements import check_conflict_target, update_matching, visible_scope, where
 
 DEFAULT_BATCH_SIZE = 1000
@@ -261,11 +261,13 @@ class BulkUpsertNode(PipelinedBulkNode):
             if name not in columns:
                 raise self.error(f"conflict field {name!r} is not in the rows", field=name)
         update_fields = self.field_list(inputs, "update_fields")
+        protected = session.protected(self.schema)
         if update_fields is None:
-            skip = {*conflict_on, self.schema.primary_key, "created_at"}
+            skip = {*conflict_on, self.schema.primary_key, "created_at", *protected}
             update_fields = tuple(c for c in columns if c not in skip)
         elif self.schema.timestamps and "updated_at" not in update_fields:
             update_fields = (*update_fields, "updated_at")
+        check_unprotected(self.schema, update_fields, protected)
         for name in update_fields:
             if name not in columns:
                 raise self.error(f"update field {name!r} is not in the rows", field=name)
@@ -307,8 +309,10 @@ class BulkUpdateNode(BulkNode):
         updated = 0
         scope = visible_scope(session, table)
         async with session.atomic():
+            protected = session.protected(self.schema)
             for fields, group in groups.items():
                 check_known(self.schema, fields, "data")
+                check_unprotected(self.schema, fields, protected)
                 if not fields:
                     continue
                 columns = (*fields, "updated_at") if self.schema.timestamps else fields
@@ -324,7 +328,7 @@ class BulkUpdateNode(BulkNode):
         filter = inputs["filter"]
         if not filter and not inputs.get("confirmed"):
             raise self.error("an empty filter updates every row; pass confirmed=True to mean it", "filter")
-        values = changes(self.schema, inputs.get("fields"))
+        values = changes(self.schema, inputs.get("fields"), session.protected(self.schema))
         return await update_matching(session, table, values, filter, self.operation)
 
 

@@ -10,7 +10,7 @@ from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
-from .rows import changes, check_known, key_value, new_record, utcnow
+from .rows import changes, check_known, check_unprotected, key_value, new_record, utcnow
 from .statements import assignments, check_conflict_target, key_where, read_record, update_matching, where
 
 
@@ -115,7 +115,7 @@ class UpdateNode(ModelNode):
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> Any:
         assert session is not None
         table = self.table(session)
-        values = changes(self.schema, inputs.get("fields"))
+        values = changes(self.schema, inputs.get("fields"), session.protected(self.schema))
         has_id, has_filter = inputs.get("id") is not None, "filter" in inputs
         if has_id == has_filter:
             raise self.error("give exactly one of 'id' or 'filter'", field="id")
@@ -204,9 +204,12 @@ class UpsertNode(ModelNode):
                     model=self.schema.name,
                     field=name,
                 )
+        protected = session.protected(self.schema)
         if update_fields is None:
-            update_fields = [n for n in data if n not in conflict_on and n != self.schema.primary_key]
+            skip = {*conflict_on, self.schema.primary_key, *protected}
+            update_fields = [n for n in data if n not in skip]
         check_known(self.schema, update_fields, "update_fields")
+        check_unprotected(self.schema, update_fields, protected)
         table = self.table(session)
         async with session.atomic():
             existing = await self._find(session, table, record, conflict_on)

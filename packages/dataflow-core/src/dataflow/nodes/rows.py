@@ -65,11 +65,14 @@ def new_record(schema: ModelSchema, data: Mapping[str, Any], now: dt.datetime | 
     return record
 
 
-def changes(schema: ModelSchema, fields: Any, now: dt.datetime | None = None) -> dict[str, Any]:
-    """Validated values for Update's ``fields``; the key cannot change."""
+def changes(
+    schema: ModelSchema, fields: Any, protected: frozenset[str] = frozenset(), now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """Validated values for Update's ``fields``; the key and ``protected`` fields cannot change."""
     if not isinstance(fields, Mapping):
         raise ValidationError(f"{schema.name} update: 'fields' must be an object", model=schema.name, field="fields")
     check_known(schema, fields, "fields")
+    check_unprotected(schema, fields, protected)
     if schema.primary_key in fields:
         raise ValidationError(
             f"{schema.name}.{schema.primary_key} is the primary key and cannot be updated",
@@ -80,6 +83,15 @@ def changes(schema: ModelSchema, fields: Any, now: dt.datetime | None = None) ->
     if schema.timestamps and values:
         values["updated_at"] = now or utcnow()
     return values
+
+
+def check_unprotected(schema: ModelSchema, names: Any, protected: frozenset[str]) -> None:
+    """Refuse a write to a field a tenancy filter protects (such as ``tenant_id``)."""
+    for name in names:
+        if name in protected:
+            raise ValidationError(
+                f"{schema.name}.{name} is protected and cannot be changed by an update", model=schema.name, field=name
+            )
 
 
 def key_value(schema: ModelSchema, value: Any, what: str = "id") -> Any:
