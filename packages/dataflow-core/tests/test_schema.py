@@ -157,3 +157,14 @@ def test_two_instances_with_the_same_model_name_do_not_interfere(tmp_path: Any) 
     workflow.add_node("UserCountNode", "count", {})
     with pytest.raises(WorkflowBuildError, match="unknown node type"):
         workflow.build()
+
+
+def test_max_length_inside_or_outside_optional(db: DataFlow) -> None:
+    @db.model
+    class Profile:
+        bio: Annotated[str, MaxLength(10)] | None = None
+        tag: Annotated[str | None, MaxLength(3)] = None
+
+    schema = db.schema("Profile")
+    assert (schema.by_name["bio"].max_length, schema.by_name["bio"].nullable) == (10, True)
+    assert (schema.by_name["tag"].max_length, schema.by_name["tag"].nullable) == (3, True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, load_config
@@ -20,6 +20,7 @@ from .url import DatabaseURL
 if TYPE_CHECKING:
     from .bulk.strategy import BulkStrategy
     from .events import Monitor
+    from .migrate.runner import Applied, Migrator
     from .nodes.base import Node
     from .scoping import TenancyFilter
 
@@ -80,7 +81,7 @@ class DataFlow:
         self.nodes: dict[str, type[Node]] = {}
         self._classes: dict[type, ModelSchema] = {}
         self._tables: dict[str, TableSQL] = {}
-        self._tables_ready: set[str] = set()
+        self._schema_ready: set[str] = set()
         self._pools: dict[asyncio.AbstractEventLoop, asyncio.Future[Pool]] = {}
         self._ddl_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         host = plugin_host()
@@ -178,9 +179,9 @@ class DataFlow:
         pool = await self.pool()
         connection = await pool.acquire()
         session = Session(self, connection, run_id=run_id, context=context or {}, pool=pool)
-        if self.config.creates_tables and len(self._tables_ready) < len(self.schemas):
+        if len(self._schema_ready) < len(self.schemas):
             try:
-                await self._create_missing_tables(session)
+                await self._prepare_schema(session)
             except BaseException:
                 await pool.release(connection, discard=True)
                 raise
@@ -196,18 +197,18 @@ class DataFlow:
                 discard = True
         await pool.release(session.connection, discard=discard or session.broken)
 
-    async def _create_missing_tables(self, session: Session) -> None:
-        loop = asyncio.get_running_loop()
-        lock = self._ddl_locks.setdefault(loop, asyncio.Lock())
-        async with lock:
-            for schema in self._creation_order():
-                if schema.name in self._tables_ready:
-                    continue
-                for statement in self.dialect.create_table_sql(schema, self.schemas):
-                    await session.execute(statement, schema=schema, operation="create_table")
-                self._tables_ready.add(schema.name)
+    async def _prepare_schema(self, session: Session) -> None:
+        """Once per model set: create what is missing (development) or check it (production)."""
+        from .migrate.startup import prepare_schema
 
-    def _creation_order(self) -> list[ModelSchema]:
+        lock = self._ddl_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+        async with lock:
+            if len(self._schema_ready) < len(self.schemas):
+                names = set(self.schemas)
+                await prepare_schema(self, session)
+                self._schema_ready.update(names)
+
+    def creation_order(self) -> list[ModelSchema]:
         """Models ordered so that every referenced table is created first."""
         ordered: dict[str, ModelSchema] = {}
 
@@ -224,19 +225,39 @@ class DataFlow:
         return list(ordered.values())
 
     async def create_tables_async(self) -> None:
-        """Create every model's table and indexes that does not exist yet."""
-        self._tables_ready.clear()
+        """Create every model's table and indexes that does not exist yet (never alters or drops)."""
+        from .migrate.startup import create_missing_tables
+
         pool = await self.pool()
         connection = await pool.acquire()
         session = Session(self, connection, run_id=None, context={}, pool=pool)
         try:
-            await self._create_missing_tables(session)
+            await create_missing_tables(self, session)
         finally:
             await pool.release(connection, discard=session.broken)
 
     def create_tables(self) -> None:
         """Synchronous :meth:`create_tables_async`."""
         run_sync(self.create_tables_async, cleanup=self.close_loop)
+
+    # -- migrations ---------------------------------------------------------------
+
+    @property
+    def migrator(self) -> Migrator:
+        """Plans and applies schema changes for these models (see :mod:`dataflow.migrate`)."""
+        from .migrate.runner import Migrator
+
+        return Migrator(self)
+
+    async def migrate_async(self, *, allow_destructive: bool = False, renames: Iterable[str] = ()) -> Applied | None:
+        """Bring the database to the models; destructive steps need ``allow_destructive``."""
+        return await self.migrator.apply(allow_destructive=allow_destructive, renames=renames)
+
+    def migrate(self, *, allow_destructive: bool = False, renames: Iterable[str] = ()) -> Applied | None:
+        """Synchronous :meth:`migrate_async`."""
+        return run_sync(
+            lambda: self.migrate_async(allow_destructive=allow_destructive, renames=renames), cleanup=self.close_loop
+        )
 
     # -- closing ----------------------------------------------------------------
 

@@ -189,22 +189,23 @@ def _field_groups(model: str, option: str, groups: Any, names: set[str]) -> tupl
 
 def _field_from_hint(model: str, name: str, hint: Any, default: Any, models: Mapping[type, ModelSchema]) -> FieldSchema:
     max_length = None
-    if typing.get_origin(hint) is typing.Annotated:
-        hint, *extras = typing.get_args(hint)
-        for extra in extras:
-            if isinstance(extra, MaxLength):
-                max_length = extra.value
     nullable = False
+    # Both Annotated[X | None, ...] and Annotated[X, ...] | None are accepted.
+    for _ in range(2):
+        if typing.get_origin(hint) is typing.Annotated:
+            hint, *extras = typing.get_args(hint)
+            for extra in extras:
+                if isinstance(extra, MaxLength):
+                    max_length = extra.value
+        if typing.get_origin(hint) in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(hint) if a is not type(None)]
+            if len(args) != 1:
+                raise ConfigError(
+                    f"{model}.{name}: unions other than 'X | None' are not supported", model=model, field=name
+                )
+            nullable = nullable or len(args) != len(typing.get_args(hint))
+            hint = args[0]
     origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        if len(args) != 1:
-            raise ConfigError(
-                f"{model}.{name}: unions other than 'X | None' are not supported", model=model, field=name
-            )
-        nullable = len(args) != len(typing.get_args(hint))
-        hint = args[0]
-        origin = typing.get_origin(hint)
 
     default_factory = None
     if isinstance(default, (dict, list)):

@@ -134,12 +134,13 @@ class Migrator:
         Returns what else differs, for a warning.
         """
         editor = self.db.dialect.schema_editor(self.db.schemas)
-        live = await self.live(session)
-        editor.live = live
-        plan = plan_changes(self.db.schemas.values(), live, editor)
-        automatic = [s for s in plan.steps if _automatic(s)]
-        for step in automatic:
-            await run_statements(session, step.statements(editor))
+        async with editor.lock(session):
+            live = await self.live(session)
+            editor.live = live
+            plan = plan_changes(self.db.schemas.values(), live, editor)
+            for step in plan.steps:
+                if _automatic(step):
+                    await run_statements(session, step.statements(editor))
         return [s.describe() for s in plan.steps if not _automatic(s)]
 
     async def check_production_schema(self, session: Session) -> None:
@@ -155,7 +156,10 @@ class Migrator:
 
 
 def _automatic(step: Step) -> bool:
-    return isinstance(step, CreateTable) or (isinstance(step, AddColumn) and step.field.nullable)
+    """What development mode applies by itself: nothing that rewrites or loses data."""
+    if isinstance(step, AddColumn):
+        return step.field.nullable and step.field.references is None
+    return isinstance(step, CreateTable)
 
 
 def refuse_unsafe(plan: Plan, allow_destructive: bool) -> None:

@@ -1,0 +1,312 @@
+"""Schema evolution on SQLite: every step type, data kept through table rebuilds, safety checks."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+
+from dataflow import DataFlow, MaxLength, WorkflowError
+from dataflow.errors import MigrationError
+from dataflow.testing.helpers import run_node
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'migrate.db'}"
+
+
+@pytest.fixture
+def open_db(url: str) -> Iterator[Callable[..., DataFlow]]:
+    opened: list[DataFlow] = []
+
+    def make(**options: Any) -> DataFlow:
+        db = DataFlow(url, **options)
+        opened.append(db)
+        return db
+
+    yield make
+    for db in opened:
+        if not db.closed:
+            db.close()
+
+
+def columns(url: str, table: str) -> dict[str, tuple[str, bool]]:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+        return {row[1]: (row[2], not row[3]) for row in raw.execute(f'PRAGMA table_info("{table}")')}
+
+
+def rows(url: str, sql: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+        return raw.execute(sql).fetchall()
+
+
+def version_one(db: DataFlow) -> None:
+    @db.model
+    class Person:
+        name: str
+        email: str
+        nickname: str | None = None
+        __dataflow__ = {"indexes": [("name",)]}
+
+
+def seed(open_db: Callable[..., DataFlow]) -> None:
+    db = open_db()
+    version_one(db)
+    run_node(db, "PersonBulkCreateNode", {"data": [{"name": f"p{i}", "email": f"{i}@x"} for i in range(5)]})
+    db.close()
+
+
+def test_a_new_model_plans_a_create_table(open_db: Callable[..., DataFlow]) -> None:
+    db = open_db(env="production")
+    version_one(db)
+    plan = asyncio.run(db.migrator.plan())
+    assert [step.describe() for step in plan.steps] == ["create table person (Person)"]
+    assert db.migrate() is not None
+    assert asyncio.run(db.migrator.plan()).empty
+
+
+def test_development_adds_missing_nullable_columns_and_never_drops(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed(open_db)
+    db = open_db()
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        age: int | None = None
+
+    assert run_node(db, "PersonCountNode", {}) == {"count": 5}
+    assert "age" in columns(url, "person")
+    assert "nickname" in columns(url, "person")  # never dropped without an explicit migration
+
+
+def test_production_refuses_a_schema_that_does_not_match(open_db: Callable[..., DataFlow]) -> None:
+    seed(open_db)
+    db = open_db(env="production")
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        age: int | None = None
+
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "PersonCountNode", {})
+    assert isinstance(info.value.cause, MigrationError)
+    assert "add column person.age" in str(info.value.cause)
+
+
+def test_adding_a_required_column_with_a_default_fills_existing_rows(
+    open_db: Callable[..., DataFlow], url: str
+) -> None:
+    seed(open_db)
+    db = open_db(env="production")
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        nickname: str | None = None
+        score: int = 7
+        __dataflow__ = {"indexes": [("name",)]}
+
+    applied = db.migrate()
+    assert applied is not None and applied.steps == ("add column person.score",)
+    assert columns(url, "person")["score"] == ("INTEGER", False)
+    assert rows(url, "SELECT DISTINCT score FROM person") == [(7,)]
+    assert rows(url, "SELECT COUNT(*) FROM person") == [(5,)]
+
+
+def test_a_required_column_without_default_is_refused_with_the_row_count(open_db: Callable[..., DataFlow]) -> None:
+    seed(open_db)
+    db = open_db(env="production")
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        nickname: str | None = None
+        country: str
+        __dataflow__ = {"indexes": [("name",)]}
+
+    with pytest.raises(MigrationError, match="5 existing row"):
+        db.migrate()
+
+
+def test_dropping_a_column_is_destructive_and_keeps_the_other_data(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed(open_db)
+    db = open_db(env="production")
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        __dataflow__ = {"indexes": [("name",)]}
+
+    with pytest.raises(MigrationError, match="destructive"):
+        db.migrate()
+    assert "nickname" in columns(url, "person")
+    db.migrate(allow_destructive=True)
+    assert "nickname" not in columns(url, "person")
+    assert rows(url, "SELECT name, email FROM person ORDER BY id")[0] == ("p0", "0@x")
+    assert rows(url, "SELECT COUNT(*) FROM person") == [(5,)]
+    assert rows(url, "SELECT name FROM sqlite_master WHERE type = 'index' AND name = 'ix_person_name'")
+
+
+def test_a_rename_is_never_guessed(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed(open_db)
+    db = open_db(env="production")
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        alias: str | None = None
+        __dataflow__ = {"indexes": [("name",)]}
+
+    plan = asyncio.run(db.migrator.plan())
+    assert {s.describe() for s in plan.steps} == {"add column person.alias", "drop column person.nickname"}
+    assert any("Person.nickname=alias" in note for note in plan.notes)
+    with pytest.raises(MigrationError, match="destructive"):
+        db.migrate()
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+        raw.execute("UPDATE person SET nickname = 'nick' WHERE id = 1")
+    applied = db.migrate(renames=["Person.nickname=alias"])
+    assert applied is not None and applied.steps == ("rename column person.nickname to alias",)
+    assert rows(url, "SELECT alias FROM person WHERE id = 1") == [("nick",)]
+
+
+def test_narrowing_is_checked_against_the_rows(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed(open_db)
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+        raw.execute("UPDATE person SET nickname = 'a very long nickname' WHERE id < 3")
+    db = open_db(env="production")
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        nickname: Annotated[str, MaxLength(5)] | None = None
+        __dataflow__ = {"indexes": [("name",)]}
+
+    # SQLite stores both as TEXT: the model's new limit is enforced by DataFlow, the type is unchanged.
+    assert asyncio.run(db.migrator.plan()).empty
+
+    @db.model
+    class Badge:
+        code: str
+
+    db2 = open_db(env="production")
+
+    @db2.model
+    class Person:  # noqa: F811 - a later version of the model
+        name: str
+        email: str
+        nickname: str
+        __dataflow__ = {"indexes": [("name",)]}
+
+    with pytest.raises(MigrationError, match=r"3 existing row\(s\)"):
+        db2.migrate(allow_destructive=True)
+    assert columns(url, "person")["nickname"] == ("TEXT", True)
+
+
+def test_not_null_through_a_rebuild_keeps_every_row(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed(open_db)
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+        raw.execute("UPDATE person SET nickname = 'n' || id")
+    db = open_db(env="production")
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        nickname: str
+        __dataflow__ = {"indexes": [("name",)], "unique": [("email",)]}
+
+    applied = db.migrate(allow_destructive=True)
+    assert applied is not None
+    assert set(applied.steps) == {"alter column person.nickname: not null", "add unique index on person (email)"}
+    assert columns(url, "person")["nickname"] == ("TEXT", False)
+    assert rows(url, "SELECT id, nickname FROM person ORDER BY id")[:2] == [(1, "n1"), (2, "n2")]
+    assert asyncio.run(db.migrator.plan()).empty
+    with pytest.raises(WorkflowError):
+        run_node(db, "PersonCreateNode", {"name": "dup", "email": "0@x", "nickname": "x"})
+
+
+def test_adding_a_unique_index_refuses_duplicates(open_db: Callable[..., DataFlow]) -> None:
+    db = open_db()
+    version_one(db)
+    run_node(db, "PersonBulkCreateNode", {"data": [{"name": "a", "email": "same@x"}, {"name": "b", "email": "same@x"}]})
+    db.close()
+    db = open_db(env="production")
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        nickname: str | None = None
+        __dataflow__ = {"indexes": [("name",)], "unique": [("email",)]}
+
+    with pytest.raises(MigrationError, match="1 existing row"):
+        db.migrate()
+
+
+def test_dropping_an_index(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed(open_db)
+    db = open_db(env="production")
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        nickname: str | None = None
+
+    applied = db.migrate()
+    assert applied is not None and applied.steps == ("drop index ix_person_name on person (name)",)
+    assert not rows(url, "SELECT name FROM sqlite_master WHERE name = 'ix_person_name'")
+
+
+def test_history_records_every_apply_with_a_checksum(open_db: Callable[..., DataFlow]) -> None:
+    db = open_db(env="production")
+    version_one(db)
+    applied = db.migrate()
+    assert applied is not None
+    history = asyncio.run(db.migrator.history())
+    assert len(history) == 1
+    entry = history[0]
+    assert entry["checksum"] == applied.checksum and len(entry["checksum"]) == 64
+    assert "CREATE TABLE" in entry["statements"] and "@" in entry["applied_by"]
+    assert db.migrate() is None
+    assert len(asyncio.run(db.migrator.history())) == 1
+
+
+def test_two_processes_migrating_at_once_apply_it_once(url: str, tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        from dataflow import DataFlow
+        db = DataFlow("{url}", env="production")
+
+        @db.model
+        class Person:
+            name: str
+            email: str
+            score: int = 1
+            __dataflow__ = {{"unique": [("email",)]}}
+
+        print(repr(db.migrate()))
+        db.close()
+        """
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=60)[0].strip() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0]
+    assert sorted(o == "None" for o in outputs) == [False, True, True]
+    assert rows(url, "SELECT COUNT(*) FROM dataflow_migrations") == [(1,)]
