@@ -43,6 +43,19 @@ def plugins_command(as_json: bool) -> None:
         click.echo(f"problem: plugin {problem.plugin!r} failed in {problem.where}: {problem.error}", err=True)
 
 
+def _add_builtin_commands() -> None:
+    from .commands.doctor import doctor
+    from .commands.init import init
+    from .commands.migrate import migrate
+    from .commands.shell import shell
+
+    for command in (migrate, init, shell, doctor):
+        main.add_command(command)
+
+
+_add_builtin_commands()
+
+
 def build_cli() -> click.Group:
     """The ``dataflow`` group with the subcommands plugins register."""
     group = click.Group(name="dataflow", help=main.help, commands=dict(main.commands), params=list(main.params))
@@ -54,5 +67,8 @@ def build_cli() -> click.Group:
 
 
 def run() -> None:
-    """Entry point of the ``dataflow`` script."""
+    """Entry point of the ``dataflow`` script; reads ``.env`` in the working directory first."""
+    from .config import read_env_file
+
+    read_env_file()
     build_cli()()

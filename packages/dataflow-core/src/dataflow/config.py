@@ -122,3 +122,16 @@ def _describe(exc: cattrs.BaseValidationError) -> str:
             return sub.message
     notes = list(cattrs.transform_error(exc))
     return "invalid DataFlow setting: " + "; ".join(notes)
+
+
+def read_env_file(path: str = ".env") -> None:
+    """Put the ``KEY=value`` lines of ``path`` into the environment; variables already set win."""
+    from pathlib import Path
+
+    file = Path(path)
+    if not file.is_file():
+        return
+    for line in file.read_text().splitlines():
+        key, sep, value = line.strip().partition("=")
+        if sep and key and not key.startswith("#"):
+            os.environ.setdefault(key.strip(), value.strip().strip("'\""))

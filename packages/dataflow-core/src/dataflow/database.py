@@ -134,6 +134,10 @@ class DataFlow:
         self.nodes.update(model_nodes(self, schema))
         return cls
 
+    def model_classes(self) -> list[type]:
+        """The classes registered with :meth:`model`, in registration order."""
+        return list(self._classes)
+
     def schema(self, model: str | type) -> ModelSchema:
         name = model if isinstance(model, str) else model.__name__
         if name not in self.schemas:

@@ -1,0 +1,1 @@
+"""The built-in subcommands of ``dataflow``: migrate, init, shell, doctor."""

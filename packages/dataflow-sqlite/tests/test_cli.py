@@ -1,0 +1,150 @@
+"""The dataflow command: through click's runner, and as a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dataflow.cli import main
+
+MODELS = textwrap.dedent(
+    """
+    from dataflow import DataFlow
+
+    db = DataFlow("sqlite:///app.db")
+
+    @db.model
+    class Item:
+        name: str
+        {extra}
+    """
+)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATAFLOW_DATABASE_URL", raising=False)
+    monkeypatch.delenv("DATAFLOW_MODELS", raising=False)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for module in [m for m in sys.modules if m.startswith("appmodels")]:
+        del sys.modules[module]
+
+
+def write_models(project: Path, name: str, extra: str = "") -> None:
+    (project / f"{name}.py").write_text(MODELS.format(extra=extra))
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    """Run a command in-process, as a fresh process would: the models module is imported anew."""
+    for module in [m for m in sys.modules if m.startswith("appmodels")]:
+        del sys.modules[module]
+    result = CliRunner().invoke(main, list(args))
+    return result.exit_code, result.output
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``dataflow ARGS`` as a real process."""
+    command = [sys.executable, "-c", "from dataflow.cli import run; run()", *args]
+    return subprocess.run(
+        command, cwd=cwd, env=env, input=stdin, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_migrate_status_plan_apply_history(project: Path) -> None:
+    write_models(project, "appmodels_a")
+    code, output = invoke("migrate", "status", "--models", "appmodels_a:db")
+    assert code == 1 and "create table item (Item)" in output
+    code, output = invoke("migrate", "plan", "--models", "appmodels_a:db")
+    assert code == 0 and 'CREATE TABLE IF NOT EXISTS "item"' in output
+    code, output = invoke("migrate", "apply", "--models", "appmodels_a:db")
+    assert code == 0 and "[1/1] create table item (Item)" in output
+    code, output = invoke("migrate", "status", "--models", "appmodels_a:db", "--json")
+    assert code == 0 and json.loads(output)["pending"] == [] and json.loads(output)["applied"] == 1
+    code, output = invoke("migrate", "history", "--models", "appmodels_a:db", "--json")
+    assert code == 0 and [e["name"] for e in json.loads(output)] == ["auto"]
+
+
+def test_destructive_steps_need_the_flag_and_renames_take_a_hint(project: Path) -> None:
+    write_models(project, "appmodels_b", "note: str | None = None")
+    assert invoke("migrate", "apply", "--models", "appmodels_b:db")[0] == 0
+    with sqlite3.connect(project / "app.db") as raw:
+        raw.execute("INSERT INTO item (name, note) VALUES ('a', 'kept')")
+    write_models(project, "appmodels_c", "remark: str | None = None")
+    code, output = invoke("migrate", "apply", "--models", "appmodels_c:db")
+    assert code == 1 and "destructive" in output and "Item.note=remark" in output
+    code, output = invoke("migrate", "apply", "--models", "appmodels_c:db", "--rename", "Item.note=remark")
+    assert code == 0 and "rename column item.note to remark" in output
+    with sqlite3.connect(project / "app.db") as raw:
+        assert raw.execute("SELECT remark FROM item").fetchall() == [("kept",)]
+
+
+def test_database_url_moves_the_models_to_another_database(project: Path) -> None:
+    write_models(project, "appmodels_d")
+    other = project / "other.db"
+    code, _ = invoke("migrate", "apply", "--models", "appmodels_d:db", "--database-url", f"sqlite:///{other}")
+    assert code == 0
+    with sqlite3.connect(other) as raw:
+        assert raw.execute("SELECT name FROM sqlite_master WHERE name = 'item'").fetchall() == [("item",)]
+    assert not (project / "app.db").exists()
+
+
+def test_a_models_module_that_does_not_import(project: Path) -> None:
+    (project / "appmodels_broken.py").write_text("import nothing_here_at_all\n")
+    code, output = invoke("migrate", "status", "--models", "appmodels_broken:db")
+    assert code == 1 and "cannot import 'appmodels_broken'" in output and "nothing_here_at_all" in output
+
+
+def test_a_models_path_without_a_dataflow(project: Path) -> None:
+    (project / "appmodels_e.py").write_text("db = 42\n")
+    code, output = invoke("migrate", "status", "--models", "appmodels_e:db")
+    assert code == 1 and "is int, not a DataFlow instance" in output
+    code, output = invoke("migrate", "status", "--models", "appmodels_e")
+    assert code == 2 and "module:attribute" in output
+
+
+def test_doctor_reports_an_unreachable_database(project: Path) -> None:
+    write_models(project, "appmodels_f")
+    missing = project / "no-such-dir" / "x.db"
+    code, output = invoke("doctor", "--models", "appmodels_f:db", "--database-url", f"sqlite:///{missing}", "--json")
+    report = json.loads(output)
+    assert code == 1 and any("cannot connect" in p for p in report["problems"])
+    assert invoke("migrate", "apply", "--models", "appmodels_f:db")[0] == 0
+    code, output = invoke("doctor", "--models", "appmodels_f:db")
+    assert code == 0 and "all good" in output and "server: " in output
+
+
+def test_init_then_its_workflow_and_test_run_as_real_processes(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAFLOW_")}
+    created = cli("init", "starter", cwd=tmp_path, env=env)
+    assert created.returncode == 0, created.stderr
+    starter = tmp_path / "starter"
+    assert {p.name for p in starter.iterdir()} >= {".env", "models.py", "workflow.py", "test_app.py"}
+    for command in (["workflow.py"], ["-m", "pytest", "-q", "-p", "no:cacheprovider"]):
+        ran = subprocess.run(
+            [sys.executable, *command], cwd=starter, env=env, capture_output=True, text=True, check=False
+        )
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (starter / "app.db").exists()
+    status = cli("migrate", "status", "--models", "models:db", cwd=starter, env=env)
+    assert status.returncode == 0 and "up to date" in status.stdout
+    again = cli("init", "starter", cwd=tmp_path, env=env)
+    assert again.returncode == 1 and "already exist" in again.stderr
+
+
+def test_shell_runs_top_level_await(tmp_path: Path) -> None:
+    (tmp_path / "shellmodels.py").write_text(MODELS.format(extra=""))
+    script = "import asyncio\nprint(await asyncio.sleep(0, result=6 * 7))\nprint(sorted(db.schemas))\n"
+    result = cli("shell", "--models", "shellmodels:db", cwd=tmp_path, env=dict(os.environ), stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "42" in result.stdout and "['Item']" in result.stdout
