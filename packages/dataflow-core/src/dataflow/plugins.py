@@ -96,6 +96,7 @@ class PluginHost:
     def unregister(self, name: str) -> None:
         self.manager.unregister(name=name)
         self._cache.clear()
+        self.problems = [problem for problem in self.problems if problem.plugin != name]
 
     def collect(self, hook_name: str) -> list[Any]:
         """Everything registered through the register-callback hook ``hook_name``.
