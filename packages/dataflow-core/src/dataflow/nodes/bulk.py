@@ -21,7 +21,7 @@ from .rows import RowPreparer, changes, check_known, check_unprotected, key_valu
 from .statements import check_conflict_target, update_matching, visible_scope, where
 
 DEFAULT_BATCH_SIZE = 1000
-PIPELINE_ROWS = 5000
+PIPELINE_ROWS = 25_000
 """Rows validated per slice while the driver writes the previous slice; strategies see one call per slice."""
 
 

@@ -104,6 +104,13 @@ def key_value(schema: ModelSchema, value: Any, what: str = "id") -> Any:
         raise ValidationError(exc.message, model=schema.name, field=what) from None
 
 
+def _encode(values: tuple[Any, ...], encoded: list[tuple[int, Any]]) -> tuple[Any, ...]:
+    changed = list(values)
+    for position, encoder in encoded:
+        changed[position] = encoder(changed[position])
+    return tuple(changed)
+
+
 class RowPreparer:
     """Validates and encodes many records into parameter rows, as fast as Python allows.
 
@@ -135,8 +142,10 @@ class RowPreparer:
         self.fast = (
             bool(value_columns)
             and managed == [False] * len(value_columns) + [True] * (len(managed) - len(value_columns))
-            and all(exact is not None and encoder is None for _, _, exact, encoder, m in self.spec if not m)
+            and all(exact is not None for _, _, exact, _, m in self.spec if not m)
         )
+        # Encoders of plain types (PostgreSQL refusing NUL in text) run on the fast path too.
+        self.encoded = [(i, enc) for i, (_, _, _, enc, m) in enumerate(self.spec) if not m and enc is not None]
         self.getter = itemgetter(*value_columns) if value_columns else None
         self.single = len(value_columns) == 1
         self.fast_types = tuple(exact for _, _, exact, _, m in self.spec if not m)
@@ -149,7 +158,7 @@ class RowPreparer:
         prepared: list[Sequence[Any]] = []
         append = prepared.append
         getter, fast, single, fast_types = self.getter, self.fast, self.single, self.fast_types
-        limits = self.length_limits
+        limits, encoded = self.length_limits, self.encoded
         width = len(fast_types)
         for index, row in enumerate(rows, start):
             # A dict with exactly the value columns as keys has no unknown keys.
@@ -164,6 +173,12 @@ class RowPreparer:
                     if tuple(map(type, values)) == fast_types and (
                         not limits or all(len(values[i]) <= n for i, n in limits)
                     ):
+                        if encoded:
+                            try:
+                                values = _encode(values, encoded)
+                            except ValidationError:
+                                append(self._prepare_row(row, index, what, now))  # raises, naming the row
+                                continue
                         append(values + tail if tail else values)
                         continue
             append(self._prepare_row(row, index, what, now))

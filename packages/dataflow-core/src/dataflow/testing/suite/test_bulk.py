@@ -7,6 +7,7 @@ from typing import Any
 from ...bulk.strategy import BulkRequest
 from ...database import DataFlow, registered_bulk_strategies
 from ...errors import ValidationError
+from ...nodes.bulk import PIPELINE_ROWS
 from ..helpers import count, failure, people, records, run_node
 
 
@@ -75,18 +76,30 @@ def test_bulk_upsert_by_primary_key_counts_inserts_and_updates(users: DataFlow) 
     assert run_node(users, "UserReadNode", {"id": fresh + 4})["email"] == "new4@x"
 
 
-def test_bulk_upsert_larger_than_one_slice(users: DataFlow) -> None:
-    run_node(users, "UserBulkCreateNode", {"data": people(6000)})
-    result = run_node(users, "UserBulkUpsertNode", {"data": people(12000, start=3000), "conflict_on": ["email"]})
-    assert result == {"inserted": 9000, "updated": 3000}
-    assert count(users, "User") == 15000
+def test_bulk_writes_larger_than_one_slice(users: DataFlow) -> None:
+    # Bulk nodes validate the next slice of rows while the previous one is written.
+    slice_rows = PIPELINE_ROWS
+    created = run_node(users, "UserBulkCreateNode", {"data": people(slice_rows + 10), "return_ids": True})
+    assert created["inserted"] == slice_rows + 10 and len(set(created["ids"])) == slice_rows + 10
+    result = run_node(users, "UserBulkUpsertNode", {"data": people(slice_rows, start=20), "conflict_on": ["email"]})
+    assert result == {"inserted": 10, "updated": slice_rows - 10}
+    assert count(users, "User") == slice_rows + 20
 
 
 def test_duplicate_keys_in_different_slices_are_found(users: DataFlow) -> None:
-    data = people(7000)
-    data[6500] = {**data[6500], "email": data[10]["email"]}
+    data = people(PIPELINE_ROWS + 100)
+    last = PIPELINE_ROWS + 50
+    data[last] = {**data[last], "email": data[10]["email"]}
     error = failure(users, "UserBulkUpsertNode", {"data": data, "conflict_on": ["email"]})
-    assert isinstance(error, ValidationError) and "data[10] and data[6500]" in str(error)
+    assert isinstance(error, ValidationError) and f"data[10] and data[{last}]" in str(error)
+    assert count(users, "User") == 0
+
+
+def test_a_bad_row_in_a_later_slice_writes_nothing(users: DataFlow) -> None:
+    data = people(PIPELINE_ROWS + 100)
+    data[PIPELINE_ROWS + 7]["age"] = "old"
+    error = failure(users, "UserBulkCreateNode", {"data": data})
+    assert isinstance(error, ValidationError) and f"data[{PIPELINE_ROWS + 7}]" in str(error)
     assert count(users, "User") == 0
 
 
