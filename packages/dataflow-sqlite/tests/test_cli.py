@@ -148,3 +148,34 @@ def test_shell_runs_top_level_await(tmp_path: Path) -> None:
     result = cli("shell", "--models", "shellmodels:db", cwd=tmp_path, env=dict(os.environ), stdin=script)
     assert result.returncode == 0, result.stderr
     assert "42" in result.stdout and "['Item']" in result.stdout
+
+
+def test_migration_files_are_written_applied_once_and_guarded_by_checksum(project: Path) -> None:
+    write_models(project, "appmodels_g")
+    code, output = invoke("migrate", "make", "create items", "--models", "appmodels_g:db")
+    assert code == 0 and "wrote migrations/0001_create_items.py" in output
+    text = (project / "migrations" / "0001_create_items.py").read_text()
+    assert "DIALECT = 'sqlite'" in text and "create table item (Item)" in text
+    code, output = invoke("migrate", "apply", "--models", "appmodels_g:db", "--directory", "migrations")
+    assert code == 0 and "applied 0001_create_items" in output
+    code, output = invoke("migrate", "apply", "--models", "appmodels_g:db", "--directory", "migrations", "--json")
+    assert code == 0 and json.loads(output) == {"applied": []}
+    write_models(project, "appmodels_h", "note: str | None = None")
+    assert invoke("migrate", "make", "add note", "--models", "appmodels_h:db")[0] == 0
+    assert (project / "migrations" / "0002_add_note.py").exists()
+    first = project / "migrations" / "0001_create_items.py"
+    first.write_text(first.read_text().replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE IF NOT EXISTS  "))
+    code, output = invoke("migrate", "apply", "--models", "appmodels_h:db", "--directory", "migrations")
+    assert code == 1 and "0001_create_items was edited after it was applied" in output
+    with sqlite3.connect(project / "app.db") as raw:
+        assert "note" not in [row[1] for row in raw.execute("PRAGMA table_info(item)")]
+    code, output = invoke("migrate", "make", "nothing", "--models", "appmodels_g:db")
+    assert code == 0 and "up to date" in output
+
+
+def test_a_migration_file_that_does_not_load_is_named(project: Path) -> None:
+    write_models(project, "appmodels_i")
+    (project / "migrations").mkdir()
+    (project / "migrations" / "0001_broken.py").write_text("STATEMENTS = [oops]\n")
+    code, output = invoke("migrate", "apply", "--models", "appmodels_i:db", "--directory", "migrations")
+    assert code == 1 and "0001_broken.py does not load: NameError" in output

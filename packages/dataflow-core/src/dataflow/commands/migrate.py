@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -86,17 +87,47 @@ def plan(models: str | None, database_url: str | None, renames: tuple[str, ...],
     click.echo(text or "-- up to date: nothing to do")
 
 
+@migrate.command("make")
+@click.argument("name")
+@models_option
+@url_option
+@rename_option
+@click.option("--directory", default="migrations", show_default=True, type=click.Path(path_type=Path))
+def make(name: str, models: str | None, database_url: str | None, renames: tuple[str, ...], directory: Path) -> None:
+    """Write the current plan as the next file in the migrations directory, for review."""
+    db = load_db(models, database_url)
+    path = run(db, lambda: db.migrator.make_file(directory, name, renames))
+    click.echo("up to date: nothing to write" if path is None else f"wrote {path}")
+
+
 @migrate.command("apply")
 @models_option
 @url_option
 @rename_option
 @click.option("--allow-destructive", is_flag=True, help="Also run steps that drop or narrow (after review).")
+@click.option(
+    "--directory", type=click.Path(path_type=Path), help="Apply the migration files there instead of the live plan."
+)
 @json_option
 def apply(
-    models: str | None, database_url: str | None, renames: tuple[str, ...], allow_destructive: bool, as_json: bool
+    models: str | None,
+    database_url: str | None,
+    renames: tuple[str, ...],
+    allow_destructive: bool,
+    directory: Path | None,
+    as_json: bool,
 ) -> None:
-    """Apply the plan under the migration lock, and record it in dataflow_migrations."""
+    """Apply the plan (or the migration files) under the migration lock, and record it in dataflow_migrations."""
     db = load_db(models, database_url)
+    if directory is not None:
+        names = run(db, lambda: db.migrator.apply_files(directory))
+        if as_json:
+            click.echo(json.dumps({"applied": names}))
+        else:
+            for file_name in names:
+                click.echo(f"applied {file_name}")
+            click.echo(f"{len(names)} file(s) applied" if names else "up to date: every file is applied")
+        return
     applied = run(db, lambda: db.migrator.apply(allow_destructive=allow_destructive, renames=renames))
     if as_json:
         click.echo(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -12,6 +13,7 @@ from ..errors import DataFlowError, MigrationError
 from ..session import Session
 from .diff import HISTORY_TABLE, parse_renames, plan_changes
 from .editor import SchemaEditor
+from .files import next_path, read_directory, render_file
 from .history import checksum, ensure_history, read_history, record
 from .live import LiveTable
 from .steps import AddColumn, CreateTable, Plan, Statement, Step
@@ -127,6 +129,60 @@ class Migrator:
             await record(session, history, f"{name} [{number}/{total}] {step.describe()}", statements)
             every += statements
         return Applied(name=name, steps=tuple(s.describe() for s in plan.steps), checksum=checksum(every))
+
+    async def make_file(self, directory: Path, name: str, renames: Iterable[str] = ()) -> Path | None:
+        """Write the current plan as the next migration file; None when there is nothing to do."""
+        async with self.session() as session:
+            live = await self.live(session)
+            editor = self.editor(live)
+            plan = plan_changes(self.db.schemas.values(), live, editor, parse_renames(renames))
+        if plan.empty:
+            return None
+        directory.mkdir(parents=True, exist_ok=True)
+        path = next_path(directory, name)
+        steps = [s.describe() + ("  (DESTRUCTIVE)" if s.destructive else "") for s in plan.steps]
+        path.write_text(render_file(self.db.dialect.name, steps + list(plan.notes), plan.statements(editor)))
+        return path
+
+    async def apply_files(self, directory: Path) -> list[str]:
+        """Apply the migration files of ``directory`` that are not in the history yet, in order.
+
+        A file already applied must still match its recorded checksum. Returns
+        the names of the files applied now.
+        """
+        files = read_directory(directory)
+        for file in files:
+            if file.dialect != self.db.dialect.name:
+                raise MigrationError(f"{file.name} was written for {file.dialect}, not {self.db.dialect.name}")
+        applied_now: list[str] = []
+        async with self.session() as session:
+            editor = self.db.dialect.schema_editor(self.db.schemas)
+            async with editor.lock(session):
+                history = await ensure_history(session)
+                recorded = {row["name"]: row["checksum"] for row in await read_history(session, history)}
+                for file in files:
+                    if file.name in recorded:
+                        if recorded[file.name] != file.checksum:
+                            raise MigrationError(
+                                f"{file.name} was edited after it was applied: its statements no longer match "
+                                "the checksum in dataflow_migrations; write a new migration instead"
+                            )
+                        continue
+                    if self.db.dialect.capabilities.transactional_ddl:
+                        async with session.atomic():
+                            await run_statements(session, file.statements)
+                            await record(session, history, file.name, file.statements)
+                    else:
+                        try:
+                            await run_statements(session, file.statements)
+                        except DataFlowError as exc:
+                            raise MigrationError(
+                                f"{file.name} failed: {exc.message}; files before it are applied and recorded "
+                                "(MySQL cannot roll DDL back: check what this file changed before running it again)"
+                            ) from exc
+                        await record(session, history, file.name, file.statements)
+                    applied_now.append(file.name)
+        return applied_now
 
     async def ensure_development_schema(self, session: Session) -> list[str]:
         """Create missing tables and add missing nullable columns; never drop or alter.
