@@ -13,7 +13,7 @@ import abc
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 from .dialect import Connection
 from .errors import ConnectionError, PoolTimeoutError
@@ -104,7 +104,7 @@ class ConnectionPool(abc.ABC, Generic[C]):
     async def release(self, connection: Connection, *, discard: bool = False) -> None:
         if connection not in self._in_use:
             return  # not ours, or already given back
-        mine = cast(C, connection)
+        mine = connection  # narrowed to C by the membership test
         self._in_use.discard(mine)
         try:
             keep = not discard and not self.closed and self.usable(mine)
