@@ -19,9 +19,9 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_of, median_latency, report
+from common import best_of, define, median_latency, node, report, rows
 
-from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
+from dataflow import AsyncLocalRuntime, DataFlow
 from dataflow.nodes.rows import RowPreparer
 
 COLUMNS = ("sku", "name", "qty", "price", "active")
@@ -36,30 +36,6 @@ UPSERT = (
     "ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, qty = EXCLUDED.qty, price = EXCLUDED.price, "
     "active = EXCLUDED.active"
 )
-
-
-def rows(n: int, start: int = 0) -> list[dict[str, Any]]:
-    return [
-        {"sku": f"sku-{i}", "name": f"item {i}", "qty": i % 100, "price": i * 0.5, "active": i % 2 == 0}
-        for i in range(start, start + n)
-    ]
-
-
-def define(db: DataFlow) -> None:
-    @db.model
-    class Item:
-        sku: str
-        name: str
-        qty: int
-        price: float
-        active: bool
-        __dataflow__ = {"unique": [("sku",)]}
-
-
-def node(db: DataFlow, name: str, params: dict[str, Any]) -> WorkflowBuilder:
-    workflow = WorkflowBuilder()
-    workflow.add_node(db.nodes[name], "n", params)
-    return workflow
 
 
 async def throughput(tasks: int, total: int, action: Any) -> float:

@@ -17,32 +17,14 @@ from pathlib import Path
 import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_of, median_latency, report
+from common import best_of, define, median_latency, node, report, rows
 
-from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
+from dataflow import AsyncLocalRuntime, DataFlow
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS item (id INTEGER PRIMARY KEY AUTOINCREMENT, sku TEXT NOT NULL UNIQUE, "
     "name TEXT NOT NULL, qty INTEGER NOT NULL, price REAL NOT NULL, active INTEGER NOT NULL)"
 )
-
-
-def rows(n: int, start: int = 0) -> list[dict[str, object]]:
-    return [
-        {"sku": f"sku-{i}", "name": f"item {i}", "qty": i % 100, "price": i * 0.5, "active": i % 2 == 0}
-        for i in range(start, start + n)
-    ]
-
-
-def define(db: DataFlow) -> None:
-    @db.model
-    class Item:
-        sku: str
-        name: str
-        qty: int
-        price: float
-        active: bool
-        __dataflow__ = {"unique": [("sku",)]}
 
 
 async def raw_connection(path: str) -> aiosqlite.Connection:
@@ -72,13 +54,8 @@ async def bench(rows_count: int, reads: int, directory: str) -> None:
         await raw.executemany("INSERT INTO item (sku, name, qty, price, active) VALUES (?, ?, ?, ?, ?)", tuples)
         await raw.execute("COMMIT")
 
-    def node(name: str, params: dict[str, object]) -> WorkflowBuilder:
-        workflow = WorkflowBuilder()
-        workflow.add_node(db.nodes[name], "n", params)
-        return workflow
-
-    clear = node("ItemBulkDeleteNode", {"filter": {}, "confirmed": True}).build()
-    create = node("ItemBulkCreateNode", {"data": data, "batch_size": 10000}).build()
+    clear = node(db, "ItemBulkDeleteNode", {"filter": {}, "confirmed": True}).build()
+    create = node(db, "ItemBulkCreateNode", {"data": data, "batch_size": 10000}).build()
 
     async def df_clear() -> None:
         await runtime.execute_async(clear)
@@ -110,7 +87,7 @@ async def bench(rows_count: int, reads: int, directory: str) -> None:
         await raw.executemany(upsert_sql, upsert_tuples)
         await raw.execute("COMMIT")
 
-    upsert = node("ItemBulkUpsertNode", {"data": upsert_rows, "conflict_on": ["sku"], "batch_size": 10000}).build()
+    upsert = node(db, "ItemBulkUpsertNode", {"data": upsert_rows, "conflict_on": ["sku"], "batch_size": 10000}).build()
 
     async def df_seed() -> None:
         await runtime.execute_async(clear)
@@ -126,8 +103,8 @@ async def bench(rows_count: int, reads: int, directory: str) -> None:
 
     async with raw.execute("SELECT MIN(id) FROM item") as cursor:
         raw_key = (await cursor.fetchone())[0]  # type: ignore[index]
-    listed, _ = await runtime.execute_async(node("ItemListNode", {"limit": 1, "order_by": ["id"]}).build())
-    read = node("ItemReadNode", {"id": listed["n"]["records"][0]["id"]}).build()
+    listed, _ = await runtime.execute_async(node(db, "ItemListNode", {"limit": 1, "order_by": ["id"]}).build())
+    read = node(db, "ItemReadNode", {"id": listed["n"]["records"][0]["id"]}).build()
 
     async def raw_read() -> object:
         async with raw.execute("SELECT id, sku, name, qty, price, active FROM item WHERE id = ?", (raw_key,)) as cursor:

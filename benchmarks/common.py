@@ -5,6 +5,9 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
+
+from dataflow import DataFlow, WorkflowBuilder
 
 
 async def best_of(runs: int, setup: Callable[[], Awaitable[None]], action: Callable[[], Awaitable[None]]) -> float:
@@ -43,3 +46,31 @@ def report(title: str, rows: list[tuple[str, float, float, str]]) -> None:
         else:
             ratio = ours / raw
             print(f"{what:<44} {ours * 1e6:>10.0f}us {raw * 1e6:>10.0f}us {ratio:>7.2f}x  (time vs raw)")
+
+
+def rows(n: int, start: int = 0) -> list[dict[str, Any]]:
+    """The benchmark data: five columns, the first one unique."""
+    return [
+        {"sku": f"sku-{i}", "name": f"item {i}", "qty": i % 100, "price": i * 0.5, "active": i % 2 == 0}
+        for i in range(start, start + n)
+    ]
+
+
+def define(db: DataFlow) -> None:
+    """The benchmark model, matching the raw tables of each script."""
+
+    @db.model
+    class Item:
+        sku: str
+        name: str
+        qty: int
+        price: float
+        active: bool
+        __dataflow__ = {"unique": [("sku",)]}
+
+
+def node(db: DataFlow, name: str, params: dict[str, Any]) -> WorkflowBuilder:
+    """A one-node workflow of ``db.nodes[name]`` with id ``n``."""
+    workflow = WorkflowBuilder()
+    workflow.add_node(db.nodes[name], "n", params)
+    return workflow
