@@ -127,9 +127,11 @@ class SchemaEditor:
         return (f"SELECT COUNT(*) FROM {table} WHERE " + " OR ".join(conditions), tuple(params))
 
     def duplicate_rows(self, schema: ModelSchema, columns: Sequence[str]) -> Statement:
+        """Groups of rows a unique index would refuse (NULLs never collide in one)."""
         cols = ", ".join(self.quote(c) for c in columns)
+        present = " AND ".join(f"{self.quote(c)} IS NOT NULL" for c in columns)
         return (
-            f"SELECT COUNT(*) FROM (SELECT {cols} FROM {self.quote(schema.table)} "
+            f"SELECT COUNT(*) FROM (SELECT {cols} FROM {self.quote(schema.table)} WHERE {present} "
             f"GROUP BY {cols} HAVING COUNT(*) > 1) duplicates",
             (),
         )

@@ -97,19 +97,32 @@ class Migrator:
                 if plan.empty:
                     return None
                 refuse_unsafe(plan, allow_destructive)
-                await check_rows(session, plan, editor)
                 if self.db.dialect.capabilities.transactional_ddl:
                     return await self._apply_atomically(session, editor, plan, history, name)
+                # Without transactional DDL every check runs first, so that a refusal changes nothing.
+                for step in plan.steps:
+                    await check_rows(session, step, editor)
                 return await self._apply_step_by_step(session, editor, plan, history, name)
 
     async def _apply_atomically(
         self, session: Session, editor: SchemaEditor, plan: Plan, history: Any, name: str
     ) -> Applied:
-        statements = plan.statements(editor)
+        every: list[Statement] = []
+        total = len(plan.steps)
         async with session.atomic():
-            await run_statements(session, statements)
-            await record(session, history, name, statements)
-        return Applied(name=name, steps=tuple(s.describe() for s in plan.steps), checksum=checksum(statements))
+            for number, step in enumerate(plan.steps, 1):
+                # Checked just before the step: earlier steps (a rename, a new column) are visible.
+                await check_rows(session, step, editor)
+                statements = step.statements(editor)
+                try:
+                    await run_statements(session, statements)
+                except DataFlowError as exc:
+                    raise MigrationError(
+                        f"step {number} of {total} ({step.describe()}) failed: {exc.message}; nothing was applied"
+                    ) from exc
+                every += statements
+            await record(session, history, name, every)
+        return Applied(name=name, steps=tuple(s.describe() for s in plan.steps), checksum=checksum(every))
 
     async def _apply_step_by_step(
         self, session: Session, editor: SchemaEditor, plan: Plan, history: Any, name: str
@@ -228,18 +241,17 @@ def refuse_unsafe(plan: Plan, allow_destructive: bool) -> None:
         )
 
 
-async def check_rows(session: Session, plan: Plan, editor: SchemaEditor) -> None:
+async def check_rows(session: Session, step: Step, editor: SchemaEditor) -> None:
     """Refuse a step that would break existing rows, with how many."""
-    for step in plan.steps:
-        query = step.offending_rows_sql(editor)
-        if query is None:
-            continue
-        rows = await session.fetch(query[0], query[1], operation="migrate_check")
-        offending = int(rows[0][0])
-        if offending:
-            raise MigrationError(
-                f"{step.describe()}: refused, {offending} existing row(s) would be lost or violate the new schema"
-            )
+    query = step.offending_rows_sql(editor)
+    if query is None:
+        return
+    rows = await session.fetch(query[0], query[1], operation="migrate_check")
+    offending = int(rows[0][0])
+    if offending:
+        raise MigrationError(
+            f"{step.describe()}: refused, {offending} existing row(s) would be lost or violate the new schema"
+        )
 
 
 async def run_statements(session: Session, statements: Iterable[Statement]) -> None:
