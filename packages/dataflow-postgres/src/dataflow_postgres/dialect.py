@@ -8,6 +8,7 @@ loads.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import attrs
@@ -21,8 +22,10 @@ from dataflow.url import DatabaseURL
 
 from . import types
 from .connection import PostgresConnection
+from .introspect import PostgresIntrospector
 from .options import PostgresOptions, parse_options
 from .pool import PostgresPool
+from .schema_editor import PostgresSchemaEditor
 
 DRIVERS = (None, "asyncpg")
 
@@ -127,6 +130,14 @@ class PostgresDialect(Dialect):
         if two_phase != self.capabilities.two_phase:
             self.capabilities = attrs.evolve(self.capabilities, two_phase=two_phase)
 
+    # -- migrations -------------------------------------------------------------
+
+    def introspector(self) -> PostgresIntrospector:
+        return PostgresIntrospector()
+
+    def schema_editor(self, tables: Mapping[str, ModelSchema]) -> PostgresSchemaEditor:
+        return PostgresSchemaEditor(self, tables)
+
     def translate_error(self, error: BaseException, schema: ModelSchema | None) -> DataFlowError:
         from .errors import translate_error
 
@@ -143,8 +154,8 @@ class PostgresDialect(Dialect):
         for field in schema.fields:
             if field.references is not None and self.constraint_name(schema, "fk", (field.name,)) == constraint:
                 return (field.name,)
-            # PostgreSQL names an unnamed column CHECK "<table>_<column>_check".
-            if constraint == f"{schema.table}_{field.name}_check":
+            # PostgreSQL names an unnamed column CHECK "<table>_<column>_check" (shortened to 63 bytes).
+            if constraint == types.check_name(schema.table, field.name):
                 return (field.name,)
         return ()
 

@@ -80,15 +80,54 @@ def sql_literal(text: str) -> str:
 def column_type(field: FieldSchema, quoted_name: str) -> str:
     """The column type of ``field`` in CREATE TABLE (enums carry their CHECK)."""
     if field.kind is FieldKind.ENUM:
-        assert field.enum_type is not None
-        if integer_enum(field):
-            values = ", ".join(str(int(member.value)) for member in field.enum_type)
-            return f"BIGINT CHECK ({quoted_name} IN ({values}))"
-        values = ", ".join(sql_literal(str(member.value)) for member in field.enum_type)
-        return f"TEXT CHECK ({quoted_name} IN ({values}))"
+        return f"{plain_type(field)} {enum_check(field, quoted_name)}"
+    return plain_type(field)
+
+
+def plain_type(field: FieldSchema) -> str:
+    """The type of ``field``'s column alone, without an enum's CHECK (for ``ALTER COLUMN ... TYPE``)."""
+    if field.kind is FieldKind.ENUM:
+        return "BIGINT" if integer_enum(field) else "TEXT"
     if field.kind is FieldKind.STR and field.max_length is not None:
         return f"VARCHAR({field.max_length})"
     return _COLUMN_TYPES[field.kind]
+
+
+def enum_values(field: FieldSchema) -> frozenset[str] | None:
+    """The values an enum column admits, as text (``"1"`` for an int member); None for other kinds."""
+    if field.kind is not FieldKind.ENUM:
+        return None
+    assert field.enum_type is not None
+    if integer_enum(field):
+        return frozenset(str(int(member.value)) for member in field.enum_type)
+    return frozenset(str(member.value) for member in field.enum_type)
+
+
+def enum_check(field: FieldSchema, quoted_name: str) -> str:
+    """``CHECK (col IN (...))`` listing an enum's values."""
+    assert field.enum_type is not None
+    if integer_enum(field):
+        values = ", ".join(str(int(member.value)) for member in field.enum_type)
+    else:
+        values = ", ".join(sql_literal(str(member.value)) for member in field.enum_type)
+    return f"CHECK ({quoted_name} IN ({values}))"
+
+
+def check_name(table: str, column: str) -> str:
+    """The name PostgreSQL gives a column's unnamed CHECK: ``<table>_<column>_check``, shortened as it does.
+
+    The server's ``makeObjectName`` trims the longer of the two names, one
+    character at a time, until the whole fits in 63 bytes.
+    """
+    first, second = table.encode(), column.encode()
+    available = 63 - len("_") - len("_check")
+    keep_first, keep_second = len(first), len(second)
+    while keep_first + keep_second > available:
+        if keep_first > keep_second:
+            keep_first -= 1
+        else:
+            keep_second -= 1
+    return first[:keep_first].decode(errors="ignore") + "_" + second[:keep_second].decode(errors="ignore") + "_check"
 
 
 def array_type(field: FieldSchema) -> str:
