@@ -27,6 +27,8 @@ from .server import DETECT_SQL, ServerInfo, capabilities
 if TYPE_CHECKING:
     # aiomysql is imported when the first connection opens, not when the plugin registers the dialect.
     from .connection import MySQLConnection
+    from .introspection import MySQLIntrospector
+    from .migrate import MySQLSchemaEditor
     from .pool import MySQLPool
 
 UNLIMITED = "18446744073709551615"
@@ -201,6 +203,20 @@ class MySQLDialect(Dialect):
 
     def translate_error(self, error: BaseException, schema: ModelSchema | None) -> DataFlowError:
         return translate_error(error, schema, self.constraint_name, str(self.url))
+
+    # -- migrations -------------------------------------------------------------
+
+    def introspector(self) -> MySQLIntrospector:
+        """Reads the live schema of the URL's database from information_schema."""
+        from .introspection import MySQLIntrospector
+
+        return MySQLIntrospector(self)
+
+    def schema_editor(self, tables: Mapping[str, ModelSchema]) -> MySQLSchemaEditor:
+        """ALTER TABLE statements, one per step, and the ``GET_LOCK`` migration lock."""
+        from .migrate import MySQLSchemaEditor
+
+        return MySQLSchemaEditor(self, tables)
 
     def dispose(self) -> None:
         for pool in list(self._pools):

@@ -26,7 +26,10 @@ OPTIONS = {
     "ssl_cert": "a client certificate file (implies ssl)",
     "ssl_key": "the client certificate's key file",
     "ssl_verify": "false to skip certificate and host name checks (testing only)",
+    "migrate_lock_timeout": "seconds a migration waits for another one to finish (GET_LOCK); default 60",
 }
+MIGRATE_LOCK_TIMEOUT = 60.0
+"""Seconds a migration waits for another one (the ``migrate_lock_timeout`` option's default)."""
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
@@ -65,6 +68,7 @@ class ConnectOptions:
     connect_timeout: float
     local_infile: bool
     ssl: ssl.SSLContext | None = attrs.field(repr=lambda context: "on" if context else "off")
+    migrate_lock_timeout: float = MIGRATE_LOCK_TIMEOUT
 
     @classmethod
     def from_url(cls, url: DatabaseURL, config: Config) -> ConnectOptions:
@@ -103,6 +107,11 @@ class ConnectOptions:
             ),
             local_infile=_flag("local_infile", options.get("local_infile", "false")),
             ssl=_ssl_context(options),
+            migrate_lock_timeout=(
+                _number("migrate_lock_timeout", options["migrate_lock_timeout"], float)
+                if "migrate_lock_timeout" in options
+                else MIGRATE_LOCK_TIMEOUT
+            ),
         )
 
 

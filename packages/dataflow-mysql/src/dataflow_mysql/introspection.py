@@ -1,0 +1,133 @@
+"""The live schema of a MySQL or MariaDB database, read from information_schema.
+
+Tables, columns (``COLUMN_TYPE``, ``IS_NULLABLE``, ``COLUMN_KEY``), indexes
+(``STATISTICS``) and foreign keys (``KEY_COLUMN_USAGE``) of the connection's
+current database. Types are reported in one spelling (:func:`.type_changes.canonical`,
+upper case): MariaDB's ``bigint(20)`` and MySQL 8's ``bigint`` are both
+``BIGINT``, and MariaDB's JSON, a LONGTEXT with a ``json_valid`` check, is
+``JSON`` as on MySQL 8.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from dataflow.dialect import Connection
+from dataflow.migrate.live import LiveColumn, LiveForeignKey, LiveIndex, LiveTable
+
+from .type_changes import canonical, display_type
+
+if TYPE_CHECKING:
+    from .dialect import MySQLDialect
+
+# Each query reads one information_schema table: MariaDB answers joins of them many times slower.
+TABLES_SQL = (
+    "SELECT TABLE_NAME FROM information_schema.TABLES "
+    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')"
+)
+COLUMNS_SQL = (
+    "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, CHARACTER_SET_NAME "
+    "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION"
+)
+INDEXES_SQL = (
+    "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME FROM information_schema.STATISTICS "
+    "WHERE TABLE_SCHEMA = DATABASE() AND INDEX_NAME <> 'PRIMARY' "
+    "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
+)
+FOREIGN_KEYS_SQL = (
+    "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME "
+    "FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL "
+    "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
+)
+MARIADB_CHECKS_SQL = (
+    "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
+)
+"""MariaDB's JSON is LONGTEXT with a ``CHECK (json_valid(col))``; MariaDB's CHECK_CONSTRAINTS names the table."""
+_JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.IGNORECASE)
+
+
+def _text(value: Any) -> Any:
+    """information_schema returns some columns as bytes on MySQL 8."""
+    return value.decode() if isinstance(value, bytes | bytearray) else value
+
+
+class MySQLIntrospector:
+    """Reads the tables of the connection's current database (``DATABASE()``) from information_schema."""
+
+    def __init__(self, dialect: MySQLDialect) -> None:
+        self.dialect = dialect
+
+    async def tables(self, connection: Connection) -> Mapping[str, LiveTable]:
+        base_tables = {_text(row[0]) for row in await connection.fetch(TABLES_SQL)}
+        columns: dict[str, list[LiveColumn]] = {}
+        json_columns = await self._json_columns(connection)
+        for row in await connection.fetch(COLUMNS_SQL):
+            table, name, declared, nullable, key, charset = map(_text, row)
+            if table not in base_tables:
+                continue  # a view
+            if (table, name) in json_columns and canonical(declared) == "longtext":
+                declared = "JSON"
+            columns.setdefault(table, []).append(
+                LiveColumn(
+                    name=name,
+                    type=display_type(declared, charset),
+                    nullable=nullable == "YES",
+                    primary_key=key == "PRI",
+                )
+            )
+        foreign_keys = await self._foreign_keys(connection)
+        indexes = await self._indexes(connection)
+        return {
+            name: LiveTable(
+                name=name,
+                columns=tuple(table_columns),
+                indexes=tuple(indexes.get(name, ())),
+                foreign_keys=tuple(foreign_keys.get(name, ())),
+            )
+            for name, table_columns in columns.items()
+        }
+
+    async def _json_columns(self, connection: Connection) -> set[tuple[str, str]]:
+        server = self.dialect.server
+        if server is None or not server.mariadb:
+            return set()  # MySQL 8 reports its native JSON type as json
+        found = set()
+        for row in await connection.fetch(MARIADB_CHECKS_SQL):
+            table, clause = map(_text, row)
+            match = _JSON_CHECK.fullmatch(clause.strip())
+            if match is not None:
+                found.add((table, match[1].replace("``", "`")))
+        return found
+
+    async def _foreign_keys(self, connection: Connection) -> dict[str, list[LiveForeignKey]]:
+        parts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
+        for row in await connection.fetch(FOREIGN_KEYS_SQL):
+            table, name, column, target, target_column = map(_text, row)
+            parts.setdefault((table, name), []).append((column, target, target_column))
+        keys: dict[str, list[LiveForeignKey]] = {}
+        for (table, name), columns in parts.items():
+            keys.setdefault(table, []).append(
+                LiveForeignKey(
+                    columns=tuple(c[0] for c in columns),
+                    table=columns[0][1],
+                    ref_columns=tuple(c[2] for c in columns),
+                    name=name,
+                )
+            )
+        return keys
+
+    async def _indexes(self, connection: Connection) -> dict[str, list[LiveIndex]]:
+        """Every index but PRIMARY, under its own name. The index InnoDB adds to back a foreign key
+        (named after the key) is listed too: it is real, and a DROP INDEX must know it is there."""
+        found: dict[tuple[str, str], tuple[bool, list[str | None]]] = {}
+        for row in await connection.fetch(INDEXES_SQL):
+            table, name, non_unique, column = map(_text, row)
+            found.setdefault((table, name), (not int(non_unique), []))[1].append(column)
+        indexes: dict[str, list[LiveIndex]] = {}
+        for (table, name), (unique, columns) in found.items():
+            if None in columns:
+                continue  # a functional index (MySQL 8): not something a model declares
+            indexes.setdefault(table, []).append(LiveIndex(name=name, columns=tuple(map(str, columns)), unique=unique))
+        return indexes

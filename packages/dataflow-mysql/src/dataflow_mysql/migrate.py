@@ -1,0 +1,345 @@
+"""Migrations on MySQL and MariaDB: the DDL of each step, and the ``GET_LOCK`` migration lock.
+
+DDL is not transactional here: every ALTER TABLE commits by itself. The core
+runner therefore applies a plan step by step and records each step as it
+completes; this editor makes each step one ALTER TABLE statement wherever it
+can (an index or foreign key that must go with a column goes in the same
+statement), so that a step either happened or did not, and a failed run
+resumes from the live schema.
+
+A column's type depends on the model around it, not only on the field: a
+``str`` in a unique group is ``VARCHAR(255)``, elsewhere ``LONGTEXT``; a
+foreign key takes its target key's type. The editor therefore compares and
+writes types through :func:`dataflow_mysql.ddl.field_column_type` with the
+field's model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from dataflow.errors import DataFlowError, MigrationError
+from dataflow.fields import FieldKind, FieldSchema
+from dataflow.migrate.editor import SchemaEditor
+from dataflow.migrate.live import LiveColumn, LiveIndex
+from dataflow.migrate.steps import Statement
+from dataflow.nodes.rows import utcnow
+from dataflow.schema import ModelSchema
+from dataflow.session import Session
+
+from .ddl import field_column_type
+from .type_changes import (
+    BINARIES,
+    BLOBS,
+    INTEGERS,
+    STRINGS,
+    TEXTS,
+    ColumnType,
+    canonical,
+    integer_range,
+    prefixed,
+    widens,
+)
+from .types import KEY_STR_LENGTH, column_type, index_bytes
+
+if TYPE_CHECKING:
+    from .dialect import MySQLDialect
+
+LOCK_PREFIX = "dataflow_migrate:"
+"""``GET_LOCK`` names are server-wide: the lock is named after the database, so databases do not wait on each other."""
+MAX_LOCK_NAME = 64
+"""MySQL refuses longer user-level lock names."""
+
+
+class MySQLSchemaEditor(SchemaEditor):
+    """ALTER TABLE for MySQL 8 and MariaDB 10.5+.
+
+    Type and nullability change together through ``MODIFY COLUMN`` (which
+    restates the whole column); a unique constraint is a unique index; indexes
+    on unbounded text take a 255-character prefix, as at CREATE TABLE.
+    """
+
+    def __init__(self, dialect: MySQLDialect, tables: Mapping[str, ModelSchema]) -> None:
+        super().__init__(dialect, tables)
+        self.mysql = dialect
+        self._gone: set[tuple[str, str]] = set()
+        """(table, index) dropped by an earlier step's statement of this plan."""
+        self._renamed: dict[str, dict[str, str]] = {}
+
+    # -- the model's column types --------------------------------------------------
+
+    def owner(self, field: FieldSchema, live: LiveColumn | None = None) -> ModelSchema | None:
+        """The model ``field`` belongs to: found through its live column's table, or the field itself.
+
+        The core asks ``same_type(field, live)`` without the model, but on MySQL
+        the type depends on it (unique groups, foreign keys).
+        """
+        if live is not None:
+            for table in self.live.values():
+                if any(column is live for column in table.columns):
+                    for schema in self.tables.values():
+                        if schema.table == table.name and schema.by_name.get(field.name) == field:
+                            return schema
+        for schema in self.tables.values():
+            if any(candidate is field for candidate in schema.fields):
+                return schema
+        return next((s for s in self.tables.values() if field in s.fields), None)
+
+    def expected_type(self, schema: ModelSchema | None, field: FieldSchema) -> str:
+        """The column type ``field`` has in ``schema``'s CREATE TABLE."""
+        if schema is None:
+            return column_type(field, keyed=field.primary_key)
+        return field_column_type(field, schema, self.tables)
+
+    def same_type(self, field: FieldSchema, live: LiveColumn) -> bool:
+        return canonical(self.expected_type(self.owner(field, live), field)) == canonical(live.type)
+
+    def narrowing(self, field: FieldSchema, live: LiveColumn) -> bool:
+        return not widens(live.type, self.expected_type(self.owner(field, live), field))
+
+    def widens(self, old: str, new: str) -> bool:
+        return widens(old, new)
+
+    # -- columns ------------------------------------------------------------------------
+
+    def column_definition(self, schema: ModelSchema, field: FieldSchema, *, nullable: bool) -> str:
+        """The column as MODIFY/ADD COLUMN restates it (a foreign key is a separate clause on MySQL)."""
+        definition = f"{self.quote(field.name)} {self.expected_type(schema, field)}"
+        return definition + (" NULL" if nullable else " NOT NULL")
+
+    def add_column(self, schema: ModelSchema, field: FieldSchema) -> list[Statement]:
+        """One statement, so the step happens entirely or not at all.
+
+        A NOT NULL column with a default is added with that default (which
+        fills the existing rows), and the default is then dropped: DataFlow
+        keeps defaults in the model, not in the table.
+        """
+        table = self.quote(schema.table)
+        definition = self.column_definition(schema, field, nullable=field.nullable)
+        params: tuple[Any, ...] = ()
+        value = None if field.nullable or field.required else self._default(field)
+        if value is not None:
+            definition += f" DEFAULT ({self.placeholder()})"
+            params = (value,)
+        clauses = [f"ADD COLUMN {definition}"]
+        if field.references is not None and field.references in self.tables:
+            target = self.tables[field.references]
+            name = self.dialect.constraint_name(schema, "fk", (field.name,))
+            clauses.append(
+                f"ADD CONSTRAINT {self.quote(name)} FOREIGN KEY ({self.quote(field.name)}) "
+                f"REFERENCES {self.quote(target.table)} ({self.quote(target.primary_key)})"
+            )
+        statements: list[Statement] = [(f"ALTER TABLE {table} " + ", ".join(clauses), params)]
+        if value is not None:
+            statements.append((f"ALTER TABLE {table} ALTER COLUMN {self.quote(field.name)} DROP DEFAULT", ()))
+        return statements
+
+    def _default(self, field: FieldSchema) -> Any:
+        value = utcnow() if field.managed else field.make_default()
+        encoder = self.dialect.encoder(field)
+        return encoder(value) if encoder is not None and value is not None else value
+
+    def rename_column(self, schema: ModelSchema, old: str, new: str) -> list[Statement]:
+        self._renamed.setdefault(schema.table, {})[old] = new
+        return super().rename_column(schema, old, new)
+
+    def drop_column(self, schema: ModelSchema, column: str) -> list[Statement]:
+        """Drops the column's foreign key and every index it is part of in the same statement:
+        MySQL refuses to drop a column a foreign key needs, and MariaDB one in a multi-column unique key."""
+        clauses = []
+        live = self.live.get(schema.table)
+        if live is not None:
+            for key in live.foreign_keys:
+                if column in key.columns and key.name is not None:
+                    clauses.append(f"DROP FOREIGN KEY {self.quote(key.name)}")
+            for index in self._live_indexes(schema.table):
+                if column in index.columns:
+                    clauses.append(f"DROP INDEX {self.quote(index.name)}")
+                    self._gone.add((schema.table, index.name))
+        clauses.append(f"DROP COLUMN {self.quote(column)}")
+        return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
+
+    def alter_column(self, schema: ModelSchema, field: FieldSchema, live: LiveColumn) -> list[Statement]:
+        """``MODIFY COLUMN`` with the model's type and nullability, in one statement.
+
+        When the column moves to or from a type that can only be indexed by a
+        prefix (LONGTEXT, LONGBLOB, JSON), its indexes are dropped and those the
+        model keeps are made again in the same statement, with or without the
+        prefix: MySQL cannot index unbounded text in full.
+        """
+        clauses: list[str] = []
+        new_type = self.expected_type(schema, field)
+        readded: list[str] = []
+        if not self.same_type(field, live) and (index_bytes(new_type) is None or prefixed(live.type)):
+            wanted = {(group, False) for group in schema.indexes} | {(group, True) for group in schema.unique}
+            for index in self._live_indexes(schema.table):
+                if field.name not in index.columns:
+                    continue
+                clauses.append(f"DROP INDEX {self.quote(index.name)}")
+                if (index.columns, index.unique) in wanted:
+                    readded.append(self._index_clause(schema, index.columns, index.unique, index.name))
+                else:
+                    self._gone.add((schema.table, index.name))
+        clauses.append(f"MODIFY COLUMN {self.column_definition(schema, field, nullable=field.nullable)}")
+        clauses += readded
+        return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
+
+    def set_nullable(self, schema: ModelSchema, field: FieldSchema, *, nullable: bool) -> list[Statement]:
+        definition = self.column_definition(schema, field, nullable=nullable)
+        return [(f"ALTER TABLE {self.quote(schema.table)} MODIFY COLUMN {definition}", ())]
+
+    # -- indexes ----------------------------------------------------------------------------
+
+    def _live_indexes(self, table: str) -> list[LiveIndex]:
+        """The table's live indexes still there at this point of the plan, with renamed columns' new names."""
+        live = self.live.get(table)
+        if live is None:
+            return []
+        renamed = self._renamed.get(table, {})
+        return [
+            attrs.evolve(index, columns=tuple(renamed.get(c, c) for c in index.columns))
+            for index in live.indexes
+            if (table, index.name) not in self._gone
+        ]
+
+    def _index_clause(self, schema: ModelSchema, columns: Sequence[str], unique: bool, name: str) -> str:
+        parts = []
+        for column in columns:
+            field = schema.by_name.get(column)
+            prefixed = field is not None and index_bytes(self.expected_type(schema, field)) is None
+            parts.append(f"{self.quote(column)}({KEY_STR_LENGTH})" if prefixed else self.quote(column))
+        kind = "UNIQUE INDEX" if unique else "INDEX"
+        return f"ADD {kind} {self.quote(name)} ({', '.join(parts)})"
+
+    def add_index(self, schema: ModelSchema, columns: Sequence[str], unique: bool) -> list[Statement]:
+        name = self.dialect.constraint_name(schema, "uq" if unique else "ix", columns)
+        clause = self._index_clause(schema, columns, unique, name)
+        return [(f"ALTER TABLE {self.quote(schema.table)} {clause}", ())]
+
+    def drop_index(self, schema: ModelSchema, name: str, unique: bool) -> list[Statement]:
+        """``DROP INDEX``; an index that a foreign key relies on is replaced by one named after the key,
+        in the same statement (MySQL refuses to leave a foreign key without an index)."""
+        if (schema.table, name) in self._gone:
+            return []  # already dropped with its column
+        remaining = [index for index in self._live_indexes(schema.table) if index.name != name]
+        clauses = []
+        live = self.live.get(schema.table)
+        dropped = next((index for index in self._live_indexes(schema.table) if index.name == name), None)
+        for key in live.foreign_keys if live is not None else ():
+            if key.name is None or dropped is None or dropped.columns[: len(key.columns)] != key.columns:
+                continue
+            if not any(index.columns[: len(key.columns)] == key.columns for index in remaining):
+                clauses.append(f"ADD INDEX {self.quote(key.name)} ({', '.join(self.quote(c) for c in key.columns)})")
+        clauses.append(f"DROP INDEX {self.quote(name)}")
+        self._gone.add((schema.table, name))
+        return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
+
+    # -- data checks ------------------------------------------------------------------------
+
+    def offending_rows(self, schema: ModelSchema, field: FieldSchema, live: LiveColumn) -> Statement | None:
+        """Rows that a MODIFY COLUMN would break or silently change.
+
+        NULLs for NOT NULL; for a narrowing type: strings longer than the new
+        length in characters (``CHAR_LENGTH``: ``LENGTH`` counts bytes),
+        binaries longer in bytes, numbers with a fraction (which MySQL rounds
+        away without a word) or out of an integer type's range, text that is
+        not an integer for an integer type or not JSON for JSON. Strings
+        longer than the model's ``MaxLength`` count too.
+        """
+        # The rows are checked before any step runs: a column renamed by this plan still has its old name.
+        column = self.quote(live.name)
+        conditions: list[str] = []
+        params: list[Any] = []
+        if live.nullable and not field.nullable:
+            conditions.append(f"{column} IS NULL")
+        new_type = self.expected_type(schema, field)
+        limit: int | None = None
+        if not widens(live.type, new_type):
+            new, old = ColumnType.parse(new_type), ColumnType.parse(live.type)
+            if new.base in STRINGS:
+                limit = new.size
+            elif new.base in (*BINARIES, *BLOBS, *TEXTS) and new.base != "json":
+                conditions.append(f"LENGTH({column}) > {self.placeholder()}")
+                params.append(new.capacity)
+            elif new.base in INTEGERS and old.base in ("float", "double", "decimal"):
+                low, high = integer_range(new)
+                p = self.placeholder()
+                conditions.append(f"{column} <> FLOOR({column}) OR {column} < {p} OR {column} > {p}")
+                params += [low, high]
+            elif new.base in INTEGERS and (old.base in (*STRINGS, *TEXTS)):
+                conditions.append(f"{column} NOT REGEXP {self.placeholder()}")
+                params.append("^[-+]?[0-9]+$")
+            if new.base == "json" and old.base != "json":
+                conditions.append(f"JSON_VALID({column}) = 0")
+        if field.kind is FieldKind.STR and field.max_length is not None:
+            limit = min(limit, field.max_length) if limit is not None else field.max_length
+        if limit is not None:
+            conditions.append(f"CHAR_LENGTH({column}) > {self.placeholder()}")
+            params.append(limit)
+        if not conditions:
+            return None
+        return (f"SELECT COUNT(*) FROM {self.quote(schema.table)} WHERE " + " OR ".join(conditions), tuple(params))
+
+    def duplicate_rows(self, schema: ModelSchema, columns: Sequence[str]) -> Statement:
+        """Rows beyond the first of each group of equal keys; a key with a NULL is never a duplicate.
+
+        The rows are checked before any step runs, so a key column this plan
+        adds is not there yet: a nullable one will be NULL in every row (no
+        duplicates), one with a default will hold that one value everywhere
+        (the key repeats wherever the rest of it does).
+        """
+        table = self.quote(schema.table)
+        live = self.live.get(schema.table)
+        existing = {c.name for c in live.columns} if live is not None else set(columns)
+        added = [schema.by_name[c] for c in columns if c not in existing and c in schema.by_name]
+        if any(field.nullable or field.required for field in added):
+            return ("SELECT 0", ())
+        present = [c for c in columns if c in existing]
+        if not present:
+            return (f"SELECT GREATEST(COUNT(*) - 1, 0) FROM {table}", ())
+        cols = ", ".join(self.quote(c) for c in present)
+        not_null = " AND ".join(f"{self.quote(c)} IS NOT NULL" for c in present)
+        return (
+            f"SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM {table} "
+            f"WHERE {not_null} GROUP BY {cols} HAVING COUNT(*) > 1) duplicates",
+            (),
+        )
+
+    # -- the migration lock --------------------------------------------------------------------
+
+    def lock_name(self) -> str:
+        name = LOCK_PREFIX + self.mysql.options.database
+        if len(name) > MAX_LOCK_NAME:
+            name = LOCK_PREFIX + hashlib.sha1(self.mysql.options.database.encode()).hexdigest()
+        return name
+
+    @asynccontextmanager
+    async def lock(self, session: Session) -> AsyncIterator[None]:
+        """``GET_LOCK`` on the database's name: a second migrator waits (up to ``migrate_lock_timeout``
+        seconds, then ``MigrationError``), and finds the plan already applied when it gets the lock.
+
+        The lock belongs to the connection: if releasing it fails the connection
+        is discarded, which makes the server release it.
+        """
+        name = self.lock_name()
+        timeout = self.mysql.options.migrate_lock_timeout
+        rows = await session.fetch("SELECT GET_LOCK(%s, %s)", (name, timeout), operation="migrate_lock")
+        if rows[0][0] != 1:
+            holder = await session.fetch("SELECT IS_USED_LOCK(%s)", (name,), operation="migrate_lock")
+            raise MigrationError(
+                f"another migration of {self.mysql.options.database} is running (server connection "
+                f"{holder[0][0]} holds the lock {name!r}) and did not finish within {timeout:g} s; "
+                "try again when it is done, or raise migrate_lock_timeout"
+            )
+        try:
+            yield
+        finally:
+            try:
+                await session.fetch("SELECT RELEASE_LOCK(%s)", (name,), operation="migrate_lock")
+            except DataFlowError:
+                session.broken = True
