@@ -1,0 +1,110 @@
+"""The tenancy filter: narrows every statement on a tenant-scoped model and fills every row it writes.
+
+The core ANDs :meth:`TenantFilter.scope` into the WHERE clause of every
+statement a node builds (Read, List, Count, Update, Delete, the Bulk nodes,
+and the conflict checks of upserts and bulk strategies), and passes every
+row of Create, BulkCreate, Upsert and BulkUpsert through
+:meth:`TenantFilter.fill`. The condition is a filter dict on the schema's
+``tenant_id`` field, compiled with its value bound: nothing is rewritten.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from dataflow.errors import ConfigError
+from dataflow.events import emit
+from dataflow.schema import ModelSchema
+
+from .context import TenantScope, check_tenant, resolve
+from .errors import TenantMismatchError, TenantRequiredError
+from .events import TenantAdminAccess
+from .schema import ROW, SCHEMA, TENANT_FIELD, strategy
+
+if TYPE_CHECKING:
+    from .service import Tenancy
+
+_PROTECTED = frozenset({TENANT_FIELD})
+
+
+class TenantFilter:
+    """Registered through ``dataflow_register_tenancy_filters``, one per ``DataFlow``; fails closed."""
+
+    def __init__(self) -> None:
+        self.service: Tenancy | None = None
+
+    def _scope(self, schema: ModelSchema, context: Mapping[str, Any]) -> TenantScope:
+        if self.service is None:
+            raise ConfigError(f"{schema.name}: dataflow-tenancy is not attached to this DataFlow", model=schema.name)
+        return resolve(self.service, context, schema.name)
+
+    def scope(self, schema: ModelSchema, context: Mapping[str, Any]) -> dict[str, Any] | None:
+        """``{"tenant_id": <tenant>}`` for a row-level model; None for the admin scope and unscoped models."""
+        kind = strategy(schema)
+        if kind is None:
+            return None
+        scope = self._scope(schema, context)
+        if scope.tenant is not None:
+            return {TENANT_FIELD: scope.tenant} if kind == ROW else None
+        if kind == SCHEMA:
+            raise TenantRequiredError(
+                f"{schema.name} keeps each tenant in its own schema: the admin scope must name a tenant",
+                model=schema.name,
+            )
+        self._admin_used(schema, scope, "read", None)
+        return None
+
+    def fill(self, schema: ModelSchema, row: dict[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+        """``row`` with ``tenant_id`` set to the tenant in context; a row naming another tenant is refused."""
+        kind = strategy(schema)
+        if kind is None:
+            return row
+        scope = self._scope(schema, context)
+        assert self.service is not None
+        if kind == SCHEMA:
+            if scope.tenant is None:
+                raise TenantRequiredError(
+                    f"{schema.name} keeps each tenant in its own schema: the admin scope must name a tenant",
+                    model=schema.name,
+                )
+            self.service.admit(schema, scope.tenant)
+            return row
+        given = row.get(TENANT_FIELD)
+        if scope.tenant is None:
+            if given is None:
+                raise TenantRequiredError(
+                    f"{schema.name}: a write in the admin scope must name its tenant_id", model=schema.name
+                )
+            tenant = check_tenant(given, model=schema.name)
+            self._admin_used(schema, scope, "write", tenant)
+            self.service.admit(schema, tenant)
+            return row
+        if given is not None and given != scope.tenant:
+            raise TenantMismatchError(
+                f"{schema.name}: the row names tenant_id={given!r} but the tenant in context is {scope.tenant!r}",
+                model=schema.name,
+                field=TENANT_FIELD,
+            )
+        self.service.admit(schema, scope.tenant)
+        row[TENANT_FIELD] = scope.tenant
+        return row
+
+    def protected_fields(self, schema: ModelSchema) -> Iterable[str]:
+        """``tenant_id`` of row-level models: no Update, BulkUpdate or upsert may change it."""
+        return _PROTECTED if strategy(schema) == ROW else ()
+
+    def conflict_fields(self, schema: ModelSchema) -> Iterable[str]:
+        """Fields every upsert conflict target of ``schema`` should include (``tenant_id``).
+
+        Not read by the core yet: it is the method the core would call to widen
+        a caller's ``conflict_on`` (see docs/tenancy.md, "What the core needs").
+        """
+        return _PROTECTED if strategy(schema) == ROW else ()
+
+    def _admin_used(self, schema: ModelSchema, scope: TenantScope, action: str, tenant: str | None) -> None:
+        assert self.service is not None
+        monitors = self.service.db.monitors
+        if monitors:
+            event = TenantAdminAccess(self.service.db.label, schema.name, action, scope.reason, tenant)
+            emit(monitors, event)
