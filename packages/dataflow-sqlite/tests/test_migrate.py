@@ -310,3 +310,29 @@ def test_two_processes_migrating_at_once_apply_it_once(url: str, tmp_path: Path)
     assert [p.returncode for p in processes] == [0, 0, 0]
     assert sorted(o == "None" for o in outputs) == [False, True, True]
     assert rows(url, "SELECT COUNT(*) FROM dataflow_migrations") == [(1,)]
+
+
+def test_a_rebuild_and_a_new_index_in_one_plan(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed(open_db)
+    db = open_db(env="production")
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        nickname: str | None = None
+        kind: str = "member"
+        __dataflow__ = {"indexes": [("name",), ("kind",)], "unique": [("email",)]}
+
+    applied = db.migrate()
+    assert applied is not None
+    assert set(applied.steps) == {
+        "add column person.kind",
+        "add index on person (kind)",
+        "add unique index on person (email)",
+    }
+    names = {row[0] for row in rows(url, "SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"ix_person_name", "ix_person_kind"} <= names
+    table_sql = rows(url, "SELECT sql FROM sqlite_master WHERE name = 'person'")[0][0]
+    assert "uq_person_email" in table_sql and "__dataflow_rebuild" not in table_sql
+    assert asyncio.run(db.migrator.plan()).empty

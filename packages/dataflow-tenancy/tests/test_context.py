@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from tenancy_helpers import arun, define_models, everything, fails, open_db, run
 
-from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder, WorkflowError, hookimpl
+from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder, hookimpl
 from dataflow.plugins import plugin_registered
 from dataflow_tenancy import TenantAdminAccess, TenantMismatchError, TenantRequiredError, TenantScope
 
@@ -177,12 +177,6 @@ def test_a_false_admin_flag_is_no_admin_scope(sqlite_db: DataFlow) -> None:
     assert isinstance(error, TenantRequiredError)
 
 
-@pytest.mark.xfail(
-    raises=WorkflowError,
-    strict=True,
-    reason="core loops.run_sync (report): inside a running loop it runs the coroutine on a new thread without "
-    "copying the caller's contextvars, so a db.tenant() block is not seen (the run fails closed)",
-)
 def test_a_sync_run_inside_a_running_loop_sees_the_block(sqlite_db: DataFlow) -> None:
     async def inside_a_loop() -> Any:
         with sqlite_db.tenant("acme"):  # type: ignore[attr-defined]

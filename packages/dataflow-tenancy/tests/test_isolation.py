@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tenancy_helpers import arun, backend, customers, everything, fails, run
+from tenancy_helpers import arun, customers, everything, fails, run
 
 from dataflow import DataFlow, NotFoundError, UniqueViolationError, ValidationError, WorkflowError
 from dataflow.database import registered_bulk_strategies
@@ -250,18 +250,8 @@ def test_bulk_upsert_by_ids_of_another_tenant_is_refused(db: DataFlow) -> None:
     assert run(db, "CustomerCountNode", {}, tenant=ACME) == {"count": 0}
 
 
-LEAK = (
-    "core bug (report): the generic 'upsert' strategy (CheckThenUpsert) checks the scope on conflict_on "
-    "only, but MySQL's ON DUPLICATE KEY also fires on the primary key and updates another tenant's row"
-)
-
-
 @pytest.mark.parametrize("name", strategy_names("upsert"))
-def test_bulk_upsert_rows_carrying_another_tenants_id_never_touch_its_row(
-    db: DataFlow, name: str, request: pytest.FixtureRequest
-) -> None:
-    if backend(db) == "mysql" and name == "upsert":
-        request.applymarker(pytest.mark.xfail(reason=LEAK, strict=True))
+def test_bulk_upsert_rows_carrying_another_tenants_id_never_touch_its_row(db: DataFlow, name: str) -> None:
     before = seed_globex(db, 1)
     data = [{"id": before[0]["id"], "name": "taken", "email": "new@x", "score": -1}]
     try:

@@ -38,6 +38,12 @@ KNOWN_DIALECT_PACKAGES = {
 _live: weakref.WeakSet[DataFlow] = weakref.WeakSet()
 
 
+async def close_loop_pools(loop: asyncio.AbstractEventLoop) -> None:
+    """Close every open instance's pool bound to ``loop`` (a temporary loop about to end)."""
+    for db in live_instances():
+        await db.close_loop(loop)
+
+
 def live_instances() -> list[DataFlow]:
     """The open ``DataFlow`` instances of this process, for resolving node type names."""
     return list(_live)
@@ -118,6 +124,7 @@ class DataFlow:
         schema = schema_from_class(cls, self._classes)
         for extend in self.schema_extensions:
             schema = extend(schema)
+        self._refuse_unserved_options(schema)
         if schema.name in self.schemas:
             raise ConfigError(f"model {schema.name!r} is already registered on this DataFlow", model=schema.name)
         for other in self.schemas.values():
@@ -133,6 +140,20 @@ class DataFlow:
         self._classes[cls] = schema
         self.nodes.update(model_nodes(self, schema))
         return cls
+
+    def _refuse_unserved_options(self, schema: ModelSchema) -> None:
+        """Fail closed: a model asking for isolation or versioning that no installed plugin provides."""
+        if schema.options.get("multi_tenant") and not self.tenancy_filters:
+            raise ConfigError(
+                f"{schema.name} is multi_tenant but no tenancy plugin is loaded; install dataflow-tenancy "
+                "(or check DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS)",
+                model=schema.name,
+            )
+        if schema.options.get("versioned") and "version" not in schema.by_name:
+            raise ConfigError(
+                f"{schema.name} is versioned but no plugin adds its version column; install dataflow-monitor",
+                model=schema.name,
+            )
 
     def model_classes(self) -> list[type]:
         """The classes registered with :meth:`model`, in registration order."""

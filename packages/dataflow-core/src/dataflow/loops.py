@@ -10,6 +10,7 @@ fresh loop, and everything bound to that loop is closed before returning.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -56,9 +57,12 @@ def run_sync(
             if cleanup is not None:
                 await cleanup(asyncio.get_running_loop())
 
+    # The caller's context variables (a tenant, say) hold in the worker thread too.
+    context = contextvars.copy_context()
+
     def worker() -> None:
         try:
-            outcome["value"] = asyncio.run(main())
+            outcome["value"] = context.run(asyncio.run, main())
         except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
             outcome["error"] = exc
 

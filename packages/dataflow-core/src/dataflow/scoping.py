@@ -21,5 +21,7 @@ class TenancyFilter(Protocol):
     def fill(self, schema: ModelSchema, row: dict[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
         """The row to write: completed (e.g. with ``tenant_id``) or refused by raising."""
 
-    # Optional: ``protected_fields(schema) -> Iterable[str]``, fields no Update, BulkUpdate or
-    # upsert may change (``tenant_id``). Read with getattr, so filters may leave it out.
+    # Optional, read with getattr so filters may leave them out:
+    # ``protected_fields(schema) -> Iterable[str]``: fields no Update, BulkUpdate or upsert may change.
+    # ``conflict_fields(schema) -> Iterable[str]``: fields every upsert conflict target must include
+    # (``tenant_id``), put in front of the caller's ``conflict_on`` unless that is the primary key.

@@ -218,6 +218,20 @@ class Session:
                 names.update(protected_fields(schema))
         return frozenset(names)
 
+    def conflict_target(self, schema: ModelSchema, conflict_on: tuple[str, ...]) -> tuple[str, ...]:
+        """``conflict_on`` with the fields tenancy filters require in it (``tenant_id``) in front.
+
+        The primary key alone identifies a row and is left as it is.
+        """
+        if conflict_on == (schema.primary_key,):
+            return conflict_on
+        required: list[str] = []
+        for tenancy_filter in self.db.tenancy_filters:
+            conflict_fields = getattr(tenancy_filter, "conflict_fields", None)
+            if conflict_fields is not None:
+                required += [name for name in conflict_fields(schema) if name not in conflict_on]
+        return (*dict.fromkeys(required), *conflict_on) if required else conflict_on
+
     def fill(self, schema: ModelSchema, row: dict[str, Any]) -> dict[str, Any]:
         """``row`` as the tenancy filters complete it, before it is validated and written."""
         for tenancy_filter in self.db.tenancy_filters:

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-
-import attrs
 
 from dataflow.dialect import Connection
 from dataflow.errors import MigrationError
@@ -101,6 +99,12 @@ class SQLiteSchemaEditor(SchemaEditor):
             return self.rebuild(schema)
         return [(f"DROP INDEX {self.quote(name)}", ())]
 
+    def add_index(self, schema: ModelSchema, columns: Sequence[str], unique: bool) -> list[Statement]:
+        # A rebuild earlier in the plan already made the model's indexes.
+        if schema.table in self._rebuilt:
+            return []
+        return super().add_index(schema, columns, unique)
+
     def add_column(self, schema: ModelSchema, field: FieldSchema) -> list[Statement]:
         if field.nullable and field.references is None:
             return super().add_column(schema, field)
@@ -116,7 +120,11 @@ class SQLiteSchemaEditor(SchemaEditor):
         if live is None:
             raise MigrationError(f"cannot rebuild {schema.table}: it does not exist")
         temporary = f"__dataflow_rebuild_{schema.table}"
-        create = self.dialect.create_table_sql(attrs.evolve(schema, table=temporary), self.tables)[0]
+        # The model's own CREATE TABLE (so constraint names are the real table's), under the temporary name.
+        create = self.dialect.create_table_sql(schema, self.tables)[0]
+        header = f"CREATE TABLE IF NOT EXISTS {self.quote(schema.table)} ("
+        assert create.startswith(header)
+        create = f"CREATE TABLE {self.quote(temporary)} (" + create[len(header) :]
         # Renames run before the rebuild, so the old table already has the new names.
         renamed = self._renamed.get(schema.table, {})
         live_names = {renamed.get(c.name, c.name) for c in live.columns}
@@ -134,7 +142,7 @@ class SQLiteSchemaEditor(SchemaEditor):
                 value = field.make_default()
                 params.append(encoder(value) if encoder is not None and value is not None else value)
         table = self.quote(schema.table)
-        statements: list[Statement] = [(create.replace("CREATE TABLE IF NOT EXISTS", "CREATE TABLE", 1), ())]
+        statements: list[Statement] = [(create, ())]
         statements.append(
             (f"INSERT INTO {self.quote(temporary)} ({', '.join(targets)}) SELECT {', '.join(sources)} FROM {table}",
              tuple(params))

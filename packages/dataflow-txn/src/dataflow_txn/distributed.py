@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from dataflow.database import close_loop_pools
 from dataflow.errors import WorkflowBuildError
 from dataflow.loops import run_sync
 from dataflow.nodes.base import Node
@@ -32,7 +33,7 @@ from dataflow.workflow import Workflow, WorkflowBuilder
 from .coordinator import Branch, TwoPhaseCoordinator
 from .executor import built, check_bound, check_parameters
 from .gid import check_name
-from .retry import RetryPolicy, close_loop_pools, not_repeatable, retrying
+from .retry import RetryPolicy, not_repeatable, retrying
 from .saga import CompensationParams, Saga
 from .sagas import sagas_of
 

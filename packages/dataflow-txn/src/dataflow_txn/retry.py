@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from dataflow.database import close_loop_pools
 from dataflow.errors import DataFlowError, WorkflowError
 from dataflow.events import emit
 from dataflow.loops import run_sync
@@ -184,11 +185,3 @@ class RetryingRuntime:
     ) -> tuple[Results, str]:
         """Synchronous :meth:`execute_async`; works inside a running event loop too."""
         return run_sync(lambda: self.execute_async(workflow, parameters, **options), cleanup=close_loop_pools)
-
-
-async def close_loop_pools(loop: asyncio.AbstractEventLoop) -> None:
-    """Close the pools every live ``DataFlow`` opened on ``loop`` (a temporary loop about to end)."""
-    from dataflow.database import live_instances
-
-    for db in live_instances():
-        await db.close_loop(loop)

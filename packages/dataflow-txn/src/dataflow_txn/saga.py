@@ -200,7 +200,7 @@ class Saga:
 
     def execute(self, input: Mapping[str, Any] | None = None, **options: Any) -> SagaOutcome:
         """Synchronous :meth:`execute_async`."""
-        from .retry import close_loop_pools
+        from dataflow.database import close_loop_pools
 
         return run_sync(lambda: self.execute_async(input, **options), cleanup=close_loop_pools)
 

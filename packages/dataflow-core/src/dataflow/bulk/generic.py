@@ -44,27 +44,40 @@ def insert_values_sql(table: TableSQL, columns: Sequence[str], count: int, param
 async def refuse_conflicts_outside_scope(session: Session, request: BulkRequest) -> None:
     """An upsert must not update rows the caller cannot see (soft-deleted, another tenant's).
 
-    Strategies that update through ON CONFLICT call this first when the
-    request has a scope: a key that exists outside it is a unique violation.
+    Strategies that update through ON CONFLICT / ON DUPLICATE KEY call this
+    first when the request has a scope. Every unique key the rows carry is
+    checked, not only ``conflict_on``: MySQL updates the row of whichever key
+    collides. A key that exists outside the scope is a unique violation.
     """
     if request.scope is None or not request.update_fields:
         return
     table = request.table
-    positions = [request.columns.index(c) for c in request.conflict_on]
+    schema = table.schema
+    keys = [(schema.primary_key,), *schema.unique]
+    for key in dict.fromkeys(k for k in keys if set(k) <= set(request.columns)):
+        hidden = await _count_outside_scope(session, request, key)
+        if hidden:
+            raise UniqueViolationError(
+                f"{schema.name}: {hidden} row(s) with the same {', '.join(key)} exist outside the current scope "
+                "(soft-deleted, or another tenant's) and cannot be updated",
+                model=schema.name,
+                fields=key,
+            )
+
+
+async def _count_outside_scope(session: Session, request: BulkRequest, key: tuple[str, ...]) -> int:
+    table = request.table
+    positions = [request.columns.index(c) for c in key]
+    hidden = 0
     for chunk in chunks(request.rows, rows_per_statement(table.dialect, request, len(positions) + 4)):
         params = Params(table.dialect)
-        condition = key_list_condition(table, request.conflict_on, len(chunk), params)
+        condition = key_list_condition(table, key, len(chunk), params)
         params.values = [row[p] for row in chunk for p in positions]
-        hidden = compile_filter(request.scope, table, params)
-        sql = f"SELECT COUNT(*) FROM {table.table} WHERE {condition} AND NOT ({hidden})"
+        outside = compile_filter(request.scope, table, params)
+        sql = f"SELECT COUNT(*) FROM {table.table} WHERE {condition} AND NOT ({outside})"
         rows = await session.fetch(sql, params.values, schema=table.schema, operation="bulk_upsert")
-        if int(rows[0][0]):
-            raise UniqueViolationError(
-                f"{table.schema.name}: {int(rows[0][0])} row(s) with the same {', '.join(request.conflict_on)} "
-                "exist outside the current scope (soft-deleted, or another tenant's) and cannot be updated",
-                model=table.schema.name,
-                fields=request.conflict_on,
-            )
+        hidden += int(rows[0][0])
+    return hidden
 
 
 @attrs.frozen

@@ -166,6 +166,7 @@ class PipelinedBulkNode(BulkNode):
         update_fields: tuple[str, ...],
         keep_last: bool,
     ) -> Iterator[BulkRequest]:
+        conflict_on = session.conflict_target(self.schema, conflict_on)
         check_conflict_target(session, self.schema, conflict_on)
         duplicates = DuplicateKeys(self, columns, conflict_on)
         scope = visible_scope(session, table)

@@ -192,7 +192,7 @@ class UpsertNode(ModelNode):
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
         inputs = dict(inputs)
-        conflict_on = self.conflict_fields(inputs)
+        conflict_on = session.conflict_target(self.schema, self.conflict_fields(inputs))
         check_conflict_target(session, self.schema, conflict_on)
         update_fields = inputs.pop("update_fields", None)
         data = session.fill(self.schema, inputs) if session.db.tenancy_filters else inputs

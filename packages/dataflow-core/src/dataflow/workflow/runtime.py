@@ -310,11 +310,6 @@ class LocalRuntime:
         parameters: Mapping[str, Mapping[str, Any]] | None = None,
         **options: Any,
     ) -> tuple[Results, str]:
-        return run_sync(lambda: self._runtime.execute_async(workflow, parameters, **options), cleanup=_close_loop_pools)
+        from ..database import close_loop_pools
 
-
-async def _close_loop_pools(loop: asyncio.AbstractEventLoop) -> None:
-    from ..database import live_instances
-
-    for db in live_instances():
-        await db.close_loop(loop)
+        return run_sync(lambda: self._runtime.execute_async(workflow, parameters, **options), cleanup=close_loop_pools)
