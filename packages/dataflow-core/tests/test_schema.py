@@ -168,3 +168,31 @@ def test_max_length_inside_or_outside_optional(db: DataFlow) -> None:
     schema = db.schema("Profile")
     assert (schema.by_name["bio"].max_length, schema.by_name["bio"].nullable) == (10, True)
     assert (schema.by_name["tag"].max_length, schema.by_name["tag"].nullable) == (3, True)
+
+
+def test_multi_tenant_without_a_tenancy_plugin_fails_closed(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataflow.plugins import PluginHost
+
+    host = PluginHost()
+    monkeypatch.setenv("DATAFLOW_PLUGINS", "core,sqlite")
+    host.load()
+    monkeypatch.setattr("dataflow.database.plugin_host", lambda: host)
+    db = DataFlow(f"sqlite:///{tmp_path / 't.db'}")
+    try:
+        with pytest.raises(ConfigError, match="install dataflow-tenancy"):
+
+            @db.model
+            class Secret:
+                value: str
+                __dataflow__ = {"multi_tenant": True}
+
+        with pytest.raises(ConfigError, match="install dataflow-monitor"):
+
+            @db.model
+            class Counter:
+                value: int
+                __dataflow__ = {"versioned": True}
+
+        assert db.schemas == {}
+    finally:
+        db.close()
