@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from .events import Monitor
     from .migrate.runner import Applied, Migrator
     from .nodes.base import Node
-    from .scoping import TenancyFilter
+    from .scoping import SessionHook, TenancyFilter
 
 C = TypeVar("C", bound=type)
 
@@ -96,6 +96,7 @@ class DataFlow:
         self.schema_extensions: list[Callable[[ModelSchema], ModelSchema]] = host.collect(
             "dataflow_register_schema_extensions"
         )
+        self.session_hooks: list[SessionHook] = host.collect("dataflow_register_session_hooks")
         self.closed = False
         _live.add(self)
         host.notify("dataflow_instance_created", db=self)
@@ -204,12 +205,14 @@ class DataFlow:
         pool = await self.pool()
         connection = await pool.acquire()
         session = Session(self, connection, run_id=run_id, context=context or {}, pool=pool)
-        if len(self._schema_ready) < len(self.schemas):
-            try:
+        try:
+            if len(self._schema_ready) < len(self.schemas):
                 await self._prepare_schema(session)
-            except BaseException:
-                await pool.release(connection, discard=True)
-                raise
+            for hook in self.session_hooks:
+                await hook.session_opened(session)
+        except BaseException:
+            await pool.release(connection, discard=True)
+            raise
         return session
 
     async def close_session(self, session: Session) -> None:
@@ -219,6 +222,13 @@ class DataFlow:
             try:
                 await session.rollback()
             except Exception:  # noqa: BLE001 - the connection is discarded below instead
+                discard = True
+        for hook in self.session_hooks:
+            if discard or session.broken:
+                break
+            try:
+                await hook.session_closing(session)
+            except Exception:  # noqa: BLE001 - a connection in an unknown state is not reused
                 discard = True
         await pool.release(session.connection, discard=discard or session.broken)
 

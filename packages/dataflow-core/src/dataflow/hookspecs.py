@@ -73,6 +73,25 @@ def dataflow_register_schema_extensions(register: Any) -> None:
 
 
 @hookspec
+def dataflow_register_session_hooks(register: Any) -> None:
+    """Register hooks around each run's use of a connection.
+
+    :param register: call ``register(hook)`` with an object that has async
+        ``session_opened(session)``, awaited when a run (or any user of
+        ``db.open_session``) has a connection and before its first statement,
+        and async ``session_closing(session)``, awaited after the session's
+        transaction ended and before the connection goes back to the pool. Use
+        them for per-connection state (a ``search_path``, a setting read by
+        row-level-security policies) and undo in ``session_closing`` what
+        ``session_opened`` did. If ``session_opened`` raises, the connection is
+        discarded and the error ends the run; if ``session_closing`` raises,
+        the connection is discarded.
+
+    Called once per ``DataFlow`` instance, when it is created.
+    """
+
+
+@hookspec
 def dataflow_instance_created(db: Any) -> None:
     """Attach per-instance services to a new ``DataFlow``.
 

@@ -25,3 +25,13 @@ class TenancyFilter(Protocol):
     # ``protected_fields(schema) -> Iterable[str]``: fields no Update, BulkUpdate or upsert may change.
     # ``conflict_fields(schema) -> Iterable[str]``: fields every upsert conflict target must include
     # (``tenant_id``), put in front of the caller's ``conflict_on`` unless that is the primary key.
+
+
+class SessionHook(Protocol):
+    """Registered through ``dataflow_register_session_hooks``: per-connection state around a run."""
+
+    async def session_opened(self, session: Any) -> None:
+        """Before the session's first statement; raise to refuse the run (the connection is discarded)."""
+
+    async def session_closing(self, session: Any) -> None:
+        """After its transaction ended, before the connection is pooled again; undo ``session_opened``."""

@@ -15,6 +15,7 @@ from dataflow import hookimpl
 from .filter import TenantFilter
 from .schema import TenantSchemaExtension
 from .service import Tenancy
+from .sessions import TenantSessionHook
 
 ATTRIBUTES = ("tenancy", "tenant", "tenant_admin")
 
@@ -27,6 +28,11 @@ def dataflow_register_tenancy_filters(register: Any) -> None:
 @hookimpl
 def dataflow_register_schema_extensions(register: Any) -> None:
     register(TenantSchemaExtension())
+
+
+@hookimpl
+def dataflow_register_session_hooks(register: Any) -> None:
+    register(TenantSessionHook())
 
 
 @hookimpl

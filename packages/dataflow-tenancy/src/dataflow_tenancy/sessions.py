@@ -6,17 +6,15 @@ the tenant's namespace; PostgreSQL row-level security sets the
 connection goes back to the pool, so that nothing leaks to its next user; a
 connection that cannot be reset is discarded.
 
-The core has no hook for this yet, so :class:`SessionSetup` wraps the
-instance's ``open_session``/``close_session`` (the two calls the runtime
-makes per run and database). It is installed only when a schema-per-tenant
-model is defined or row-level security is switched on; the core hook it
-stands in for is described in ``docs/tenancy.md``.
+:class:`TenantSessionHook` is registered through the core's
+``dataflow_register_session_hooks``; it does nothing until the instance's
+:class:`SessionSetup` is switched on (a schema-per-tenant model is defined,
+or row-level security is installed).
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from dataflow.errors import DataFlowError
@@ -37,8 +35,28 @@ PG_SETTINGS = "set_config('dataflow.tenant', {0}, false), set_config('dataflow.t
 PG_RESET = "RESET search_path; RESET dataflow.tenant; RESET dataflow.tenant_admin"
 
 
+class TenantSessionHook:
+    """The core's session hook, handing each session to its instance's :class:`SessionSetup`."""
+
+    async def session_opened(self, session: Session) -> None:
+        setup = _setup_of(session)
+        if setup is not None:
+            await setup.begin(session)
+
+    async def session_closing(self, session: Session) -> None:
+        setup = _setup_of(session)
+        if setup is not None and session in setup.changed:
+            setup.changed.discard(session)
+            await setup.end(session)
+
+
+def _setup_of(session: Session) -> SessionSetup | None:
+    service = getattr(session.db, "tenancy", None)
+    return getattr(service, "sessions", None)
+
+
 class SessionSetup:
-    """Wraps ``db.open_session``/``db.close_session`` with the tenant's session state."""
+    """The tenant's session state for one instance: namespaces and/or row-level-security settings."""
 
     def __init__(self, service: Tenancy) -> None:
         self.service = service
@@ -46,33 +64,8 @@ class SessionSetup:
         """Switch to the tenant's schema (PostgreSQL) or database (MySQL)."""
         self.rls = False
         """Set ``dataflow.tenant``/``dataflow.tenant_admin`` for row-level-security policies (PostgreSQL)."""
-        self._changed: weakref.WeakSet[Session] = weakref.WeakSet()
-        db = service.db
-        self._open = db.open_session
-        self._close = db.close_session
-        db.open_session = self.open_session  # type: ignore[method-assign]
-        db.close_session = self.close_session  # type: ignore[method-assign]
-
-    async def open_session(self, *, run_id: str | None = None, context: Mapping[str, Any] | None = None) -> Session:
-        session = await self._open(run_id=run_id, context=context)
-        try:
-            await self.begin(session)
-        except BaseException:
-            session.broken = session.broken or session in self._changed
-            await self._close(session)
-            raise
-        return session
-
-    async def close_session(self, session: Session) -> None:
-        if session in self._changed:
-            self._changed.discard(session)
-            try:
-                if session.in_transaction and not session.broken:
-                    await session.rollback()
-                await self.end(session)
-            except Exception:  # noqa: BLE001 - a connection whose state is unknown is not reused
-                session.broken = True
-        await self._close(session)
+        self.changed: weakref.WeakSet[Session] = weakref.WeakSet()
+        """Sessions whose state ``begin`` changed, which ``end`` must reset."""
 
     def scope_of(self, session: Session) -> TenantScope | None:
         try:
@@ -90,7 +83,7 @@ class SessionSetup:
             await self._begin_postgres(session, scope, tenant)
         elif dialect == "mysql" and self.namespaces and tenant is not None:
             name = namespace_name(self.service, tenant)
-            self._changed.add(session)
+            self.changed.add(session)
             try:
                 await session.execute(f"USE {session.dialect.quote(name)}", operation="tenant_session")
             except DataFlowError as error:
@@ -111,7 +104,7 @@ class SessionSetup:
             parts.append(PG_SETTINGS.format(placeholder(len(values) - 1), placeholder(len(values))))
         if not parts:
             return
-        self._changed.add(session)
+        self.changed.add(session)
         rows = await session.fetch("SELECT " + ", ".join(parts), values, operation="tenant_session")
         if name is not None and rows[0][0] is None:
             assert tenant is not None
