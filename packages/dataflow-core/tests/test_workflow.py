@@ -187,3 +187,36 @@ def test_validation_errors_name_the_field(people: DataFlow) -> None:
     with pytest.raises(WorkflowError) as info:
         LocalRuntime().execute(workflow.build())
     assert isinstance(info.value.cause, ValidationError) and info.value.cause.field == "limit"
+
+
+def test_a_run_on_the_callers_session_leaves_its_transaction_alone(people: DataFlow, tmp_path: Any) -> None:
+    other = DataFlow(f"sqlite:///{tmp_path / 'other.db'}")
+
+    @other.model
+    class Note:
+        text: str
+
+    async def main() -> tuple[int, int]:
+        session = await people.open_session()
+        try:
+            await session.begin()
+            results, _ = await AsyncLocalRuntime().execute_async(
+                create_then_read(people).build(), sessions={people: session}
+            )
+            assert results["read"]["name"] == "Ann" and session.in_transaction
+            inside = await session.fetch('SELECT COUNT(*) FROM "user"')
+            await session.rollback()
+            after = await session.fetch('SELECT COUNT(*) FROM "user"')
+            workflow = WorkflowBuilder()
+            workflow.add_node(other.nodes["NoteCountNode"], "count", {})
+            with pytest.raises(WorkflowError, match="was not given"):
+                await AsyncLocalRuntime().execute_async(workflow.build(), sessions={people: session})
+            with pytest.raises(WorkflowBuildError, match="leaves transactions to the caller"):
+                await AsyncLocalRuntime().execute_async(workflow.build(), sessions={people: session}, transaction=True)
+            return int(inside[0][0]), int(after[0][0])
+        finally:
+            await people.close_session(session)
+            await people.close_loop(asyncio.get_running_loop())
+            await other.close_async()
+
+    assert asyncio.run(main()) == (1, 0)

@@ -72,15 +72,22 @@ class _Run:
         transaction: bool,
         isolation: str | None,
         context: Mapping[str, Any],
+        sessions: Mapping[DataFlow, Session] | None = None,
+        run_id: str | None = None,
     ) -> None:
         self.workflow = workflow
         self.parameters = parameters
         self.transaction = transaction
         self.isolation = isolation
         self.context = context
-        self.run_id = uuid.uuid4().hex
+        self.run_id = run_id or uuid.uuid4().hex
         self.results: Results = {}
-        self.sessions: dict[DataFlow, Session] = {}
+        self.sessions: dict[DataFlow, Session] = dict(sessions or {})
+        self.external = sessions is not None
+        """The caller holds the sessions: nothing is opened, committed, rolled back or closed here."""
+        # The caller may be a node holding its session's lock (a scope running a sub-workflow):
+        # nodes of this run take turns on a lock of the run's own instead.
+        self._turns: dict[int, asyncio.Lock] = {}
         self._open_lock = asyncio.Lock()
         self._inputs: dict[str, dict[str, Any]] = {}
         self._pending = {node_id: len(workflow.incoming[node_id]) for node_id in workflow.nodes}
@@ -93,6 +100,8 @@ class _Run:
         session = self.sessions.get(db)
         if session is not None:
             return session
+        if self.external:
+            raise WorkflowError(f"a node needs a session of {db.label}, which this run was not given")
         # Concurrent branches may ask at once: the lock makes one of them open it, and a
         # session is shared only once its transaction has begun.
         async with self._open_lock:
@@ -114,6 +123,8 @@ class _Run:
         Sessions leave ``self.sessions`` as they are released, so a second call
         (after a cancellation) finishes only what the first did not.
         """
+        if self.external:
+            return None
         failure: BaseException | None = None
         for session in list(self.sessions.values()):
             try:
@@ -198,8 +209,9 @@ class _Run:
         monitors = db.monitors
         started = perf_counter()
         error: str | None = None
+        turn = self._turns.setdefault(id(session), asyncio.Lock()) if self.external else session.lock
         try:
-            async with session.lock:
+            async with turn:
                 return await node.run(session, inputs)
         except BaseException as exc:
             error = type(exc).__name__
@@ -252,13 +264,21 @@ class AsyncLocalRuntime:
         isolation: str | None = None,
         tenant: str | None = None,
         context: Mapping[str, Any] | None = None,
+        sessions: Mapping[DataFlow, Session] | None = None,
+        run_id: str | None = None,
     ) -> tuple[Results, str]:
         """Run ``workflow``; return ``(results by node id, run id)``.
 
         ``parameters`` override node parameters by node id. ``isolation``
         implies ``transaction``. ``tenant`` and ``context`` reach tenancy
         filters and monitors. A failed node raises ``WorkflowError``.
+
+        ``sessions`` runs the nodes on sessions the caller holds (a two-phase
+        participant, a saga step, a savepoint scope): the run opens, commits,
+        rolls back and closes nothing, and a node of any other database fails.
         """
+        if sessions is not None and (transaction or isolation is not None):
+            raise WorkflowBuildError("a run on the caller's sessions leaves transactions to the caller")
         if isinstance(workflow, WorkflowBuilder):
             workflow = workflow.build()
         if not isinstance(workflow, Workflow):
@@ -276,6 +296,8 @@ class AsyncLocalRuntime:
             transaction=transaction or isolation is not None,
             isolation=isolation,
             context=run_context,
+            sessions=sessions,
+            run_id=run_id,
         )
         success = False
         try:
