@@ -46,8 +46,12 @@ class ConnectionPool(abc.ABC, Generic[C]):
         """A new connection, ready for use."""
 
     def usable(self, connection: C) -> bool:
-        """May an idle connection be handed out again? (Not closed, not idle for too long, ...)"""
+        """Is the connection still open and in a known state?"""
         return True
+
+    def reusable(self, connection: C) -> bool:
+        """May an idle connection be handed out again? Adds, say, a limit on idle time to :meth:`usable`."""
+        return self.usable(connection)
 
     async def tidy(self, connection: C) -> bool:
         """Make a returned connection fit for the next user; False discards it."""
@@ -60,6 +64,10 @@ class ConnectionPool(abc.ABC, Generic[C]):
     @abc.abstractmethod
     def cut(self, connection: C) -> None:
         """Close at once, without the event loop (which may be stopped or closed)."""
+
+    def adopt(self, connection: C) -> None:
+        """Add an open connection as idle (the one a dialect used to learn the server's version)."""
+        self._idle.append(connection)
 
     # -- the Pool protocol ----------------------------------------------------------------
 
@@ -83,7 +91,7 @@ class ConnectionPool(abc.ABC, Generic[C]):
     async def _take(self) -> C:
         while self._idle:
             connection = self._idle.pop()
-            if self.usable(connection):
+            if self.reusable(connection):
                 return connection
             self.cut(connection)
         return await self.open_connection()

@@ -18,10 +18,9 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
-from dataflow.dialect import Connection
-from dataflow.errors import ConnectionError, PoolTimeoutError
+from dataflow.pooling import ConnectionPool
 
 from .connection import PostgresConnection
 
@@ -31,7 +30,7 @@ IDLE_LIFETIME = 300.0
 """Seconds a connection may sit idle and still be reused; older ones may have been dropped by a proxy."""
 
 
-class PostgresPool:
+class PostgresPool(ConnectionPool[PostgresConnection]):
     """Up to ``size`` connections of one event loop, opened on demand and kept idle for reuse."""
 
     def __init__(
@@ -43,102 +42,37 @@ class PostgresPool:
         label: str,
         first: PostgresConnection | None = None,
     ) -> None:
+        super().__init__(size=size, timeout=timeout, label=label)
         self._connect = connect
-        self._size = size
-        self._timeout = timeout
-        self._label = label
-        self._loop = asyncio.get_running_loop()
-        self._idle: list[tuple[PostgresConnection, float]] = []
-        self._all: set[PostgresConnection] = set()
-        self._slots = asyncio.Semaphore(size)
-        self._waiting = 0
-        self._closed = False
-        self._returned = asyncio.Event()
+        self._idle_since: dict[PostgresConnection, float] = {}
         if first is not None:
-            self._all.add(first)
-            self._idle.append((first, time.monotonic()))
+            self._idle_since[first] = time.monotonic()
+            self.adopt(first)
 
-    async def acquire(self) -> PostgresConnection:
-        if self._closed:
-            raise ConnectionError(f"the connection pool of {self._label} is closed")
-        if asyncio.get_running_loop() is not self._loop:
-            raise ConnectionError(f"the connection pool of {self._label} belongs to another event loop")
-        if self._slots.locked():
-            await self._wait_for_slot()
-        else:
-            await self._slots.acquire()  # free: returns without suspending
-        try:
-            while self._idle:
-                connection, released = self._idle.pop()
-                if not connection.raw.is_closed() and time.monotonic() - released < IDLE_LIFETIME:
-                    return connection
-                self._all.discard(connection)
-                _cut(connection)  # no goodbye round trip: the other end may be gone
-            connection = await self._connect()
-        except BaseException:
-            self._slots.release()
-            raise
-        self._all.add(connection)
-        return connection
+    async def open_connection(self) -> PostgresConnection:
+        return await self._connect()
 
-    async def _wait_for_slot(self) -> None:
-        self._waiting += 1
-        try:
-            async with asyncio.timeout(self._timeout):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise PoolTimeoutError(
-                f"no connection to {self._label} became free within {self._timeout:g}s "
-                f"(pool size {self._size}); raise pool_size or pool_timeout, or release connections sooner"
-            ) from None
-        finally:
-            self._waiting -= 1
+    def usable(self, connection: PostgresConnection) -> bool:
+        return not connection.raw.is_closed()
 
-    async def release(self, connection: Connection, *, discard: bool = False) -> None:
-        assert isinstance(connection, PostgresConnection)
-        try:
-            raw = connection.raw
-            if not discard and not self._closed and not raw.is_closed() and raw.is_in_transaction():
-                try:
-                    async with asyncio.timeout(CLOSE_TIMEOUT):
-                        await raw.execute("ROLLBACK")
-                except Exception:  # noqa: BLE001 - a connection that cannot roll back is not reused
-                    discard = True
-            if discard or self._closed or raw.is_closed():
-                self._all.discard(connection)
-                await _close(connection)
-            else:
-                self._idle.append((connection, time.monotonic()))
-        finally:
-            self._slots.release()
-            self._returned.set()
+    def reusable(self, connection: PostgresConnection) -> bool:
+        idle_since = self._idle_since.pop(connection, time.monotonic())
+        return self.usable(connection) and time.monotonic() - idle_since < IDLE_LIFETIME
 
-    async def close(self) -> None:
-        """Close idle connections now and the others as they come back (cut after ``CLOSE_TIMEOUT``)."""
-        self._closed = True
-        idle, self._idle = [connection for connection, _ in self._idle], []
-        for connection in idle:
-            self._all.discard(connection)
-        await asyncio.gather(*(_close(connection) for connection in idle))
-        with contextlib.suppress(TimeoutError):
+    async def tidy(self, connection: PostgresConnection) -> bool:
+        raw = connection.raw
+        if raw.is_in_transaction():
             async with asyncio.timeout(CLOSE_TIMEOUT):
-                while self._all:
-                    self._returned.clear()
-                    await self._returned.wait()
-        self.terminate()
+                await raw.execute("ROLLBACK")
+        self._idle_since[connection] = time.monotonic()
+        return True
 
-    def terminate(self) -> None:
-        """Cut every connection at once; safe when the pool's loop is stopped or closed."""
-        self._closed = True
-        for connection in list(self._all):
-            _cut(connection)
-        self._all.clear()
-        self._idle.clear()
+    async def close_connection(self, connection: PostgresConnection) -> None:
+        await _close(connection)
 
-    def state(self) -> Mapping[str, int]:
-        size = len(self._all)
-        idle = len(self._idle)
-        return {"size": size, "in_use": size - idle, "idle": idle, "waiting": self._waiting}
+    def cut(self, connection: PostgresConnection) -> None:
+        self._idle_since.pop(connection, None)
+        _cut(connection)
 
 
 async def _close(connection: PostgresConnection) -> None:
