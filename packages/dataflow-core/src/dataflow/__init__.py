@@ -15,6 +15,7 @@ from .config import Config
 from .database import DataFlow
 from .errors import (
     CheckViolationError,
+    ConcurrentUpdateError,
     ConfigError,
     ConnectionError,
     DatabaseError,
@@ -44,6 +45,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AsyncLocalRuntime",
     "CheckViolationError",
+    "ConcurrentUpdateError",
     "Config",
     "ConfigError",
     "ConnectionError",

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, load_config
 from .dialect import Dialect, Pool
 from .errors import ConfigError
+from .events import PoolState, emit
 from .loops import run_sync, running_loop, thread_loop
 from .plugins import plugin_host
 from .schema import ModelSchema, schema_from_class, suggest
@@ -203,7 +205,12 @@ class DataFlow:
     async def open_session(self, *, run_id: str | None = None, context: Mapping[str, Any] | None = None) -> Session:
         """Acquire a connection and wrap it in a session; give it back with :meth:`close_session`."""
         pool = await self.pool()
-        connection = await pool.acquire()
+        if self.monitors:
+            started = perf_counter()
+            connection = await pool.acquire()
+            self._report_pool(pool, perf_counter() - started)
+        else:
+            connection = await pool.acquire()
         session = Session(self, connection, run_id=run_id, context=context or {}, pool=pool)
         try:
             if len(self._schema_ready) < len(self.schemas):
@@ -214,6 +221,21 @@ class DataFlow:
             await pool.release(connection, discard=True)
             raise
         return session
+
+    def _report_pool(self, pool: Pool, waited: float) -> None:
+        state = pool.state()
+        emit(
+            self.monitors,
+            PoolState(self.label, state["size"], state["in_use"], state["idle"], state["waiting"], waited),
+        )
+
+    def pools(self) -> list[Pool]:
+        """The open pools of this instance, one per event loop that used it (for monitoring)."""
+        return [
+            future.result()
+            for future in list(self._pools.values())
+            if future.done() and not future.cancelled() and future.exception() is None
+        ]
 
     async def close_session(self, session: Session) -> None:
         pool = session.pool

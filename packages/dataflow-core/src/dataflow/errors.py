@@ -112,6 +112,23 @@ class LockTimeoutError(TransactionError):
     retryable = True
 
 
+class ConcurrentUpdateError(TransactionError):
+    """A write based on a stale read: a versioned record's version changed since it was read.
+
+    Read the record again (its new ``version``), reapply the change and write
+    again. ``key`` is the record's primary key, ``expected`` the version the
+    write was based on and ``actual`` the one found.
+    """
+
+    def __init__(
+        self, message: str, *, model: str | None = None, key: Any = None, expected: Any = None, actual: Any = None
+    ) -> None:
+        super().__init__(message, model=model, field="version")
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+
+
 class QueryCancelledError(DataFlowError):
     """The statement was cancelled (timeout or by request)."""
 

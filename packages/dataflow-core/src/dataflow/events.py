@@ -23,6 +23,9 @@ class StatementExecuted:
     operation: str | None
     run_id: str | None
     error: str | None = None
+    key: Any = None
+    """The primary key of the one record the statement read or wrote by key (Read, Update/Delete by id,
+    Upsert); None for statements on many rows. A key, never a value of the record."""
 
 
 @attrs.frozen
@@ -42,7 +45,21 @@ class TransactionFinished:
 
 
 @attrs.frozen
+class WorkflowFinished:
+    """A workflow run ended; sent to the monitors of every database the run opened a session on."""
+
+    run_id: str
+    duration: float
+    nodes: int
+    """Nodes that finished (skipped and failed ones not counted)."""
+    error: str | None = None
+    """The class name of the error that failed the run, or None."""
+
+
+@attrs.frozen
 class PoolState:
+    """A pool right after a connection was acquired for a session (``acquire_wait``: seconds it took)."""
+
     database: str
     size: int
     in_use: int
@@ -51,7 +68,7 @@ class PoolState:
     acquire_wait: float
 
 
-Event = StatementExecuted | NodeFinished | TransactionFinished | PoolState
+Event = StatementExecuted | NodeFinished | TransactionFinished | WorkflowFinished | PoolState
 
 
 class Monitor(Protocol):

@@ -47,6 +47,14 @@ class ModelSchema:
     timestamps: bool = False
     soft_delete: bool = False
     options: Mapping[str, Any] = attrs.field(factory=dict, eq=False)
+    version_field: str | None = None
+    """An int column that Update, Upsert and BulkUpdate check and increment (optimistic locking).
+
+    Set by a schema extension (dataflow-monitor's, for ``versioned`` models).
+    An update whose ``fields`` name it runs ``WHERE version = <given>`` and
+    raises ``ConcurrentUpdateError`` when the record has another version;
+    every update sets ``version = version + 1``.
+    """
     by_name: Mapping[str, FieldSchema] = attrs.field(init=False, eq=False, repr=False)
 
     def __attrs_post_init__(self) -> None:

@@ -53,10 +53,16 @@ class Session:
     # -- statements -------------------------------------------------------------
 
     async def execute(
-        self, sql: str, params: Sequence[Any] = (), *, schema: ModelSchema | None = None, operation: str | None = None
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        schema: ModelSchema | None = None,
+        operation: str | None = None,
+        key: Any = None,
     ) -> ExecuteResult:
         result: ExecuteResult = await self.call(
-            lambda conn: conn.execute(sql, params), sql=sql, schema=schema, operation=operation
+            lambda conn: conn.execute(sql, params), sql=sql, schema=schema, operation=operation, key=key
         )
         return result
 
@@ -74,10 +80,16 @@ class Session:
         return count
 
     async def fetch(
-        self, sql: str, params: Sequence[Any] = (), *, schema: ModelSchema | None = None, operation: str | None = None
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        schema: ModelSchema | None = None,
+        operation: str | None = None,
+        key: Any = None,
     ) -> list[Sequence[Any]]:
         rows: list[Sequence[Any]] = await self.call(
-            lambda conn: conn.fetch(sql, params), sql=sql, schema=schema, operation=operation
+            lambda conn: conn.fetch(sql, params), sql=sql, schema=schema, operation=operation, key=key
         )
         return rows
 
@@ -88,10 +100,13 @@ class Session:
         sql: str,
         schema: ModelSchema | None = None,
         operation: str | None = None,
+        key: Any = None,
     ) -> T:
         """Run ``action`` on the connection, translating errors and reporting the statement.
 
         Bulk strategies use this to reach the driver directly (COPY and the like).
+        ``key`` is the primary key of the one record the statement reads or
+        writes by key, for monitors (never a value from the record).
         """
         if self.broken:
             raise ConnectionError(f"the connection to {self.db.label} was lost earlier in this run")
@@ -107,11 +122,18 @@ class Session:
             if isinstance(error, ConnectionError):
                 self.broken = True
             if self._monitors:
-                self._report(sql, started, None, schema, operation, error)
+                self._report(sql, started, None, schema, operation, error, key)
             raise error from exc
         if self._monitors:
-            rowcount = result.rowcount if isinstance(result, ExecuteResult) else None
-            self._report(sql, started, rowcount, schema, operation, None)
+            if isinstance(result, ExecuteResult):
+                rowcount: int | None = result.rowcount
+            elif isinstance(result, list):  # fetch: the rows read
+                rowcount = len(result)
+            elif isinstance(result, int):  # executemany: the rows written
+                rowcount = int(result)
+            else:
+                rowcount = None
+            self._report(sql, started, rowcount, schema, operation, None, key)
         return result
 
     def _report(
@@ -122,6 +144,7 @@ class Session:
         schema: ModelSchema | None,
         operation: str | None,
         error: DataFlowError | None,
+        key: Any = None,
     ) -> None:
         emit(
             self._monitors,
@@ -134,6 +157,7 @@ class Session:
                 operation=operation,
                 run_id=self.run_id,
                 error=type(error).__name__ if error else None,
+                key=key,
             ),
         )
 

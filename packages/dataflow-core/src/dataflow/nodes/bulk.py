@@ -300,6 +300,8 @@ class BulkUpdateNode(BulkNode):
         if "filter" in inputs:
             return await self._by_filter(session, table, inputs)
         rows = self.rows_input(inputs)
+        if self.schema.version_field is not None:
+            return await self._versioned(session, table, rows)
         groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
         pk = self.schema.primary_key
         for index, row in enumerate(rows):
@@ -323,6 +325,23 @@ class BulkUpdateNode(BulkNode):
                     "update", table, columns, prepared, batch_size=self.batch_size(inputs), scope=scope
                 )
                 updated += (await self.run_strategy(session, request, inputs)).updated
+        return {"updated": updated}
+
+    async def _versioned(self, session: Session, table: TableSQL, rows: Sequence[Any]) -> dict[str, Any]:
+        """One checked UPDATE per row: a row giving a stale ``version`` fails the whole call."""
+        from .crud import update_record
+
+        pk = self.schema.primary_key
+        protected = session.protected(self.schema)
+        updated = 0
+        async with session.atomic():
+            for index, row in enumerate(rows):
+                if not isinstance(row, Mapping) or row.get(pk) is None:
+                    raise self.error(f"data[{index}] needs its {pk!r}", field=pk)
+                key = key_value(self.schema, row[pk], f"data[{index}].{pk}")
+                values = changes(self.schema, {n: v for n, v in row.items() if n != pk}, protected)
+                if await update_record(session, table, key, values, self.operation) is not None:
+                    updated += 1
         return {"updated": updated}
 
     async def _by_filter(self, session: Session, table: TableSQL, inputs: Mapping[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import NotFoundError, UniqueViolationError, ValidationError
+from ..errors import ConcurrentUpdateError, NotFoundError, UniqueViolationError, ValidationError
 from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
@@ -46,21 +46,52 @@ def _lost_write(model: str) -> NotFoundError:
 async def update_record(
     session: Session, table: TableSQL, key: Any, values: Mapping[str, Any], operation: str
 ) -> dict[str, Any] | None:
-    """Update one record by key; return it as stored, or None when no such record is visible."""
-    if not values:
+    """Update one record by key; return it as stored, or None when no such record is visible.
+
+    On a versioned model a version in ``values`` is the one the caller read:
+    the update applies only to that version, else ``ConcurrentUpdateError``.
+    """
+    version = table.schema.version_field
+    expected = None
+    if version is not None:
+        values = dict(values)
+        expected = values.pop(version, None)
+    elif not values:
         return await read_record(session, table, key, operation)
     params = Params(table.dialect)
     sql = f"UPDATE {table.table} SET {assignments(table, params, values)}{key_where(session, table, params, key)}"
+    if version is not None and expected is not None:
+        sql += f" AND {table.quoted[version]} = {params.add(table.encode(version, expected))}"
     if "update" in table.dialect.capabilities.returning:
         rows = await session.fetch(
-            f"{sql} RETURNING {table.select_list}", params.values, schema=table.schema, operation=operation
+            f"{sql} RETURNING {table.select_list}", params.values, schema=table.schema, operation=operation, key=key
         )
-        return table.decode(rows[0]) if rows else None
+        if rows:
+            return table.decode(rows[0])
+        return _unless_stale(await read_record(session, table, key, operation), table, key, expected)
     async with session.atomic():
-        result = await session.execute(sql, params.values, schema=table.schema, operation=operation)
-        if result.rowcount == 0 and await read_record(session, table, key, operation) is None:
-            return None
-        return await read_record(session, table, key, operation)
+        result = await session.execute(sql, params.values, schema=table.schema, operation=operation, key=key)
+        current = await read_record(session, table, key, operation)
+        if result.rowcount == 0:
+            return _unless_stale(current, table, key, expected)
+        return current
+
+
+def _unless_stale(current: dict[str, Any] | None, table: TableSQL, key: Any, expected: Any) -> dict[str, Any] | None:
+    """``current`` after an UPDATE that matched no row; raise when the row is there at another version."""
+    if current is None or expected is None:
+        return current
+    version = table.schema.version_field
+    assert version is not None
+    model = table.schema.name
+    raise ConcurrentUpdateError(
+        f"{model} {table.pk}={key!r} is at version {current[version]}, not {expected}: it changed since it was "
+        "read; read it again and reapply the change",
+        model=model,
+        key=key,
+        expected=expected,
+        actual=current[version],
+    )
 
 
 class CreateNode(ModelNode):
@@ -142,12 +173,13 @@ class DeleteNode(ModelNode):
             raise self.error("give exactly one of 'id' or 'filter'", field="id")
         params = Params(table.dialect)
         sql = delete_statement(table, params)
+        key = None
         if has_id:
             key = key_value(self.schema, inputs["id"])
             sql += key_where(session, table, params, key)
         else:
             sql += where(session, table, params, inputs["filter"])
-        result = await session.execute(sql, params.values, schema=self.schema, operation=self.operation)
+        result = await session.execute(sql, params.values, schema=self.schema, operation=self.operation, key=key)
         if has_id and result.rowcount == 0 and inputs.get("raise_on_not_found", True):
             raise _not_found(self, key)
         return {"deleted": result.rowcount}

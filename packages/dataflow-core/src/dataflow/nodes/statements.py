@@ -43,19 +43,34 @@ def key_where(session: Session, table: TableSQL, params: Params, key: Any) -> st
 async def read_record(session: Session, table: TableSQL, key: Any, operation: str) -> dict[str, Any] | None:
     params = Params(table.dialect)
     sql = f"SELECT {table.select_list} FROM {table.table}{key_where(session, table, params, key)}"
-    rows = await session.fetch(sql, params.values, schema=table.schema, operation=operation)
+    rows = await session.fetch(sql, params.values, schema=table.schema, operation=operation, key=key)
     return table.decode(rows[0]) if rows else None
 
 
 def assignments(table: TableSQL, params: Params, values: Mapping[str, Any]) -> str:
-    """``a = ?, b = ?`` for an UPDATE's SET list, values bound into ``params``."""
-    return ", ".join(f"{table.quoted[n]} = {params.add(table.encode(n, v))}" for n, v in values.items())
+    """``a = ?, b = ?`` for an UPDATE's SET list, values bound into ``params``.
+
+    On a versioned model the list also increments the version column.
+    """
+    parts = [f"{table.quoted[n]} = {params.add(table.encode(n, v))}" for n, v in values.items()]
+    version = table.schema.version_field
+    if version is not None:
+        parts.append(f"{table.quoted[version]} = {table.quoted[version]} + 1")
+    return ", ".join(parts)
 
 
 async def update_matching(
     session: Session, table: TableSQL, values: Mapping[str, Any], filter: Filter | None, operation: str
 ) -> dict[str, int]:
     """UPDATE every visible row matching ``filter``; ``{"updated": n}``."""
+    version = table.schema.version_field
+    if version is not None and version in values:
+        raise ValidationError(
+            f"{table.schema.name}.{version} can only be checked by an update of one record (by id); "
+            f"filter on {version!r} instead",
+            model=table.schema.name,
+            field=version,
+        )
     if not values:
         return {"updated": 0}
     params = Params(table.dialect)

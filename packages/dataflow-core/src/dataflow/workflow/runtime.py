@@ -18,7 +18,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DataFlowError, WorkflowBuildError, WorkflowError
-from ..events import NodeFinished, emit
+from ..events import NodeFinished, WorkflowFinished, emit
 from ..loops import run_sync
 from ..session import Session
 from .builder import Connection, Workflow, WorkflowBuilder
@@ -85,6 +85,8 @@ class _Run:
         self.sessions: dict[DataFlow, Session] = dict(sessions or {})
         self.external = sessions is not None
         """The caller holds the sessions: nothing is opened, committed, rolled back or closed here."""
+        self.databases: list[DataFlow] = list(self.sessions)
+        """Every database the run used a session of (kept after the sessions are released)."""
         # The caller may be a node holding its session's lock (a scope running a sub-workflow):
         # nodes of this run take turns on a lock of the run's own instead.
         self._turns: dict[int, asyncio.Lock] = {}
@@ -115,6 +117,7 @@ class _Run:
                         await db.close_session(session)
                         raise
                 self.sessions[db] = session
+                self.databases.append(db)
         return session
 
     async def finish(self, success: bool) -> BaseException | None:
@@ -300,16 +303,28 @@ class AsyncLocalRuntime:
             run_id=run_id,
         )
         success = False
+        started = perf_counter()
+        failure: str | None = "CancelledError"
         try:
             results = await run.execute()
             success = True
+            failure = None
+        except BaseException as exc:
+            cause = getattr(exc, "cause", None)
+            failure = type(cause if cause is not None else exc).__name__
+            raise
         finally:
+            commit_error: BaseException | None = None
             try:
                 commit_error = await run.finish(success)
             except asyncio.CancelledError:
                 # Cancelled while finishing: roll back and release in the background, never leak.
                 asyncio.get_running_loop().create_task(run.finish(False))
                 raise
+            finally:
+                if failure is None and commit_error is not None:
+                    failure = type(commit_error).__name__
+                _report_finished(run, perf_counter() - started, failure)
         if commit_error is not None:
             raise WorkflowError(
                 f"the run's transaction failed to commit: {commit_error}",
@@ -318,6 +333,14 @@ class AsyncLocalRuntime:
                 run_id=run.run_id,
             ) from commit_error
         return results, run.run_id
+
+
+def _report_finished(run: _Run, duration: float, failure: str | None) -> None:
+    event: WorkflowFinished | None = None
+    for db in run.databases:
+        if db.monitors:
+            event = event or WorkflowFinished(run.run_id, duration, len(run.results), failure)
+            emit(db.monitors, event)
 
 
 class LocalRuntime:
