@@ -1,0 +1,147 @@
+"""Health: a real round trip to the database, its version, its pools, and what needs attention.
+
+``await db.health()`` (or ``db.health.sync()``) checks one instance; the
+``HealthCheckNode`` checks every monitored instance of the process. A server
+that cannot be reached within ``health_timeout`` seconds is reported down,
+never raised: a health check answers, it does not fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from dataflow.loops import run_sync
+
+from .pools import pool_state
+
+log = logging.getLogger("dataflow.monitor")
+
+POSTGRES_PREPARED = """
+SELECT gid, owner, database, EXTRACT(EPOCH FROM now() - prepared)
+FROM pg_prepared_xacts
+WHERE prepared < now() - make_interval(secs => $1)
+ORDER BY prepared
+"""
+POSTGRES_REPLICATION_LAG = """
+SELECT CASE WHEN pg_is_in_recovery()
+            THEN COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0) END
+"""
+
+
+@attrs.frozen
+class HealthReport:
+    """What one health check found."""
+
+    database: str
+    dialect: str
+    status: str
+    """``"ok"``; ``"degraded"`` (reachable, with problems); ``"down"`` (not reachable)."""
+    round_trip: float | None = None
+    """Seconds for ``SELECT 1`` on a pooled connection, acquiring it included."""
+    server_version: str | None = None
+    pool: dict[str, int] | None = None
+    replication_lag: float | None = None
+    """Seconds a replica is behind its primary, where the database tells (None on a primary)."""
+    prepared_transactions: tuple[dict[str, Any], ...] = ()
+    """Prepared (two-phase) transactions older than the threshold: gid, owner, database, age."""
+    problems: tuple[str, ...] = ()
+    error: str | None = None
+    checked_at: float = attrs.field(factory=time.time)
+
+    @property
+    def healthy(self) -> bool:
+        return self.status == "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**attrs.asdict(self), "healthy": self.healthy}
+
+
+async def check(db: Any, *, timeout: float, prepared_age: float) -> HealthReport:
+    """Check ``db`` once; never raises for a database that is down or slow."""
+    dialect = db.dialect.name
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            pool = await db.pool()
+            connection = await pool.acquire()
+            discard = True
+            try:
+                await connection.fetch("SELECT 1")
+                round_trip = time.perf_counter() - started
+                version = await db.dialect.server_version(connection)
+                discard = False
+                try:
+                    prepared, lag = await _server_details(dialect, connection, prepared_age)
+                    unknown = None
+                except Exception as exc:  # noqa: BLE001 - reachable all the same; say what could not be read
+                    prepared, lag, unknown = [], None, f"{type(exc).__name__}: {exc}"
+                    discard = db.dialect.name == "postgresql"  # an aborted read may leave it in a failed state
+            finally:
+                await pool.release(connection, discard=discard)
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the database is "down"
+        error = f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
+        if isinstance(exc, TimeoutError):
+            error = f"no answer within {timeout:g}s"
+        return HealthReport(db.label, dialect, "down", pool=pool_state(db), error=error)
+    problems = [
+        f"prepared transaction {p['gid']!r} has waited {p['age']:.0f}s for COMMIT/ROLLBACK PREPARED"
+        for p in prepared
+        if p["age"] is not None
+    ]
+    if unknown is not None:
+        problems.append(f"could not read prepared transactions or replication state: {unknown}")
+    return HealthReport(
+        db.label,
+        dialect,
+        "degraded" if problems else "ok",
+        round_trip=round_trip,
+        server_version=version,
+        pool=pool_state(db),
+        replication_lag=lag,
+        prepared_transactions=tuple(prepared),
+        problems=tuple(problems),
+    )
+
+
+async def _server_details(dialect: str, connection: Any, prepared_age: float) -> tuple[list[dict[str, Any]], Any]:
+    if dialect == "postgresql":
+        rows: Sequence[Sequence[Any]] = await connection.fetch(POSTGRES_PREPARED, [float(prepared_age)])
+        prepared = [{"gid": r[0], "owner": r[1], "database": r[2], "age": float(r[3])} for r in rows]
+        lag = (await connection.fetch(POSTGRES_REPLICATION_LAG))[0][0]
+        return prepared, float(lag) if lag is not None else None
+    if dialect == "mysql":
+        # XA RECOVER shows prepared XA transactions but not their age: listed, not judged.
+        rows = await connection.fetch("XA RECOVER")
+        prepared = [{"gid": _xid(r), "owner": None, "database": None, "age": None} for r in rows]
+        return prepared, None
+    return [], None
+
+
+def _xid(row: Sequence[Any]) -> str:
+    data = row[3] if len(row) > 3 else b""
+    return data.decode(errors="replace") if isinstance(data, bytes) else str(data)
+
+
+class HealthCheck:
+    """``db.health``: ``await db.health()`` or ``db.health.sync()``."""
+
+    def __init__(self, db: Any, monitor: Any) -> None:
+        self._db = db
+        self._monitor = monitor
+
+    async def __call__(self) -> HealthReport:
+        settings = self._monitor.settings
+        report = await check(self._db, timeout=settings.health_timeout, prepared_age=settings.prepared_transaction_age)
+        self._monitor.health_checked(report)
+        return report
+
+    def sync(self) -> HealthReport:
+        """The same check from synchronous code (on this thread's loop, or a temporary one)."""
+        report: HealthReport = run_sync(self.__call__, cleanup=self._db.close_loop)
+        return report
