@@ -164,3 +164,24 @@ def test_close_closes_every_connection(tmp_path: Path) -> None:
     assert all(future.result().state()["size"] == 0 for future in pools)
     with pytest.raises(Exception, match="closed"):
         run_node(db, "UserCountNode", {})
+
+
+def test_two_instances_opening_a_new_file_at_once_both_succeed(tmp_path: Path) -> None:
+    # Switching a new file to WAL takes a lock the busy timeout does not wait for.
+    async def open_one(url: str) -> None:
+        db = DataFlow(url)
+        define_people(db)
+        try:
+            session = await db.open_session()
+            await db.close_session(session)
+        finally:
+            await db.close_async()
+
+    async def main() -> None:
+        for attempt in range(20):
+            url = f"sqlite:///{tmp_path / f'new{attempt}.db'}"
+            await asyncio.gather(open_one(url), open_one(url))
+
+    asyncio.run(main())
+    with sqlite3.connect(tmp_path / "new0.db") as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"

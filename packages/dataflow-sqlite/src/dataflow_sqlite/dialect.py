@@ -7,12 +7,14 @@ alive by an anchor connection, used through a pool of one connection.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import decimal
 import enum
 import json
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
@@ -162,8 +164,6 @@ class SQLiteDialect(Dialect):
             # $like is case-sensitive everywhere; $ilike is the case-insensitive one.
             "PRAGMA case_sensitive_like = ON",
         ]
-        if not self.memory:
-            pragmas.insert(0, "PRAGMA journal_mode = WAL")
         return pragmas
 
     async def connect(self) -> SQLiteConnection:
@@ -184,8 +184,30 @@ class SQLiteDialect(Dialect):
                 raise ConnectionError(
                     f"cannot open SQLite database {self.path!r}: directory {directory!r} does not exist"
                 )
+            await asyncio.get_running_loop().run_in_executor(None, self._use_wal)
         size = 1 if self.memory else self.config.pool_size
         return SQLitePool(self.connect, size=size, timeout=self.config.pool_timeout, label=str(self.url))
+
+    def _use_wal(self) -> None:
+        """Put the file in WAL mode (a persistent setting of the file), once per pool.
+
+        Switching the journal mode takes an exclusive lock that the busy
+        timeout does not wait for: two processes opening a new file at once
+        would make one fail. Retry until the busy timeout instead.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                raw = sqlite3.connect(self.path, timeout=self.busy_timeout)
+                try:
+                    raw.execute("PRAGMA journal_mode = WAL")
+                    return
+                finally:
+                    raw.close()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise ConnectionError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
+                time.sleep(0.02)
 
     def introspector(self) -> SQLiteIntrospector:
         return SQLiteIntrospector()
