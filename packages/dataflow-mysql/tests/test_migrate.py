@@ -16,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import pytest
 from conftest import admin_connection
 
-from dataflow import DataFlow, MaxLength, WorkflowError
+from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, WorkflowError
 from dataflow.errors import MigrationError
 from dataflow.migrate.live import LiveForeignKey, LiveIndex, LiveTable
 from dataflow.testing.helpers import Color, Priority, define_kinds, run_node
@@ -906,3 +906,102 @@ def test_a_second_migration_waits_for_the_lock_and_gives_up_clearly(
     finally:
         holder.close()  # the server releases a lock when its session ends
     assert db.migrate() is not None
+
+
+# -- foreign keys on existing columns ------------------------------------------------------
+
+
+def team_and_member(db: DataFlow, *, keyed: bool) -> None:
+    @db.model
+    class Team:
+        name: str
+
+    if keyed:
+
+        @db.model
+        class Member:
+            name: str
+            team_id: Team | None = None
+
+    else:
+
+        @db.model
+        class Member:  # type: ignore[no-redef]
+            name: str
+            team_id: int | None = None
+
+
+def seed_members(open_db: Callable[..., DataFlow], team_ids: list[int | None]) -> None:
+    db = open_db()
+    team_and_member(db, keyed=False)
+    db.migrate()
+    run_node(db, "TeamBulkCreateNode", {"data": [{"name": "t1"}, {"name": "t2"}]})
+    run_node(db, "MemberBulkCreateNode", {"data": [{"name": f"m{i}", "team_id": t} for i, t in enumerate(team_ids)]})
+    db.close()
+
+
+def test_a_foreign_key_on_an_existing_column_is_added_with_alter_table(
+    open_db: Callable[..., DataFlow], database_name: str
+) -> None:
+    seed_members(open_db, [1, 2, None])
+    db = open_db()
+    team_and_member(db, keyed=True)
+    assert planned(db) == ["add foreign key on member (team_id) to Team"]
+    applied = db.migrate()
+    assert applied is not None and applied.steps == ("add foreign key on member (team_id) to Team",)
+    assert live(db)["member"].foreign_keys == (
+        LiveForeignKey(columns=("team_id",), table="team", ref_columns=("id",), name="fk_member_team_id"),
+    )
+    # InnoDB backs the key with an index named after it: it is the key's, not a change to plan.
+    assert indexes(db, "member") == {"fk_member_team_id": (("team_id",), False)}
+    assert planned(db) == []
+    assert sql(database_name, "SELECT name, team_id FROM member ORDER BY id") == [("m0", 1), ("m1", 2), ("m2", None)]
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "MemberCreateNode", {"name": "bad", "team_id": 404})
+    assert isinstance(info.value.cause, ForeignKeyViolationError)
+
+
+def test_a_foreign_key_is_refused_while_rows_point_nowhere(open_db: Callable[..., DataFlow]) -> None:
+    seed_members(open_db, [1, 404, 405, None])
+    db = open_db()
+    team_and_member(db, keyed=True)
+    with pytest.raises(MigrationError, match="2 existing row"):
+        db.migrate()
+    assert live(db)["member"].foreign_keys == ()
+    assert planned(db) == ["add foreign key on member (team_id) to Team"]
+
+
+def test_a_field_that_stops_referencing_drops_the_foreign_key_and_its_index(
+    open_db: Callable[..., DataFlow], database_name: str
+) -> None:
+    seed_members(open_db, [1])
+    db = open_db()
+    team_and_member(db, keyed=True)
+    db.migrate()
+    db.close()
+    db = open_db()
+    team_and_member(db, keyed=False)
+    applied = db.migrate()
+    assert applied is not None and applied.steps == ("drop foreign key fk_member_team_id on member (team_id)",)
+    assert live(db)["member"].foreign_keys == ()
+    assert indexes(db, "member") == {}
+    assert planned(db) == []
+    run_node(db, "MemberCreateNode", {"name": "free", "team_id": 404})
+    assert sql(database_name, "SELECT name, team_id FROM member ORDER BY id") == [("m0", 1), ("free", 404)]
+
+
+def test_a_foreign_key_made_with_the_table_is_dropped_and_made_again(open_db: Callable[..., DataFlow]) -> None:
+    db = open_db()
+    team_and_member(db, keyed=True)
+    db.migrate()
+    db.close()
+    db = open_db()
+    team_and_member(db, keyed=False)
+    db.migrate()
+    assert live(db)["member"].foreign_keys == () and indexes(db, "member") == {}
+    db.close()
+    db = open_db()
+    team_and_member(db, keyed=True)
+    assert db.migrate() is not None
+    assert [key.name for key in live(db)["member"].foreign_keys] == ["fk_member_team_id"]
+    assert planned(db) == []

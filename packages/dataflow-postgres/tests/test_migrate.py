@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 from pg_testing import fetch, plain_url, run_node
 
-from dataflow import DataFlow, MaxLength, WorkflowError
+from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, WorkflowError
 from dataflow.cli import main
 from dataflow.errors import DataFlowError, MigrationError
 from dataflow.migrate.live import LiveTable
@@ -967,3 +967,90 @@ def test_cli_migration_files_are_written_applied_once_and_guarded(project: Path,
     written.write_text(written.read_text().replace("NOT NULL", "NOT NULL -- edited"))
     code, output = invoke("migrate", "apply", *target, "--directory", "migrations")
     assert code == 1 and "edited after it was applied" in output
+
+
+# -- foreign keys on existing columns ----------------------------------------------------
+
+
+def team_and_member(db: DataFlow, *, keyed: bool) -> None:
+    @db.model
+    class Team:
+        name: str
+
+    if keyed:
+
+        @db.model
+        class Member:
+            name: str
+            team_id: Team | None = None
+
+    else:
+
+        @db.model
+        class Member:  # type: ignore[no-redef]
+            name: str
+            team_id: int | None = None
+
+
+def seed_members(open_db: Callable[..., DataFlow], team_ids: list[int | None]) -> None:
+    db = open_db(env="production")
+    team_and_member(db, keyed=False)
+    db.migrate()
+    run_node(db, "TeamBulkCreateNode", {"data": [{"name": "t1"}, {"name": "t2"}]})
+    run_node(db, "MemberBulkCreateNode", {"data": [{"name": f"m{i}", "team_id": t} for i, t in enumerate(team_ids)]})
+    db.close()
+
+
+def foreign_keys(url: str, table: str) -> set[tuple[str | None, tuple[str, ...], str, tuple[str, ...]]]:
+    return {(key.name, key.columns, key.table, key.ref_columns) for key in live(url)[table].foreign_keys}
+
+
+def test_a_foreign_key_on_an_existing_column_is_added_as_a_constraint(
+    open_db: Callable[..., DataFlow], url: str
+) -> None:
+    seed_members(open_db, [1, 2, None])
+    db = open_db(env="production")
+    team_and_member(db, keyed=True)
+    assert plan_of(db) == ["add foreign key on member (team_id) to Team"]
+    applied = db.migrate()
+    assert applied is not None and applied.steps == ("add foreign key on member (team_id) to Team",)
+    assert foreign_keys(url, "member") == {("fk_member_team_id", ("team_id",), "team", ("id",))}
+    assert values(url, "SELECT name, team_id FROM member ORDER BY id") == [("m0", 1), ("m1", 2), ("m2", None)]
+    assert plan_of(db) == []
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "MemberCreateNode", {"name": "bad", "team_id": 404})
+    assert isinstance(info.value.cause, ForeignKeyViolationError)
+
+
+def test_a_foreign_key_is_refused_while_rows_point_nowhere(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed_members(open_db, [1, 404, 405, None])
+    db = open_db(env="production")
+    team_and_member(db, keyed=True)
+    with pytest.raises(MigrationError, match="2 existing row"):
+        db.migrate()
+    assert foreign_keys(url, "member") == set()
+    assert plan_of(db) == ["add foreign key on member (team_id) to Team"]
+
+
+def test_a_field_that_stops_referencing_drops_the_foreign_key(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed_members(open_db, [1])
+    db = open_db(env="production")
+    team_and_member(db, keyed=True)
+    db.migrate()
+    db.close()
+    db = open_db(env="production")
+    team_and_member(db, keyed=False)
+    applied = db.migrate()
+    assert applied is not None and applied.steps == ("drop foreign key fk_member_team_id on member (team_id)",)
+    assert foreign_keys(url, "member") == set()
+    assert plan_of(db) == []
+    run_node(db, "MemberCreateNode", {"name": "free", "team_id": 404})
+    assert values(url, "SELECT name, team_id FROM member ORDER BY id") == [("m0", 1), ("free", 404)]
+
+
+def test_a_foreign_key_someone_else_made_is_left_alone(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed_members(open_db, [1])
+    fetch(url, 'ALTER TABLE member ADD CONSTRAINT "their_key" FOREIGN KEY (team_id) REFERENCES team (id)')
+    db = open_db(env="production")
+    team_and_member(db, keyed=False)
+    assert plan_of(db) == []

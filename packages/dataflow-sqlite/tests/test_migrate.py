@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import pytest
 
-from dataflow import DataFlow, MaxLength, WorkflowError
+from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, WorkflowError
 from dataflow.errors import MigrationError
 from dataflow.testing.helpers import run_node
 
@@ -335,4 +335,115 @@ def test_a_rebuild_and_a_new_index_in_one_plan(open_db: Callable[..., DataFlow],
     assert {"ix_person_name", "ix_person_kind"} <= names
     table_sql = rows(url, "SELECT sql FROM sqlite_master WHERE name = 'person'")[0][0]
     assert "uq_person_email" in table_sql and "__dataflow_rebuild" not in table_sql
+    assert asyncio.run(db.migrator.plan()).empty
+
+
+# -- foreign keys on existing columns --------------------------------------------------
+
+
+def team_and_member(db: DataFlow, *, keyed: bool) -> None:
+    @db.model
+    class Team:
+        name: str
+
+    if keyed:
+
+        @db.model
+        class Member:
+            name: str
+            team_id: Team | None = None
+
+    else:
+
+        @db.model
+        class Member:  # type: ignore[no-redef]
+            name: str
+            team_id: int | None = None
+
+
+def seed_members(open_db: Callable[..., DataFlow], team_ids: list[int | None]) -> None:
+    db = open_db(env="production")
+    team_and_member(db, keyed=False)
+    db.migrate()
+    run_node(db, "TeamBulkCreateNode", {"data": [{"name": "t1"}, {"name": "t2"}]})
+    run_node(db, "MemberBulkCreateNode", {"data": [{"name": f"m{i}", "team_id": t} for i, t in enumerate(team_ids)]})
+    db.close()
+
+
+def foreign_keys(url: str, table: str) -> list[tuple[str, str, str]]:
+    return [(row[3], row[2], row[4]) for row in rows(url, f'PRAGMA foreign_key_list("{table}")')]
+
+
+def test_a_foreign_key_on_an_existing_column_is_added_by_a_rebuild(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed_members(open_db, [1, 2, None])
+    db = open_db(env="production")
+    team_and_member(db, keyed=True)
+    assert [step.describe() for step in asyncio.run(db.migrator.plan()).steps] == [
+        "add foreign key on member (team_id) to Team"
+    ]
+    applied = db.migrate()
+    assert applied is not None and applied.steps == ("add foreign key on member (team_id) to Team",)
+    assert foreign_keys(url, "member") == [("team_id", "team", "id")]
+    assert rows(url, "SELECT name, team_id FROM member ORDER BY id") == [("m0", 1), ("m1", 2), ("m2", None)]
+    assert asyncio.run(db.migrator.plan()).empty
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "MemberCreateNode", {"name": "bad", "team_id": 404})
+    assert isinstance(info.value.cause, ForeignKeyViolationError)
+
+
+def test_a_foreign_key_is_refused_while_rows_point_nowhere(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed_members(open_db, [1, 404, 405, None])
+    db = open_db(env="production")
+    team_and_member(db, keyed=True)
+    with pytest.raises(MigrationError, match="2 existing row"):
+        db.migrate()
+    assert foreign_keys(url, "member") == []
+    assert rows(url, "SELECT COUNT(*) FROM member") == [(4,)]
+
+
+def test_a_field_that_stops_referencing_drops_the_foreign_key(open_db: Callable[..., DataFlow], url: str) -> None:
+    seed_members(open_db, [1])
+    db = open_db(env="production")
+    team_and_member(db, keyed=True)
+    db.migrate()
+    db.close()
+    db = open_db(env="production")
+    team_and_member(db, keyed=False)
+    applied = db.migrate()
+    assert applied is not None and applied.steps == ("drop foreign key on member (team_id)",)
+    assert foreign_keys(url, "member") == []
+    assert asyncio.run(db.migrator.plan()).empty
+    run_node(db, "MemberCreateNode", {"name": "free", "team_id": 404})
+    assert rows(url, "SELECT name, team_id FROM member ORDER BY id") == [("m0", 1), ("free", 404)]
+
+
+def test_a_foreign_key_with_other_changes_to_the_table_rebuilds_it_once(
+    open_db: Callable[..., DataFlow], url: str
+) -> None:
+    seed_members(open_db, [1, None])
+    db = open_db(env="production")
+
+    @db.model
+    class Team:
+        name: str
+
+    @db.model
+    class Member:
+        name: str
+        team_id: Team | None = None
+        note: str | None = None
+        rank: int = 3
+
+    applied = db.migrate()
+    assert applied is not None
+    assert set(applied.steps) == {
+        "add column member.note",
+        "add column member.rank",
+        "add foreign key on member (team_id) to Team",
+    }
+    assert foreign_keys(url, "member") == [("team_id", "team", "id")]
+    assert rows(url, "SELECT name, team_id, note, rank FROM member ORDER BY id") == [
+        ("m0", 1, None, 3),
+        ("m1", None, None, 3),
+    ]
     assert asyncio.run(db.migrator.plan()).empty

@@ -70,6 +70,8 @@ class MySQLSchemaEditor(SchemaEditor):
         self._gone: set[tuple[str, str]] = set()
         """(table, index) dropped by an earlier step's statement of this plan."""
         self._renamed: dict[str, dict[str, str]] = {}
+        self._dropped_keys: set[tuple[str, str]] = set()
+        """(table, foreign key) dropped by an earlier step of this plan."""
 
     # -- the model's column types --------------------------------------------------
 
@@ -231,12 +233,29 @@ class MySQLSchemaEditor(SchemaEditor):
         live = self.live.get(schema.table)
         dropped = next((index for index in self._live_indexes(schema.table) if index.name == name), None)
         for key in live.foreign_keys if live is not None else ():
-            if key.name is None or dropped is None or dropped.columns[: len(key.columns)] != key.columns:
+            if key.name is None or (schema.table, key.name) in self._dropped_keys:
+                continue  # unnamed, or dropped by an earlier step of this plan
+            if dropped is None or dropped.columns[: len(key.columns)] != key.columns:
                 continue
             if not any(index.columns[: len(key.columns)] == key.columns for index in remaining):
                 clauses.append(f"ADD INDEX {self.quote(key.name)} ({', '.join(self.quote(c) for c in key.columns)})")
         clauses.append(f"DROP INDEX {self.quote(name)}")
         self._gone.add((schema.table, name))
+        return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
+
+    # -- foreign keys ---------------------------------------------------------------------------
+
+    def drop_foreign_key(self, schema: ModelSchema, name: str | None) -> list[Statement]:
+        """``DROP FOREIGN KEY``, and in the same statement the index InnoDB made for the key (named
+        after it, never one of the model's ``ix_``/``uq_`` indexes): MySQL and MariaDB keep it otherwise."""
+        if name is None:
+            raise MigrationError(f"cannot drop an unnamed foreign key of {schema.table}")
+        clauses = [f"DROP FOREIGN KEY {self.quote(name)}"]
+        self._dropped_keys.add((schema.table, name))
+        backing = next((index for index in self._live_indexes(schema.table) if index.name == name), None)
+        if backing is not None:
+            clauses.append(f"DROP INDEX {self.quote(name)}")
+            self._gone.add((schema.table, name))
         return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
 
     # -- data checks ------------------------------------------------------------------------

@@ -95,9 +95,17 @@ class SQLiteSchemaEditor(SchemaEditor):
         return self.rebuild(schema)
 
     def drop_index(self, schema: ModelSchema, name: str, unique: bool) -> list[Statement]:
-        if unique:  # a UNIQUE constraint lives in the table definition
+        # A rebuild earlier in the plan dropped the old table's indexes and made only the model's.
+        if unique or schema.table in self._rebuilt:  # a UNIQUE constraint lives in the table definition
             return self.rebuild(schema)
         return [(f"DROP INDEX {self.quote(name)}", ())]
+
+    def add_foreign_key(self, schema: ModelSchema, field: FieldSchema) -> list[Statement]:
+        # SQLite's ALTER TABLE cannot add a constraint: the rebuilt table has the model's keys.
+        return self.rebuild(schema)
+
+    def drop_foreign_key(self, schema: ModelSchema, name: str | None) -> list[Statement]:
+        return self.rebuild(schema)
 
     def add_index(self, schema: ModelSchema, columns: Sequence[str], unique: bool) -> list[Statement]:
         # A rebuild earlier in the plan already made the model's indexes.
@@ -106,6 +114,8 @@ class SQLiteSchemaEditor(SchemaEditor):
         return super().add_index(schema, columns, unique)
 
     def add_column(self, schema: ModelSchema, field: FieldSchema) -> list[Statement]:
+        if schema.table in self._rebuilt:
+            return []  # a rebuild earlier in the plan made the model's columns
         if field.nullable and field.references is None:
             return super().add_column(schema, field)
         # NOT NULL (or a new foreign key) cannot be added in place: rebuild, filling the default.

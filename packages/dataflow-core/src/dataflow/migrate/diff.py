@@ -5,10 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from ..errors import ConfigError
+from ..fields import FieldSchema
 from ..schema import ModelSchema
 from .editor import SchemaEditor
-from .live import LiveTable
-from .steps import AddColumn, AddIndex, AlterColumn, CreateTable, DropColumn, DropIndex, Plan, RenameColumn, Step
+from .live import LiveForeignKey, LiveTable
+from .steps import (
+    AddColumn,
+    AddForeignKey,
+    AddIndex,
+    AlterColumn,
+    CreateTable,
+    DropColumn,
+    DropForeignKey,
+    DropIndex,
+    Plan,
+    RenameColumn,
+    Step,
+)
 
 HISTORY_TABLE = "dataflow_migrations"
 
@@ -36,13 +49,24 @@ def plan_changes(
     renames = dict(renames or {})
     steps: list[Step] = []
     notes: list[str] = []
+    new_keys: list[Step] = []
     for schema in models:
         table = live.get(schema.table)
         if table is None:
             steps.append(CreateTable(schema))
             continue
-        steps += _column_steps(schema, table, editor, renames, notes)
+        column_steps = _column_steps(schema, table, editor, renames, notes)
+        renamed = [step for step in column_steps if isinstance(step, RenameColumn)]
+        dropped_keys, added_keys = _foreign_key_steps(schema, table, editor, column_steps)
+        # A key goes before its column changes (MySQL will not retype a column a key holds) and
+        # after the renames (so a rebuild sees the new names).
+        steps += renamed
+        steps += dropped_keys
+        steps += [step for step in column_steps if not isinstance(step, RenameColumn)]
         steps += _index_steps(schema, table, editor)
+        new_keys += added_keys
+    # New keys last: their target tables and columns (created, retyped above) are in place by then.
+    steps += new_keys
     for (model, old), new in renames.items():
         notes.append(f"rename hint {model}.{old}={new} did not match a column that changed")
     return Plan(steps=tuple(steps), notes=tuple(notes))
@@ -98,3 +122,34 @@ def _index_steps(schema: ModelSchema, table: LiveTable, editor: SchemaEditor) ->
         if key not in wanted and ours:
             steps.append(DropIndex(schema, index.name, index.columns, index.unique))
     return steps
+
+
+def _foreign_key_steps(
+    schema: ModelSchema, table: LiveTable, editor: SchemaEditor, column_steps: list[Step]
+) -> tuple[list[Step], list[Step]]:
+    """Keys to drop and keys to add on existing columns, compared by (columns, target table).
+
+    A key on a column this plan adds comes with its ``AddColumn``, and one on a
+    column it drops goes with the column. Only keys DataFlow made
+    (``fk_<table>_...``) are dropped, or unnamed ones (SQLite names none).
+    """
+    renamed = {step.old: step.new for step in column_steps if isinstance(step, RenameColumn)}
+    added = {step.field.name for step in column_steps if isinstance(step, AddColumn)}
+    dropped = {step.column for step in column_steps if isinstance(step, DropColumn)}
+    wanted: dict[tuple[tuple[str, ...], str], FieldSchema] = {}
+    for field in schema.fields:
+        if field.references is not None and field.references in editor.tables:
+            wanted[((field.name,), editor.tables[field.references].table)] = field
+    have: dict[tuple[tuple[str, ...], str], LiveForeignKey] = {}
+    for key in table.foreign_keys:
+        columns = tuple(renamed.get(c, c) for c in key.columns)
+        have.setdefault((columns, key.table), key)
+    drops: list[Step] = []
+    for (columns, target), key in have.items():
+        ours = key.name is None or key.name.startswith(f"fk_{schema.table}_")
+        if (columns, target) not in wanted and ours and not dropped & set(key.columns):
+            drops.append(DropForeignKey(schema, key.name, columns))
+    adds: list[Step] = [
+        AddForeignKey(schema, field) for key, field in wanted.items() if key not in have and field.name not in added
+    ]
+    return drops, adds

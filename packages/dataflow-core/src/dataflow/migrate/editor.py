@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+from ..errors import MigrationError
 from ..fields import FieldKind, FieldSchema
 from ..nodes.rows import utcnow
 from ..schema import ModelSchema
@@ -110,6 +111,29 @@ class SchemaEditor:
     def drop_index(self, schema: ModelSchema, name: str, unique: bool) -> list[Statement]:
         return [(f"DROP INDEX {self.quote(name)}", ())]
 
+    def add_foreign_key(self, schema: ModelSchema, field: FieldSchema) -> list[Statement]:
+        """``ALTER TABLE ... ADD CONSTRAINT fk_<table>_<column> FOREIGN KEY``, named as CREATE TABLE names it."""
+        q = self.quote
+        target = self._target(schema, field)
+        name = self.dialect.constraint_name(schema, "fk", (field.name,))
+        return [
+            (
+                f"ALTER TABLE {q(schema.table)} ADD CONSTRAINT {q(name)} FOREIGN KEY ({q(field.name)}) "
+                f"REFERENCES {q(target.table)} ({q(target.primary_key)})",
+                (),
+            )
+        ]
+
+    def drop_foreign_key(self, schema: ModelSchema, name: str | None) -> list[Statement]:
+        if name is None:
+            raise MigrationError(f"cannot drop an unnamed foreign key of {schema.table} on {self.dialect.name}")
+        return [(f"ALTER TABLE {self.quote(schema.table)} DROP CONSTRAINT {self.quote(name)}", ())]
+
+    def _target(self, schema: ModelSchema, field: FieldSchema) -> ModelSchema:
+        if field.references is None or field.references not in self.tables:
+            raise MigrationError(f"{schema.name}.{field.name} does not reference a known model")
+        return self.tables[field.references]
+
     # -- data checks -------------------------------------------------------------
 
     def offending_rows(self, schema: ModelSchema, field: FieldSchema, live: LiveColumn) -> Statement | None:
@@ -133,6 +157,17 @@ class SchemaEditor:
         return (
             f"SELECT COUNT(*) FROM (SELECT {cols} FROM {self.quote(schema.table)} WHERE {present} "
             f"GROUP BY {cols} HAVING COUNT(*) > 1) duplicates",
+            (),
+        )
+
+    def orphan_rows(self, schema: ModelSchema, field: FieldSchema) -> Statement:
+        """Rows whose non-null value has no matching row in the target table: a foreign key would refuse them."""
+        q = self.quote
+        target = self._target(schema, field)
+        column = q(field.name)
+        return (
+            f"SELECT COUNT(*) FROM {q(schema.table)} child WHERE child.{column} IS NOT NULL AND NOT EXISTS "
+            f"(SELECT 1 FROM {q(target.table)} parent WHERE parent.{q(target.primary_key)} = child.{column})",
             (),
         )
 

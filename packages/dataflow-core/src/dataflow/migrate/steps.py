@@ -166,6 +166,40 @@ class DropIndex(Step):
 
 
 @attrs.frozen
+class AddForeignKey(Step):
+    """A foreign key on a column that already exists (a new column gets its own with ``AddColumn``)."""
+
+    schema: ModelSchema
+    field: FieldSchema
+
+    def describe(self) -> str:
+        return f"add foreign key on {self.schema.table} ({self.field.name}) to {self.field.references}"
+
+    def statements(self, editor: SchemaEditor) -> list[Statement]:
+        return editor.add_foreign_key(self.schema, self.field)
+
+    def offending_rows_sql(self, editor: SchemaEditor) -> Statement | None:
+        return editor.orphan_rows(self.schema, self.field)
+
+
+@attrs.frozen
+class DropForeignKey(Step):
+    """Drop a foreign key DataFlow made (the column and its values stay)."""
+
+    schema: ModelSchema
+    name: str | None
+    """The constraint's name; None where the database does not name them (SQLite)."""
+    columns: tuple[str, ...]
+
+    def describe(self) -> str:
+        named = f" {self.name}" if self.name is not None else ""
+        return f"drop foreign key{named} on {self.schema.table} ({', '.join(self.columns)})"
+
+    def statements(self, editor: SchemaEditor) -> list[Statement]:
+        return editor.drop_foreign_key(self.schema, self.name)
+
+
+@attrs.frozen
 class Plan:
     """Ordered steps that bring the live schema to the models."""
 
