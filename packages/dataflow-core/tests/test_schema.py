@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import pytest
 
 from dataflow import ConfigError, DataFlow, MaxLength, WorkflowBuilder, WorkflowBuildError
-from dataflow.fields import FieldKind
+from dataflow.fields import Array, FieldKind
 from dataflow.testing.helpers import run_node
 
 
@@ -196,3 +196,108 @@ def test_multi_tenant_without_a_tenancy_plugin_fails_closed(tmp_path: Any, monke
         assert db.schemas == {}
     finally:
         db.close()
+
+
+def test_typed_lists_record_their_element_kind_and_stay_json(db: DataFlow) -> None:
+
+    @db.model
+    class Tagged:
+        counts: list[int]
+        names: Annotated[list[str], Array()]
+        scores: Annotated[list[float], Array()] | None = None
+        flags: Annotated[list[bool] | None, Array()] = None
+        anything: list  # type: ignore[type-arg]
+        loose: list[Any]
+        doc: dict[str, int]
+
+    fields = db.schemas["Tagged"].by_name
+    assert {name: (f.kind, f.element_kind, f.array) for name, f in fields.items() if name != "id"} == {
+        "counts": (FieldKind.JSON, FieldKind.INT, False),
+        "names": (FieldKind.JSON, FieldKind.STR, True),
+        "scores": (FieldKind.JSON, FieldKind.FLOAT, True),
+        "flags": (FieldKind.JSON, FieldKind.BOOL, True),
+        "anything": (FieldKind.JSON, None, False),
+        "loose": (FieldKind.JSON, None, False),
+        "doc": (FieldKind.JSON, None, False),
+    }
+    assert fields["scores"].nullable and fields["flags"].nullable
+
+
+def test_typed_list_elements_are_validated(db: DataFlow) -> None:
+    from dataflow import ValidationError
+
+    @db.model
+    class Tagged:
+        counts: list[int]
+        names: Annotated[list[str], Array()]
+        scores: list[float]
+        flags: list[bool]
+        anything: list  # type: ignore[type-arg]
+
+    fields = db.schemas["Tagged"].by_name
+    assert fields["counts"].validate([1, 2, -3], "Tagged") == [1, 2, -3]
+    assert fields["counts"].validate([], "Tagged") == []
+    assert fields["names"].validate(["a", ""], "Tagged") == ["a", ""]
+    assert fields["scores"].validate([1, 2.5], "Tagged") == [1.0, 2.5]
+    assert fields["flags"].validate([True, False], "Tagged") == [True, False]
+    assert fields["anything"].validate([1, "x", None, True, {"k": [1]}], "Tagged") == [1, "x", None, True, {"k": [1]}]
+    bad = [
+        ("counts", [1, True], 1),  # bool is not int
+        ("counts", [1, 2, "3"], 2),
+        ("counts", [1.5], 0),
+        ("counts", [None], 0),
+        ("names", ["a", 1], 1),
+        ("scores", [1.0, False], 1),
+        ("scores", ["1.0"], 0),
+        ("flags", [True, 1], 1),
+        ("flags", [[True]], 0),
+    ]
+    for name, value, index in bad:
+        with pytest.raises(ValidationError) as info:
+            fields[name].validate(value, "Tagged")
+        assert info.value.field == name
+        assert f"Tagged.{name}[{index}]" in str(info.value), (name, value)
+    for name in ("counts", "names"):
+        with pytest.raises(ValidationError) as info:
+            fields[name].validate({"a": 1}, "Tagged")
+        assert info.value.field == name and "list[" in str(info.value)
+
+
+def test_typed_list_elements_are_validated_by_nodes(db: DataFlow) -> None:
+    from dataflow import ValidationError, WorkflowError
+
+    @db.model
+    class Tagged:
+        counts: list[int]
+
+    assert run_node(db, "TaggedCreateNode", {"counts": [1, 2]})["counts"] == [1, 2]
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "TaggedCreateNode", {"counts": [1, False]})
+    assert isinstance(info.value.cause, ValidationError) and "counts[1]" in str(info.value.cause)
+    assert run_node(db, "TaggedCountNode") == {"count": 1}
+
+
+def test_array_marker_on_anything_but_a_typed_scalar_list_is_a_config_error(db: DataFlow) -> None:
+
+    class Color(enum.Enum):
+        RED = "red"
+
+    for hint in (
+        list,
+        list[Any],
+        list[dict],  # type: ignore[type-arg]
+        list[list[int]],
+        list[bytes],
+        list[Color],
+        dict[str, int],
+        int,
+        str,
+        Color,
+        list[int | None],
+    ):
+        namespace: dict[str, Any] = {"__annotations__": {"value": Annotated[hint, Array()]}}
+        cls = type("Broken", (), namespace)
+        with pytest.raises(ConfigError, match=r"Array\(\) applies to list\[int\]") as info:
+            db.model(cls)
+        assert info.value.field == "value", hint
+    assert "Broken" not in db.schemas

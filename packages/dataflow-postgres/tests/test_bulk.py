@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import pytest
-from pg_testing import fetch, run_node
+from pg_testing import fetch, option, plain_url, run_node
 
 from dataflow import DataFlow, UniqueViolationError, ValidationError, WorkflowError
 from dataflow.database import registered_bulk_strategies
+from dataflow.url import DatabaseURL
 from dataflow.workflow import LocalRuntime, WorkflowBuilder
 
 
@@ -225,3 +228,75 @@ def test_bad_row_fails_before_the_copy(db: DataFlow) -> None:
 def test_copy_of_many_rows(db: DataFlow) -> None:
     assert run_node(db, "ItemBulkCreateNode", {"data": items(20_000)}) == {"inserted": 20_000}
     assert fetch(db.label, 'SELECT count(*), sum(qty) FROM "item"')[0][:] == (20_000, sum(range(20_000)))
+
+
+def test_copy_falls_back_to_unnest_under_row_level_security(dataflow_database_url: str) -> None:
+    # Superusers bypass row-level security (COPY works for them): connect as an ordinary role that owns
+    # the table, which FORCE ROW LEVEL SECURITY holds to the policy.
+    role = f"dfrls_{uuid.uuid4().hex[:8]}"
+    schema = option(dataflow_database_url, "schema")
+    admin(dataflow_database_url, f'CREATE ROLE "{role}" LOGIN', f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{role}"')
+    parsed = DatabaseURL.parse(dataflow_database_url)
+    url = DatabaseURL(
+        scheme=parsed.scheme, username=role, host=parsed.host, port=parsed.port, database=parsed.database,
+        query=parsed.query,
+    ).render(hide_password=False)  # fmt: skip
+    instance = DataFlow(url)
+    try:
+
+        @instance.model
+        class Item:
+            sku: str
+            name: str
+            qty: int = 0
+
+        run_node(instance, "ItemCountNode")  # creates the table, owned by the role
+        admin(
+            url,
+            'ALTER TABLE "item" ENABLE ROW LEVEL SECURITY',
+            'ALTER TABLE "item" FORCE ROW LEVEL SECURITY',
+            'CREATE POLICY "open" ON "item" USING (true) WITH CHECK (true)',
+        )
+        with pytest.raises(asyncpg.FeatureNotSupportedError, match="row-level security"):
+            asyncio.run(copy_one_row(url))  # the server really refuses COPY FROM here
+        result = run_node(instance, "ItemBulkCreateNode", {"data": items(5), "return_ids": True})
+        # The refused COPY took keys from the sequence first: the ids are the rows' all the same.
+        assert result["inserted"] == 5
+        assert result["ids"] == [row[0] for row in fetch(url, 'SELECT id FROM "item" ORDER BY sku')]
+        assert instance.dialect.rls_tables == {'"item"'}  # type: ignore[attr-defined]
+        # Remembered: the next request picks unnest directly, inside a run's transaction too.
+        workflow = WorkflowBuilder()
+        workflow.add_node(instance.nodes["ItemBulkCreateNode"], "node", {"data": items(5, start=5)})
+        results, _ = LocalRuntime().execute(workflow.build(), transaction=True)
+        assert results["node"] == {"inserted": 5}
+        assert table(instance) == [(f"sku-{i}", f"item {i}", i) for i in range(10)]
+    finally:
+        instance.close()
+        admin(dataflow_database_url, f'DROP OWNED BY "{role}" CASCADE', f'DROP ROLE "{role}"')
+
+
+def admin(url: str, *statements: str) -> None:
+    """``statements`` on a plain connection to ``url``'s database and schema, as ``url``'s user."""
+
+    async def go() -> None:
+        connection = await connect(url)
+        try:
+            for statement in statements:
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(go())
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    schema = option(url, "schema")
+    return await asyncpg.connect(plain_url(url), server_settings={"search_path": f'"{schema}"'})
+
+
+async def copy_one_row(url: str) -> None:
+    connection = await connect(url)
+    try:
+        await connection.copy_records_to_table("item", columns=["sku", "name", "qty"], records=[("x", "x", 1)])
+    finally:
+        await connection.close()

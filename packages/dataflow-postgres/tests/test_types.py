@@ -14,6 +14,7 @@ import pytest
 from pg_testing import fetch, run_node
 
 from dataflow import CheckViolationError, DataFlow, MaxLength, ValidationError, WorkflowError
+from dataflow.fields import Array
 from dataflow.testing.helpers import define_kinds
 
 
@@ -214,3 +215,142 @@ def test_varchar_limit_is_checked_before_sql(db: DataFlow) -> None:
         run_node(db, "CodeBulkCreateNode", {"data": [{"value": "abc"}, {"value": "abcd"}], "strategy": "copy"})
     assert isinstance(info.value.cause, ValidationError) and "max_length" in str(info.value.cause)
     assert run_node(db, "CodeCountNode") == {"count": 0}
+
+
+def define_arrays(db: DataFlow) -> None:
+    @db.model
+    class Vector:
+        sku: str
+        counts: Annotated[list[int], Array()]
+        names: Annotated[list[str], Array()]
+        scores: Annotated[list[float], Array()]
+        flags: Annotated[list[bool], Array()] | None = None
+        plain: list[int] | None = None
+        __dataflow__ = {"unique": [("sku",)]}
+
+
+def vector(i: int) -> dict[str, Any]:
+    return {
+        "sku": f"v{i}",
+        "counts": [2**62 + i, -i, 0][: 1 + i % 3],
+        "names": [f"n{i}", 'it\'s \\ "q" {a,b} NULL', "é", ""][: i % 5],
+        "scores": [i + 0.5, -1e300, float("inf")],
+        "flags": None if i % 4 == 3 else [i % 2 == 0, True][: i % 3],
+        "plain": [i, i + 1],
+    }
+
+
+ARRAY_COLUMNS = ("counts", "names", "scores", "flags", "plain")
+
+
+def test_array_fields_are_native_array_columns(db: DataFlow) -> None:
+    define_arrays(db)
+    run_node(db, "VectorCountNode")
+    rows = fetch(
+        db.label,
+        "SELECT column_name, data_type, udt_name FROM information_schema.columns "
+        "WHERE table_schema = $1 AND table_name = 'vector'",
+        db.dialect.options.schema,  # type: ignore[attr-defined]
+    )
+    types = {row[0]: (row[1], row[2]) for row in rows}
+    assert types["counts"] == ("ARRAY", "_int8")
+    assert types["names"] == ("ARRAY", "_text")
+    assert types["scores"] == ("ARRAY", "_float8")
+    assert types["flags"] == ("ARRAY", "_bool")
+    assert types["plain"] == ("jsonb", "jsonb")  # list[int] without Array() stays JSON
+    assert asyncio.run(db.migrator.plan()).empty
+
+
+def _vectors(db: DataFlow) -> list[dict[str, Any]]:
+    records = run_node(db, "VectorListNode", {"order_by": ["sku"], "limit": 1000})["records"]
+    return [{k: r[k] for k in ("sku", *ARRAY_COLUMNS)} for r in records]
+
+
+def test_array_fields_round_trip_through_create_and_read(db: DataFlow) -> None:
+    define_arrays(db)
+    for i in range(6):
+        created = run_node(db, "VectorCreateNode", vector(i))
+        read = run_node(db, "VectorReadNode", {"id": created["id"]})
+        for name in ARRAY_COLUMNS:
+            assert created[name] == vector(i)[name] and read[name] == vector(i)[name], (i, name)
+    raw = fetch(db.label, "SELECT counts, names FROM vector WHERE sku = 'v2'")
+    assert (raw[0][0], raw[0][1]) == ([2**62 + 2, -2, 0], vector(2)["names"])  # stored as arrays, not JSON text
+
+
+@pytest.mark.parametrize("strategy", ["copy", "values", "executemany", None])
+def test_array_fields_round_trip_through_bulk_create(db: DataFlow, strategy: str | None) -> None:
+    define_arrays(db)
+    data = [vector(i) for i in range(12)]
+    params: dict[str, Any] = {"data": data}
+    if strategy is not None:
+        params["strategy"] = strategy
+    assert run_node(db, "VectorBulkCreateNode", params)["inserted"] == 12
+    assert _vectors(db) == sorted(data, key=lambda row: row["sku"])
+
+
+def test_unnest_does_not_take_array_columns(db: DataFlow) -> None:
+    define_arrays(db)
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "VectorBulkCreateNode", {"data": [vector(1)], "strategy": "unnest"})
+    assert isinstance(info.value.cause, ValidationError) and "strategy" in str(info.value.cause)
+    with pytest.raises(WorkflowError):
+        run_node(db, "VectorBulkUpsertNode", {"data": [vector(1)], "conflict_on": ["sku"], "strategy": "unnest"})
+    assert run_node(db, "VectorCountNode") == {"count": 0}
+
+
+@pytest.mark.parametrize("strategy", ["copy_merge", "upsert", None])
+def test_array_fields_round_trip_through_bulk_upsert(db: DataFlow, strategy: str | None) -> None:
+    define_arrays(db)
+    run_node(db, "VectorBulkCreateNode", {"data": [vector(i) for i in range(0, 10, 2)]})
+    changed = [{**vector(i), "counts": [i, i, i], "names": [f"new {i}"]} for i in range(10)]
+    params: dict[str, Any] = {"data": changed, "conflict_on": ["sku"]}
+    if strategy is not None:
+        params["strategy"] = strategy
+    result = run_node(db, "VectorBulkUpsertNode", params)
+    assert (result["inserted"], result["updated"]) == (5, 5)
+    assert _vectors(db) == sorted(changed, key=lambda row: row["sku"])
+
+
+def test_array_fields_through_bulk_update_and_eq_filter(db: DataFlow) -> None:
+    define_arrays(db)
+    ids = run_node(db, "VectorBulkCreateNode", {"data": [vector(i) for i in range(4)], "return_ids": True})["ids"]
+    run_node(db, "VectorBulkUpdateNode", {"data": [{"id": ids[1], "counts": [7, 8]}, {"id": ids[2], "counts": []}]})
+    assert run_node(db, "VectorReadNode", {"id": ids[1]})["counts"] == [7, 8]
+    assert run_node(db, "VectorReadNode", {"id": ids[2]})["counts"] == []
+    found = run_node(db, "VectorListNode", {"filter": {"counts": [7, 8]}})["records"]
+    assert [r["sku"] for r in found] == ["v1"]
+    found = run_node(db, "VectorListNode", {"filter": {"counts": {"$eq": []}}})["records"]
+    assert [r["sku"] for r in found] == ["v2"]
+    found = run_node(db, "VectorListNode", {"filter": {"names": {"$in": [["n3", 'it\'s \\ "q" {a,b} NULL', "é"]]}}})
+    assert [r["sku"] for r in found["records"]] == ["v3"]
+    assert run_node(db, "VectorListNode", {"filter": {"counts": [8, 7]}})["records"] == []
+
+
+def test_wrong_array_element_is_a_validation_error_before_sql(db: DataFlow) -> None:
+    define_arrays(db)
+    run_node(db, "VectorCreateNode", vector(0))
+    before = _vectors(db)
+    bad = [
+        {**vector(1), "counts": [1, True]},
+        {**vector(1), "names": ["a", 2]},
+        {**vector(1), "scores": [1.0, "x"]},
+        {**vector(1), "flags": [True, 0]},
+        {**vector(1), "names": ["a\x00b"]},
+    ]
+    for row in bad:
+        with pytest.raises(WorkflowError) as info:
+            run_node(db, "VectorCreateNode", row)
+        assert isinstance(info.value.cause, ValidationError), row
+        for strategy in ("copy", "values", "executemany"):
+            data = [vector(2), row]
+            with pytest.raises(WorkflowError) as info:
+                run_node(db, "VectorBulkCreateNode", {"data": data, "strategy": strategy})
+            assert isinstance(info.value.cause, ValidationError), (row, strategy)
+            assert "data[1]" in str(info.value.cause)
+        with pytest.raises(WorkflowError) as info:
+            run_node(db, "VectorBulkUpsertNode", {"data": [vector(3), row], "conflict_on": ["sku"]})
+        assert isinstance(info.value.cause, ValidationError)
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "VectorCreateNode", {**vector(1), "counts": [1, False]})
+    assert "counts[1]" in str(info.value.cause)
+    assert _vectors(db) == before

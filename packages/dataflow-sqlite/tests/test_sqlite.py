@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import subprocess
 import sys
@@ -185,3 +186,43 @@ def test_two_instances_opening_a_new_file_at_once_both_succeed(tmp_path: Path) -
     asyncio.run(main())
     with sqlite3.connect(tmp_path / "new0.db") as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_array_fields_are_stored_as_json_text(tmp_path: Path) -> None:
+    from typing import Annotated
+
+    from dataflow import ValidationError
+    from dataflow.fields import Array
+
+    db = DataFlow(f"sqlite:///{tmp_path / 'arrays.db'}")
+    try:
+        namespace = {
+            "__annotations__": {
+                "counts": Annotated[list[int], Array()],
+                "names": Annotated[list[str], Array()],
+                "scores": Annotated[list[float], Array()],
+                "flags": Annotated[list[bool], Array()] | None,
+            },
+            "flags": None,
+        }
+        db.model(type("Vector", (), namespace))
+        row = {"counts": [2**62, -1], "names": ["a", 'it\'s "q"', ""], "scores": [0.5, 2.0], "flags": [True, False]}
+        created = run_node(db, "VectorCreateNode", row)
+        run_node(db, "VectorBulkCreateNode", {"data": [{**row, "counts": []}, {**row, "flags": None}]})
+        assert {k: run_node(db, "VectorReadNode", {"id": created["id"]})[k] for k in row} == row
+        records = run_node(db, "VectorListNode", {"order_by": ["id"]})["records"]
+        assert [r["counts"] for r in records] == [[2**62, -1], [], [2**62, -1]]
+        assert records[2]["flags"] is None
+        with pytest.raises(WorkflowError) as info:
+            run_node(db, "VectorCreateNode", {**row, "counts": [1, True]})
+        assert isinstance(info.value.cause, ValidationError) and "counts[1]" in str(info.value.cause)
+    finally:
+        db.close()
+    connection = sqlite3.connect(tmp_path / "arrays.db")
+    try:
+        declared = {r[1]: r[2] for r in connection.execute("PRAGMA table_info(vector)")}
+        stored = connection.execute("SELECT counts, names, typeof(counts) FROM vector ORDER BY id").fetchone()
+    finally:
+        connection.close()
+    assert declared["counts"] == declared["names"] == "TEXT"
+    assert stored[2] == "text" and [json.loads(v) for v in stored[:2]] == [row["counts"], row["names"]]

@@ -68,6 +68,25 @@ class MaxLength:
 
 
 @attrs.frozen
+class Array:
+    """``Annotated[list[int], Array()]``: store the list as a native array where the database has them.
+
+    Applies to ``list[int]``, ``list[str]``, ``list[float]`` and ``list[bool]``
+    only. PostgreSQL makes the column ``BIGINT[]``, ``TEXT[]``, ...; databases
+    without arrays keep it as JSON, as they do any ``list``.
+    """
+
+
+ELEMENT_KINDS: dict[Any, FieldKind] = {
+    int: FieldKind.INT,
+    str: FieldKind.STR,
+    float: FieldKind.FLOAT,
+    bool: FieldKind.BOOL,
+}
+"""Element types a ``list[X]`` field checks (and an ``Array()`` field may hold)."""
+
+
+@attrs.frozen
 class FieldSchema:
     """One column of a model, computed once from the class."""
 
@@ -84,6 +103,10 @@ class FieldSchema:
     enum_type: type[enum.Enum] | None = None
     managed: bool = False
     """Kept by DataFlow (``created_at``/``updated_at``/``deleted_at``); callers cannot set it."""
+    element_kind: FieldKind | None = None
+    """For a JSON field typed ``list[int]``/``list[str]``/``list[float]``/``list[bool]``: the kind of every element."""
+    array: bool = False
+    """Declared ``Array()``: a native array column where the dialect has one (``element_kind`` is set)."""
 
     @property
     def has_default(self) -> bool:
@@ -113,6 +136,8 @@ class FieldSchema:
                 model=model,
                 field=self.name,
             ) from exc
+        if self.element_kind is not None:
+            checked = self._validate_elements(checked, model)
         if self.max_length is not None and len(checked) > self.max_length:
             raise ValidationError(
                 f"{model}.{self.name} is longer than its max_length of {self.max_length} ({len(checked)} characters)",
@@ -121,10 +146,36 @@ class FieldSchema:
             )
         return checked
 
+    def _validate_elements(self, value: Any, model: str) -> list[Any]:
+        assert self.element_kind is not None
+        if not isinstance(value, list):
+            raise ValidationError(
+                f"{model}.{self.name} expects {self.type_name}, got {type(value).__name__} {_short(value)}",
+                model=model,
+                field=self.name,
+            )
+        check = _VALIDATORS[self.element_kind]
+        checked = []
+        for index, item in enumerate(value):
+            try:
+                if item is None:
+                    raise TypeError
+                checked.append(check(self, item))
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                raise ValidationError(
+                    f"{model}.{self.name}[{index}] expects {self.element_kind.value}, "
+                    f"got {type(item).__name__} {_short(item)}",
+                    model=model,
+                    field=self.name,
+                ) from exc
+        return checked
+
     @property
     def type_name(self) -> str:
         if self.enum_type is not None:
             return self.enum_type.__name__
+        if self.element_kind is not None:
+            return f"list[{self.element_kind.value}]"
         return self.kind.value
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from .errors import ConfigError
-from .fields import MISSING, PYTHON_KINDS, FieldKind, FieldSchema, MaxLength
+from .fields import ELEMENT_KINDS, MISSING, PYTHON_KINDS, Array, FieldKind, FieldSchema, MaxLength
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -198,6 +198,7 @@ def _field_groups(model: str, option: str, groups: Any, names: set[str]) -> tupl
 def _field_from_hint(model: str, name: str, hint: Any, default: Any, models: Mapping[type, ModelSchema]) -> FieldSchema:
     max_length = None
     nullable = False
+    array = False
     # Both Annotated[X | None, ...] and Annotated[X, ...] | None are accepted.
     for _ in range(2):
         if typing.get_origin(hint) is typing.Annotated:
@@ -205,6 +206,8 @@ def _field_from_hint(model: str, name: str, hint: Any, default: Any, models: Map
             for extra in extras:
                 if isinstance(extra, MaxLength):
                     max_length = extra.value
+                elif isinstance(extra, Array):
+                    array = True
         if typing.get_origin(hint) in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             if len(args) != 1:
@@ -214,6 +217,16 @@ def _field_from_hint(model: str, name: str, hint: Any, default: Any, models: Map
             nullable = nullable or len(args) != len(typing.get_args(hint))
             hint = args[0]
     origin = typing.get_origin(hint)
+    # list[int] and the like: a JSON field that checks its elements (a native array when Array()).
+    element_kind = None
+    if origin is list and len(typing.get_args(hint)) == 1:
+        element_kind = ELEMENT_KINDS.get(typing.get_args(hint)[0])
+    if array and element_kind is None:
+        raise ConfigError(
+            f"{model}.{name}: Array() applies to list[int], list[str], list[float] and list[bool] only",
+            model=model,
+            field=name,
+        )
 
     default_factory = None
     if isinstance(default, (dict, list)):
@@ -238,4 +251,6 @@ def _field_from_hint(model: str, name: str, hint: Any, default: Any, models: Map
         )
     if max_length is not None and kind not in (FieldKind.STR, FieldKind.BYTES):
         raise ConfigError(f"{model}.{name}: MaxLength applies to str and bytes only", model=model, field=name)
+    if element_kind is not None:
+        common.update(element_kind=element_kind, array=array)
     return FieldSchema(kind=kind, **common)

@@ -41,6 +41,8 @@ class PostgresDialect(Dialect):
         if url.driver not in DRIVERS:
             raise ConfigError(f"postgresql URLs use the asyncpg driver; '+{url.driver}' is not supported", field="url")
         self.options: PostgresOptions = parse_options(url.options, config)
+        self.rls_tables: set[str] = set()
+        """Tables where the server refused COPY FROM (row-level security): BulkCreate uses unnest there."""
         self.capabilities = Capabilities(
             returning=frozenset({"insert", "update", "delete"}),
             upsert=True,

@@ -12,6 +12,11 @@ date, time, aware datetimes). What is left:
   rather than silently losing its offset.
 - JSON (``dict``/``list``): ``JSONB``, sent and read as JSON text so that
   the same encoded rows serve bound parameters, arrays and binary COPY.
+- Arrays (``Annotated[list[int], Array()]``, ``list[str]``/``list[float]``/
+  ``list[bool]``): ``BIGINT[]``, ``TEXT[]``, ``DOUBLE PRECISION[]``,
+  ``BOOLEAN[]``. asyncpg sends and reads Python lists natively, so the JSON
+  codec is not applied; text elements are checked for NUL like ``str``.
+  A ``list[int]`` without ``Array()`` stays ``JSONB``.
 - Enums: ``TEXT`` with a CHECK listing the values (``BIGINT`` when every
   value is an int); read back as the enum member.
 - ``str``: PostgreSQL text cannot hold NUL (``\\x00``); such a value is a
@@ -44,6 +49,14 @@ _COLUMN_TYPES = {
     FieldKind.JSON: "JSONB",
 }
 
+# Column types of fields declared Array(), by element kind.
+_ARRAY_COLUMN_TYPES = {
+    FieldKind.STR: "TEXT[]",
+    FieldKind.INT: "BIGINT[]",
+    FieldKind.FLOAT: "DOUBLE PRECISION[]",
+    FieldKind.BOOL: "BOOLEAN[]",
+}
+
 # Element type names for typed arrays (``$1::int8[]``) in unnest statements.
 _ARRAY_TYPES = {
     FieldKind.STR: "text",
@@ -58,6 +71,11 @@ _ARRAY_TYPES = {
     FieldKind.UUID: "uuid",
     FieldKind.JSON: "jsonb",
 }
+
+
+def is_array(field: FieldSchema) -> bool:
+    """Is ``field`` stored as a native array column (declared ``Array()``)?"""
+    return field.array and field.element_kind is not None
 
 
 def integer_enum(field: FieldSchema) -> bool:
@@ -86,6 +104,9 @@ def column_type(field: FieldSchema, quoted_name: str) -> str:
 
 def plain_type(field: FieldSchema) -> str:
     """The type of ``field``'s column alone, without an enum's CHECK (for ``ALTER COLUMN ... TYPE``)."""
+    if is_array(field):
+        assert field.element_kind is not None
+        return _ARRAY_COLUMN_TYPES[field.element_kind]
     if field.kind is FieldKind.ENUM:
         return "BIGINT" if integer_enum(field) else "TEXT"
     if field.kind is FieldKind.STR and field.max_length is not None:
@@ -131,7 +152,13 @@ def check_name(table: str, column: str) -> str:
 
 
 def array_type(field: FieldSchema) -> str:
-    """The element type of ``field`` for a typed array parameter, e.g. ``int8``."""
+    """The element type of ``field`` for a typed array parameter, e.g. ``int8``.
+
+    An array field has none: an array of arrays is 2-D in PostgreSQL and
+    ``unnest`` would flatten it, so the unnest strategies do not take such columns.
+    """
+    if is_array(field):
+        raise ValueError(f"{field.name} is an array column; it cannot be a typed array parameter's element")
     if field.kind is FieldKind.ENUM:
         return "int8" if integer_enum(field) else "text"
     return _ARRAY_TYPES[field.kind]
@@ -180,6 +207,21 @@ def _json_text(field: FieldSchema) -> Codec:
     return encode
 
 
+def _text_array(field: FieldSchema) -> Codec:
+    name = field.name
+
+    def encode(value: list[str]) -> list[str]:
+        for index, item in enumerate(value):
+            if "\x00" in item:
+                raise ValidationError(
+                    f"{name}[{index}] contains a NUL character (\\x00), which PostgreSQL text cannot store",
+                    field=name,
+                )
+        return value
+
+    return encode
+
+
 def _enum_encoder(field: FieldSchema) -> Codec:
     if integer_enum(field):
         return lambda member: member.value
@@ -189,6 +231,9 @@ def _enum_encoder(field: FieldSchema) -> Codec:
 
 def encoder(field: FieldSchema) -> Codec | None:
     kind = field.kind
+    if is_array(field):
+        # asyncpg encodes lists as arrays; the JSON text encoder must not see them.
+        return _text_array(field) if field.element_kind is FieldKind.STR else None
     if kind is FieldKind.STR:
         return _no_nul(field)
     if kind is FieldKind.DATETIME:
@@ -221,6 +266,8 @@ def _plain_uuid(value: uuid.UUID) -> uuid.UUID:
 def decoder(field: FieldSchema) -> Codec | None:
     if field.kind is FieldKind.UUID:
         return _plain_uuid
+    if is_array(field):
+        return None  # asyncpg returns a list
     if field.kind is FieldKind.JSON:
         return json.loads
     if field.kind is FieldKind.ENUM:

@@ -7,6 +7,10 @@
 | update | ``unnest`` (30) | ``UPDATE ... FROM unnest(...)`` joined on the key |
 | delete | ``unnest`` (30) | ``DELETE ... WHERE pk = ANY($1)`` |
 
+The ``unnest`` strategies do not apply to rows with a native array column
+(``Array()`` fields): unnest would flatten them. ``copy``/``copy_merge``
+carry arrays natively; updates fall back to the core's ``executemany``.
+
 The core's generic strategies (``executemany``, ``values``, ``upsert``,
 ``in_list``) stay available by name.
 """

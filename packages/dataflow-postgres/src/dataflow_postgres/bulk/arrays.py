@@ -17,6 +17,7 @@ from dataflow.sql import Params, TableSQL
 
 from ..connection import rowcount
 from ..dialect import PostgresDialect
+from ..types import is_array
 
 if TYPE_CHECKING:
     import asyncpg
@@ -37,6 +38,16 @@ def postgres(table: TableSQL) -> PostgresDialect:
     dialect = table.dialect
     assert isinstance(dialect, PostgresDialect)
     return dialect
+
+
+def has_array_column(request: BulkRequest) -> bool:
+    """Does the request write a native array column? ``unnest`` cannot carry one.
+
+    A parameter of type ``bigint[][]`` is one 2-D array (rectangular only),
+    and ``unnest`` flattens it to its scalars, not to one array per row.
+    """
+    table = request.table
+    return any(is_array(table.field(c)) for c in request.columns)
 
 
 def column_list(table: TableSQL, columns: Sequence[str]) -> str:

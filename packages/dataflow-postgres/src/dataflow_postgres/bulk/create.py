@@ -13,6 +13,7 @@ import attrs
 
 from dataflow.bulk.strategy import BulkRequest, BulkResult, Operation, chunks
 from dataflow.dialect import Connection, Dialect
+from dataflow.errors import DataFlowError
 from dataflow.session import Session
 from dataflow.sql import Params
 
@@ -22,6 +23,7 @@ from .arrays import (
     column_list,
     copy_rows,
     generates_keys,
+    has_array_column,
     is_postgres,
     transpose,
     unnest_source,
@@ -42,11 +44,26 @@ def _given_keys(request: BulkRequest) -> list[Any] | None:
     return [row[position] for row in request.rows]
 
 
+def _refused_by_rls(error: DataFlowError) -> bool:
+    """The server refused COPY FROM because row-level security applies to the table (SQLSTATE 0A000)."""
+    cause = error.__cause__
+    return getattr(cause, "sqlstate", None) == "0A000" and "row-level security" in str(cause)
+
+
+def _rls_tables(dialect: Dialect) -> set[str] | None:
+    """The dialect's tables known to refuse COPY (see ``PostgresDialect.rls_tables``)."""
+    tables: set[str] | None = getattr(dialect, "rls_tables", None)
+    return tables
+
+
 @attrs.frozen
 class CopyInsert:
     """Binary ``COPY ... FROM STDIN`` of every row in one stream: PostgreSQL's fastest load.
 
     ``batch_size`` does not apply: COPY streams, and one statement is cheapest.
+    PostgreSQL refuses COPY FROM on a table whose row-level-security policies
+    apply to the user: the slice goes through :class:`UnnestInsert` instead, and
+    the table is remembered on the dialect so that later requests choose unnest.
     """
 
     name: str = "copy"
@@ -54,9 +71,24 @@ class CopyInsert:
     priority: int = 30
 
     def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return is_postgres(dialect)
+        if not is_postgres(dialect):
+            return False
+        tables = _rls_tables(dialect)
+        return not tables or request.table.table not in tables
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
+        try:
+            # A savepoint: the refused COPY must not abort the node's transaction.
+            async with session.atomic():
+                return await self._copy(session, request)
+        except DataFlowError as error:
+            tables = _rls_tables(session.dialect)
+            if tables is None or not _refused_by_rls(error):
+                raise
+            tables.add(request.table.table)
+        return await UnnestInsert().run(session, request)
+
+    async def _copy(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table
         columns: tuple[str, ...] = request.columns
         keys_needed = _keys_needed(request)
@@ -89,7 +121,7 @@ class UnnestInsert:
     priority: int = 20
 
     def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return is_postgres(dialect)
+        return is_postgres(dialect) and not has_array_column(request)
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table

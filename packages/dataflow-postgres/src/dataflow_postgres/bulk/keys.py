@@ -19,7 +19,7 @@ from dataflow.nodes.crud import delete_statement
 from dataflow.session import Session
 from dataflow.sql import Params
 
-from .arrays import SOURCE_ALIAS, is_postgres, postgres, transpose, unnest_source
+from .arrays import SOURCE_ALIAS, has_array_column, is_postgres, postgres, transpose, unnest_source
 
 
 def _last_per_key(rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
@@ -37,7 +37,7 @@ class UnnestUpdate:
     priority: int = 30
 
     def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return is_postgres(dialect)
+        return is_postgres(dialect) and not has_array_column(request)
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table

@@ -28,7 +28,7 @@ from dataflow.session import Session
 from dataflow.sql import Params, TableSQL
 
 from ..connection import driver
-from .arrays import column_list, copy_rows, is_postgres, transpose, unnest_source
+from .arrays import column_list, copy_rows, has_array_column, is_postgres, transpose, unnest_source
 
 TARGET_ALIAS = '"_t"'
 
@@ -138,7 +138,7 @@ class UnnestMerge:
     priority: int = 20
 
     def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return is_postgres(dialect)
+        return is_postgres(dialect) and not has_array_column(request)
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table
