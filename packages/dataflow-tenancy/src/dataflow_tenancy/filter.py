@@ -18,7 +18,7 @@ from dataflow.events import emit
 from dataflow.schema import ModelSchema
 
 from .context import TenantScope, check_tenant, resolve
-from .errors import TenantMismatchError, TenantRequiredError
+from .errors import TenancyError, TenantMismatchError, TenantRequiredError
 from .events import TenantAdminAccess
 from .schema import ROW, SCHEMA, TENANT_FIELD, strategy
 
@@ -37,7 +37,26 @@ class TenantFilter:
     def _scope(self, schema: ModelSchema, context: Mapping[str, Any]) -> TenantScope:
         if self.service is None:
             raise ConfigError(f"{schema.name}: dataflow-tenancy is not attached to this DataFlow", model=schema.name)
-        return resolve(self.service, context, schema.name)
+        scope = resolve(self.service, context, schema.name)
+        if strategy(schema) == SCHEMA and context.get("node_tenant") is not None:
+            self._check_namespace(schema, context, scope)
+        return scope
+
+    def _check_namespace(self, schema: ModelSchema, context: Mapping[str, Any], scope: TenantScope) -> None:
+        """A node's ``as_tenant`` cannot move a schema-per-tenant model: the session's namespace is the run's."""
+        run_context = {name: value for name, value in context.items() if name != "node_tenant"}
+        try:
+            outer = resolve(self.service, run_context, schema.name).tenant
+        except TenancyError:
+            outer = None
+        if outer != scope.tenant:
+            raise TenantRequiredError(
+                f"{schema.name} keeps each tenant in its own schema, which a run chooses when it starts: "
+                f"as_tenant={scope.tenant!r} cannot choose it for one node; run the workflow with "
+                f"tenant={scope.tenant!r}",
+                model=schema.name,
+                field=TENANT_FIELD,
+            )
 
     def scope(self, schema: ModelSchema, context: Mapping[str, Any]) -> dict[str, Any] | None:
         """``{"tenant_id": <tenant>}`` for a row-level model; None for the admin scope and unscoped models."""

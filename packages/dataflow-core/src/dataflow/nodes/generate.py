@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..schema import ModelSchema
-from .base import ModelNode
+from .base import AS_TENANT, ModelNode
 from .bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode, BulkUpsertNode
 from .crud import CreateNode, DeleteNode, ReadNode, UpdateNode, UpsertNode
 from .query import CountNode, ListNode
@@ -33,11 +33,13 @@ def model_nodes(db: DataFlow, schema: ModelSchema) -> dict[str, type[ModelNode]]
     nodes: dict[str, type[ModelNode]] = {}
     for suffix, base in OPERATIONS.items():
         name = f"{schema.name}{suffix}Node"
+        parameters = base.parameters_for(schema)
         attributes = {
             "type_name": name,
             "schema": schema,
             "db": db,
-            "parameters": base.parameters_for(schema),
+            # Every model node takes the reserved ``as_tenant`` (see nodes/base.py and the runtime).
+            "parameters": None if parameters is None else parameters | {AS_TENANT},
             "database": db,
             "__doc__": f"{base.__doc__}\n\nGenerated for model {schema.name} on {db.label}.",
             "__module__": __name__,
