@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from conftest import define_item, monitor, one_node, run, samples
 
 from dataflow import DataFlow, LocalRuntime, WorkflowBuilder
+from dataflow.errors import MigrationError
+from dataflow.testing.servers import fresh_database
 from dataflow_monitor import HealthReport
 
 
@@ -131,3 +134,62 @@ def test_health_after_work_shows_in_the_snapshot(tmp_path: object) -> None:
 
     snapshot = asyncio.run(body())
     assert snapshot["health"]["status"] == "ok"  # type: ignore[index]
+
+
+@pytest.fixture(params=("sqlite", "postgres"))
+def sqlite_or_postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on SQLite and on PostgreSQL."""
+    yield from fresh_database(request.param, request, tmp_path)
+
+
+def test_pending_migrations_make_health_degraded_until_migrated(sqlite_or_postgres_url: str) -> None:
+    async def body() -> tuple[HealthReport, HealthReport, HealthReport]:
+        older = DataFlow(sqlite_or_postgres_url)
+
+        @older.model
+        class Item:  # the model as it was: no qty column yet
+            name: str
+
+        await older.create_tables_async()
+        await older.close_async()
+
+        db = DataFlow(sqlite_or_postgres_url, env="production")  # nothing is created or altered by itself
+        define_item(db)  # Item(name, qty)
+        try:
+            before = await db.health()  # type: ignore[attr-defined]
+            await db.migrate_async()
+            after = await db.health()  # type: ignore[attr-defined]
+            dropped = DataFlow(sqlite_or_postgres_url, env="production")
+            no_models = await dropped.health()  # type: ignore[attr-defined]
+            await dropped.close_async()
+        finally:
+            await db.close_async()
+        return before, after, no_models
+
+    before, after, no_models = asyncio.run(body())
+    assert before.status == "degraded" and not before.healthy, before
+    (step,) = before.pending_migrations or []
+    assert step.startswith("add column") and step.endswith(".qty"), step
+    assert any(step in problem for problem in before.problems), before.problems
+    assert before.as_dict()["pending_migrations"] == [step]
+    assert after.status == "ok" and after.healthy, after
+    assert after.pending_migrations == [] and after.problems == ()
+    assert no_models.healthy and no_models.pending_migrations == []  # tables without models are not pending
+
+
+def test_pending_migrations_are_null_when_the_dialect_cannot_read_its_schema(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = DataFlow(f"sqlite:///{tmp_path}/blind.db")
+    define_item(db)
+
+    def cannot() -> None:
+        raise MigrationError("this dialect cannot read its live schema")
+
+    monkeypatch.setattr(db.dialect, "introspector", cannot)
+    try:
+        report: HealthReport = db.health.sync()  # type: ignore[attr-defined]
+    finally:
+        db.close()
+    assert report.status == "ok" and report.pending_migrations is None, report
+    assert report.as_dict()["pending_migrations"] is None

@@ -41,6 +41,7 @@ def render(snapshot: dict[str, Any], width: int = 120) -> str:
         lines.append(
             f"statements {statements['total']}  errors {statements['errors']}  slow {statements['slow']}  "
             f"commits {transactions['commit']}  rollbacks {transactions['rollback']}  "
+            f"retries {db.get('transaction_retries', {}).get('count', 0)}  "
             f"deadlocks {db['deadlocks']['count']}  lock waits {db['lock_waits']['count']}  "
             f"conflicts {db['concurrent_update_conflicts']}  lost updates {db['possible_lost_updates']['count']}"
         )

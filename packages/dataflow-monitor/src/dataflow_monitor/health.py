@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from dataflow.errors import MigrationError
 from dataflow.loops import run_sync
 
 from .pools import pool_state
@@ -50,6 +51,9 @@ class HealthReport:
     """Seconds a replica is behind its primary, where the database tells (None on a primary)."""
     prepared_transactions: tuple[dict[str, Any], ...] = ()
     """Prepared (two-phase) transactions older than the threshold: gid, owner, database, age."""
+    pending_migrations: list[str] | None = None
+    """Steps that would bring the live schema to the models (``db.migrator.plan()``), described;
+    ``[]`` when none; None when the dialect cannot read its schema or the server is down."""
     problems: tuple[str, ...] = ()
     error: str | None = None
     checked_at: float = attrs.field(factory=time.time)
@@ -89,6 +93,7 @@ async def check(db: Any, *, timeout: float, prepared_age: float) -> HealthReport
         if isinstance(exc, TimeoutError):
             error = f"no answer within {timeout:g}s"
         return HealthReport(db.label, dialect, "down", pool=pool_state(db), error=error)
+    pending, plan_error = await _pending_migrations(db, timeout)
     problems = [
         f"prepared transaction {p['gid']!r} has waited {p['age']:.0f}s for COMMIT/ROLLBACK PREPARED"
         for p in prepared
@@ -96,6 +101,10 @@ async def check(db: Any, *, timeout: float, prepared_age: float) -> HealthReport
     ]
     if unknown is not None:
         problems.append(f"could not read prepared transactions or replication state: {unknown}")
+    if pending:
+        problems.append(f"{len(pending)} pending migration step(s): {'; '.join(pending)}")
+    if plan_error is not None:
+        problems.append(f"could not plan migrations: {plan_error}")
     return HealthReport(
         db.label,
         dialect,
@@ -105,8 +114,27 @@ async def check(db: Any, *, timeout: float, prepared_age: float) -> HealthReport
         pool=pool_state(db),
         replication_lag=lag,
         prepared_transactions=tuple(prepared),
+        pending_migrations=pending,
         problems=tuple(problems),
     )
+
+
+async def _pending_migrations(db: Any, timeout: float) -> tuple[list[str] | None, str | None]:
+    """(step descriptions, None), or (None, why) when they could not be read; never raises.
+
+    A dialect that cannot read its live schema (``MigrationError``) has no
+    plan: None, and no problem reported.
+    """
+    try:
+        async with asyncio.timeout(timeout):
+            plan = await db.migrator.plan()
+    except MigrationError:
+        return None, None
+    except Exception as exc:  # noqa: BLE001 - a health check answers, it does not fail
+        if isinstance(exc, TimeoutError):
+            return None, f"no answer within {timeout:g}s"
+        return None, f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"
+    return [step.describe() for step in plan.steps], None
 
 
 async def _server_details(dialect: str, connection: Any, prepared_age: float) -> tuple[list[dict[str, Any]], Any]:

@@ -85,6 +85,11 @@ class Metrics:
         self.transactions = _counter(
             "dataflow_transactions", "Transactions finished, by outcome (commit, rollback).", ["database", "outcome"]
         )
+        self.transaction_retries = _counter(
+            "dataflow_transaction_retries",
+            "Transactional runs retried after a retryable error (dataflow-txn), by error class.",
+            ["database", "error"],
+        )
         self.transaction_seconds = _histogram(
             "dataflow_transaction_duration_seconds", "Time from BEGIN to COMMIT or ROLLBACK.", ["database", "outcome"]
         )
@@ -126,6 +131,7 @@ class Metrics:
             for committed in (True, False)
         }
         self.acquire = self.acquire_seconds.labels(database)
+        self._retry_children: dict[str, Any] = {}
 
     # -- cached children ----------------------------------------------------------
 
@@ -157,6 +163,14 @@ class Metrics:
             if len(self._node_children) >= MAX_LABEL_SETS:
                 return self.node_seconds.labels(self.database, OTHER)
             child = self._node_children[node_type] = self.node_seconds.labels(self.database, node_type)
+        return child
+
+    def transaction_retry(self, error: str) -> Any:
+        """The retry counter child of one error class (past 50 classes, ``"other"``)."""
+        child = self._retry_children.get(error)
+        if child is None:
+            name = error if len(self._retry_children) < 50 else OTHER
+            child = self._retry_children[error] = self.transaction_retries.labels(self.database, name)
         return child
 
     def transaction(self, committed: bool) -> tuple[Any, Any]:

@@ -35,6 +35,12 @@ CONFLICT = "ConcurrentUpdateError"
 DEADLOCK = "DeadlockError"
 WorkflowFinished: Any = getattr(events, "WorkflowFinished", None)
 """The end-of-run event, on cores that emit one."""
+RETRIED = ("attempt", "error", "delay", "databases")
+"""Attributes of dataflow-txn's ``TransactionRetried``, matched by name: dataflow-txn is optional."""
+
+
+def _ignore(event: Any) -> None:
+    pass
 
 
 class Monitor:
@@ -63,6 +69,7 @@ class Monitor:
         self.lost_updates = LostUpdateDetector(db.label, self.settings.lost_update_window)
         self.lock_waits: deque[LockWait] = deque(maxlen=100)
         self.conflicts: deque[dict[str, Any]] = deque(maxlen=100)
+        self.retries: deque[dict[str, Any]] = deque(maxlen=100)
         self.last_health: HealthReport | None = None
         self._watcher: LockWatcher | None = None
         self._children: dict[tuple[str | None, str | None], StatementChildren] = {}
@@ -102,6 +109,22 @@ class Monitor:
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event)
+        elif self.db is not None:
+            self._foreign(event)
+
+    def _foreign(self, event: Any) -> None:
+        """The first event of a class the core does not define: find its handler by name, once per class.
+
+        Events of optional packages (dataflow-txn) are matched by class name and
+        attributes, so this package never imports them; unknown classes are ignored.
+        """
+        kind = type(event)
+        handler: Any = _ignore
+        if kind.__name__ == "TransactionRetried" and all(hasattr(event, name) for name in RETRIED):
+            handler = self._retried
+        if len(self._handlers) < 100:
+            self._handlers[kind] = handler
+        handler(event)
 
     def _statement(self, event: events.StatementExecuted) -> None:
         model, operation, duration = event.model, event.operation, event.duration
@@ -191,6 +214,27 @@ class Monitor:
         activity = self.runs.finished(event.run_id)
         if activity is not None and activity.began is not None:
             histogram.observe(perf_counter() - activity.began)
+
+    def _retried(self, event: Any) -> None:
+        error = event.error if isinstance(event.error, str) else type(event.error).__name__
+        self.metrics.transaction_retry(error).inc()
+        self.retries.append(
+            {
+                "run_id": getattr(event, "run_id", None),
+                "attempt": event.attempt,
+                "error": error,
+                "delay": event.delay,
+                "databases": list(event.databases),
+            }
+        )
+        log.info(
+            "transactional run %s on %s failed with %s (attempt %s); retrying in %.3fs",
+            getattr(event, "run_id", None),
+            self.database,
+            error,
+            event.attempt,
+            event.delay,
+        )
 
     def _pool(self, event: events.PoolState) -> None:
         self.metrics.acquire.observe(event.acquire_wait)

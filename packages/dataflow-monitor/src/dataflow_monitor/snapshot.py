@@ -63,6 +63,10 @@ def build_snapshot(monitor: Monitor, top: int = 10) -> dict[str, Any]:
     for labels, value in samples["dataflow_transactions_total"]:
         transactions[labels["outcome"]] = int(value)
 
+    retries: dict[str, int] = defaultdict(int)
+    for labels, value in samples["dataflow_transaction_retries_total"]:
+        retries[labels["error"]] += int(value)
+
     watcher = monitor._watcher
     return {
         "database": monitor.database,
@@ -77,6 +81,11 @@ def build_snapshot(monitor: Monitor, top: int = 10) -> dict[str, Any]:
         "top_statements": monitor.statements.top(top),
         "nodes": sorted(nodes.values(), key=lambda e: e.get("seconds", 0.0), reverse=True),
         "transactions": transactions,
+        "transaction_retries": {
+            "count": sum(retries.values()),
+            "by_error": dict(retries),
+            "recent": list(monitor.retries)[-top:],
+        },
         "pool": pool_state(monitor.db),
         "slow_statements": [entry.as_dict() for entry in list(monitor.slow.entries)[-top:]],
         "deadlocks": {

@@ -11,12 +11,21 @@ import attrs
 
 @attrs.frozen
 class TransactionRetried:
-    """A transactional run failed with a retryable error and will run again after ``delay`` seconds."""
+    """A transactional run failed with a retryable error and will run again after ``delay`` seconds.
+
+    Sent, before the wait, to the monitors of each database of the run.
+    ``attempt`` is the number (1-based) of the attempt that failed; ``error``
+    the class name of the error at the root of the failure (``"DeadlockError"``,
+    ``"SerializationError"``, ``"LockTimeoutError"``); ``databases`` the labels
+    (URLs without passwords) of the run's databases, in order of first use.
+    dataflow-monitor matches it by class name and attributes (it does not import dataflow-txn).
+    """
 
     run_id: str | None
     attempt: int
-    delay: float
     error: str
+    delay: float
+    databases: tuple[str, ...] = ()
 
 
 @attrs.frozen

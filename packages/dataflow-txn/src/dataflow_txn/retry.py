@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import attrs
 
-from dataflow.database import close_loop_pools
+from dataflow.database import DataFlow, close_loop_pools
 from dataflow.errors import DataFlowError, WorkflowError
 from dataflow.events import emit
 from dataflow.loops import run_sync
@@ -76,16 +76,18 @@ async def retrying(
     policy: RetryPolicy,
     *,
     blockers: Iterable[str] = (),
-    monitors: Iterable[Any] = (),
+    databases: Iterable[DataFlow] = (),
     what: str = "the run",
 ) -> T:
     """``await attempt()`` until it succeeds, fails for good, or ``policy.attempts`` are spent.
 
     ``blockers`` name what makes a retry unsafe (non-repeatable nodes): with
-    any, a retryable failure is not retried and the error says why.
+    any, a retryable failure is not retried and the error says why. Before
+    each wait, the monitors of each of ``databases`` receive a
+    :class:`~dataflow_txn.events.TransactionRetried`.
     """
     blocked = list(blockers)
-    monitors = list(monitors)
+    involved = list(databases)
     number = 0
     while True:
         number += 1
@@ -106,9 +108,16 @@ async def retrying(
             if number >= policy.attempts:
                 raise _final(exc, number, f"{what} failed after {_attempts(number)} (the retry limit)") from exc
             wait = policy.delay(number)
-            if monitors:
-                run_id = getattr(exc, "run_id", None)
-                emit(monitors, TransactionRetried(run_id, number, wait, type(_root(exc)).__name__))
+            if involved:
+                event = TransactionRetried(
+                    run_id=getattr(exc, "run_id", None),
+                    attempt=number,
+                    error=type(_root(exc)).__name__,
+                    delay=wait,
+                    databases=tuple(db.label for db in involved),
+                )
+                for db in involved:
+                    emit(db.monitors, event)
             await asyncio.sleep(wait)
 
 
@@ -153,12 +162,11 @@ async def execute_with_retry(
     """
     workflow = built(workflow)
     options["transaction"] = True
-    monitors = [m for db in databases_of(workflow) for m in db.monitors]
     return await retrying(
         lambda: runtime.execute_async(workflow, parameters, **options),
         policy or RetryPolicy(),
         blockers=not_repeatable(workflow),
-        monitors=monitors,
+        databases=databases_of(workflow),
     )
 
 
