@@ -102,6 +102,19 @@ class Pool(Protocol):
 Codec = Callable[[Any], Any]
 
 
+class CheckingCodec(Protocol):
+    """An encoder that only checks (returns valid values unchanged) and can check a whole column at once.
+
+    Bulk validation calls ``accepts_all(values)`` on a column of plain values
+    instead of the encoder once per value; False sends the rows through the
+    per-value path, which raises the precise error.
+    """
+
+    def __call__(self, value: Any) -> Any: ...
+
+    def accepts_all(self, values: list[Any]) -> bool: ...
+
+
 class Dialect(abc.ABC):
     """A database family: SQL flavour, types, pool and error translation.
 

@@ -167,17 +167,25 @@ def array_type(field: FieldSchema) -> str:
 # -- encoders: validated Python value -> asyncpg parameter --------------------
 
 
-def _no_nul(field: FieldSchema) -> Codec:
-    name = field.name
+class _NoNul:
+    """PostgreSQL text cannot hold NUL: refuse it before SQL. Checks only, so bulk checks a whole column."""
 
-    def encode(value: str) -> str:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __call__(self, value: str) -> str:
         if "\x00" in value:
             raise ValidationError(
-                f"{name} contains a NUL character (\\x00), which PostgreSQL text cannot store", field=name
+                f"{self.name} contains a NUL character (\\x00), which PostgreSQL text cannot store", field=self.name
             )
         return value
 
-    return encode
+    def accepts_all(self, values: list[str]) -> bool:
+        return "\x00" not in "".join(values)
+
+
+def _no_nul(field: FieldSchema) -> Codec:
+    return _NoNul(field.name)
 
 
 def _encode_datetime(value: dt.datetime) -> dt.datetime:

@@ -209,9 +209,16 @@ class RowPreparer:
         for position, limit in self.length_limits:
             if max(map(len, map(itemgetter(position), values))) > limit:
                 return None
-        if self.encoded:
+        converting = []
+        for position, encoder in self.encoded:
+            accepts_all = getattr(encoder, "accepts_all", None)
+            if accepts_all is None:
+                converting.append((position, encoder))
+            elif not accepts_all(list(map(itemgetter(position), values))):
+                return None
+        if converting:
             try:
-                values = [_encode(row, self.encoded) for row in values]
+                values = [_encode(row, converting) for row in values]
             except ValidationError:
                 return None
         if self.managed_count:
