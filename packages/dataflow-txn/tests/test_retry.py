@@ -213,6 +213,9 @@ def test_a_distributed_transaction_is_retried_after_a_deadlock(
 ) -> None:
     async def main() -> None:
         pg, my = open_accounts(pg_url), open_accounts(mysql_url)
+        retried: list[Any] = []
+        watcher = type("Watcher", (), {"handle": lambda self, event: retried.append(event)})()
+        pg.monitors.append(watcher)
         try:
             await seed(pg, "a", "b")
             rendezvous = Rendezvous()
@@ -227,6 +230,10 @@ def test_a_distributed_transaction_is_retried_after_a_deadlock(
             assert [outcome.pattern for outcome in outcomes] == ["2pc", "2pc"]
             assert rendezvous.calls == 3
             assert await accounts(my) == {"x1": 0, "x2": 0}
+            # The retry reached the monitors of the participants' databases.
+            events = [e for e in retried if type(e).__name__ == "TransactionRetried"]
+            assert len(events) == 1 and events[0].error == "DeadlockError"
+            assert set(events[0].databases) == {pg.label, my.label}
         finally:
             await pg.close_async()
             await my.close_async()

@@ -221,7 +221,8 @@ class DistributedTransaction:
         if retry is None:
             return await attempt()
         blockers = [f"{p.name}.{node_id}" for p in self.participants for node_id in not_repeatable(p.workflow)]
-        return await retrying(attempt, retry, blockers=blockers, what=f"transaction {self.name!r}")
+        databases = [p.db for p in self.participants]
+        return await retrying(attempt, retry, blockers=blockers, databases=databases, what=f"transaction {self.name!r}")
 
     def execute(self, parameters: Mapping[str, Any] | None = None, **options: Any) -> TransactionOutcome:
         """Synchronous :meth:`execute_async`."""
