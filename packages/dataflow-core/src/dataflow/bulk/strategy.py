@@ -54,6 +54,8 @@ class BulkStrategy(Protocol):
     operation: Operation
     priority: int
     """Higher wins among applicable strategies."""
+    # Optional: ``whole_request = True`` asks for one call with every row of a node, instead of one
+    # call per slice while the next slice is validated (for strategies with a fixed cost per call).
 
     def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
         """Can this strategy run ``request`` on ``dialect``?"""

@@ -7,9 +7,12 @@ violation leaves the table exactly as it was.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
+
+import attrs
 
 from ..bulk.strategy import BulkRequest, BulkResult, BulkStrategy, choose_strategy
 from ..errors import ValidationError
@@ -138,11 +141,18 @@ class PipelinedBulkNode(BulkNode):
         """
         results: list[BulkResult] = []
         running: asyncio.Task[BulkResult] | None = None
-        strategy: BulkStrategy | None = None
+        first = next(requests, None)
+        if first is None:
+            return results
+        strategy = self.strategy(session, first, inputs)
+        if getattr(strategy, "whole_request", False):
+            # The strategy costs a fixed price per call (a merge statement): give it every row at once.
+            rows = [row for request in (first, *requests) for row in request.rows]
+            async with session.atomic():
+                return [await strategy.run(session, attrs.evolve(first, rows=rows))]
         async with session.atomic():
             try:
-                for request in requests:
-                    strategy = strategy or self.strategy(session, request, inputs)
+                for request in itertools.chain((first,), requests):
                     if running is not None:
                         results.append(await running)
                     running = asyncio.get_running_loop().create_task(strategy.run(session, request))

@@ -96,6 +96,8 @@ class CopyMerge:
     name: str = "copy_merge"
     operation: Operation = "upsert"
     priority: int = 30
+    whole_request: bool = True
+    """One COPY and one merge for all the node's rows: the merge is the expensive statement."""
 
     def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
         return is_postgres(dialect)
