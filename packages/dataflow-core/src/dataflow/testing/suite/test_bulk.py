@@ -7,7 +7,7 @@ from typing import Any
 from ...bulk.strategy import BulkRequest
 from ...database import DataFlow, registered_bulk_strategies
 from ...errors import ValidationError
-from ...nodes.bulk import PIPELINE_ROWS
+from ...nodes.bulk_base import PIPELINE_ROWS
 from ..helpers import count, failure, people, records, run_node
 
 

@@ -1,0 +1,199 @@
+"""What the bulk nodes share: input checks, choosing a strategy, and writing in validated slices.
+
+Each bulk node runs inside ``session.atomic()``: a bad row or a constraint
+violation leaves the table exactly as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
+from operator import itemgetter
+from typing import Any
+
+import attrs
+
+from ..bulk.strategy import BulkRequest, BulkResult, BulkStrategy, choose_strategy
+from ..errors import ValidationError
+from ..session import Session
+from ..sql import TableSQL
+from .base import ModelNode
+from .rows import RowPreparer, check_known
+from .statements import check_conflict_target, visible_scope
+
+DEFAULT_BATCH_SIZE = 1000
+PIPELINE_ROWS = 25_000
+"""Rows validated per slice while the driver writes the previous slice; strategies see one call per slice."""
+
+
+class BulkNode(ModelNode):
+    """What the bulk nodes share: input checks and running a strategy."""
+
+    def rows_input(self, inputs: Mapping[str, Any], name: str = "data") -> Sequence[Any]:
+        data = inputs.get(name)
+        if data is None:
+            raise self.error(f"{name!r} is required", field=name)
+        if isinstance(data, (str, bytes, Mapping)) or not isinstance(data, Sequence):
+            raise self.error(f"{name!r} must be a list", field=name)
+        return data
+
+    def batch_size(self, inputs: Mapping[str, Any]) -> int:
+        size = inputs.get("batch_size", DEFAULT_BATCH_SIZE)
+        if type(size) is not int or size < 1:
+            raise self.error(f"'batch_size' must be a positive integer, got {size!r}", field="batch_size")
+        return size
+
+    def field_list(self, inputs: Mapping[str, Any], name: str) -> tuple[str, ...] | None:
+        value = inputs.get(name)
+        if value is None:
+            return None
+        fields = (value,) if isinstance(value, str) else tuple(value)
+        check_known(self.schema, fields, name, writable_only=name != "update_fields")
+        return fields
+
+    def filled(self, session: Session, rows: Sequence[Any]) -> Sequence[Any]:
+        if not session.db.tenancy_filters:
+            return rows
+        return [session.fill(self.schema, dict(row)) if isinstance(row, Mapping) else row for row in rows]
+
+    def write_columns(self, rows: Sequence[Any]) -> tuple[str, ...]:
+        """Columns written for new rows: the writable fields, the key when given, managed stamps."""
+        first = rows[0] if rows and isinstance(rows[0], Mapping) else {}
+        columns = []
+        for field in self.schema.fields:
+            if field.auto_increment and field.name not in first:
+                continue
+            if field.managed and field.name == "deleted_at":
+                continue
+            columns.append(field.name)
+        return tuple(columns)
+
+    def prepare(
+        self, table: TableSQL, rows: Sequence[Any], columns: tuple[str, ...], start: int = 0
+    ) -> list[Sequence[Any]]:
+        preparer = RowPreparer(table, columns)
+        pk = self.schema.pk
+        if pk.auto_increment and pk.name in columns:
+            for index, row in enumerate(rows, start):
+                if isinstance(row, Mapping) and row.get(pk.name) is None:
+                    raise self.error(f"data[{index}] has no {pk.name!r}; give it in every row or in none", pk.name)
+        return preparer.prepare(rows, start=start)
+
+    def strategy(self, session: Session, request: BulkRequest, inputs: Mapping[str, Any]) -> BulkStrategy:
+        from ..database import registered_bulk_strategies
+
+        return choose_strategy(registered_bulk_strategies(), session.dialect, request, inputs.get("strategy"))
+
+    async def run_strategy(self, session: Session, request: BulkRequest, inputs: Mapping[str, Any]) -> BulkResult:
+        strategy = self.strategy(session, request, inputs)
+        async with session.atomic():
+            return await strategy.run(session, request)
+
+
+class DuplicateKeys:
+    """Finds rows that repeat a conflict key, across the slices of one request."""
+
+    def __init__(self, node: ModelNode, columns: tuple[str, ...], conflict_on: tuple[str, ...]) -> None:
+        self.node = node
+        self.conflict_on = conflict_on
+        self.key = itemgetter(*(columns.index(c) for c in conflict_on))
+        self.seen: set[Any] = set()
+        self.slices: list[tuple[int, Sequence[Sequence[Any]]]] = []
+
+    def refuse(self, rows: Sequence[Sequence[Any]], start: int) -> None:
+        """Raise for the first row whose key an earlier row (in any slice) had."""
+        before = len(self.seen)
+        self.seen.update(map(self.key, rows))
+        self.slices.append((start, rows))
+        if len(self.seen) - before == len(rows):
+            return
+        first: dict[Any, int] = {}
+        for offset, slice_rows in self.slices:
+            for index, key in enumerate(map(self.key, slice_rows), offset):
+                if key in first:
+                    raise ValidationError(
+                        f"{self.node.type_name}: data[{first[key]}] and data[{index}] have the same "
+                        f"{', '.join(self.conflict_on)}; pass on_duplicate='last' to keep the last",
+                        model=self.node.schema.name,
+                        field=self.conflict_on[0],
+                    )
+                first[key] = index
+
+    def keep_last(self, rows: list[Sequence[Any]]) -> list[Sequence[Any]]:
+        """``rows`` without the earlier rows of each repeated key."""
+        last = {key: index for index, key in enumerate(map(self.key, rows))}
+        return rows if len(last) == len(rows) else [rows[i] for i in sorted(last.values())]
+
+
+class PipelinedBulkNode(BulkNode):
+    """Bulk writes that validate the next slice of rows while the driver writes the previous one."""
+
+    async def write(
+        self, session: Session, inputs: Mapping[str, Any], requests: Iterator[BulkRequest]
+    ) -> list[BulkResult]:
+        """Run the strategy on every request of ``requests``, all inside one atomic block.
+
+        ``requests`` prepares each slice when asked for it, which happens while
+        the previous slice is being written. A bad row in a later slice still
+        rolls back everything.
+        """
+        results: list[BulkResult] = []
+        running: asyncio.Task[BulkResult] | None = None
+        first = next(requests, None)
+        if first is None:
+            return results
+        strategy = self.strategy(session, first, inputs)
+        if getattr(strategy, "whole_request", False):
+            # The strategy costs a fixed price per call (a merge statement): give it every row at once.
+            rows = [row for request in (first, *requests) for row in request.rows]
+            async with session.atomic():
+                return [await strategy.run(session, attrs.evolve(first, rows=rows))]
+        async with session.atomic():
+            try:
+                for request in itertools.chain((first,), requests):
+                    if running is not None:
+                        results.append(await running)
+                    running = asyncio.get_running_loop().create_task(strategy.run(session, request))
+                    await asyncio.sleep(0)  # let it reach the driver before the next slice is validated
+                if running is not None:
+                    results.append(await running)
+            except BaseException:
+                if running is not None and not running.done():
+                    await asyncio.gather(running, return_exceptions=True)
+                raise
+        return results
+
+    def upsert_slices(
+        self,
+        session: Session,
+        table: TableSQL,
+        rows: Sequence[Any],
+        columns: tuple[str, ...],
+        inputs: Mapping[str, Any],
+        conflict_on: tuple[str, ...],
+        update_fields: tuple[str, ...],
+        keep_last: bool,
+    ) -> Iterator[BulkRequest]:
+        conflict_on = session.conflict_target(self.schema, conflict_on)
+        check_conflict_target(session, self.schema, conflict_on)
+        duplicates = DuplicateKeys(self, columns, conflict_on)
+        scope = visible_scope(session, table)
+        batch_size = self.batch_size(inputs)
+
+        def request(prepared: Sequence[Sequence[Any]]) -> BulkRequest:
+            return BulkRequest(
+                "upsert", table, columns, prepared, batch_size=batch_size,
+                conflict_on=conflict_on, update_fields=update_fields, scope=scope,
+            )  # fmt: skip
+
+        if keep_last:
+            # Which row of a key is last is known only once every row is read.
+            deduplicated = duplicates.keep_last(self.prepare(table, rows, columns))
+            for start in range(0, len(deduplicated), PIPELINE_ROWS):
+                yield request(deduplicated[start : start + PIPELINE_ROWS])
+            return
+        for start in range(0, len(rows), PIPELINE_ROWS):
+            prepared = self.prepare(table, rows[start : start + PIPELINE_ROWS], columns, start)
+            duplicates.refuse(prepared, start)
+            yield request(prepared)
