@@ -8,7 +8,6 @@ row with an alias where MariaDB uses ``VALUES(col)``.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -29,7 +28,6 @@ if TYPE_CHECKING:
     from .connection import MySQLConnection
     from .introspection import MySQLIntrospector
     from .migrate import MySQLSchemaEditor
-    from .pool import MySQLPool
 
 UNLIMITED = "18446744073709551615"
 """MySQL's way to say "no LIMIT" when only OFFSET is wanted."""
@@ -56,7 +54,6 @@ class MySQLDialect(Dialect):
         self.server: ServerInfo | None = None
         # Until a connection tells otherwise, promise only what every supported server does.
         self.capabilities = capabilities()
-        self._pools: weakref.WeakSet[MySQLPool] = weakref.WeakSet()
 
     # -- SQL text -----------------------------------------------------------
 
@@ -178,11 +175,6 @@ class MySQLDialect(Dialect):
     async def create_pool(self) -> Pool:
         from .pool import MySQLPool
 
-        for pool in list(self._pools):
-            # A pool whose event loop has ended can never be closed through it: end it here.
-            if pool.loop.is_closed():
-                pool.terminate()
-                self._pools.discard(pool)
         first = await self.connect()
         try:
             rows = await first.fetch(DETECT_SQL)
@@ -191,15 +183,13 @@ class MySQLDialect(Dialect):
             raise self.translate_error(exc, None) from exc
         self.server = first.server = ServerInfo.from_row(rows[0])
         self.capabilities = self.server.capabilities()
-        pool = MySQLPool(
+        return MySQLPool(
             self.connect,
             size=self.options.pool_size,
             timeout=self.options.pool_timeout,
             label=str(self.url),
             first=first,
         )
-        self._pools.add(pool)
-        return pool
 
     def translate_error(self, error: BaseException, schema: ModelSchema | None) -> DataFlowError:
         return translate_error(error, schema, self.constraint_name, str(self.url))
@@ -217,9 +207,3 @@ class MySQLDialect(Dialect):
         from .migrate import MySQLSchemaEditor
 
         return MySQLSchemaEditor(self, tables)
-
-    def dispose(self) -> None:
-        for pool in list(self._pools):
-            if not pool.closed:
-                pool.terminate()
-        self._pools.clear()
