@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ValidationError
@@ -17,11 +16,9 @@ if TYPE_CHECKING:
 AS_TENANT = "as_tenant"
 """The reserved input of every model node naming the one tenant it runs for (admin tools).
 
-The runtime hands it to tenancy filters as ``context["node_tenant"]`` while the
-node runs; the node's operation never sees it.
+The runtime takes it out of the node's inputs and hands it to tenancy filters as
+``context["node_tenant"]`` while the node runs; the node's operation never sees it.
 """
-
-_Run = Callable[[Any, "Session | None", dict[str, Any]], Awaitable[Any]]
 
 
 class Node:
@@ -71,12 +68,6 @@ class ModelNode(Node):
     operation: ClassVar[str]
     repeatable = True
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        run = cls.__dict__.get("run")
-        if run is not None and not getattr(run, "_strips_as_tenant", False):
-            setattr(cls, "run", _stripping(run))  # noqa: B010 - a method replaced on the class
-
     @classmethod
     def parameters_for(cls, schema: ModelSchema) -> frozenset[str] | None:
         """The inputs the node generated for ``schema`` accepts."""
@@ -87,16 +78,3 @@ class ModelNode(Node):
 
     def table(self, session: Session) -> TableSQL:
         return session.table(self.schema)
-
-
-def _stripping(run: _Run) -> _Run:
-    """``run`` without the reserved ``as_tenant`` input (the runtime has already applied it)."""
-
-    @functools.wraps(run)
-    async def stripped(self: Any, session: Session | None, inputs: dict[str, Any]) -> Any:
-        if AS_TENANT in inputs:
-            inputs = {name: value for name, value in inputs.items() if name != AS_TENANT}
-        return await run(self, session, inputs)
-
-    stripped._strips_as_tenant = True  # type: ignore[attr-defined]
-    return stripped

@@ -214,7 +214,7 @@ class _Run:
         started = perf_counter()
         error: str | None = None
         turn = self._turns.setdefault(id(session), asyncio.Lock()) if self.external else session.lock
-        node_tenant = inputs.get(AS_TENANT) if issubclass(spec.node_class, ModelNode) else None
+        node_tenant = inputs.pop(AS_TENANT, None) if issubclass(spec.node_class, ModelNode) else None
         try:
             async with turn:
                 if node_tenant is None:
