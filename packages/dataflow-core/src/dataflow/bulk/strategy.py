@@ -54,8 +54,10 @@ class BulkStrategy(Protocol):
     operation: Operation
     priority: int
     """Higher wins among applicable strategies."""
-    # Optional: ``whole_request = True`` asks for one call with every row of a node, instead of one
-    # call per slice while the next slice is validated (for strategies with a fixed cost per call).
+    # Optional: ``whole_request = True`` asks for one call with every row of a node, instead of one call
+    # per slice while the next slice is validated. The rows are then validated as the strategy reads them:
+    # a streaming strategy (COPY) that reads them once, in order, overlaps validation with the server's
+    # work, and a bad row raises from the iteration (the node's transaction takes back what was sent).
 
     def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
         """Can this strategy run ``request`` on ``dialect``?"""

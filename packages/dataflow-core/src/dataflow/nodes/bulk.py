@@ -5,13 +5,13 @@ The shared machinery (slices, strategy choice, duplicate keys) is in :mod:`.bulk
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..bulk.strategy import BulkRequest
 from ..session import Session
 from ..sql import Params, TableSQL
-from .bulk_base import PIPELINE_ROWS, BulkNode, PipelinedBulkNode
+from .bulk_base import BulkNode, PipelinedBulkNode
 from .crud import delete_statement
 from .rows import RowPreparer, changes, check_known, check_unprotected, key_value
 from .statements import update_matching, visible_scope, where
@@ -43,17 +43,11 @@ class BulkCreateNode(PipelinedBulkNode):
         if conflict_on is not None:
             if return_ids:
                 raise self.error("'return_ids' cannot be combined with 'conflict_on'", "return_ids")
-            skipping = self.upsert_slices(session, table, rows, columns, inputs, conflict_on, (), keep_last=False)
-            inserted = sum(r.inserted for r in await self.write(session, inputs, skipping))
+            template, prepared = self.upsert_rows(session, table, rows, columns, inputs, conflict_on, (), False)
+            inserted = sum(r.inserted for r in await self.write(session, inputs, template, prepared))
             return {"inserted": inserted, "skipped": len(rows) - inserted}
-        batch_size = self.batch_size(inputs)
-
-        def slices() -> Iterator[BulkRequest]:
-            for start in range(0, len(rows), PIPELINE_ROWS):
-                prepared = self.prepare(table, rows[start : start + PIPELINE_ROWS], columns, start)
-                yield BulkRequest("create", table, columns, prepared, batch_size=batch_size, return_ids=return_ids)
-
-        results = await self.write(session, inputs, slices())
+        template = BulkRequest("create", table, columns, batch_size=self.batch_size(inputs), return_ids=return_ids)
+        results = await self.write(session, inputs, template, self.lazy_rows(table, rows, columns))
         output: dict[str, Any] = {"inserted": sum(r.inserted for r in results)}
         if return_ids:
             output["ids"] = [key for r in results for key in r.ids or ()]
@@ -99,10 +93,10 @@ class BulkUpsertNode(PipelinedBulkNode):
         for name in update_fields:
             if name not in columns:
                 raise self.error(f"update field {name!r} is not in the rows", field=name)
-        slices = self.upsert_slices(
+        template, prepared = self.upsert_rows(
             session, table, rows, columns, inputs, conflict_on, update_fields, keep_last=on_duplicate == "last"
         )
-        results = await self.write(session, inputs, slices)
+        results = await self.write(session, inputs, template, prepared)
         return {"inserted": sum(r.inserted for r in results), "updated": sum(r.updated for r in results)}
 
     def _default_conflict(self, columns: tuple[str, ...]) -> tuple[str, ...]:

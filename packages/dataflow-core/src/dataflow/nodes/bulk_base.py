@@ -7,7 +7,6 @@ violation leaves the table exactly as it was.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
@@ -19,6 +18,7 @@ from ..errors import ValidationError
 from ..session import Session
 from ..sql import TableSQL
 from .base import ModelNode
+from .lazy_rows import LazyRows
 from .rows import RowPreparer, check_known
 from .statements import check_conflict_target, visible_scope
 
@@ -127,31 +127,31 @@ class DuplicateKeys:
 
 
 class PipelinedBulkNode(BulkNode):
-    """Bulk writes that validate the next slice of rows while the driver writes the previous one."""
+    """Bulk writes whose row validation overlaps the driver's writing.
+
+    A strategy with ``whole_request = True`` gets every row in one call, as
+    :class:`LazyRows` that validate as it reads them (COPY streams them).
+    Any other strategy is called once per slice of ``PIPELINE_ROWS``, and the
+    next slice is validated while the driver writes the previous one.
+    """
 
     async def write(
-        self, session: Session, inputs: Mapping[str, Any], requests: Iterator[BulkRequest]
+        self, session: Session, inputs: Mapping[str, Any], template: BulkRequest, rows: Sequence[Sequence[Any]]
     ) -> list[BulkResult]:
-        """Run the strategy on every request of ``requests``, all inside one atomic block.
+        """Run the strategy on ``rows`` (as ``template`` describes them), all inside one atomic block.
 
-        ``requests`` prepares each slice when asked for it, which happens while
-        the previous slice is being written. A bad row in a later slice still
-        rolls back everything.
+        A bad row in a later slice still rolls back everything.
         """
+        strategy = self.strategy(session, template, inputs)
+        if getattr(strategy, "whole_request", False):
+            async with session.atomic():
+                return [await strategy.run(session, attrs.evolve(template, rows=rows))]
         results: list[BulkResult] = []
         running: asyncio.Task[BulkResult] | None = None
-        first = next(requests, None)
-        if first is None:
-            return results
-        strategy = self.strategy(session, first, inputs)
-        if getattr(strategy, "whole_request", False):
-            # The strategy costs a fixed price per call (a merge statement): give it every row at once.
-            rows = [row for request in (first, *requests) for row in request.rows]
-            async with session.atomic():
-                return [await strategy.run(session, attrs.evolve(first, rows=rows))]
         async with session.atomic():
             try:
-                for request in itertools.chain((first,), requests):
+                for prepared in _pipeline_slices(rows):
+                    request = attrs.evolve(template, rows=prepared)
                     if running is not None:
                         results.append(await running)
                     running = asyncio.get_running_loop().create_task(strategy.run(session, request))
@@ -164,7 +164,11 @@ class PipelinedBulkNode(BulkNode):
                 raise
         return results
 
-    def upsert_slices(
+    def lazy_rows(self, table: TableSQL, rows: Sequence[Any], columns: tuple[str, ...]) -> LazyRows:
+        """``rows`` validated and encoded for ``columns`` as they are read."""
+        return LazyRows(len(rows), lambda start, stop: self.prepare(table, rows[start:stop], columns, start))
+
+    def upsert_rows(
         self,
         session: Session,
         table: TableSQL,
@@ -174,26 +178,31 @@ class PipelinedBulkNode(BulkNode):
         conflict_on: tuple[str, ...],
         update_fields: tuple[str, ...],
         keep_last: bool,
-    ) -> Iterator[BulkRequest]:
+    ) -> tuple[BulkRequest, Sequence[Sequence[Any]]]:
+        """The upsert request (without rows) and its rows, checked for repeated keys."""
         conflict_on = session.conflict_target(self.schema, conflict_on)
         check_conflict_target(session, self.schema, conflict_on)
         duplicates = DuplicateKeys(self, columns, conflict_on)
-        scope = visible_scope(session, table)
-        batch_size = self.batch_size(inputs)
-
-        def request(prepared: Sequence[Sequence[Any]]) -> BulkRequest:
-            return BulkRequest(
-                "upsert", table, columns, prepared, batch_size=batch_size,
-                conflict_on=conflict_on, update_fields=update_fields, scope=scope,
-            )  # fmt: skip
-
+        template = BulkRequest(
+            "upsert", table, columns, batch_size=self.batch_size(inputs),
+            conflict_on=conflict_on, update_fields=update_fields, scope=visible_scope(session, table),
+        )  # fmt: skip
         if keep_last:
             # Which row of a key is last is known only once every row is read.
-            deduplicated = duplicates.keep_last(self.prepare(table, rows, columns))
-            for start in range(0, len(deduplicated), PIPELINE_ROWS):
-                yield request(deduplicated[start : start + PIPELINE_ROWS])
-            return
-        for start in range(0, len(rows), PIPELINE_ROWS):
-            prepared = self.prepare(table, rows[start : start + PIPELINE_ROWS], columns, start)
+            return template, duplicates.keep_last(self.prepare(table, rows, columns))
+
+        def prepare(start: int, stop: int) -> list[Sequence[Any]]:
+            prepared = self.prepare(table, rows[start:stop], columns, start)
             duplicates.refuse(prepared, start)
-            yield request(prepared)
+            return prepared
+
+        return template, LazyRows(len(rows), prepare)
+
+
+def _pipeline_slices(rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]:
+    """``rows`` in slices of ``PIPELINE_ROWS``, each validated only when asked for."""
+    if isinstance(rows, LazyRows):
+        yield from rows.resliced(PIPELINE_ROWS).slices()
+        return
+    for start in range(0, len(rows), PIPELINE_ROWS):
+        yield rows[start : start + PIPELINE_ROWS]

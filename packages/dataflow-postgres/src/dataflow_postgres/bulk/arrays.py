@@ -8,7 +8,7 @@ stays in asyncpg's prepared-statement cache.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dataflow.bulk.strategy import BulkRequest
@@ -92,13 +92,17 @@ async def allocate_keys(raw: asyncpg.Connection, table: TableSQL, count: int) ->
 
 
 async def copy_rows(
-    raw: asyncpg.Connection, table_name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    raw: asyncpg.Connection, table_name: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 ) -> int:
-    """Binary COPY of ``rows`` into ``table_name`` (unquoted; asyncpg quotes it); rows copied."""
+    """Binary COPY of ``rows`` into ``table_name`` (unquoted; asyncpg quotes it); rows copied.
+
+    ``rows`` are read once, as they are sent: an error raised while reading
+    them (a row that fails validation) aborts the COPY and is raised here.
+    """
     status = await raw.copy_records_to_table(table_name, records=rows, columns=list(columns))
     return rowcount(status)
 
 
-def with_keys(rows: Sequence[Sequence[Any]], keys: Sequence[Any]) -> list[list[Any]]:
-    """Each row with its key in front."""
-    return [[key, *row] for key, row in zip(keys, rows, strict=True)]
+def with_keys(rows: Iterable[Sequence[Any]], keys: Sequence[Any]) -> Iterator[list[Any]]:
+    """Each row with its key in front, as the rows are read."""
+    return ([key, *row] for key, row in zip(keys, rows, strict=True))

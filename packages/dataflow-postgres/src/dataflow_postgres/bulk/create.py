@@ -6,7 +6,7 @@ identity sequence first and written with the rows.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import attrs
@@ -61,6 +61,8 @@ class CopyInsert:
     """Binary ``COPY ... FROM STDIN`` of every row in one stream: PostgreSQL's fastest load.
 
     ``batch_size`` does not apply: COPY streams, and one statement is cheapest.
+    The node's rows arrive as they are validated (``whole_request``), so the
+    server loads the first rows while the later ones are being checked.
     PostgreSQL refuses COPY FROM on a table whose row-level-security policies
     apply to the user: the slice goes through :class:`UnnestInsert` instead, and
     the table is remembered on the dialect so that later requests choose unnest.
@@ -69,6 +71,7 @@ class CopyInsert:
     name: str = "copy"
     operation: Operation = "create"
     priority: int = 30
+    whole_request: bool = True
 
     def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
         if not is_postgres(dialect):
@@ -99,11 +102,11 @@ class CopyInsert:
         async def copy(connection: Connection) -> tuple[int, list[Any] | None]:
             postgres = driver(connection)
             raw = postgres.raw
-            rows: Sequence[Sequence[Any]] = request.rows
+            rows: Iterable[Sequence[Any]] = request.rows
             keys = None
             async with postgres.guard:
                 if keys_needed:
-                    keys = await allocate_keys(raw, table, len(rows))
+                    keys = await allocate_keys(raw, table, len(request.rows))
                     rows = with_keys(rows, keys)
                 return await copy_rows(raw, table.schema.table, columns, rows), keys
 
@@ -142,7 +145,7 @@ class UnnestInsert:
                 async with postgres.guard:
                     if keys_needed:
                         keys = await allocate_keys(postgres.raw, table, len(chunk))
-                        rows = with_keys(chunk, keys)
+                        rows = list(with_keys(chunk, keys))
                     status = await postgres.raw.execute(sql, *transpose(rows, len(columns)))
                 return rowcount(status), keys
 

@@ -98,9 +98,26 @@ def test_duplicate_keys_in_different_slices_are_found(users: DataFlow) -> None:
 def test_a_bad_row_in_a_later_slice_writes_nothing(users: DataFlow) -> None:
     data = people(PIPELINE_ROWS + 100)
     data[PIPELINE_ROWS + 7]["age"] = "old"
-    error = failure(users, "UserBulkCreateNode", {"data": data})
+    for inputs in ({"data": data}, {"data": data, "return_ids": True}):
+        error = failure(users, "UserBulkCreateNode", inputs)
+        assert isinstance(error, ValidationError) and f"data[{PIPELINE_ROWS + 7}]" in str(error)
+        assert count(users, "User") == 0
+    # A streaming strategy aborted mid-stream leaves its connection ready for the next node.
+    assert run_node(users, "UserBulkCreateNode", {"data": people(3)}) == {"inserted": 3}
+    assert count(users, "User") == 3
+
+
+def test_a_bad_row_in_a_later_slice_of_an_upsert_writes_nothing(users: DataFlow) -> None:
+    run_node(users, "UserBulkCreateNode", {"data": people(10)})
+    data = [{**p, "age": 70} for p in people(PIPELINE_ROWS + 100)]
+    data[PIPELINE_ROWS + 7]["email"] = None
+    error = failure(users, "UserBulkUpsertNode", {"data": data, "conflict_on": ["email"]})
     assert isinstance(error, ValidationError) and f"data[{PIPELINE_ROWS + 7}]" in str(error)
-    assert count(users, "User") == 0
+    assert count(users, "User") == 10 and count(users, "User", {"age": 70}) == 0
+    assert run_node(users, "UserBulkUpsertNode", {"data": people(12), "conflict_on": ["email"]}) == {
+        "inserted": 2,
+        "updated": 10,
+    }
 
 
 def test_bulk_upsert_counts_rows_whose_values_do_not_change_as_updated(users: DataFlow) -> None:
