@@ -243,15 +243,21 @@ class Dialect(abc.ABC):
         placeholders: Sequence[str],
         conflict_on: Sequence[str],
         update_columns: Sequence[str],
+        increment_columns: Sequence[str] = (),
     ) -> str:
-        """One-row ``INSERT ... ON CONFLICT`` text; MySQL-like dialects override."""
+        """One-row ``INSERT ... ON CONFLICT`` text; MySQL-like dialects override.
+
+        An update also adds 1 to each of ``increment_columns`` (a version).
+        """
         q = self.quote
         sql = (
             f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(placeholders)}) "
             f"ON CONFLICT ({', '.join(q(c) for c in conflict_on)}) "
         )
         if update_columns:
-            return sql + "DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in update_columns)
+            assignments = [f"{q(c)} = excluded.{q(c)}" for c in update_columns]
+            assignments += [f"{q(c)} = {q(table)}.{q(c)} + 1" for c in increment_columns]
+            return sql + "DO UPDATE SET " + ", ".join(assignments)
         return sql + "DO NOTHING"
 
     # -- values -------------------------------------------------------------

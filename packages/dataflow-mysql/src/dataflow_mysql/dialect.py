@@ -117,15 +117,18 @@ class MySQLDialect(Dialect):
             return f"{self.quote(NEW_ROW)}.{self.quote(column)}"
         return f"VALUES({self.quote(column)})"
 
-    def upsert_suffix(self, conflict_on: Sequence[str], update_columns: Sequence[str]) -> str:
+    def upsert_suffix(
+        self, conflict_on: Sequence[str], update_columns: Sequence[str], increment_columns: Sequence[str] = ()
+    ) -> str:
         """`` [AS new] ON DUPLICATE KEY UPDATE ...``; with nothing to update, a no-op keeps the row."""
         q = self.quote
         alias = f" AS {q(NEW_ROW)}" if self.row_alias else ""
         if not update_columns:
             key = q(conflict_on[0])
             return f"{alias} ON DUPLICATE KEY UPDATE {key} = {key}"
-        assignments = ", ".join(f"{q(c)} = {self.new_value(c)}" for c in update_columns)
-        return f"{alias} ON DUPLICATE KEY UPDATE {assignments}"
+        assignments = [f"{q(c)} = {self.new_value(c)}" for c in update_columns]
+        assignments += [f"{q(c)} = {q(c)} + 1" for c in increment_columns]
+        return f"{alias} ON DUPLICATE KEY UPDATE {', '.join(assignments)}"
 
     def upsert_sql(
         self,
@@ -134,12 +137,13 @@ class MySQLDialect(Dialect):
         placeholders: Sequence[str],
         conflict_on: Sequence[str],
         update_columns: Sequence[str],
+        increment_columns: Sequence[str] = (),
     ) -> str:
         """MySQL picks the conflicting unique key itself: ``conflict_on`` only names the no-op column."""
         q = self.quote
         return (
             f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(placeholders)})"
-            + self.upsert_suffix(conflict_on, update_columns)
+            + self.upsert_suffix(conflict_on, update_columns, increment_columns)
         )
 
     # -- values ---------------------------------------------------------------

@@ -71,7 +71,12 @@ class CountedUpsert:
         table = request.table
         placeholders = ["?"] * len(request.columns)
         sql = table.dialect.upsert_sql(
-            table.schema.table, request.columns, placeholders, request.conflict_on, request.update_fields
+            table.schema.table,
+            request.columns,
+            placeholders,
+            request.conflict_on,
+            request.update_fields,
+            request.increments,
         )
         pk = table.schema.pk
         writes_rowid = pk.kind is FieldKind.INT and pk.name in request.columns

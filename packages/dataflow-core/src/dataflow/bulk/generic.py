@@ -154,7 +154,7 @@ class CheckThenUpsert:
         key_positions = [columns.index(c) for c in request.conflict_on]
         placeholders = [dialect.placeholder(i + 1) for i in range(len(columns))]
         upsert = dialect.upsert_sql(
-            table.schema.table, columns, placeholders, request.conflict_on, request.update_fields
+            table.schema.table, columns, placeholders, request.conflict_on, request.update_fields, request.increments
         )
         per_statement = rows_per_statement(dialect, request, len(key_positions))
         existing = 0

@@ -35,6 +35,8 @@ class BulkRequest:
     return_ids: bool = False
     conflict_on: tuple[str, ...] = ()
     update_fields: tuple[str, ...] = ()
+    increments: tuple[str, ...] = ()
+    """Columns an upsert's update adds 1 to (a versioned model's version), besides ``update_fields``."""
     scope: Any = None
     """The tenancy/soft-delete filter every touched row must satisfy, or None."""
 

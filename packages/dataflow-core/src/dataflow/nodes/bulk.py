@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import attrs
+
 from ..bulk.strategy import BulkRequest
 from ..session import Session
 from ..sql import Params, TableSQL
@@ -83,9 +85,12 @@ class BulkUpsertNode(PipelinedBulkNode):
             if name not in columns:
                 raise self.error(f"conflict field {name!r} is not in the rows", field=name)
         update_fields = self.field_list(inputs, "update_fields")
+        version = self.schema.version_field
+        if version is not None:
+            self._refuse_versions(rows, update_fields or (), version)
         protected = session.protected(self.schema)
         if update_fields is None:
-            skip = {*conflict_on, self.schema.primary_key, "created_at", *protected}
+            skip = {*conflict_on, self.schema.primary_key, "created_at", version, *protected}
             update_fields = tuple(c for c in columns if c not in skip)
         elif self.schema.timestamps and "updated_at" not in update_fields:
             update_fields = (*update_fields, "updated_at")
@@ -96,8 +101,24 @@ class BulkUpsertNode(PipelinedBulkNode):
         template, prepared = self.upsert_rows(
             session, table, rows, columns, inputs, conflict_on, update_fields, keep_last=on_duplicate == "last"
         )
+        if version is not None and update_fields:
+            template = attrs.evolve(template, increments=(version,))
         results = await self.write(session, inputs, template, prepared)
         return {"inserted": sum(r.inserted for r in results), "updated": sum(r.updated for r in results)}
+
+    def _refuse_versions(self, rows: Sequence[Any], update_fields: Sequence[str], version: str) -> None:
+        """A versioned model's version is DataFlow's to set here: +1 for every record updated.
+
+        BulkUpsert cannot check a given version per row (Update and BulkUpdate
+        do), and writing one would let a stale reader's check pass.
+        """
+        given = version in update_fields or any(isinstance(row, Mapping) and version in row for row in rows)
+        if given:
+            raise self.error(
+                f"{version!r} is kept by BulkUpsert (+1 for each record it updates) and cannot be given; "
+                "to write only records still at a version, use BulkUpdate",
+                field=version,
+            )
 
     def _default_conflict(self, columns: tuple[str, ...]) -> tuple[str, ...]:
         if self.schema.primary_key in columns:

@@ -45,7 +45,9 @@ def merge_sql(table: TableSQL, request: BulkRequest, source: str, params: Params
         f"ON CONFLICT ({column_list(table, request.conflict_on)}) "
     )
     if request.update_fields:
-        sql += "DO UPDATE SET " + ", ".join(f"{q[c]} = EXCLUDED.{q[c]}" for c in request.update_fields)
+        assignments = [f"{q[c]} = EXCLUDED.{q[c]}" for c in request.update_fields]
+        assignments += [f"{q[c]} = {TARGET_ALIAS}.{q[c]} + 1" for c in request.increments]
+        sql += "DO UPDATE SET " + ", ".join(assignments)
         if request.scope is not None:
             # Unqualified columns in DO UPDATE ... WHERE would be ambiguous with EXCLUDED;
             # inside the subquery they name the one table of its FROM.
