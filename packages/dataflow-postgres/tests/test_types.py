@@ -326,6 +326,40 @@ def test_array_fields_through_bulk_update_and_eq_filter(db: DataFlow) -> None:
     assert run_node(db, "VectorListNode", {"filter": {"counts": [8, 7]}})["records"] == []
 
 
+TRICKY_NAME = 'it\'s \\ "q" {a,b} NULL'
+
+
+@pytest.mark.parametrize(
+    ("filter", "expected"),
+    [
+        ({"names": {"$contains": [TRICKY_NAME]}}, ["v2", "v3", "v4"]),
+        ({"names": {"$contains": [TRICKY_NAME, ""]}}, ["v4"]),
+        ({"names": {"$overlaps": ["é", "n1"]}}, ["v1", "v3", "v4"]),
+        ({"counts": {"$contains": [0]}}, ["v2"]),
+        ({"counts": {"$overlaps": [-1, -2, 2**62 + 4]}}, ["v1", "v2", "v4"]),
+        ({"flags": {"$contains": [True]}}, ["v2", "v4"]),
+        ({"flags": {"$overlaps": [False]}}, ["v1"]),
+        ({"flags": {"$contains": []}}, ["v0", "v1", "v2", "v4"]),
+        ({"scores": {"$contains": [float("inf"), -1e300]}}, ["v0", "v1", "v2", "v3", "v4"]),
+        ({"scores": {"$overlaps": [2.5, 3.5]}}, ["v2", "v3"]),
+        ({"plain": {"$contains": [1]}}, ["v0", "v1"]),
+        ({"plain": {"$overlaps": [4, 5]}}, ["v3", "v4"]),
+    ],
+)
+def test_array_element_filters_on_native_arrays(db: DataFlow, filter: dict[str, Any], expected: list[str]) -> None:
+    define_arrays(db)
+    run_node(db, "VectorBulkCreateNode", {"data": [vector(i) for i in range(5)]})
+    found = run_node(db, "VectorListNode", {"filter": filter, "order_by": ["sku"]})["records"]
+    assert [r["sku"] for r in found] == expected
+
+
+def test_a_nul_in_an_array_element_filter_is_a_validation_error(db: DataFlow) -> None:
+    define_arrays(db)
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "VectorListNode", {"filter": {"names": {"$contains": ["a\x00b"]}}})
+    assert isinstance(info.value.cause, ValidationError) and info.value.cause.field == "names"
+
+
 def test_wrong_array_element_is_a_validation_error_before_sql(db: DataFlow) -> None:
     define_arrays(db)
     run_node(db, "VectorCreateNode", vector(0))

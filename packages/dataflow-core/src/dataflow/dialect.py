@@ -223,6 +223,15 @@ class Dialect(abc.ABC):
             return f"{column} ILIKE {placeholder}"
         return f"LOWER({column}) LIKE LOWER({placeholder})"
 
+    def list_elements(self, field: FieldSchema, column: str, placeholder: str, *, every: bool) -> str | None:
+        """SQL true when the list in ``column`` holds every (or, without ``every``, any) element of the bound list.
+
+        ``placeholder`` is the filter's list, validated and encoded as the
+        field's values are. None: the dialect cannot (``$contains`` and
+        ``$overlaps`` are then a ``FilterError``).
+        """
+        return None
+
     def ordered(self, field: FieldSchema, expression: str) -> str:
         """``expression`` (a column or a placeholder) in a form whose SQL order is the field's order.
 

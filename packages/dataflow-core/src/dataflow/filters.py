@@ -155,6 +155,26 @@ def _like(case_insensitive: bool) -> Callable[[_Compiler, FieldSchema, str, Any]
     return build
 
 
+def _elements(every: bool) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
+    """``$contains`` (every given element is in the list) and ``$overlaps`` (at least one is)."""
+    op = "$contains" if every else "$overlaps"
+
+    def build(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+        if f.element_kind is None:
+            raise c.error(f"{op} applies to list fields (list[int], list[str], ...); {f.name!r} is not one", f.name)
+        if not isinstance(value, (list, tuple)):
+            raise c.error(f"{op} on {f.name!r} takes a list of elements", field=f.name)
+        if not value:
+            # Every list contains no elements; no list shares one with an empty list.
+            return f"{column} IS NOT NULL" if every else FALSE
+        condition = c.table.dialect.list_elements(f, column, c.bind(f, list(value)), every=every)
+        if condition is None:
+            raise c.error(f"{op} is not supported on {c.table.dialect.name}", field=f.name)
+        return condition
+
+    return build
+
+
 def _null(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
     if not isinstance(value, bool):
         raise c.error(f"$null on {f.name!r} takes true or false", field=f.name)
@@ -173,6 +193,8 @@ OPERATORS: dict[str, Callable[[_Compiler, FieldSchema, str, Any], str]] = {
     "$like": _like(False),
     "$ilike": _like(True),
     "$null": _null,
+    "$contains": _elements(every=True),
+    "$overlaps": _elements(every=False),
 }
 
 

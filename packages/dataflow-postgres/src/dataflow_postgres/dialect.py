@@ -70,6 +70,16 @@ class PostgresDialect(Dialect):
         operator = "ILIKE" if case_insensitive else "LIKE"
         return f"{column} {operator} {placeholder} ESCAPE ''"
 
+    def list_elements(self, field: FieldSchema, column: str, placeholder: str, *, every: bool) -> str:
+        """Native arrays: ``@>`` and ``&&``; JSONB lists: containment of the list, or of any one element."""
+        if types.is_array(field):
+            typed = f"{placeholder}::{types.plain_type(field)}"
+            return f"{column} {'@>' if every else '&&'} {typed}"
+        if every:
+            return f"{column} @> {placeholder}::jsonb"
+        elements = f"jsonb_array_elements({placeholder}::jsonb) AS w(v)"
+        return f"EXISTS (SELECT 1 FROM {elements} WHERE {column} @> jsonb_build_array(w.v))"
+
     def array_type(self, field: FieldSchema) -> str:
         """The element type of ``field`` for typed array parameters (``$1::int8[]``)."""
         return types.array_type(field)

@@ -137,6 +137,19 @@ class SQLiteDialect(Dialect):
             return f"CAST({expression} AS REAL)"
         return expression
 
+    def list_elements(self, field: FieldSchema, column: str, placeholder: str, *, every: bool) -> str:
+        """Lists are JSON text: elements compared through ``json_each``, type and value.
+
+        The type is compared too, so that ``true`` never matches ``1``.
+        """
+        same = "h.type = w.type AND h.value = w.value"
+        if every:
+            return (
+                f"({column} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM json_each({placeholder}) AS w "
+                f"WHERE NOT EXISTS (SELECT 1 FROM json_each({column}) AS h WHERE {same})))"
+            )
+        return f"EXISTS (SELECT 1 FROM json_each({column}) AS h, json_each({placeholder}) AS w WHERE {same})"
+
     def limit_clause(self, limit: str | None, offset: str | None) -> str:
         if limit is None and offset is not None:
             return f" LIMIT -1 OFFSET {offset}"

@@ -9,9 +9,9 @@ from .test_bad_input import users_and_ann
 from .test_bulk import *  # noqa: F403
 from .test_concurrency import *  # noqa: F403
 from .test_filters import *  # noqa: F403
-from .test_filters import population
+from .test_filters import population, tagged
 from .test_nodes import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
 
-__all__ = ["db", "population", "users", "users_and_ann"] + [n for n in dir() if n.startswith("test_")]
+__all__ = ["db", "population", "tagged", "users", "users_and_ann"] + [n for n in dir() if n.startswith("test_")]

@@ -99,3 +99,67 @@ def test_sql_shaped_values_are_stored_and_matched_literally(population: DataFlow
 def test_wrong_type_in_a_filter_is_a_filter_error(population: DataFlow) -> None:
     error = failure(population, "UserCountNode", {"filter": {"age": {"$gt": "abc"}}})
     assert isinstance(error, FilterError) and error.field == "age"
+
+
+@pytest.fixture
+def tagged(db: DataFlow) -> DataFlow:
+    @db.model
+    class Post:
+        title: str
+        tags: list[str]
+        votes: list[int] | None = None
+
+    del Post
+    data = [
+        {"title": "one", "tags": ["a", "b"], "votes": [1, 2]},
+        {"title": "two", "tags": ["b", "it's", "$1"], "votes": [3]},
+        {"title": "three", "tags": [], "votes": None},
+        {"title": "four", "tags": ["back\\slash", "a"], "votes": [2, 2]},
+    ]
+    run_node(db, "PostBulkCreateNode", {"data": data})
+    return db
+
+
+def titles(db: DataFlow, filter: dict[str, Any]) -> list[str]:
+    return sorted(r["title"] for r in records(db, "Post", filter=filter))
+
+
+@pytest.mark.parametrize(
+    ("filter", "expected"),
+    [
+        ({"tags": {"$contains": ["a"]}}, ["four", "one"]),
+        ({"tags": {"$contains": ["a", "b"]}}, ["one"]),
+        ({"tags": {"$contains": ["b", "a", "b"]}}, ["one"]),
+        ({"tags": {"$contains": ["a", "zzz"]}}, []),
+        ({"tags": {"$contains": []}}, ["four", "one", "three", "two"]),
+        ({"tags": {"$overlaps": ["b", "zzz"]}}, ["one", "two"]),
+        ({"tags": {"$overlaps": ["zzz"]}}, []),
+        ({"tags": {"$overlaps": []}}, []),
+        ({"tags": {"$contains": ["it's", "$1"]}}, ["two"]),
+        ({"tags": {"$overlaps": ["back\\slash"]}}, ["four"]),
+        ({"tags": {"$contains": ["A"]}}, []),
+        ({"votes": {"$contains": [2]}}, ["four", "one"]),
+        ({"votes": {"$overlaps": [3, 9]}}, ["two"]),
+        ({"votes": {"$contains": []}}, ["four", "one", "two"]),
+        ({"$not": {"tags": {"$contains": ["a"]}}}, ["three", "two"]),
+        ({"tags": {"$overlaps": ["a"]}, "votes": {"$contains": [1]}}, ["one"]),
+    ],
+)
+def test_list_element_operators(tagged: DataFlow, filter: dict[str, Any], expected: list[str]) -> None:
+    assert titles(tagged, filter) == expected
+
+
+@pytest.mark.parametrize(
+    ("filter", "field", "message"),
+    [
+        ({"title": {"$contains": ["o"]}}, "title", "list fields"),
+        ({"tags": {"$contains": "a"}}, "tags", "takes a list"),
+        ({"votes": {"$overlaps": ["1"]}}, "votes", "votes"),
+        ({"votes": {"$contains": [True]}}, "votes", "votes"),
+    ],
+)
+def test_bad_list_element_filters_are_filter_errors(
+    tagged: DataFlow, filter: dict[str, Any], field: str, message: str
+) -> None:
+    error = failure(tagged, "PostListNode", {"filter": filter})
+    assert isinstance(error, FilterError) and error.field == field and message in str(error)
