@@ -109,6 +109,27 @@ def test_a_failed_bulk_node_inside_a_transaction_keeps_nothing(db: DataFlow) -> 
     assert fetch(db.label, 'SELECT count(*) FROM "item"')[0][0] == 0
 
 
+@pytest.mark.parametrize("node", ["ItemBulkCreateNode", "ItemBulkUpsertNode"])
+def test_a_bad_row_found_mid_copy_inside_a_transaction_keeps_nothing(db: DataFlow, node: str) -> None:
+    # COPY streams rows as they are validated: rows before the bad one have reached the server.
+    data: list[dict[str, Any]] = [{"sku": f"s{i}", "qty": i} for i in range(30_000)]
+    data[20_000] = {"sku": "bad", "qty": "many"}
+    workflow = WorkflowBuilder()
+    workflow.add_node(db.nodes["ItemCreateNode"], "one", {"sku": "first"})
+    params: dict[str, Any] = {"data": data} if node == "ItemBulkCreateNode" else {"data": data, "conflict_on": ["sku"]}
+    workflow.add_node(db.nodes[node], "bulk", params)
+    workflow.add_connection("one", "id", "bulk", "batch_size")
+    with pytest.raises(WorkflowError) as info:
+        LocalRuntime().execute(workflow.build(), transaction=True)
+    assert "data[20000]" in str(info.value.cause) and info.value.cause.field == "qty"  # type: ignore[attr-defined]
+    assert fetch(db.label, 'SELECT count(*) FROM "item"')[0][0] == 0
+    # The connection that carried the aborted COPY serves the next run at once.
+    data[20_000] = {"sku": "good", "qty": 1}
+    results, _ = LocalRuntime().execute(workflow.build(), transaction=True)
+    assert results["bulk"]["inserted"] == 30_000
+    assert fetch(db.label, 'SELECT count(*) FROM "item"')[0][0] == 30_001
+
+
 def test_commit_of_an_aborted_transaction_is_an_error(db: DataFlow) -> None:
     async def main() -> BaseException:
         await db.create_tables_async()
