@@ -84,3 +84,13 @@ def test_no_rows_need_no_preparing() -> None:
     assert list(source.rows(4)) == [] and source.calls == []
     with pytest.raises(ValueError, match="slice_rows"):
         LazyRows(1, source.prepare, 0)
+
+
+def test_without_keep_a_read_slice_is_dropped_and_reading_again_prepares_again() -> None:
+    source = Source(10)
+    rows = LazyRows(10, source.prepare, 4, keep=False)
+    assert list(rows) == [(i,) for i in range(10)]
+    assert rows._made == []
+    assert list(rows) == [(i,) for i in range(10)]
+    assert source.calls == [(0, 4), (4, 8), (8, 10)] * 2
+    assert rows[9] == (9,) and [len(s) for s in rows.resliced(5).slices()] == [5, 5]

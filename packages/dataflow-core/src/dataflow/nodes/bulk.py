@@ -49,7 +49,9 @@ class BulkCreateNode(PipelinedBulkNode):
             inserted = sum(r.inserted for r in await self.write(session, inputs, template, prepared))
             return {"inserted": inserted, "skipped": len(rows) - inserted}
         template = BulkRequest("create", table, columns, batch_size=self.batch_size(inputs), return_ids=return_ids)
-        results = await self.write(session, inputs, template, self.lazy_rows(table, rows, columns))
+        # Validation has no effects here: a streamed slice need not be kept, unless ids are read back from it.
+        prepared = self.lazy_rows(table, rows, columns, keep=return_ids)
+        results = await self.write(session, inputs, template, prepared)
         output: dict[str, Any] = {"inserted": sum(r.inserted for r in results)}
         if return_ids:
             output["ids"] = [key for r in results for key in r.ids or ()]

@@ -164,9 +164,11 @@ class PipelinedBulkNode(BulkNode):
                 raise
         return results
 
-    def lazy_rows(self, table: TableSQL, rows: Sequence[Any], columns: tuple[str, ...]) -> LazyRows:
-        """``rows`` validated and encoded for ``columns`` as they are read."""
-        return LazyRows(len(rows), lambda start, stop: self.prepare(table, rows[start:stop], columns, start))
+    def lazy_rows(
+        self, table: TableSQL, rows: Sequence[Any], columns: tuple[str, ...], *, keep: bool = True
+    ) -> LazyRows:
+        """``rows`` validated and encoded for ``columns`` as they are read (see :class:`LazyRows` for ``keep``)."""
+        return LazyRows(len(rows), lambda start, stop: self.prepare(table, rows[start:stop], columns, start), keep=keep)
 
     def upsert_rows(
         self,
