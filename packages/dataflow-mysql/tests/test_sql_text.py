@@ -172,3 +172,33 @@ def test_statements_are_packed_under_the_byte_budget() -> None:
     assert all(len(s.encode()) <= 2000 for s in statements)
     assert sum(s.count("),(") + 1 for s in statements) == 1000
     assert len(pack_statements("P ", rows, "", 10**9, max_rows=300)) == 4
+
+
+def test_overlaps_needs_json_overlaps_and_an_older_server_says_so() -> None:
+    from dataflow.errors import FilterError
+    from dataflow.filters import compile_filter
+    from dataflow.sql import Params
+
+    for server, has_overlaps in (
+        (MARIADB, True),
+        (MYSQL8, True),
+        (ServerInfo(mariadb=True, version=(10, 6, 0)), False),
+    ):
+        db = DataFlow("mysql://root@127.0.0.1:3306/test", env="test")
+        assert isinstance(db.dialect, MySQLDialect)
+        db.dialect.server = server
+
+        @db.model
+        class Post:
+            tags: list[str]
+
+        table = db.table_sql(db.schema("Post"))
+        assert compile_filter({"tags": {"$contains": ["a"]}}, table, Params(db.dialect)) == "JSON_CONTAINS(`tags`, %s)"
+        overlaps = {"tags": {"$overlaps": ["a"]}}
+        if has_overlaps:
+            assert compile_filter(overlaps, table, Params(db.dialect)) == "JSON_OVERLAPS(`tags`, %s)"
+        else:
+            with pytest.raises(FilterError, match=r"\$overlaps is not supported") as info:
+                compile_filter(overlaps, table, Params(db.dialect))
+            assert info.value.field == "tags"
+        del Post

@@ -117,9 +117,13 @@ class MySQLDialect(Dialect):
             return f"{self.quote(NEW_ROW)}.{self.quote(column)}"
         return f"VALUES({self.quote(column)})"
 
-    def list_elements(self, field: FieldSchema, column: str, placeholder: str, *, every: bool) -> str:
-        """Lists are JSON: ``JSON_CONTAINS`` and ``JSON_OVERLAPS`` (MariaDB 10.9+, MySQL 8.0.17+)."""
-        return f"{'JSON_CONTAINS' if every else 'JSON_OVERLAPS'}({column}, {placeholder})"
+    def list_elements(self, field: FieldSchema, column: str, placeholder: str, *, every: bool) -> str | None:
+        """Lists are JSON: ``JSON_CONTAINS``, and ``JSON_OVERLAPS`` where the server has it."""
+        if every:
+            return f"JSON_CONTAINS({column}, {placeholder})"
+        if self.server is not None and not self.server.json_overlaps:
+            return None
+        return f"JSON_OVERLAPS({column}, {placeholder})"
 
     def upsert_suffix(
         self, conflict_on: Sequence[str], update_columns: Sequence[str], increment_columns: Sequence[str] = ()

@@ -70,6 +70,11 @@ class ServerInfo:
         return not self.mariadb and self.version >= (8, 0, 19)
 
     @property
+    def json_overlaps(self) -> bool:
+        """``JSON_OVERLAPS``: MariaDB 10.9+, MySQL 8.0.17+."""
+        return self.version >= ((10, 9, 0) if self.mariadb else (8, 0, 17))
+
+    @property
     def collation(self) -> str:
         """A binary, NO PAD collation: ``=``, ``LIKE``, unique keys and order are exact, as on PostgreSQL."""
         if self.mariadb:
