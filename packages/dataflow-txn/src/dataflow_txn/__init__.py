@@ -8,6 +8,7 @@ from .executor import run_on_sessions
 from .idempotency import run_once
 from .nodes import DistributedTransactionNode, SagaNode
 from .recovery import RecoveryReport
+from .retention import RetentionReport, purge_history
 from .retry import RetryingRuntime, RetryPolicy, execute_with_retry
 from .saga import Saga, SagaContext, SagaOutcome
 from .sagas import SagaRecoveryReport, SagaService
@@ -20,6 +21,7 @@ __all__ = [
     "InDoubtBranch",
     "InDoubtError",
     "RecoveryReport",
+    "RetentionReport",
     "RetryError",
     "RetryPolicy",
     "RetryingRuntime",
@@ -40,6 +42,7 @@ __all__ = [
     "TwoPhaseOutcome",
     "add_transaction_scope",
     "execute_with_retry",
+    "purge_history",
     "run_on_sessions",
     "run_once",
     "transaction_scope",

@@ -11,6 +11,11 @@ that is enough for two-phase commit, whose recovery needs no application
 code (sagas need their definitions, so they need ``--app``). A URL written
 ``$NAME`` is read from that environment variable, to keep passwords out of
 process listings. The exit status is 1 when anything could not be resolved.
+
+    dataflow txn purge --database-url '$ORDERS_URL' --older-than 30d
+
+deletes finished sagas and idempotency markers older than the age (see
+:mod:`dataflow_txn.retention`).
 """
 
 from __future__ import annotations
@@ -19,12 +24,18 @@ import asyncio
 import importlib
 import json
 import os
+import re
+from datetime import timedelta
 from typing import Any
 
 import attrs
 import click
 
 from dataflow import DataFlow
+from dataflow.commands.loading import MODELS_HELP, load_db
+from dataflow.errors import DataFlowError
+
+from .retention import BATCH_SIZE, RetentionReport, purge_history
 
 
 def _url(text: str) -> str:
@@ -142,3 +153,93 @@ def recover_command(
         _print(report)
     if _failed(report):
         raise SystemExit(1)
+
+
+DURATION_PART = re.compile(r"(\d+)([smhdw])")
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str) -> timedelta:
+    """A length of time: whole numbers with units, ``30d``, ``12h``, ``90m``, ``45s``, ``2w``, ``1d12h``.
+
+    Raises ``click.BadParameter`` saying what is wrong, so click reports it against the option.
+    """
+    text = text.strip()
+    if text.startswith("-"):
+        raise click.BadParameter(f"{text!r}: the age must be more than zero")
+    parts = DURATION_PART.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise click.BadParameter(
+            f"{text!r} is not a duration: write a whole number and a unit (s, m, h, d or w), e.g. 30d, 12h, 90m"
+        )
+    try:
+        age = sum((timedelta(**{DURATION_UNITS[unit]: int(number)}) for number, unit in parts), timedelta())
+    except OverflowError:
+        raise click.BadParameter(f"{text!r} is too long") from None
+    if age <= timedelta(0):
+        raise click.BadParameter(f"{text!r}: the age must be more than zero")
+    return age
+
+
+def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
+    return parse_duration(value)
+
+
+def _database(models: str | None, database_url: str | None) -> DataFlow:
+    """``--database-url`` (or ``$DATAFLOW_DATABASE_URL``), else the instance ``--models`` names."""
+    if database_url:
+        return DataFlow(_url(database_url))
+    if models or os.environ.get("DATAFLOW_MODELS"):
+        return load_db(models, None)
+    if os.environ.get("DATAFLOW_DATABASE_URL"):
+        return DataFlow(os.environ["DATAFLOW_DATABASE_URL"])
+    raise click.UsageError("say which database: --database-url URL (or $DATAFLOW_DATABASE_URL), or --models module:db")
+
+
+async def _purge(db: DataFlow, logs: list[DataFlow], older_than: timedelta, batch_size: int) -> RetentionReport:
+    try:
+        return await purge_history(db, older_than=older_than, saga_logs=logs or None, batch_size=batch_size)
+    finally:
+        for each in (db, *logs):
+            await each.close_async()
+
+
+@txn.command("purge")
+@click.option("--database-url", help="Database to purge ($VAR: from the environment; default $DATAFLOW_DATABASE_URL).")
+@click.option("--models", "models", help=MODELS_HELP)
+@click.option(
+    "--older-than", callback=_duration_option, required=True, help="Delete what finished longer ago: 30d, 12h, 90m."
+)
+@click.option(
+    "--saga-log",
+    "saga_logs",
+    multiple=True,
+    help="URL of a database logging sagas whose steps ran here (then their markers are purged too); repeat for each.",
+)
+@click.option("--batch-size", type=click.IntRange(min=1), default=BATCH_SIZE, show_default=True, help="Keys per batch.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def purge_command(
+    database_url: str | None,
+    models: str | None,
+    older_than: timedelta,
+    saga_logs: tuple[str, ...],
+    batch_size: int,
+    as_json: bool,
+) -> None:
+    """Delete finished sagas (with their steps) and idempotency markers older than --older-than.
+
+    Sagas still running or compensating are never deleted, however old.
+    """
+    try:
+        db = _database(models, database_url)
+        logs = [DataFlow(_url(url)) for url in saga_logs]
+        report = asyncio.run(_purge(db, logs, older_than, batch_size))
+    except DataFlowError as exc:
+        raise click.ClickException(exc.message) from exc
+    if as_json:
+        click.echo(json.dumps({"database": db.label, "older_than": older_than.total_seconds(), **attrs.asdict(report)}))
+        return
+    click.echo(
+        f"{db.label}: deleted {report.sagas} sagas, {report.saga_steps} saga steps "
+        f"and {report.idempotency_keys} idempotency keys older than {older_than}"
+    )

@@ -34,6 +34,8 @@ from .sagalog import (
 )
 
 SAGA_ID = re.compile(r"\A[A-Za-z0-9_.:-]{1,100}\Z")
+MARKER_PREFIX = "saga:"
+UNDO_SUFFIX = ":undo"
 
 Completed = list[tuple[int, SagaStep, Any]]
 
@@ -45,7 +47,27 @@ def check_saga_id(key: str) -> str:
 
 
 def step_key(saga_id: str, step: SagaStep, undo: bool = False) -> str:
-    return f"saga:{saga_id}:{step.name}" + (":undo" if undo else "")
+    return marker_key(saga_id, step.name, undo)
+
+
+def marker_key(saga_id: str, step: str, undo: bool = False) -> str:
+    """The idempotency key of a saga step (or of its compensation) in the step's database."""
+    return f"{MARKER_PREFIX}{saga_id}:{step}" + (UNDO_SUFFIX if undo else "")
+
+
+def saga_ids_of_marker(key: str) -> tuple[str, ...]:
+    """The saga ids a step's marker key may belong to; empty for a key that is not a saga step's.
+
+    Saga ids may contain ':', and a step may be named ``undo``, so
+    ``saga:a:b:undo`` is either the compensation of step ``b`` of saga ``a``
+    or step ``undo`` of saga ``a:b``: both are returned.
+    """
+    if not key.startswith(MARKER_PREFIX):
+        return ()
+    rest = key[len(MARKER_PREFIX) :]
+    forms = [rest, rest[: -len(UNDO_SUFFIX)]] if rest.endswith(UNDO_SUFFIX) else [rest]
+    candidates = (form.rpartition(":")[0] for form in forms)
+    return tuple(dict.fromkeys(saga_id for saga_id in candidates if SAGA_ID.match(saga_id)))
 
 
 def _message(error: BaseException) -> str:
