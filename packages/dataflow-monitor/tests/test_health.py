@@ -193,3 +193,53 @@ def test_pending_migrations_are_null_when_the_dialect_cannot_read_its_schema(
         db.close()
     assert report.status == "ok" and report.pending_migrations is None, report
     assert report.as_dict()["pending_migrations"] is None
+
+
+@pytest.fixture
+def mysql_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from fresh_database("mysql", request, tmp_path)
+
+
+def test_prepared_xa_branches_of_dataflow_txn_are_judged_by_the_age_their_id_carries(mysql_database_url: str) -> None:
+    pytest.importorskip("dataflow_txn")
+    import time
+
+    import aiomysql
+
+    from dataflow.url import DatabaseURL
+
+    url = DatabaseURL.parse(mysql_database_url)
+    suffix = f"{int(time.time() * 1000) % 0xFFFFFF:06x}00"
+    old = f"dftx.mon.{int((time.time() - 7200) * 1000):011x}{suffix}.orders"
+    fresh = f"dftx.mon.{int(time.time() * 1000):011x}{suffix}.orders"
+    foreign = f"other_app_{suffix}"
+
+    async def body() -> HealthReport:
+        db = DataFlow(mysql_database_url)
+        raws: list[tuple[aiomysql.Connection, str]] = []
+        try:
+            for gid in (old, fresh, foreign):
+                raw = await aiomysql.connect(host=url.host, port=url.port or 3306, user=url.username, db=url.database)
+                raws.append((raw, gid))
+                async with raw.cursor() as cursor:
+                    if len(raws) == 1:
+                        await cursor.execute("CREATE TABLE monitor_xa (x INT)")
+                    await cursor.execute(f"XA START '{gid}'")
+                    await cursor.execute("INSERT INTO monitor_xa VALUES (1)")
+                    await cursor.execute(f"XA END '{gid}'")
+                    await cursor.execute(f"XA PREPARE '{gid}'")
+            monitor(db).configure(prepared_transaction_age=3600.0)
+            return await db.health()  # type: ignore[no-any-return, attr-defined]
+        finally:
+            for raw, gid in raws:
+                async with raw.cursor() as cursor:
+                    await cursor.execute(f"XA ROLLBACK '{gid}'")
+                raw.close()
+            await db.close_async()
+
+    report = asyncio.run(body())
+    listed = {p["gid"]: p["age"] for p in report.prepared_transactions if p["gid"] in (old, fresh, foreign)}
+    assert set(listed) == {old, foreign}
+    assert listed[foreign] is None and 7100 < listed[old] < 7300
+    assert report.status == "degraded" and any(old in problem for problem in report.problems)
+    assert not any(foreign in problem for problem in report.problems)

@@ -144,11 +144,27 @@ async def _server_details(dialect: str, connection: Any, prepared_age: float) ->
         lag = (await connection.fetch(POSTGRES_REPLICATION_LAG))[0][0]
         return prepared, float(lag) if lag is not None else None
     if dialect == "mysql":
-        # XA RECOVER shows prepared XA transactions but not their age: listed, not judged.
+        # XA RECOVER reports no age. A DataFlow branch id carries its creation time: judged like
+        # PostgreSQL's (listed once older than the threshold). Any other id is listed, not judged.
         rows = await connection.fetch("XA RECOVER")
-        prepared = [{"gid": _xid(r), "owner": None, "database": None, "age": None} for r in rows]
+        prepared = []
+        for row in rows:
+            gid = _xid(row)
+            age = branch_age(gid)
+            if age is None or age >= prepared_age:
+                prepared.append({"gid": gid, "owner": None, "database": None, "age": age})
         return prepared, None
     return [], None
+
+
+def branch_age(gid: str) -> float | None:
+    """Seconds since a dataflow-txn branch ``gid`` began (its id says when); None for other ids."""
+    try:
+        from dataflow_txn.gid import BranchId
+    except ImportError:  # dataflow-txn is not installed: no branch of ours to recognise
+        return None
+    branch = BranchId.parse(gid)
+    return None if branch is None else max(0.0, time.time() - branch.transaction.created)
 
 
 def _xid(row: Sequence[Any]) -> str:
