@@ -121,3 +121,18 @@ def test_a_transaction_that_may_run_as_a_saga_is_known_to_saga_recovery(sqlite_u
     finally:
         local.close()
         pg.close()
+
+
+def test_an_idempotency_key_for_a_two_phase_transaction_is_refused_before_any_write(
+    pg_url: str, mysql_url: str, coordinator_name: str
+) -> None:
+    pg, my = open_accounts(pg_url), open_accounts(mysql_url)
+    try:
+        txn = DistributedTransaction(coordinator_name, log=pg)
+        txn.add_participant("pg", pg, create_account(pg, "ann")).add_participant("my", my, create_account(my, "bob"))
+        with pytest.raises(WorkflowBuildError, match="takes no idempotency key"):
+            txn.execute(key="order-1")
+        assert run(accounts(pg)) == {} and run(accounts(my)) == {}
+    finally:
+        pg.close()
+        my.close()

@@ -191,12 +191,18 @@ class DistributedTransaction:
     ) -> TransactionOutcome:
         """Run the transaction; ``parameters`` are each participant's run-time parameters by node id.
 
-        ``key`` is the saga's idempotency key (saga only). ``isolation`` applies
+        ``key`` is the saga's idempotency key (saga only: a key given to a
+        transaction that runs as 2PC is refused, never ignored). ``isolation`` applies
         to every 2PC branch. ``retry`` retries a 2PC transaction that failed
         before anything was prepared with a retryable error (serialization
         failure, deadlock), when every node is repeatable.
         """
         pattern = self.build()
+        if key is not None and pattern == "2pc":
+            raise WorkflowBuildError(
+                f"transaction {self.name!r} runs as two-phase commit, which takes no idempotency key: "
+                "use pattern='saga' to run at most once per key, or leave 'key' out"
+            )
         parameters = dict(parameters or {})
         for name in parameters:
             if not any(p.name == name for p in self.participants):
