@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from pathlib import Path
 
 import attrs
 import prometheus_client
@@ -11,6 +13,7 @@ from conftest import define_item, monitor, one_node, run, samples
 
 from dataflow import DataFlow, WorkflowBuilder, WorkflowError
 from dataflow.events import StatementExecuted
+from dataflow.testing.servers import fresh_database
 from dataflow_monitor.families import MAX_LABEL_SETS
 from dataflow_monitor.monitor import WorkflowFinished
 
@@ -54,6 +57,29 @@ def test_errors_are_counted_by_kind(any_database_url: str) -> None:
         assert errors[(("error", "UniqueViolationError"), ("model", "Item"), ("operation", "create"))] == 1
         nodes = samples(db, "dataflow_node_errors_total")
         assert nodes[(("error", "UniqueViolationError"), ("node_type", "ItemCreateNode"))] == 1
+
+    asyncio.run(body())
+
+
+@pytest.fixture
+def postgres_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from fresh_database("postgres", request, tmp_path)
+
+
+def test_a_copy_aborted_by_a_bad_row_mid_stream_is_a_failed_statement(postgres_database_url: str) -> None:
+    # COPY streams rows as they are validated: the bad row is found after the statement began.
+    async def body() -> None:
+        db = DataFlow(postgres_database_url)
+        define_item(db)
+        data: list[dict[str, object]] = [{"name": f"n{i}", "qty": i} for i in range(12_000)]
+        data[11_000] = {"name": "bad", "qty": "many"}
+        try:
+            with pytest.raises(WorkflowError):
+                await run(one_node(db.nodes["ItemBulkCreateNode"], {"data": data}))
+        finally:
+            await db.close_async()
+        errors = samples(db, "dataflow_statement_errors_total")
+        assert errors[(("error", "ValidationError"), ("model", "Item"), ("operation", "bulk_create"))] == 1
 
     asyncio.run(body())
 

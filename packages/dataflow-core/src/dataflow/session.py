@@ -115,7 +115,10 @@ class Session:
         started = perf_counter()
         try:
             result = await action(self.connection)
-        except DataFlowError:
+        except DataFlowError as exc:
+            # Raised by our own code mid-statement (a bad row found while COPY streams): the statement failed.
+            if self._monitors:
+                self._report(sql, started, None, schema, operation, exc, key)
             raise
         except Exception as exc:
             error = self.dialect.translate_error(exc, schema)
