@@ -35,10 +35,14 @@ class BulkRequest:
     return_ids: bool = False
     conflict_on: tuple[str, ...] = ()
     update_fields: tuple[str, ...] = ()
-    increments: tuple[str, ...] = ()
-    """Columns an upsert's update adds 1 to (a versioned model's version), besides ``update_fields``."""
     scope: Any = None
     """The tenancy/soft-delete filter every touched row must satisfy, or None."""
+
+    @property
+    def increments(self) -> tuple[str, ...]:
+        """Columns an upsert's update adds 1 to, besides ``update_fields``: a versioned model's version."""
+        version = self.table.schema.version_field
+        return (version,) if version is not None and self.update_fields else ()
 
 
 @attrs.frozen

@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import attrs
-
 from ..bulk.strategy import BulkRequest
 from ..session import Session
 from ..sql import Params, TableSQL
@@ -103,8 +101,6 @@ class BulkUpsertNode(PipelinedBulkNode):
         template, prepared = self.upsert_rows(
             session, table, rows, columns, inputs, conflict_on, update_fields, keep_last=on_duplicate == "last"
         )
-        if version is not None and update_fields:
-            template = attrs.evolve(template, increments=(version,))
         results = await self.write(session, inputs, template, prepared)
         return {"inserted": sum(r.inserted for r in results), "updated": sum(r.updated for r in results)}
 

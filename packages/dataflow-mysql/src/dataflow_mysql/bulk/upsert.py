@@ -62,10 +62,9 @@ def update_clause(dialect: MySQLDialect, request: BulkRequest) -> str:
     for column in request.update_fields:
         quoted = table.quoted[column]
         assignments.append(f"{quoted} = IF(@dataflow_ok, {dialect.new_value(column)}, {quoted})")
-    if request.update_fields:
-        for column in request.increments:
-            quoted = table.quoted[column]
-            assignments.append(f"{quoted} = IF(@dataflow_ok, {quoted} + 1, {quoted})")
+    for column in request.increments:
+        quoted = table.quoted[column]
+        assignments.append(f"{quoted} = IF(@dataflow_ok, {quoted} + 1, {quoted})")
     alias = f" AS {dialect.quote(NEW_ROW)}" if dialect.row_alias else ""
     return render(f"{alias} ON DUPLICATE KEY UPDATE {', '.join(assignments)}", params.values)
 
