@@ -23,7 +23,7 @@ from typing import Any
 import aiomysql
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_of, define, median_latency, node, report, rows
+from common import best_of, checked_run, define, median_latency, node, report, rows
 
 from dataflow import AsyncLocalRuntime, DataFlow
 from dataflow.url import DatabaseURL
@@ -126,9 +126,7 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
     async def df_clear() -> None:
         await cursor.execute(f"TRUNCATE TABLE {df_db}.item")
 
-    async def df_insert() -> None:
-        outcome, _ = await runtime.execute_async(create)
-        assert outcome["n"] == {"inserted": rows_count}, outcome
+    df_insert = checked_run(runtime, create, {"inserted": rows_count})
 
     raw_time = await best_of(3, raw_clear, raw_insert)
     df_time = await best_of(3, df_clear, df_insert)
@@ -153,9 +151,7 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
         await df_clear()
         await df_insert()
 
-    async def df_upsert() -> None:
-        outcome, _ = await runtime.execute_async(upsert)
-        assert outcome["n"] == {"inserted": half, "updated": rows_count - half}, outcome
+    df_upsert = checked_run(runtime, upsert, {"inserted": half, "updated": rows_count - half})
 
     raw_time = await best_of(3, raw_seed, raw_upsert)
     df_time = await best_of(3, df_seed, df_upsert)
@@ -164,9 +160,7 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
     if db.dialect.options.local_infile and server.local_infile:  # type: ignore[attr-defined]
         load = node(db, "ItemBulkCreateNode", {"data": data, "strategy": "load_data"}).build()
 
-        async def df_load() -> None:
-            outcome, _ = await runtime.execute_async(load)
-            assert outcome["n"] == {"inserted": rows_count}, outcome
+        df_load = checked_run(runtime, load, {"inserted": rows_count})
 
         raw_time = await best_of(3, raw_clear, raw_insert)
         df_time = await best_of(3, df_clear, df_load)

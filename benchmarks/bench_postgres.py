@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_of, define, median_latency, node, report, rows
+from common import best_of, checked_run, define, median_latency, node, report, rows
 
 from dataflow import AsyncLocalRuntime, DataFlow
 from dataflow.nodes.rows import RowPreparer
@@ -96,9 +96,7 @@ async def _bench(url: str, raw_schema: str, df_schema: str, rows_count: int, rea
         await raw.execute(f'TRUNCATE "{df_schema}".item RESTART IDENTITY')
         await settle()
 
-    async def df_insert() -> None:
-        outcome, _ = await runtime.execute_async(create)
-        assert outcome["n"] == {"inserted": rows_count}, outcome
+    df_insert = checked_run(runtime, create, {"inserted": rows_count})
 
     raw_time = await best_of(3, raw_clear, raw_insert)
     df_time = await best_of(3, df_clear, df_insert)
@@ -129,9 +127,7 @@ async def _bench(url: str, raw_schema: str, df_schema: str, rows_count: int, rea
         await df_insert()
         await settle()
 
-    async def df_upsert() -> None:
-        outcome, _ = await runtime.execute_async(upsert)
-        assert outcome["n"] == {"inserted": half, "updated": rows_count - half}, outcome
+    df_upsert = checked_run(runtime, upsert, {"inserted": half, "updated": rows_count - half})
 
     raw_time = await best_of(3, raw_seed, raw_upsert)
     df_time = await best_of(3, df_seed, df_upsert)

@@ -17,7 +17,7 @@ from pathlib import Path
 import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_of, define, median_latency, node, report, rows
+from common import best_of, checked_run, define, median_latency, node, report, rows
 
 from dataflow import AsyncLocalRuntime, DataFlow
 
@@ -103,9 +103,7 @@ async def bench(rows_count: int, reads: int, directory: str) -> None:
         await runtime.execute_async(clear)
         await runtime.execute_async(create)
 
-    async def df_upsert() -> None:
-        results_, _ = await runtime.execute_async(upsert)
-        assert results_["n"] == {"inserted": half, "updated": rows_count - half}, results_
+    df_upsert = checked_run(runtime, upsert, {"inserted": half, "updated": rows_count - half})
 
     raw_time = await best_of(3, raw_seed, raw_upsert)
     df_time = await best_of(3, df_seed, df_upsert)

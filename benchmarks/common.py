@@ -7,7 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from dataflow import DataFlow, WorkflowBuilder
+from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
+from dataflow.workflow import Workflow
 
 
 async def best_of(runs: int, setup: Callable[[], Awaitable[None]], action: Callable[[], Awaitable[None]]) -> float:
@@ -74,3 +75,15 @@ def node(db: DataFlow, name: str, params: dict[str, Any]) -> WorkflowBuilder:
     workflow = WorkflowBuilder()
     workflow.add_node(db.nodes[name], "n", params)
     return workflow
+
+
+def checked_run(
+    runtime: AsyncLocalRuntime, workflow: Workflow, expected: dict[str, Any]
+) -> Callable[[], Awaitable[None]]:
+    """An action that runs ``workflow`` and checks that its node ``n`` gave ``expected`` (the counts)."""
+
+    async def action() -> None:
+        outcome, _ = await runtime.execute_async(workflow)
+        assert outcome["n"] == expected, outcome
+
+    return action
