@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -254,6 +255,27 @@ class DataFlow:
                 discard = True
         await pool.release(session.connection, discard=discard or session.broken)
 
+    @asynccontextmanager
+    async def standalone_session(self, context: Mapping[str, Any] | None = None) -> AsyncIterator[Session]:
+        """A session outside any run, without the schema check or session hooks: for DDL and admin work.
+
+        A transaction it leaves open is rolled back; a connection that broke,
+        or whose rollback failed, is discarded instead of going back to the pool.
+        """
+        pool = await self.pool()
+        connection = await pool.acquire()
+        session = Session(self, connection, run_id=None, context=dict(context or {}), pool=pool)
+        try:
+            yield session
+        finally:
+            discard = session.broken
+            if session.in_transaction and not discard:
+                try:
+                    await session.rollback()
+                except Exception:  # noqa: BLE001 - the connection is discarded below instead
+                    discard = True
+            await pool.release(connection, discard=discard or session.broken)
+
     async def _prepare_schema(self, session: Session) -> None:
         """Once per model set: create what is missing (development) or check it (production)."""
         from .migrate.startup import prepare_schema
@@ -285,13 +307,8 @@ class DataFlow:
         """Create every model's table and indexes that does not exist yet (never alters or drops)."""
         from .migrate.startup import create_missing_tables
 
-        pool = await self.pool()
-        connection = await pool.acquire()
-        session = Session(self, connection, run_id=None, context={}, pool=pool)
-        try:
+        async with self.standalone_session() as session:
             await create_missing_tables(self, session)
-        finally:
-            await pool.release(connection, discard=session.broken)
 
     def create_tables(self) -> None:
         """Synchronous :meth:`create_tables_async`."""

@@ -77,15 +77,8 @@ def creation_order(schemas: list[ModelSchema]) -> list[ModelSchema]:
 @asynccontextmanager
 async def admin_session(db: DataFlow) -> AsyncIterator[Session]:
     """A session outside any run, for DDL and purges."""
-    pool = await db.pool()
-    connection = await pool.acquire()
-    session = Session(db, connection, run_id=None, context={"tenant_admin": "dataflow-tenancy"}, pool=pool)
-    try:
+    async with db.standalone_session({"tenant_admin": "dataflow-tenancy"}) as session:
         yield session
-    finally:
-        if session.in_transaction and not session.broken:
-            await session.rollback()
-        await pool.release(connection, discard=session.broken)
 
 
 def _namespaced_models(db: DataFlow) -> list[ModelSchema]:

@@ -40,15 +40,8 @@ class Migrator:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[Session]:
         """A session outside any workflow run, and without the automatic table creation."""
-        pool = await self.db.pool()
-        connection = await pool.acquire()
-        session = Session(self.db, connection, run_id=None, context={}, pool=pool)
-        try:
+        async with self.db.standalone_session() as session:
             yield session
-        finally:
-            if session.in_transaction and not session.broken:
-                await session.rollback()
-            await pool.release(connection, discard=session.broken)
 
     def editor(self, live: Mapping[str, LiveTable]) -> SchemaEditor:
         editor = self.db.dialect.schema_editor(self.db.schemas)
