@@ -53,7 +53,7 @@ class LazyRows(Sequence[Row]):
 
     def resliced(self, slice_rows: int) -> LazyRows:
         """The same rows, made in slices of ``slice_rows``; only before any slice is made."""
-        if self._made or self._next:
+        if self._made:
             raise RuntimeError("LazyRows.resliced() after rows were read")
         return LazyRows(self._count, self._prepare, slice_rows, keep=self._keep)
 
