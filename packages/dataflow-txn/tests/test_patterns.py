@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,18 +22,27 @@ def undo(context: SagaContext, results: Any) -> dict[str, Any]:
     return {"delete": {"filter": {"name": results["create"]["name"]}}}
 
 
-def test_auto_picks_two_phase_commit_when_every_participant_can_prepare(
+@pytest.fixture
+def pg_and_mysql(
     pg_url: str, mysql_url: str, coordinator_name: str
-) -> None:
+) -> Iterator[tuple[DistributedTransaction, DataFlow, DataFlow]]:
+    """A transaction (pattern "auto") creating an account on PostgreSQL and one on MariaDB."""
     pg, my = open_accounts(pg_url), open_accounts(mysql_url)
     try:
         txn = DistributedTransaction(coordinator_name, log=pg)
         txn.add_participant("pg", pg, create_account(pg, "ann")).add_participant("my", my, create_account(my, "bob"))
-        assert txn.build() == "2pc"
-        assert txn.execute().pattern == "2pc"
+        yield txn, pg, my
     finally:
         pg.close()
         my.close()
+
+
+def test_auto_picks_two_phase_commit_when_every_participant_can_prepare(
+    pg_and_mysql: tuple[DistributedTransaction, DataFlow, DataFlow],
+) -> None:
+    txn, _, _ = pg_and_mysql
+    assert txn.build() == "2pc"
+    assert txn.execute().pattern == "2pc"
 
 
 def test_auto_picks_a_saga_when_a_participant_cannot_prepare_and_reports_it(
@@ -124,15 +134,9 @@ def test_a_transaction_that_may_run_as_a_saga_is_known_to_saga_recovery(sqlite_u
 
 
 def test_an_idempotency_key_for_a_two_phase_transaction_is_refused_before_any_write(
-    pg_url: str, mysql_url: str, coordinator_name: str
+    pg_and_mysql: tuple[DistributedTransaction, DataFlow, DataFlow],
 ) -> None:
-    pg, my = open_accounts(pg_url), open_accounts(mysql_url)
-    try:
-        txn = DistributedTransaction(coordinator_name, log=pg)
-        txn.add_participant("pg", pg, create_account(pg, "ann")).add_participant("my", my, create_account(my, "bob"))
-        with pytest.raises(WorkflowBuildError, match="takes no idempotency key"):
-            txn.execute(key="order-1")
-        assert run(accounts(pg)) == {} and run(accounts(my)) == {}
-    finally:
-        pg.close()
-        my.close()
+    txn, pg, my = pg_and_mysql
+    with pytest.raises(WorkflowBuildError, match="takes no idempotency key"):
+        txn.execute(key="order-1")
+    assert run(accounts(pg)) == {} and run(accounts(my)) == {}
