@@ -14,7 +14,7 @@ from ..sql import Params, TableSQL
 from .bulk_base import BulkNode, PipelinedBulkNode
 from .crud import delete_statement
 from .rows import RowPreparer, changes, check_known, check_unprotected, key_value
-from .statements import update_matching, visible_scope, where
+from .statements import check_confirmed, update_matching, visible_scope, where
 
 
 class BulkCreateNode(PipelinedBulkNode):
@@ -127,7 +127,10 @@ class BulkUpsertNode(PipelinedBulkNode):
 
 
 class BulkUpdateNode(BulkNode):
-    """Update rows given with their keys (``data``), or all rows matching ``filter`` with ``fields``."""
+    """Update rows given with their keys (``data``), or all rows matching ``filter`` with ``fields``.
+
+    A filter that matches every row needs ``confirmed=True``.
+    """
 
     operation = "bulk_update"
     parameters = frozenset({"data", "filter", "fields", "batch_size", "strategy", "confirmed"})
@@ -185,15 +188,13 @@ class BulkUpdateNode(BulkNode):
         return {"updated": updated}
 
     async def _by_filter(self, session: Session, table: TableSQL, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        filter = inputs["filter"]
-        if not filter and not inputs.get("confirmed"):
-            raise self.error("an empty filter updates every row; pass confirmed=True to mean it", "filter")
         values = changes(self.schema, inputs.get("fields"), session.protected(self.schema))
-        return await update_matching(session, table, values, filter, self.operation)
+        check_confirmed(self.type_name, table, inputs, "update")
+        return await update_matching(session, table, values, inputs["filter"], self.operation)
 
 
 class BulkDeleteNode(BulkNode):
-    """Delete by ``ids`` or ``filter``; an empty filter needs ``confirmed=True``."""
+    """Delete by ``ids`` or ``filter``; a filter that matches every row needs ``confirmed=True``."""
 
     operation = "bulk_delete"
     parameters = frozenset({"ids", "filter", "batch_size", "strategy", "confirmed"})
@@ -204,11 +205,9 @@ class BulkDeleteNode(BulkNode):
         if ("ids" in inputs) == ("filter" in inputs):
             raise self.error("give exactly one of 'ids' or 'filter'", "ids")
         if "filter" in inputs:
-            filter = inputs["filter"]
-            if not filter and not inputs.get("confirmed"):
-                raise self.error("an empty filter deletes every row; pass confirmed=True to mean it", "filter")
+            check_confirmed(self.type_name, table, inputs, "delete")
             params = Params(table.dialect)
-            sql = delete_statement(table, params) + where(session, table, params, filter)
+            sql = delete_statement(table, params) + where(session, table, params, inputs["filter"])
             result = await session.execute(sql, params.values, schema=self.schema, operation=self.operation)
             return {"deleted": result.rowcount}
         keys = [key_value(self.schema, key, f"ids[{i}]") for i, key in enumerate(self.rows_input(inputs, "ids"))]

@@ -11,7 +11,15 @@ from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
 from .rows import changes, check_known, check_unprotected, key_value, new_record, utcnow
-from .statements import assignments, check_conflict_target, key_where, read_record, update_matching, where
+from .statements import (
+    assignments,
+    check_confirmed,
+    check_conflict_target,
+    key_where,
+    read_record,
+    update_matching,
+    where,
+)
 
 
 def _not_found(node: ModelNode, key: Any) -> NotFoundError:
@@ -134,10 +142,13 @@ class ReadNode(ModelNode):
 
 
 class UpdateNode(ModelNode):
-    """Update by ``id`` (returns the record) or by ``filter`` (returns ``{"updated": n}``)."""
+    """Update by ``id`` (returns the record) or by ``filter`` (returns ``{"updated": n}``).
+
+    A filter that matches every row needs ``confirmed=True``.
+    """
 
     operation = "update"
-    parameters = frozenset({"id", "filter", "fields", "raise_on_not_found"})
+    parameters = frozenset({"id", "filter", "fields", "raise_on_not_found", "confirmed"})
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -156,14 +167,18 @@ class UpdateNode(ModelNode):
             if record is None and inputs.get("raise_on_not_found", True):
                 raise _not_found(self, key)
             return record
+        check_confirmed(self.type_name, table, inputs, "update")
         return await update_matching(session, table, values, inputs["filter"], self.operation)
 
 
 class DeleteNode(ModelNode):
-    """Delete by ``id`` or ``filter``; returns ``{"deleted": n}``. Soft-delete models keep the row."""
+    """Delete by ``id`` or ``filter``; returns ``{"deleted": n}``. Soft-delete models keep the row.
+
+    A filter that matches every row needs ``confirmed=True``.
+    """
 
     operation = "delete"
-    parameters = frozenset({"id", "filter", "raise_on_not_found"})
+    parameters = frozenset({"id", "filter", "raise_on_not_found", "confirmed"})
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
@@ -178,6 +193,7 @@ class DeleteNode(ModelNode):
             key = key_value(self.schema, inputs["id"])
             sql += key_where(session, table, params, key)
         else:
+            check_confirmed(self.type_name, table, inputs, "delete")
             sql += where(session, table, params, inputs["filter"])
         result = await session.execute(sql, params.values, schema=self.schema, operation=self.operation, key=key)
         if has_id and result.rowcount == 0 and inputs.get("raise_on_not_found", True):

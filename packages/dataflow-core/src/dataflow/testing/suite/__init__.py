@@ -13,5 +13,9 @@ from .test_filters import population, tagged
 from .test_nodes import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
+from .test_write_guards import *  # noqa: F403
+from .test_write_guards import two_users
 
-__all__ = ["db", "population", "tagged", "users", "users_and_ann"] + [n for n in dir() if n.startswith("test_")]
+__all__ = ["db", "population", "tagged", "two_users", "users", "users_and_ann"] + [
+    n for n in dir() if n.startswith("test_")
+]
