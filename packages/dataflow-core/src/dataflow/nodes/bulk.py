@@ -13,6 +13,7 @@ from ..session import Session
 from ..sql import Params, TableSQL
 from .bulk_base import BulkNode, PipelinedBulkNode
 from .crud import delete_statement
+from .outputs import SCALAR, Items, Keys, Shape, counts
 from .rows import RowPreparer, changes, check_known, check_unprotected, key_value
 from .statements import check_confirmed, update_matching, visible_scope, where
 
@@ -26,6 +27,10 @@ class BulkCreateNode(PipelinedBulkNode):
 
     operation = "bulk_create"
     parameters = frozenset({"data", "batch_size", "return_ids", "strategy", "conflict_on"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return Keys({"inserted": SCALAR, "ids": Items(SCALAR), "skipped": SCALAR})
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -65,6 +70,10 @@ class BulkUpsertNode(PipelinedBulkNode):
 
     operation = "bulk_upsert"
     parameters = frozenset({"data", "conflict_on", "update_fields", "batch_size", "strategy", "on_duplicate"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return counts("inserted", "updated")
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -135,6 +144,10 @@ class BulkUpdateNode(BulkNode):
     operation = "bulk_update"
     parameters = frozenset({"data", "filter", "fields", "batch_size", "strategy", "confirmed"})
 
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return counts("updated")
+
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
         table = self.table(session)
@@ -198,6 +211,10 @@ class BulkDeleteNode(BulkNode):
 
     operation = "bulk_delete"
     parameters = frozenset({"ids", "filter", "batch_size", "strategy", "confirmed"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return counts("deleted")
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None

@@ -10,6 +10,7 @@ from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
+from .outputs import SCALAR, Keys, Shape, counts, record_shape
 from .rows import changes, check_known, check_unprotected, key_value, new_record, utcnow
 from .statements import (
     assignments,
@@ -108,6 +109,10 @@ class CreateNode(ModelNode):
     operation = "create"
 
     @classmethod
+    def output_shape(cls) -> Shape:
+        return record_shape(cls.schema)
+
+    @classmethod
     def parameters_for(cls, schema: ModelSchema) -> frozenset[str]:
         return frozenset(f.name for f in schema.fields if not f.managed)
 
@@ -127,6 +132,10 @@ class ReadNode(ModelNode):
 
     operation = "read"
     parameters = frozenset({"id", "raise_on_not_found"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return record_shape(cls.schema)
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -149,6 +158,11 @@ class UpdateNode(ModelNode):
 
     operation = "update"
     parameters = frozenset({"id", "filter", "fields", "raise_on_not_found", "confirmed"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        # By id the record, by filter a count: which one is known only from the inputs the run delivers.
+        return Keys({**record_shape(cls.schema).fields, "updated": SCALAR})
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -179,6 +193,10 @@ class DeleteNode(ModelNode):
 
     operation = "delete"
     parameters = frozenset({"id", "filter", "raise_on_not_found", "confirmed"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return counts("deleted")
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
@@ -216,6 +234,10 @@ class UpsertNode(ModelNode):
     """Insert, or update the record that matches ``conflict_on``; returns ``{"record", "created"}``."""
 
     operation = "upsert"
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return Keys({"record": record_shape(cls.schema), "created": SCALAR})
 
     @classmethod
     def parameters_for(cls, schema: ModelSchema) -> frozenset[str]:

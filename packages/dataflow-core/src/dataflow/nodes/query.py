@@ -9,6 +9,7 @@ from ..filters import compile_order_by
 from ..session import Session
 from ..sql import Params
 from .base import ModelNode
+from .outputs import SCALAR, Items, Keys, Shape, counts, record_shape
 from .rows import check_known
 from .statements import where
 
@@ -26,6 +27,10 @@ class ListNode(ModelNode):
 
     operation = "list"
     parameters = frozenset({"filter", "order_by", "limit", "offset", "fields"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return Keys({"records": Items(record_shape(cls.schema)), "count": SCALAR})
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
@@ -55,6 +60,10 @@ class CountNode(ModelNode):
 
     operation = "count"
     parameters = frozenset({"filter"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return counts("count")
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
