@@ -13,6 +13,7 @@ from .test_filters import population, tagged
 from .test_nodes import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
+from .test_url_options import *  # noqa: F403
 from .test_write_guards import *  # noqa: F403
 from .test_write_guards import two_users
 
