@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import select
 import weakref
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Generic, TypeVar
@@ -161,6 +162,31 @@ class ConnectionPool(abc.ABC, Generic[C]):
     def state(self) -> Mapping[str, int]:
         in_use, idle = len(self._in_use), len(self._idle)
         return {"size": in_use + idle, "in_use": in_use, "idle": idle, "waiting": self._waiting}
+
+
+def socket_is_quiet(sock: Any) -> bool:
+    """Has an idle connection's socket nothing to read (no bytes, no end of stream, no error)?
+
+    A server ending an idle session (a kill, a restart, an idle timeout)
+    sends a last error message and closes, which makes the socket readable
+    at once, even when the connection's event loop has not run since (the
+    synchronous face runs its loop only during a run, so the driver has not
+    noticed). One poll, no round trip. ``sock`` has a ``fileno()``; None
+    (no socket to ask) counts as quiet.
+    """
+    if sock is None:
+        return True
+    try:
+        fd = sock.fileno()
+        if fd < 0:
+            return False
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(fd, select.POLLIN | select.POLLPRI)
+            return not poller.poll(0)
+        return not select.select([fd], [], [fd], 0)[0]  # no poll() on Windows
+    except (OSError, ValueError):
+        return False
 
 
 class LoopPools:
