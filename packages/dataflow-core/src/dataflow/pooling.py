@@ -278,7 +278,8 @@ class LoopPools:
 
     def _cut_pools_of_closed_loops(self) -> None:
         """Pools of loops that ended without ``close_async`` (e.g. after ``asyncio.run``) hold connections."""
-        for loop in [loop for loop in self._made if loop.is_closed()]:
+        # A copy: other threads add and end their loops' pools meanwhile.
+        for loop in [loop for loop in list(self._made) if loop.is_closed()]:
             pool = self._forget(loop)
             if pool is not None:
                 pool.terminate()
