@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -9,8 +10,9 @@ import textwrap
 import threading
 from pathlib import Path
 
-from pg_testing import fetch, option, run_node, wait_for_connections
+from pg_testing import fetch, fetch_async, option, run_node, wait_for_connections
 
+from dataflow import AsyncLocalRuntime, WorkflowBuilder
 from dataflow.testing.helpers import define_people, open_db
 
 DATAFLOW_CLI = str(Path(sys.executable).with_name("dataflow"))
@@ -41,6 +43,42 @@ def test_a_connection_terminated_while_idle_is_replaced_before_the_next_sync_run
         assert not set(own_backends(dataflow_database_url)) & set(killed)
     finally:
         db.close()
+
+
+def test_a_connection_terminated_while_idle_is_replaced_before_the_next_async_run(dataflow_database_url: str) -> None:
+    async def main() -> tuple[int, int]:
+        db = open_db(dataflow_database_url)
+        define_people(db)
+        try:
+            runtime = AsyncLocalRuntime()
+            workflow = WorkflowBuilder()
+            workflow.add_node(db.nodes["UserCountNode"], "count", {})
+            await runtime.execute_async(workflow.build())
+            [(killed,)] = await fetch_async(
+                dataflow_database_url,
+                "SELECT pid FROM pg_stat_activity WHERE application_name = $1",
+                option(dataflow_database_url, "application_name"),
+            )
+            await fetch_async(dataflow_database_url, "SELECT pg_terminate_backend($1)", killed)
+            for _ in range(100):  # the backend exits a moment after the signal
+                if not await fetch_async(
+                    dataflow_database_url, "SELECT 1 FROM pg_stat_activity WHERE pid = $1", killed
+                ):
+                    break
+                await asyncio.sleep(0.05)
+            results, _ = await runtime.execute_async(workflow.build())
+            assert results == {"count": {"count": 0}}
+            session = await db.open_session()
+            try:
+                [(now,)] = await session.fetch("SELECT pg_backend_pid()")
+            finally:
+                await db.close_session(session)
+            return int(killed), int(now)
+        finally:
+            await db.close_async()
+
+    killed, now = asyncio.run(main())
+    assert killed != now
 
 
 def test_threads_that_ended_leave_no_server_connections(dataflow_database_url: str) -> None:
