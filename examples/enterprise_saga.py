@@ -104,8 +104,10 @@ def order(txn: DistributedTransaction, customer: str, quantity: int) -> None:
         print(f"{customer}: order undone ({error.step} failed), compensated: {list(error.compensated)}")
         return
     taken = outcome.results["stock"]["take"]["updated"]
-    print(f"{customer}: {outcome.pattern} committed, order {outcome.results['orders']['create']['id']}, "
-          f"{taken} stock row updated")
+    print(
+        f"{customer}: {outcome.pattern} committed, order {outcome.results['orders']['create']['id']}, "
+        f"{taken} stock row updated"
+    )
 
 
 def count(db: DataFlow, model: str) -> int:

@@ -28,15 +28,20 @@ def undo(context: SagaContext, results: Any) -> dict[str, Any]:
     return {"delete": {"id": results["create"]["id"]}}
 
 
+def two_steps(name: str, left: DataFlow, right: DataFlow) -> DistributedTransaction:
+    """A saga creating an account on ``left`` (undone by deleting it), then one on ``right``."""
+    txn = DistributedTransaction(name, log=left, pattern="saga")
+    txn.add_participant("left", left, bare_create(left), compensation=bare_delete(left), compensation_params=undo)
+    return txn.add_participant("right", right, bare_create(right))
+
+
 def test_a_participant_built_without_placeholder_values_runs_with_its_run_time_parameters(
     tmp_path: Any, coordinator_name: str
 ) -> None:
     async def main() -> None:
         left, right = open_accounts(f"sqlite:///{tmp_path / 'l.db'}"), open_accounts(f"sqlite:///{tmp_path / 'r.db'}")
         try:
-            txn = DistributedTransaction(coordinator_name, log=left, pattern="saga")
-            txn.add_participant("left", left, bare_create(left), compensation=bare_delete(left), compensation_params=undo)
-            txn.add_participant("right", right, bare_create(right))
+            txn = two_steps(coordinator_name, left, right)
             await txn.execute_async({"left": {"create": {"name": "ann"}}, "right": {"create": {"name": "bob"}}})
             assert await accounts(left) == {"ann": 0} and await accounts(right) == {"bob": 0}
         finally:
@@ -52,9 +57,7 @@ def test_a_required_input_missing_at_run_time_fails_its_step_naming_the_field_an
     async def main() -> None:
         left, right = open_accounts(f"sqlite:///{tmp_path / 'l.db'}"), open_accounts(f"sqlite:///{tmp_path / 'r.db'}")
         try:
-            txn = DistributedTransaction(coordinator_name, log=left, pattern="saga")
-            txn.add_participant("left", left, bare_create(left), compensation=bare_delete(left), compensation_params=undo)
-            txn.add_participant("right", right, bare_create(right))
+            txn = two_steps(coordinator_name, left, right)
             with pytest.raises(SagaError) as raised:
                 await txn.execute_async({"left": {"create": {"name": "ann"}}})
             assert raised.value.step == "right"
