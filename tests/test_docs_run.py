@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from doc_blocks import runnable_blocks
+from scripts import run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -22,15 +20,6 @@ def test_the_pages_a_new_user_reads_first_have_runnable_blocks() -> None:
 
 @pytest.mark.parametrize("page", RUNNABLE, ids=[page.name for page in RUNNABLE])
 def test_every_runnable_block_of_the_page_runs(page: Path, tmp_path: Path) -> None:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATAFLOW_", "DATABASE_URL"))}
-    finished = subprocess.run(
-        [sys.executable, str(Path(__file__).with_name("doc_blocks.py")), str(page)],
-        cwd=tmp_path,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    finished = run_script(Path(__file__).with_name("doc_blocks.py"), str(page), cwd=tmp_path)
     assert finished.returncode == 0, finished.stderr
     assert "Traceback" not in finished.stderr and "Exception ignored" not in finished.stderr, finished.stderr

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from scripts import run_script
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def run_example(name: str, directory: Path) -> str:
     """Run ``examples/<name>`` in ``directory`` on the embedded default; its stdout, after checking it succeeded."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("DATAFLOW_", "DATABASE_URL"))}
-    finished = subprocess.run(
-        [sys.executable, str(EXAMPLES / name)],
-        cwd=directory,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    finished = run_script(EXAMPLES / name, cwd=directory, timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert finished.stderr == "", finished.stderr
     return finished.stdout

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -35,42 +37,37 @@ def two_steps(name: str, left: DataFlow, right: DataFlow) -> DistributedTransact
     return txn.add_participant("right", right, bare_create(right))
 
 
-def test_a_participant_built_without_placeholder_values_runs_with_its_run_time_parameters(
-    tmp_path: Any, coordinator_name: str
-) -> None:
-    async def main() -> None:
-        left, right = open_accounts(f"sqlite:///{tmp_path / 'l.db'}"), open_accounts(f"sqlite:///{tmp_path / 'r.db'}")
-        try:
-            txn = two_steps(coordinator_name, left, right)
-            await txn.execute_async({"left": {"create": {"name": "ann"}}, "right": {"create": {"name": "bob"}}})
-            assert await accounts(left) == {"ann": 0} and await accounts(right) == {"bob": 0}
-        finally:
-            await left.close_async()
-            await right.close_async()
+@pytest.fixture
+def left_and_right(tmp_path: Path) -> Iterator[tuple[DataFlow, DataFlow]]:
+    """Two SQLite databases with accounts."""
+    left, right = open_accounts(f"sqlite:///{tmp_path / 'l.db'}"), open_accounts(f"sqlite:///{tmp_path / 'r.db'}")
+    yield left, right
+    left.close()
+    right.close()
 
-    run(main())
+
+def test_a_participant_built_without_placeholder_values_runs_with_its_run_time_parameters(
+    left_and_right: tuple[DataFlow, DataFlow], coordinator_name: str
+) -> None:
+    left, right = left_and_right
+    two_steps(coordinator_name, left, right).execute(
+        {"left": {"create": {"name": "ann"}}, "right": {"create": {"name": "bob"}}}
+    )
+    assert run(accounts(left)) == {"ann": 0} and run(accounts(right)) == {"bob": 0}
 
 
 def test_a_required_input_missing_at_run_time_fails_its_step_naming_the_field_and_compensates(
-    tmp_path: Any, coordinator_name: str
+    left_and_right: tuple[DataFlow, DataFlow], coordinator_name: str
 ) -> None:
-    async def main() -> None:
-        left, right = open_accounts(f"sqlite:///{tmp_path / 'l.db'}"), open_accounts(f"sqlite:///{tmp_path / 'r.db'}")
-        try:
-            txn = two_steps(coordinator_name, left, right)
-            with pytest.raises(SagaError) as raised:
-                await txn.execute_async({"left": {"create": {"name": "ann"}}})
-            assert raised.value.step == "right"
-            cause: BaseException | None = raised.value
-            while cause is not None and not isinstance(cause, ValidationError):
-                cause = cause.__cause__ if not isinstance(cause, WorkflowError) else cause.cause
-            assert isinstance(cause, ValidationError) and cause.field == "name"
-            assert await accounts(left) == {} and await accounts(right) == {}
-        finally:
-            await left.close_async()
-            await right.close_async()
-
-    run(main())
+    left, right = left_and_right
+    with pytest.raises(SagaError) as raised:
+        two_steps(coordinator_name, left, right).execute({"left": {"create": {"name": "ann"}}})
+    assert raised.value.step == "right"
+    cause: BaseException | None = raised.value
+    while cause is not None and not isinstance(cause, ValidationError):
+        cause = cause.cause if isinstance(cause, WorkflowError) else cause.__cause__
+    assert isinstance(cause, ValidationError) and cause.field == "name"
+    assert run(accounts(left)) == {} and run(accounts(right)) == {}
 
 
 def test_an_unknown_input_is_still_refused_when_the_part_is_added(tmp_path: Any, coordinator_name: str) -> None:
