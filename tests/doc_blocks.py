@@ -16,7 +16,7 @@ import re
 import sys
 import traceback
 from pathlib import Path
-from types import CodeType, FunctionType
+from types import CodeType, FunctionType, ModuleType
 
 FENCE = re.compile(r"^```python runnable[ \t]*\n(.*?)^```[ \t]*$", re.S | re.M)
 
@@ -34,7 +34,10 @@ def compiled(source: str, page: str, line: int) -> CodeType:
 
 def run_page(path: Path) -> int:
     blocks = runnable_blocks(path.read_text())
-    namespace: dict[str, object] = {"__name__": "__main__"}
+    # A real module, so that code reading a class's module (type hints of a model) finds the page's names.
+    page_module = ModuleType("docpage")
+    sys.modules[page_module.__name__] = page_module
+    namespace = page_module.__dict__
     loop = asyncio.new_event_loop()
     try:
         for number, (line, source) in enumerate(blocks, 1):
