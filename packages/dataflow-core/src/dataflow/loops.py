@@ -16,6 +16,7 @@ import asyncio
 import atexit
 import contextlib
 import contextvars
+import os
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
@@ -36,10 +37,13 @@ class _PrivateLoop:
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
         self.at_end: list[LoopEndCallback] = []
+        self.pid = os.getpid()
 
     def end(self) -> None:
         """Tell everything bound to the loop, then close it (once; never while it runs)."""
-        if self.loop.is_running():
+        if self.loop.is_running() or self.pid != os.getpid():
+            # A forked child holds copies of its parent's connections: a goodbye on them
+            # would end the parent's sessions. The child leaves them alone.
             return
         callbacks, self.at_end = self.at_end, []
         for callback in callbacks:
@@ -60,7 +64,7 @@ _private: weakref.WeakSet[_PrivateLoop] = weakref.WeakSet()
 
 def _private_loop() -> _PrivateLoop | None:
     private: _PrivateLoop | None = getattr(_local, "private", None)
-    if private is None or private.loop.is_closed():
+    if private is None or private.loop.is_closed() or private.pid != os.getpid():
         return None
     return private
 
