@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import os
 import subprocess
 import sys
@@ -136,3 +137,22 @@ def test_the_init_templates_and_the_cli_exit_quietly(dataflow_database_url: str,
     assert "finished" in quiet_run(sys.executable, "workflow.py", cwd=tmp_path, env=env)
     quiet_run(DATAFLOW_CLI, "migrate", "status", "--models", "models:db", cwd=tmp_path, env=env)
     assert wait_for_connections(dataflow_database_url, 0) == 0
+
+
+def test_a_forked_child_that_exits_leaves_the_parents_connection_open(dataflow_database_url: str) -> None:
+    db = open_db(dataflow_database_url)
+    define_people(db)
+    try:
+        run_node(db, "UserCountNode", {})
+        [before] = own_backends(dataflow_database_url)
+        child = os.fork()
+        if child == 0:  # the child runs the exit handlers, with copies of the parent's sockets
+            try:
+                atexit._run_exitfuncs()
+            finally:
+                os._exit(0)  # not through pytest, which would tear the test's database down
+        os.waitpid(child, 0)
+        assert run_node(db, "UserCountNode", {}) == {"count": 0}
+        assert own_backends(dataflow_database_url) == [before]
+    finally:
+        db.close()
