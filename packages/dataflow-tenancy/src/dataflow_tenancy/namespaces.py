@@ -8,13 +8,11 @@ models in it, with the dialect's own DDL (the statements the core runs to
 create missing tables); :func:`purge_tenant` drops it, and deletes the
 tenant's rows of row-level models.
 
-Namespace names come from tenant ids, so those tenants' ids are held to
-lower-case letters, digits and ``_``; the name is quoted by the dialect.
+Names of namespaces come from :mod:`.naming`, which imports nothing above it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
@@ -26,34 +24,12 @@ from dataflow.session import Session
 
 from .context import check_tenant
 from .events import TenantAdminAccess
+from .naming import base_namespace, namespace_name
 from .schema import NAMESPACE_DIALECTS, ROW, SCHEMA, TENANT_FIELD, strategy
+from .service import tenancy
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
-
-    from .service import Tenancy
-
-_NAMESPACE_TENANT = re.compile(r"^[a-z0-9_]+$")
-
-
-def namespace_name(service: Tenancy, tenant: str) -> str:
-    """``<prefix><tenant>``, the schema (PostgreSQL) or database (MySQL) of ``tenant``."""
-    check_tenant(tenant)
-    name = service.namespace_prefix + tenant
-    limit = service.db.dialect.capabilities.max_identifier_length
-    if not _NAMESPACE_TENANT.match(tenant) or len(name.encode()) > limit:
-        raise ConfigError(
-            f"tenant id {tenant!r} cannot name a schema: with a schema per tenant, tenant ids are lower-case "
-            f"letters, digits and '_', and '{service.namespace_prefix}<tenant>' fits in {limit} bytes"
-        )
-    return name
-
-
-def base_namespace(db: DataFlow) -> str:
-    """The database of ``db``'s URL (MySQL), where sessions return after a tenant's run."""
-    if not db.url.database:
-        raise ConfigError(f"{db.label}: a database per tenant needs a database in the URL to return to")
-    return db.url.database
 
 
 def creation_order(schemas: list[ModelSchema]) -> list[ModelSchema]:
@@ -96,10 +72,8 @@ async def provision_tenant(db: DataFlow, tenant: str) -> str:
     Safe to run again: after new models are added, it creates only what is
     missing (``CREATE ... IF NOT EXISTS``).
     """
-    from .service import tenancy
-
     _check_dialect(db)
-    name = namespace_name(tenancy(db), tenant)
+    name = namespace_name(db, tenancy(db).namespace_prefix, tenant)
     quoted = db.dialect.quote(name)
     async with admin_session(db) as session:
         if db.dialect.name == "postgresql":
@@ -139,8 +113,6 @@ async def purge_tenant(db: DataFlow, tenant: str) -> None:
     Irreversible; reported to the monitors as a ``TenantAdminAccess`` with
     action ``"purge"``.
     """
-    from .service import tenancy
-
     service = tenancy(db)
     check_tenant(tenant)
     namespaced = _namespaced_models(db)
@@ -160,7 +132,7 @@ async def purge_tenant(db: DataFlow, tenant: str) -> None:
                 operation="purge",
             )
     if namespaced:
-        name = db.dialect.quote(namespace_name(service, tenant))
+        name = db.dialect.quote(namespace_name(db, service.namespace_prefix, tenant))
         async with admin_session(db) as session:
             if db.dialect.name == "postgresql":
                 await session.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE", operation="purge")
@@ -170,8 +142,6 @@ async def purge_tenant(db: DataFlow, tenant: str) -> None:
 
 async def provisioned_tenants(db: DataFlow) -> list[str]:
     """The tenants whose namespace exists, sorted."""
-    from .service import tenancy
-
     _check_dialect(db)
     prefix = tenancy(db).namespace_prefix
     first, second = db.dialect.placeholder(1), db.dialect.placeholder(2)
