@@ -14,10 +14,10 @@ from dataflow_tenancy import (
     TenantNotProvisionedError,
     TenantRequiredError,
     enable,
-    tenancy,
     provision_tenant,
     provisioned_tenants,
     purge_tenant,
+    tenancy,
 )
 
 
