@@ -88,9 +88,8 @@ def test_create_fills_the_tenant_and_refuses_another(db: DataFlow) -> None:
 def test_an_upsert_whose_key_exists_under_another_tenant_creates_the_tenants_own_row(db: DataFlow) -> None:
     before = seed_globex(db, 1)
     email = before[0]["email"]
-    targets = [["tenant_id", "email"]]
-    if not db.dialect.capabilities.upsert_needs_unique_key:
-        targets.append(["email"])  # MySQL cannot be told a conflict target; elsewhere the scope narrows it
+    # The core puts tenant_id in front of a business-key conflict_on, so ["email"] is enough, MySQL included.
+    targets = [["tenant_id", "email"], ["email"]]
     for number, conflict_on in enumerate(targets):
         params = {"name": f"mine{number}", "email": email, "conflict_on": conflict_on}
         result = run(db, "CustomerUpsertNode", params, tenant=ACME)
@@ -234,6 +233,24 @@ def test_bulk_upsert_keys_existing_under_another_tenant_become_the_tenants_own_r
     assert [(r["email"], r["score"]) for r in mine] == [("g0@example.com", 49 + len(ran))] + [
         ("g1@example.com", 49 + len(ran))
     ]
+
+
+def test_bulk_conflict_targets_without_tenant_id_are_narrowed_to_the_tenant(db: DataFlow) -> None:
+    before = seed_globex(db, 2)
+    ran: list[str] = []
+    for name in strategy_names("upsert"):
+        data = [{**row, "score": 70 + len(ran)} for row in customers(2, "g")]
+        result = forced(db, "CustomerBulkUpsertNode", {"data": data, "conflict_on": ["email"]}, name, ACME)
+        if result is None:
+            continue
+        assert result == ({"inserted": 2, "updated": 0} if not ran else {"inserted": 0, "updated": 2}), name
+        skipped = forced(
+            db, "CustomerBulkCreateNode", {"data": customers(2, "g"), "conflict_on": ["email"]}, name, ACME
+        )
+        assert skipped == {"inserted": 0, "skipped": 2}, name
+        ran.append(name)
+    assert ran and globex_rows(db) == before
+    assert run(db, "CustomerCountNode", {}, tenant=ACME) == {"count": 2}
 
 
 def test_bulk_upsert_by_ids_of_another_tenant_is_refused(db: DataFlow) -> None:

@@ -115,10 +115,11 @@ class TenantFilter:
         return _PROTECTED if strategy(schema) == ROW else ()
 
     def conflict_fields(self, schema: ModelSchema) -> Iterable[str]:
-        """Fields every upsert conflict target of ``schema`` should include (``tenant_id``).
+        """Fields every upsert conflict target of ``schema`` includes (``tenant_id``).
 
-        Not read by the core yet: it is the method the core would call to widen
-        a caller's ``conflict_on`` (see docs/tenancy.md, "What the core needs").
+        The core puts them in front of a caller's business-key ``conflict_on``
+        (``Session.conflict_target``), so ``conflict_on=["email"]`` is enough
+        on every backend, MySQL included.
         """
         return _PROTECTED if strategy(schema) == ROW else ()
 
