@@ -15,6 +15,7 @@ import pytest
 from tenancy_helpers import everything, fails, open_db, run
 
 from dataflow import DataFlow, ForeignKeyViolationError, MaxLength
+from dataflow_tenancy import TenantRequiredError
 
 ACME, GLOBEX = "acme", "globex"
 
@@ -39,6 +40,11 @@ def db(any_database_url: str) -> Iterator[DataFlow]:
         referrer_id: Customer | None = None
         plan_id: Plan | None = None
         __dataflow__ = {"multi_tenant": True, "unique": [("number",)]}
+
+    @instance.model
+    class Shipment:
+        label: Annotated[str, MaxLength(20)]
+        customer_id: Customer | None = None
 
     yield instance
     instance.close()
@@ -140,3 +146,16 @@ def test_references_to_the_tenants_own_rows_and_shared_rows_are_written(db: Data
 def test_another_tenants_parent_stays_deletable(db: DataFlow, ids: dict[str, int]) -> None:
     fails(db, "OrderCreateNode", order(ids, customer_id=ids["theirs"]), tenant=ACME)
     assert run(db, "CustomerDeleteNode", {"id": ids["theirs"]}, tenant=GLOBEX) == {"deleted": 1}
+
+
+def test_a_shared_model_references_tenants_rows_only_under_that_tenant(db: DataFlow, ids: dict[str, int]) -> None:
+    error = fails(db, "ShipmentCreateNode", {"label": "s", "customer_id": ids["mine"]})
+    assert isinstance(error, TenantRequiredError)
+    error = fails(db, "ShipmentCreateNode", {"label": "s", "customer_id": ids["theirs"]}, tenant=ACME)
+    assert isinstance(error, ForeignKeyViolationError) and error.field == "customer_id"
+    assert (
+        run(db, "ShipmentCreateNode", {"label": "s", "customer_id": ids["mine"]}, tenant=ACME)["customer_id"]
+        == ids["mine"]
+    )
+    assert run(db, "ShipmentCreateNode", {"label": "none"})["customer_id"] is None
+    assert run(db, "ShipmentCountNode", {}) == {"count": 2}
