@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import pytest
 from tenancy_helpers import everything, fails, open_db, run
 
-from dataflow import DataFlow, ForeignKeyViolationError, MaxLength
+from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, ValidationError
 from dataflow_tenancy import TenantRequiredError
 
 ACME, GLOBEX = "acme", "globex"
@@ -159,3 +159,9 @@ def test_a_shared_model_references_tenants_rows_only_under_that_tenant(db: DataF
     )
     assert run(db, "ShipmentCreateNode", {"label": "none"})["customer_id"] is None
     assert run(db, "ShipmentCountNode", {}) == {"count": 2}
+
+
+def test_a_reference_of_the_wrong_type_names_its_field(db: DataFlow, ids: dict[str, int]) -> None:
+    error = fails(db, "OrderBulkCreateNode", {"data": [order(ids, customer_id="one")]}, tenant=ACME)
+    assert isinstance(error, ValidationError) and error.model == "Order" and error.field == "customer_id"
+    assert everything(db, "Order") == []

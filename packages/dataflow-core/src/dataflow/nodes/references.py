@@ -17,7 +17,6 @@ from ..filters import compile_filter
 from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params
-from .rows import key_value
 
 LOOKUP_CHUNK = 500
 """Keys looked up per statement: below every dialect's parameter limit, with room for the scope's."""
@@ -45,8 +44,8 @@ async def check_references(session: Session, schema: ModelSchema, rows: Iterable
         scope = session.scope(target)
         if scope is None:
             continue
-        label = f"{schema.name}.{field.name}"
-        keys = list(dict.fromkeys(key_value(target, value, label) for value in values))
+        # Validated as the field (its kind is the target's key kind), so a bad value names this field.
+        keys = list(dict.fromkeys(field.validate(value, schema.name) for value in values))
         for start in range(0, len(keys), LOOKUP_CHUNK):
             chunk = keys[start : start + LOOKUP_CHUNK]
             if await _visible(session, target, chunk, scope) < len(chunk):
