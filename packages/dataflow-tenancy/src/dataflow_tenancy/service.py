@@ -12,7 +12,7 @@ from dataflow.schema import ModelSchema
 from .context import ScopeBlock, TenantScope, ambient_scope, check_tenant, tenant_scope
 from .events import TenantAdminAccess
 from .filter import TenantFilter
-from .naming import DEFAULT_NAMESPACE_PREFIX, check_prefix
+from .namespaces import DEFAULT_NAMESPACE_PREFIX, check_prefix
 from .quota import TenantQuota
 from .schema import OPTION, ROW, SCHEMA, TenantSchemaExtension, normalize
 from .sessions import SessionSetup

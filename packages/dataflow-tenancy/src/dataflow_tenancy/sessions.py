@@ -22,7 +22,7 @@ from dataflow.session import Session
 
 from .context import TenantScope, resolve
 from .errors import TenancyError, TenantNotProvisionedError
-from .naming import base_namespace, namespace_name
+from .namespaces import base_namespace, namespace_name
 from .schema import SCHEMA, strategy
 
 if TYPE_CHECKING:
