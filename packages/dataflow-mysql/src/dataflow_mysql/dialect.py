@@ -20,7 +20,7 @@ from dataflow.url import DatabaseURL
 
 from . import ddl, types
 from .errors import error_message, translate_error
-from .options import ConnectOptions
+from .options import ConnectOptions, TLSNotNegotiated
 from .server import DETECT_SQL, ServerInfo, capabilities
 
 if TYPE_CHECKING:
@@ -179,8 +179,11 @@ class MySQLDialect(Dialect):
                 connect_timeout=options.connect_timeout,
                 local_infile=options.local_infile,
                 ssl=options.ssl,
+                ssl_required=options.ssl_required,
                 server=self.server,
             )
+        except TLSNotNegotiated as exc:
+            raise ConnectionError(f"cannot connect to {self.url}: {exc}", field="ssl") from None
         except Exception as exc:
             raise ConnectionError(f"cannot connect to {self.url}: {error_message(exc)}") from exc
 
