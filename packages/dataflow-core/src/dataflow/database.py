@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, load_config
 from .dialect import Dialect, Pool
+from .echo import enable_echo
 from .errors import ConfigError
 from .events import PoolState, emit
 from .loops import run_sync, running_loop, thread_loop
@@ -77,6 +78,8 @@ class DataFlow:
         if database_url is not None:
             options["database_url"] = database_url
         self.config: Config = load_config(options)
+        if self.config.echo:
+            enable_echo()
         dialects = registered_dialects()
         self.url = DatabaseURL.parse(self.config.database_url or self._default_url(dialects))
         dialect_cls = dialects.get(self.url.scheme)
