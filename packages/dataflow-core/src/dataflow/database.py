@@ -13,7 +13,7 @@ from .config import Config, load_config
 from .dialect import Dialect, Pool
 from .echo import enable_echo
 from .errors import ConfigError
-from .events import PoolState, emit
+from .events import Monitors, PoolState, emit
 from .loops import run_sync, running_loop, thread_loop
 from .plugins import plugin_host
 from .schema import ModelSchema, schema_from_class, suggest
@@ -23,7 +23,6 @@ from .url import DatabaseURL
 
 if TYPE_CHECKING:
     from .bulk.strategy import BulkStrategy
-    from .events import Monitor
     from .migrate.runner import Applied, Migrator
     from .nodes.base import Node
     from .scoping import SessionHook, TenancyFilter
@@ -97,7 +96,7 @@ class DataFlow:
         self._pools: dict[asyncio.AbstractEventLoop, asyncio.Future[Pool]] = {}
         self._ddl_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
         host = plugin_host()
-        self.monitors: list[Monitor] = host.collect("dataflow_register_monitors")
+        self.monitors = Monitors(host.collect("dataflow_register_monitors"))
         self.tenancy_filters: list[TenancyFilter] = host.collect("dataflow_register_tenancy_filters")
         self.schema_extensions: list[Callable[[ModelSchema], ModelSchema]] = host.collect(
             "dataflow_register_schema_extensions"
