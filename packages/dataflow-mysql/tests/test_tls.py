@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from conftest import admin_connection, database_url
 from mysql_helpers import open_db
+from tls_server import TLSServer, tls_database, tls_server_fixture  # noqa: F401 - the tls_server fixture
 
 from dataflow import AsyncLocalRuntime, WorkflowBuilder
 from dataflow.errors import ConfigError, ConnectionError
@@ -75,3 +76,36 @@ def test_a_bad_ssl_option_is_a_config_error_naming_it(query: str, field: str, me
     with pytest.raises(ConfigError, match=message) as e:
         open_db(f"mysql://root@127.0.0.1:3306/test?{query}")
     assert e.value.field == field
+
+
+async def _session_cipher(url: str) -> str:
+    """The TLS version the server reports for a DataFlow connection ('' in plaintext)."""
+    db = open_db(url)
+    try:
+        pool = await db.pool()
+        connection = await pool.acquire()
+        try:
+            rows = await connection.fetch("SHOW SESSION STATUS LIKE 'Ssl_version'")
+        finally:
+            await pool.release(connection)
+        return str(rows[0][1])
+    finally:
+        await db.close_async()
+
+
+def test_required_tls_is_negotiated_and_verified_with_the_servers_ca(tls_server: TLSServer) -> None:
+    tls_database(tls_server, "tls_required")
+    url = tls_server.url("tls_required", f"ssl=required&ssl_ca={tls_server.ca}")
+    assert asyncio.run(_session_cipher(url)).startswith("TLS")
+
+
+def test_required_tls_refuses_a_certificate_no_trusted_ca_signed(tls_server: TLSServer) -> None:
+    tls_database(tls_server, "tls_untrusted")
+    with pytest.raises(ConnectionError):
+        asyncio.run(_session_cipher(tls_server.url("tls_untrusted", "ssl=true")))
+
+
+def test_preferred_tls_encrypts_when_the_server_offers_it(tls_server: TLSServer) -> None:
+    tls_database(tls_server, "tls_preferred")
+    assert asyncio.run(_session_cipher(tls_server.url("tls_preferred", "ssl=prefer"))).startswith("TLS")
+    assert asyncio.run(_session_cipher(tls_server.url("tls_preferred", "ssl=false"))) == ""
