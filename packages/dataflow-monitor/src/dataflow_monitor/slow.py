@@ -50,7 +50,7 @@ class _PendingPlan:
 
     @property
     def settled(self) -> bool:
-        return not self.interrupted and (self.entry.plan is not None or self.entry.plan_error is not None)
+        return self.entry.plan is not None or (not self.interrupted and self.entry.plan_error is not None)
 
 
 class SlowStatementLog:
@@ -76,8 +76,11 @@ class SlowStatementLog:
         if not (explain_it and explainable(entry.sql)):
             return
         pending = _PendingPlan(entry, timeout)
-        kept = {id(kept) for kept in self.entries}  # plans of entries the log dropped are not wanted any more
-        self._pending = [p for p in self._pending if not p.settled and id(p.entry) in kept]
+        # Plans of entries the log dropped are not wanted any more; a running capture stays referenced.
+        kept = {id(kept) for kept in self.entries}
+        self._pending = [
+            p for p in self._pending if (not p.settled and id(p.entry) in kept) or (p.task and not p.task.done())
+        ]
         self._pending.append(pending)
         try:
             loop = asyncio.get_running_loop()
