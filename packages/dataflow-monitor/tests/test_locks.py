@@ -221,9 +221,7 @@ def other_database_lock_wait() -> Iterator[int]:
         admin.close()
 
 
-def test_the_mariadb_lock_watcher_ignores_waits_of_other_databases(
-    other_database_lock_wait: int, request: pytest.FixtureRequest
-) -> None:
+def test_the_mariadb_lock_watcher_ignores_waits_of_other_databases(other_database_lock_wait: int) -> None:
     name = f"t_{secrets.token_hex(6)}"
     admin = _mysql_admin()
     with admin.cursor() as cursor:
