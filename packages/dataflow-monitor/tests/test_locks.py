@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import threading
 import time
@@ -188,9 +187,15 @@ def other_database_lock_wait() -> Iterator[int]:
         waiter.cursor().execute("SET SESSION innodb_lock_wait_timeout = 20")
         waiting = waiter.thread_id()
 
+        outcome: list[BaseException] = []
+
         def wait() -> None:
-            with contextlib.suppress(pymysql.err.MySQLError):  # the holder's rollback lets it finish
+            try:
+                waiter.begin()
                 waiter.cursor().execute("UPDATE accounts SET ssn = 'OTHER-APP-SSN' WHERE id = 1")
+                waiter.commit()
+            except pymysql.err.MySQLError as exc:
+                outcome.append(exc)
 
         thread = threading.Thread(target=wait)
         thread.start()
@@ -204,9 +209,10 @@ def other_database_lock_wait() -> Iterator[int]:
                 )
                 if cursor.fetchone()[0]:
                     break
-                time.sleep(0.05)
+                # InnoDB refreshes its INNODB_TRX snapshot only after 100 ms without a reader.
+                time.sleep(0.25)
             else:
-                pytest.fail("the other database's lock wait did not start")
+                pytest.fail(f"the other database's lock wait did not start ({outcome})")
         try:
             yield waiting
         finally:
