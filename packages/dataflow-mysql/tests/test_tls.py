@@ -101,8 +101,9 @@ def test_required_tls_is_negotiated_and_verified_with_the_servers_ca(tls_server:
 
 def test_required_tls_refuses_a_certificate_no_trusted_ca_signed(tls_server: TLSServer) -> None:
     tls_database(tls_server, "tls_untrusted")
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ConnectionError, match=r"TLS handshake failed .*certificate.*; name the CA .* ssl_ca") as e:
         asyncio.run(_session_cipher(tls_server.url("tls_untrusted", "ssl=true")))
+    assert e.value.field == "ssl"
 
 
 def test_preferred_tls_encrypts_when_the_server_offers_it(tls_server: TLSServer) -> None:

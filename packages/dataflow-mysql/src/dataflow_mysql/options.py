@@ -47,6 +47,20 @@ class TLSNotNegotiated(Exception):
     """TLS is required but the server did not offer it: raised before any credential is sent."""
 
 
+def tls_failure(error: BaseException) -> str | None:
+    """The reason of the TLS handshake failure behind ``error`` (the driver wraps it), or None."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return str(current.verify_message or current.reason or current)
+        if isinstance(current, ssl.SSLError):
+            return str(current.reason or current)
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
 def _flag(name: str, value: str) -> bool:
     text = value.strip().lower()
     if text in _TRUE:
