@@ -111,3 +111,35 @@ def test_settings_come_from_the_environment_and_unknown_ones_are_refused(monkeyp
             monitor(db).configure(slow_query_second=1)
     finally:
         db.close()
+
+
+def test_a_malformed_environment_variable_is_an_error_naming_it_when_the_instance_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATAFLOW_MONITOR_SLOW_QUERY_SECONDS", "0.25")
+    monkeypatch.setenv("DATAFLOW_MONITOR_EXPLAIN_TIMEOUT", "five")
+    with pytest.raises(ConfigError, match="DATAFLOW_MONITOR_EXPLAIN_TIMEOUT must be a number, got 'five'") as info:
+        DataFlow("sqlite:///:memory:")
+    assert info.value.field == "explain_timeout"
+    assert "SLOW_QUERY_SECONDS" not in str(info.value)  # the valid one is not blamed
+
+
+def test_every_malformed_variable_is_named_and_out_of_range_ones_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAFLOW_MONITOR_LOCK_POLL_SECONDS", "-1")
+    monkeypatch.setenv("DATAFLOW_MONITOR_TRACING", "sometimes")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "DATAFLOW_MONITOR_LOCK_POLL_SECONDS: monitor setting lock_poll_seconds must not be negative" in message
+    assert "DATAFLOW_MONITOR_TRACING must be a boolean" in str(info.value)
+
+
+def test_valid_variables_are_all_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAFLOW_MONITOR_SLOW_QUERY_SECONDS", "0.25")
+    monkeypatch.setenv("DATAFLOW_MONITOR_LOCK_WAIT_SECONDS", "3")
+    db = DataFlow("sqlite:///:memory:")
+    try:
+        assert monitor(db).settings.slow_query_seconds == 0.25
+        assert monitor(db).settings.lock_wait_seconds == 3.0
+    finally:
+        db.close()

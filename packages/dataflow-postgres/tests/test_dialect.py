@@ -184,3 +184,22 @@ def test_server_version_is_the_version_number(dataflow_database_url: str) -> Non
 
     version = asyncio.run(main())
     assert version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 12
+
+
+def test_a_schema_that_does_not_exist_is_a_config_error_naming_it(pg_database: str) -> None:
+    db = DataFlow(f"{pg_database}?schema=no_such_schema_here")
+
+    @db.model
+    class Thing:
+        name: str
+
+    async def body() -> None:
+        try:
+            await db.create_tables_async()
+        finally:
+            await db.close_async()
+
+    with pytest.raises(ConfigError, match="has no schema 'no_such_schema_here'; create it") as info:
+        asyncio.run(body())
+    assert info.value.field == "schema"
+    assert 'CREATE SCHEMA "no_such_schema_here"' in str(info.value)

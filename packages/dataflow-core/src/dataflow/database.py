@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, load_config
 from .dialect import Dialect, Pool
+from .echo import enable_echo
 from .errors import ConfigError
-from .events import PoolState, emit
+from .events import Monitors, PoolState, emit
 from .loops import existing_thread_loop, run_sync, running_loop
 from .plugins import plugin_host
 from .pooling import LoopPools
@@ -23,7 +24,6 @@ from .url import DatabaseURL
 
 if TYPE_CHECKING:
     from .bulk.strategy import BulkStrategy
-    from .events import Monitor
     from .migrate.runner import Applied, Migrator
     from .nodes.base import Node
     from .scoping import SessionHook, TenancyFilter
@@ -78,6 +78,8 @@ class DataFlow:
         if database_url is not None:
             options["database_url"] = database_url
         self.config: Config = load_config(options)
+        if self.config.echo:
+            enable_echo()
         dialects = registered_dialects()
         self.url = DatabaseURL.parse(self.config.database_url or self._default_url(dialects))
         dialect_cls = dialects.get(self.url.scheme)
@@ -94,7 +96,7 @@ class DataFlow:
         self._schema_ready: set[str] = set()
         self._pools = LoopPools(self.dialect.create_pool)
         host = plugin_host()
-        self.monitors: list[Monitor] = host.collect("dataflow_register_monitors")
+        self.monitors = Monitors(host.collect("dataflow_register_monitors"))
         self.tenancy_filters: list[TenancyFilter] = host.collect("dataflow_register_tenancy_filters")
         self.schema_extensions: list[Callable[[ModelSchema], ModelSchema]] = host.collect(
             "dataflow_register_schema_extensions"

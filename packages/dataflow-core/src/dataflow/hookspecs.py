@@ -110,10 +110,12 @@ def dataflow_register_monitors(register: Any) -> None:
 
     :param register: call ``register(monitor)`` with an object that has a
         ``handle(event)`` method; events are the classes of
-        :mod:`dataflow.events`. A monitor that raises is logged and ignored:
-        monitoring never breaks a run.
+        :mod:`dataflow.events`. A monitor that raises never breaks a run: its
+        first failure of a kind is logged, repeats are counted in
+        ``db.monitors.failures``.
 
-    Called once per ``DataFlow`` instance, when it is created.
+    Called once per ``DataFlow`` instance, when it is created; a ``ConfigError``
+    raised here reaches the caller of ``DataFlow()``.
     """
 
 

@@ -20,6 +20,7 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from .errors import ConfigError
 
 GROUP = "dataflow"
 log = logging.getLogger("dataflow.plugins")
@@ -102,7 +103,9 @@ class PluginHost:
         """Everything registered through the register-callback hook ``hook_name``.
 
         A plugin whose hook raises is logged, listed in :attr:`problems` and
-        skipped: one broken plugin does not take the others down.
+        skipped: one broken plugin does not take the others down. A
+        ``ConfigError`` is the user's configuration, not a broken plugin
+        (a malformed ``DATAFLOW_MONITOR_*`` variable): it reaches the caller.
         """
         self.load()
         items: list[Any] = []
@@ -114,6 +117,8 @@ class PluginHost:
 
             try:
                 implementation.function(register=register)
+            except ConfigError:
+                raise
             except Exception as exc:  # noqa: BLE001
                 self._problem(implementation.plugin_name, hook_name, exc)
                 continue

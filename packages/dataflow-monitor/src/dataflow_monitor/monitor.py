@@ -19,7 +19,7 @@ from dataflow import events
 from .deadlocks import DeadlockLog, DeadlockReport
 from .families import MAX_LABEL_SETS
 from .health import HealthReport
-from .lockwatch import LockWait, LockWatcher
+from .lockwatch import LockWait, LockWaitLog, LockWatcher
 from .lostupdates import LostUpdateDetector
 from .metrics import Metrics, StatementChildren
 from .pools import pool_state
@@ -67,7 +67,7 @@ class Monitor:
         self.slow = SlowStatementLog(db, self.settings.slow_query_log_size)
         self.deadlocks = DeadlockLog()
         self.lost_updates = LostUpdateDetector(db.label, self.settings.lost_update_window)
-        self.lock_waits: deque[LockWait] = deque(maxlen=100)
+        self.lock_waits = LockWaitLog()
         self.conflicts: deque[dict[str, Any]] = deque(maxlen=100)
         self.retries: deque[dict[str, Any]] = deque(maxlen=100)
         self.last_health: HealthReport | None = None
@@ -262,18 +262,7 @@ class Monitor:
 
     def _lock_wait(self, wait: LockWait) -> None:
         self.metrics.lock_waits.labels(self.database).inc()
-        self.lock_waits.append(wait)
-        behind = " <- ".join(f"{w.session} ({w.state or '?'}): {w.statement or '(idle in transaction)'}"
-                             for w in wait.blocking)  # fmt: skip
-        log.warning(
-            "lock wait on %s: session %s has waited %.2fs running %s, blocked by %s",
-            self.database,
-            wait.blocked.session,
-            wait.waited,
-            wait.blocked.statement,
-            behind,
-            extra={"dataflow_lock_wait": wait.as_dict()},
-        )
+        self.lock_waits.record(wait)
 
     # -- health and snapshots ---------------------------------------------------------
 

@@ -6,31 +6,23 @@ thread, task or server. Servers and the lock watcher run only when asked.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from dataflow import hookimpl
-from dataflow.errors import ConfigError
 
 from .cli import monitor_command
 from .health import HealthCheck
 from .monitor import Monitor
 from .nodes import HealthCheckNode, TransactionMonitorNode
-from .settings import MonitorSettings, load_settings
+from .settings import load_settings
 from .versioning import add_version_column
-
-log = logging.getLogger("dataflow.monitor")
 
 
 @hookimpl
 def dataflow_register_monitors(register: Any) -> None:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        # A typo in one variable must not switch monitoring off: say so, and monitor with the defaults.
-        log.error("%s; dataflow-monitor uses its defaults", exc.message)
-        settings = MonitorSettings()
-    register(Monitor(settings))
+    # A malformed DATAFLOW_MONITOR_* variable raises ConfigError, which the core lets through to
+    # DataFlow(): monitoring with settings other than those asked for would mislead.
+    register(Monitor(load_settings()))
 
 
 @hookimpl
