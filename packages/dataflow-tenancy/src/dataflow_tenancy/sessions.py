@@ -15,7 +15,7 @@ or row-level security is installed).
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dataflow.errors import DataFlowError
 from dataflow.session import Session
@@ -23,9 +23,7 @@ from dataflow.session import Session
 from .context import TenantScope, resolve
 from .errors import TenancyError, TenantNotProvisionedError
 from .namespaces import base_namespace, namespace_name
-
-if TYPE_CHECKING:
-    from .service import Tenancy
+from .service import Tenancy
 
 PG_NAMESPACE = (
     "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = {0}) THEN set_config('search_path', "
@@ -51,8 +49,8 @@ class TenantSessionHook:
 
 
 def _setup_of(session: Session) -> SessionSetup | None:
-    service = getattr(session.db, "tenancy", None)
-    return getattr(service, "sessions", None)
+    service = session.db.extensions.get(Tenancy)
+    return service.sessions if service is not None else None
 
 
 class SessionSetup:
