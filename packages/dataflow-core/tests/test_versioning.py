@@ -34,7 +34,8 @@ def test_a_stale_write_is_refused_with_only_the_core_and_a_dialect_installed(tmp
         db.close()
     """
     env = {**os.environ, "DATAFLOW_PLUGINS": "sqlite"}
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env)
+    command = [sys.executable, "-c", textwrap.dedent(code)]
+    result = subprocess.run(command, check=False, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ConcurrentUpdateError {'id': 1, 'title': 'b', 'version': 2}"
 
