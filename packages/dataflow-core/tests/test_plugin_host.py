@@ -120,6 +120,15 @@ def test_an_allow_list_name_that_is_not_installed_is_a_config_error_listing_the_
     assert "core" in caught.value.message and "sqlite" in caught.value.message
 
 
+def test_every_unknown_name_is_listed_in_the_order_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAFLOW_PLUGINS", "zzz, sqlit, sqlite")
+    with pytest.raises(ConfigError) as caught:
+        PluginHost().load()
+    assert caught.value.message.startswith(
+        "DATAFLOW_PLUGINS names plugin 'zzz', which is not installed; not installed either: 'sqlit'; installed plugins: "
+    )
+
+
 def test_a_block_list_name_that_is_not_installed_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATAFLOW_DISABLE_PLUGINS", "sqlite, statement_countr")
     with pytest.raises(

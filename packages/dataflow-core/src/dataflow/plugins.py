@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -57,20 +57,25 @@ BUILTIN = {"core": "dataflow.builtin"}
 """Plugins of dataflow-core itself, registered in code (as tox and llm do): always loaded, never filtered."""
 
 
-def _names(variable: str) -> set[str] | None:
+def _names(variable: str) -> dict[str, None] | None:
+    """The names a variable lists, in its order (a dict used as an ordered set), or None when it is unset."""
     value = os.environ.get(variable)
     if value is None:
         return None
-    return {part.strip() for part in value.split(",") if part.strip()}
+    return dict.fromkeys(part.strip() for part in value.split(",") if part.strip())
 
 
-def _check_names(variable: str, names: set[str], installed: set[str]) -> None:
+def _check_names(variable: str, names: dict[str, None], installed: set[str]) -> None:
     """A name that matches no installed plugin is a typo or a missing package: say which, before anything loads."""
-    for name in sorted(names - installed):
-        raise ConfigError(
-            f"{variable} names plugin {name!r}, which is not installed{suggest(name, installed)}; "
-            f"installed plugins: {', '.join(sorted(installed))}"
-        )
+    unknown = [name for name in names if name not in installed]
+    if not unknown:
+        return
+    first, others = unknown[0], unknown[1:]
+    also = f"; not installed either: {', '.join(map(repr, others))}" if others else ""
+    raise ConfigError(
+        f"{variable} names plugin {first!r}, which is not installed{suggest(first, installed)}{also}; "
+        f"installed plugins: {', '.join(sorted(installed))}"
+    )
 
 
 def _call_order(caller: Any) -> list[Any]:
@@ -104,14 +109,17 @@ class PluginHost:
         with self._lock:
             if self._loaded:
                 return
-            entries = {entry.name: entry for entry in entry_points(group=GROUP)}
-            allowed, blocked = _names("DATAFLOW_PLUGINS"), _names("DATAFLOW_DISABLE_PLUGINS") or set()
+            entries: dict[str, EntryPoint] = {}
+            for entry in entry_points(group=GROUP):
+                entries.setdefault(entry.name, entry)  # as before: the first distribution to claim a name wins
+            allowed, blocked = _names("DATAFLOW_PLUGINS"), _names("DATAFLOW_DISABLE_PLUGINS") or {}
             installed = set(entries) | set(BUILTIN)
-            _check_names("DATAFLOW_PLUGINS", allowed or set(), installed)
+            _check_names("DATAFLOW_PLUGINS", allowed or {}, installed)
             _check_names("DATAFLOW_DISABLE_PLUGINS", blocked, installed)
-            for name in sorted(blocked & set(BUILTIN)):
+            built_in = [name for name in blocked if name in BUILTIN]
+            if built_in:
                 raise ConfigError(
-                    f"DATAFLOW_DISABLE_PLUGINS names {name!r}, which is part of dataflow-core and cannot be "
+                    f"DATAFLOW_DISABLE_PLUGINS names {built_in[0]!r}, which is part of dataflow-core and cannot be "
                     "disabled; remove it from the list"
                 )
             for name, module in BUILTIN.items():
