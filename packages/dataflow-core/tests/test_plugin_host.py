@@ -125,7 +125,8 @@ def test_every_unknown_name_is_listed_in_the_order_given(monkeypatch: pytest.Mon
     with pytest.raises(ConfigError) as caught:
         PluginHost().load()
     assert caught.value.message.startswith(
-        "DATAFLOW_PLUGINS names plugin 'zzz', which is not installed; not installed either: 'sqlit'; installed plugins: "
+        "DATAFLOW_PLUGINS names plugin 'zzz', which is not installed; not installed either: 'sqlit'; "
+        "installed plugins: "
     )
 
 
