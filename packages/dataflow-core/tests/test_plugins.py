@@ -24,18 +24,17 @@ from dataflow.testing.helpers import define_people, failure, run_node
 
 
 def test_the_example_third_party_plugin_is_discovered_through_its_entry_point(tmp_path: Path) -> None:
-    from statement_counter import plugin as counter_plugin
+    from statement_counter.plugin import StatementCounter
 
     infos = {info.name: info for info in PluginHost().info()}
     assert infos["statement_counter"].distribution == "dataflow-example-statement-counter"
     assert infos["statement_counter"].hooks == ("dataflow_register_monitors",)
-    before = len(counter_plugin.COUNTERS)
     db = DataFlow(f"sqlite:///{tmp_path / 'p.db'}")
     try:
-        assert len(counter_plugin.COUNTERS) == before + 1
+        counter = StatementCounter.of(db)
+        assert counter in db.monitors
         define_people(db)
         run_node(db, "UserCreateNode", {"name": "a", "email": "a@x"})
-        counter = counter_plugin.COUNTERS[-1]
         assert counter.statements >= 2  # CREATE TABLE statements, then the INSERT
         seen = counter.statements
         run_node(db, "UserCountNode", {})
