@@ -40,6 +40,9 @@ def dataflow_instance_created(db: DataFlow) -> None:
         return
     extension = next((e for e in db.schema_extensions if isinstance(e, TenantSchemaExtension)), None)
     service = db.extensions.add(Tenancy(db, tenancy_filter, extension))
+    for hook in db.session_hooks:
+        if isinstance(hook, TenantSessionHook):
+            hook.service = service
     db.extensions.shortcut("tenancy", service)
     db.extensions.shortcut("tenant", service.tenant)
     db.extensions.shortcut("tenant_admin", service.admin)
