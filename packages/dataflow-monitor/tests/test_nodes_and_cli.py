@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from conftest import define_item, monitor, one_node, run
 from dataflow import DataFlow, LocalRuntime, WorkflowBuilder
 from dataflow.cli import build_cli
 from dataflow.errors import ConfigError, ValidationError
-from dataflow_monitor import start_http_server
+from dataflow_monitor import HealthCheck, start_http_server
 from dataflow_monitor.settings import load_settings
 
 
@@ -90,8 +91,11 @@ def test_every_instance_gets_a_monitor_metrics_and_health(tmp_path: Path) -> Non
     db = DataFlow(f"sqlite:///{tmp_path}/wired.db")
     try:
         assert monitor(db).db is db
-        assert db.metrics is monitor(db).metrics  # type: ignore[attr-defined]
-        assert callable(db.health)  # type: ignore[attr-defined]
+        assert HealthCheck.of(db) is db.extensions.get(HealthCheck)
+        # The shortcuts users already call, which type checkers do not see (typed code uses X.of(db)).
+        shortcuts = operator.attrgetter("monitor", "metrics", "health")(db)
+        assert shortcuts == (monitor(db), monitor(db).metrics, HealthCheck.of(db))
+        assert "monitor" not in vars(db)
     finally:
         db.close()
 

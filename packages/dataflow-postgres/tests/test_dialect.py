@@ -50,7 +50,8 @@ def test_url_options_win_over_settings() -> None:
         "postgresql://postgres@127.0.0.1/test?pool_size=3&pool_timeout=2&command_timeout=4&sslmode=disable",
         pool_size=20,
     )
-    options = db.dialect.options  # type: ignore[attr-defined]
+    assert isinstance(db.dialect, PostgresDialect)
+    options = db.dialect.options
     assert (options.pool_size, options.pool_timeout) == (3, 2.0)
     assert (options.command_timeout, options.sslmode) == (4.0, "disable")
     db.close()
@@ -58,7 +59,7 @@ def test_url_options_win_over_settings() -> None:
 
 def test_pgbouncer_mode_turns_off_the_statement_cache() -> None:
     db = DataFlow("postgresql://postgres@127.0.0.1/test?pgbouncer=true")
-    assert db.dialect.options.statement_cache_size == 0  # type: ignore[attr-defined]
+    assert isinstance(db.dialect, PostgresDialect) and db.dialect.options.statement_cache_size == 0
     db.close()
 
 

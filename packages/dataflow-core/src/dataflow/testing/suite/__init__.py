@@ -14,5 +14,6 @@ from .test_lifecycle import *  # noqa: F403
 from .test_nodes import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
+from .test_versioning import *  # noqa: F403
 
 __all__ = ["db", "population", "tagged", "users", "users_and_ann"] + [n for n in dir() if n.startswith("test_")]
