@@ -172,7 +172,7 @@ class PluginHost:
             def register(*args: Any, into: list[Any] = registered) -> None:
                 into.append(args[0] if len(args) == 1 else args)
 
-            if self._call(implementation, hook_name, {**arguments, "register": register}):
+            if self._call(implementation, hook_name, {**arguments, "register": register}, user_errors=True):
                 items.extend((implementation.plugin_name, item) for item in registered)
         return items
 
@@ -193,12 +193,23 @@ class PluginHost:
             implementations.append(implementation)
         return implementations
 
-    def _call(self, implementation: Any, hook_name: str, arguments: dict[str, Any]) -> bool:
+    def _call(
+        self, implementation: Any, hook_name: str, arguments: dict[str, Any], *, user_errors: bool = False
+    ) -> bool:
+        """Call one implementation; report and skip it if it raises.
+
+        ``user_errors``: a ``ConfigError`` is the user's configuration that a
+        registering plugin read (a malformed setting), not a broken plugin,
+        and reaches the caller.
+        """
         # As pluggy does: an implementation receives only the arguments it names.
         try:
             implementation.function(*(arguments[name] for name in implementation.argnames))
-        except ConfigError:
-            raise
+        except ConfigError as exc:
+            if user_errors:
+                raise
+            self._problem(implementation.plugin_name, hook_name, exc)
+            return False
         except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the others
             self._problem(implementation.plugin_name, hook_name, exc)
             return False
