@@ -10,10 +10,12 @@ from .test_bulk import *  # noqa: F403
 from .test_concurrency import *  # noqa: F403
 from .test_filters import *  # noqa: F403
 from .test_filters import population, tagged
+from .test_lifecycle import *  # noqa: F403
 from .test_nodes import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
 from .test_url_options import *  # noqa: F403
+from .test_versioning import *  # noqa: F403
 from .test_write_guards import *  # noqa: F403
 from .test_write_guards import two_users
 
