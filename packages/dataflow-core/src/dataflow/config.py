@@ -51,6 +51,8 @@ class Config:
     """Create missing tables on first use; default: on except in production."""
     echo: bool = False
     """Log every statement (without its parameters) at DEBUG on ``dataflow.sql``."""
+    max_include_depth: int = attrs.field(default=3, validator=_positive)
+    """How deep ``include`` may follow relations (``"team.owner.posts"`` is 3)."""
 
     @property
     def production(self) -> bool:

@@ -15,6 +15,7 @@ from .errors import ConfigError
 from .events import PoolState, emit
 from .loops import run_sync, running_loop, thread_loop
 from .plugins import plugin_host
+from .relations import RelationMap
 from .schema import ModelSchema, schema_from_class, suggest
 from .session import Session
 from .sql import TableSQL
@@ -87,6 +88,7 @@ class DataFlow:
         self.dialect: Dialect = dialect_cls(self.url, self.config)
         self.label = str(self.url)
         self.schemas: dict[str, ModelSchema] = {}
+        self.relations = RelationMap()
         self.nodes: dict[str, type[Node]] = {}
         self._classes: dict[type, ModelSchema] = {}
         self._tables: dict[str, TableSQL] = {}
@@ -140,6 +142,7 @@ class DataFlow:
         for field in schema.fields:
             self.dialect.check_identifier(field.name, schema.name)
         self.dialect.check_schema(schema, {**self.schemas, schema.name: schema})
+        self.relations.add(schema, {**self.schemas, schema.name: schema})
         self.schemas[schema.name] = schema
         self._classes[cls] = schema
         self.nodes.update(model_nodes(self, schema))

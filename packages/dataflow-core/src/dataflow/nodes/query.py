@@ -9,8 +9,9 @@ from ..filters import compile_order_by
 from ..session import Session
 from ..sql import Params
 from .base import ModelNode
+from .include import attach, needed_columns, parse_includes
 from .rows import check_known
-from .statements import where
+from .statements import SessionTables, where
 
 
 def _non_negative(node: ModelNode, name: str, value: Any) -> int | None:
@@ -25,28 +26,32 @@ class ListNode(ModelNode):
     """Records matching ``filter``, ordered, paged, optionally only some ``fields``."""
 
     operation = "list"
-    parameters = frozenset({"filter", "order_by", "limit", "offset", "fields"})
+    parameters = frozenset({"filter", "order_by", "limit", "offset", "fields", "include"})
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
         table = self.table(session)
-        columns = inputs.get("fields")
-        if columns is not None:
-            if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+        shown = inputs.get("fields")
+        if shown is not None:
+            if isinstance(shown, str) or not all(isinstance(c, str) for c in shown):
                 raise FilterError(f"{self.schema.name} fields: expected a list of field names", model=self.schema.name)
-            columns = tuple(columns)
-            check_known(self.schema, columns, "fields", writable_only=False)
+            shown = tuple(shown)
+            check_known(self.schema, shown, "fields", writable_only=False)
+        includes = parse_includes(session, self.schema, inputs.get("include"))
+        columns = needed_columns(self.schema, shown, includes)
         limit = _non_negative(self, "limit", inputs.get("limit"))
         offset = _non_negative(self, "offset", inputs.get("offset"))
         params = Params(table.dialect)
         sql = f"SELECT {table.select_columns(columns)} FROM {table.table}"
         sql += where(session, table, params, inputs.get("filter"))
-        sql += compile_order_by(inputs.get("order_by"), table)
+        sql += compile_order_by(inputs.get("order_by"), table, params, SessionTables(session))
         sql += table.dialect.limit_clause(
             params.add(limit) if limit is not None else None, params.add(offset) if offset is not None else None
         )
         rows = await session.fetch(sql, params.values, schema=self.schema, operation=self.operation)
         records = [table.decode(row, columns) for row in rows]
+        if includes:
+            await attach(session, records, includes, shown, self.operation)
         return {"records": records, "count": len(records)}
 
 
