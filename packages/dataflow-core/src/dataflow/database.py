@@ -124,7 +124,7 @@ class DataFlow:
     # -- models -----------------------------------------------------------------
 
     def model(self, cls: C) -> C:
-        """Register a type-hinted class as a model and generate its eleven nodes."""
+        """Register a type-hinted class as a model and generate its twelve nodes."""
         from .nodes.generate import model_nodes
 
         schema = schema_from_class(cls, self._classes)

@@ -232,6 +232,17 @@ class Dialect(abc.ABC):
         """
         return None
 
+    def aggregate(self, function: str, field: FieldSchema, column: str) -> str:
+        """SQL for ``function`` (``COUNT``, ``COUNT_DISTINCT``, ``SUM``, ``AVG``, ``MIN``, ``MAX``) over ``column``.
+
+        Its value must decode as the field's does (``SUM``, ``MIN``, ``MAX``) or
+        be a number (the counts, ``AVG``): a dialect that stores a kind as text
+        (SQLite's Decimal) overrides this for that kind.
+        """
+        if function == "COUNT_DISTINCT":
+            return f"COUNT(DISTINCT {column})"
+        return f"{function}({column})"
+
     def ordered(self, field: FieldSchema, expression: str) -> str:
         """``expression`` (a column or a placeholder) in a form whose SQL order is the field's order.
 

@@ -13,6 +13,8 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
+import attrs
+
 from .errors import FilterError, ValidationError
 from .fields import FieldKind, FieldSchema
 from .relations import Relation, RelationMap
@@ -41,7 +43,8 @@ class _Compiler:
     """Compiles one filter over one table; nested compilers handle the tables relations lead to.
 
     ``qualifier`` is how the table is named in the statement (its alias inside
-    a subquery), for the conditions that correlate a subquery with it.
+    a subquery), for the conditions that correlate a subquery with it;
+    ``qualify`` names every column with it (a statement that joins tables).
     """
 
     def __init__(
@@ -51,6 +54,8 @@ class _Compiler:
         related: RelatedTables | None = None,
         qualifier: str | None = None,
         aliases: Iterator[int] | None = None,
+        *,
+        qualify: bool = False,
     ) -> None:
         self.table = table
         self.params = params
@@ -58,6 +63,7 @@ class _Compiler:
         self.related = related
         self.qualifier = qualifier or table.table
         self.aliases = aliases if aliases is not None else itertools.count(1)
+        self.qualify = qualify
 
     def error(self, message: str, field: str | None = None) -> FilterError:
         return FilterError(f"{self.model} filter: {message}", model=self.model, field=field)
@@ -99,7 +105,11 @@ class _Compiler:
 
     def column(self, field: FieldSchema) -> str:
         """The SQL that stands for ``field`` in a condition."""
-        return self.table.quoted[field.name]
+        return self.ref(field.name)
+
+    def ref(self, name: str) -> str:
+        quoted = self.table.quoted[name]
+        return f"{self.qualifier}.{quoted}" if self.qualify else quoted
 
     def encode(self, field: FieldSchema, value: Any) -> Any:
         return self.table.encode(field.name, value)
@@ -154,7 +164,8 @@ class _Compiler:
         assert self.related is not None
         target = self.related.table(relation.target)
         alias = target.dialect.quote(f"dataflow_r{next(self.aliases)}")
-        return _Compiler(target, self.params, self.related, alias, self.aliases), f"{target.table} AS {alias}"
+        inner = _Compiler(target, self.params, self.related, alias, self.aliases, qualify=self.qualify)
+        return inner, f"{target.table} AS {alias}"
 
     def visible(self, compiler: _Compiler, condition: str) -> str:
         """``condition`` narrowed to the rows of the related table the session may see."""
@@ -173,7 +184,7 @@ class _Compiler:
         inner, source = self.nested(relation)
         condition = self.visible(inner, inner.compile(condition_filter))
         remote = f"{inner.qualifier}.{inner.table.quoted[relation.remote]}"
-        local = self.table.quoted[relation.local]
+        local = self.ref(relation.local)
         member = f"{local} IN (SELECT {remote} FROM {source} WHERE {condition})"
         # Without a related row the condition is false, not unknown, so that $not of it holds.
         return f"({local} IS NOT NULL AND {member})" if self.table.schema.by_name[relation.local].nullable else member
@@ -356,3 +367,60 @@ def ordered_value(name: str, table: TableSQL, params: Params | None, related: Re
     """SQL for the value of ``name`` (a field, or a dotted path through forward relations) in its sort order."""
     compiler = _Compiler(table, params or Params(table.dialect), related)
     return compiler.path_value(name, where)
+
+
+@attrs.frozen
+class Computed:
+    """A name a HAVING filter may use: the SQL it stands for and the field its values are checked as."""
+
+    sql: str
+    field: FieldSchema
+    encode: Callable[[Any], Any] | None = None
+
+
+class _ComputedCompiler(_Compiler):
+    """Filters over computed names (aggregates) instead of a table's columns."""
+
+    def __init__(self, table: TableSQL, params: Params, names: Mapping[str, Computed], what: str) -> None:
+        super().__init__(table, params)
+        self.names = names
+        self.what = what
+
+    def clause(self, key: Any, value: Any) -> str:
+        if isinstance(key, str) and not key.startswith("$") and key not in self.names:
+            raise self.error(f"{self.what}: unknown name {key!r}{suggest(key, self.names)} "
+                             f"(known: {', '.join(self.names) or 'none'})", field=key)  # fmt: skip
+        return super().clause(key, value)
+
+    def field(self, name: Any) -> FieldSchema:
+        return self.names[name].field
+
+    def column(self, field: FieldSchema) -> str:
+        return self.names[field.name].sql
+
+    def encode(self, field: FieldSchema, value: Any) -> Any:
+        encode = self.names[field.name].encode
+        return value if encode is None or value is None else encode(value)
+
+
+def compile_computed(
+    filter: Filter | None, table: TableSQL, params: Params, names: Mapping[str, Computed], what: str
+) -> str:
+    """A condition over computed ``names`` (``having`` over aggregates), values bound and checked."""
+    if filter is None:
+        return TRUE
+    return _ComputedCompiler(table, params, names, what).compile(filter)
+
+
+def qualified_filter(
+    filter: Filter | None,
+    table: TableSQL,
+    params: Params,
+    related: RelatedTables | None,
+    aliases: Iterator[int],
+    qualifier: str | None = None,
+) -> str:
+    """``filter`` with every column named by ``qualifier`` (default: the table), for a statement that joins."""
+    if filter is None:
+        return TRUE
+    return _Compiler(table, params, related, qualifier, aliases, qualify=True).compile(filter)

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 from dataflow.dialect import ExecuteResult
 
+from .functions import install as install_functions
+
 T = TypeVar("T")
 
 
@@ -37,6 +39,7 @@ class SQLiteConnection:
             try:
                 for pragma in pragmas:
                     raw.execute(pragma)
+                install_functions(raw)
             except BaseException:
                 raw.close()
                 raise

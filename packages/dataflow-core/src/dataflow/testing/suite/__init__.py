@@ -4,6 +4,8 @@ Needs a ``dataflow_database_url`` fixture (see :mod:`dataflow.testing`).
 """
 
 from ..helpers import db, users
+from .test_aggregate import *  # noqa: F403
+from .test_aggregate import sales
 from .test_bad_input import *  # noqa: F403
 from .test_bad_input import users_and_ann
 from .test_bulk import *  # noqa: F403
@@ -16,6 +18,6 @@ from .test_relations import scoped, shop
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
 
-__all__ = ["db", "population", "scoped", "shop", "tagged", "users", "users_and_ann"] + [
+__all__ = ["db", "population", "sales", "scoped", "shop", "tagged", "users", "users_and_ann"] + [
     n for n in dir() if n.startswith("test_")
 ]
