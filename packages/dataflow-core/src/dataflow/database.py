@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,6 +14,8 @@ from .config import Config, load_config
 from .dialect import Dialect, Pool
 from .errors import ConfigError
 from .events import PoolState, emit
+from .express import Express, ExpressSync
+from .express import transaction as express_transaction
 from .loops import run_sync, running_loop, thread_loop
 from .plugins import plugin_host
 from .relations import RelationMap
@@ -161,6 +164,20 @@ class DataFlow:
                 f"{schema.name} is versioned but no plugin adds its version column; install dataflow-monitor",
                 model=schema.name,
             )
+
+    @functools.cached_property
+    def express(self) -> Express:
+        """The direct API, async: ``await db.express.read("User", 1)`` (see :mod:`dataflow.express`)."""
+        return Express(self)
+
+    @functools.cached_property
+    def express_sync(self) -> ExpressSync:
+        """The direct API for synchronous code: ``db.express_sync.read("User", 1)``."""
+        return ExpressSync(self)
+
+    def transaction(self, isolation: str | None = None) -> AbstractAsyncContextManager[Express]:
+        """``async with db.transaction() as tx:`` the direct API on one connection, in one transaction."""
+        return express_transaction(self, isolation)
 
     def model_classes(self) -> list[type]:
         """The classes registered with :meth:`model`, in registration order."""

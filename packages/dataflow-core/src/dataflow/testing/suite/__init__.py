@@ -10,6 +10,7 @@ from .test_bad_input import *  # noqa: F403
 from .test_bad_input import users_and_ann
 from .test_bulk import *  # noqa: F403
 from .test_concurrency import *  # noqa: F403
+from .test_express import *  # noqa: F403
 from .test_filters import *  # noqa: F403
 from .test_filters import population, tagged
 from .test_nodes import *  # noqa: F403
