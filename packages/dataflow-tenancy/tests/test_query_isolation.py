@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import pytest
 from tenancy_helpers import open_db, run
 
-from dataflow import DataFlow, MaxLength
+from dataflow import DataFlow, LocalRuntime, MaxLength, WorkflowBuilder, WorkflowError
+from dataflow_tenancy import TenantRequiredError
 
 
 @pytest.fixture
@@ -62,3 +63,35 @@ def test_aggregates_count_only_the_tenants_rows_and_relation_groups(shop: DataFl
     assert {g["team.name"]: g["points"] for g in groups} == {"b-team": 7, None: 100}
     total = run(shop, "MemberAggregateNode", {"aggregates": {"n": {"$count": "*"}}}, tenant="a")["groups"]
     assert total == [{"n": 1}]
+
+
+def test_the_direct_api_runs_under_the_ambient_tenant_and_fails_closed_without_one(shop: DataFlow) -> None:
+    with shop.tenant("a"):
+        assert [m["name"] for m in shop.express_sync.list("Member")["records"]] == ["ann"]
+        created = shop.express_sync.create("Member", {"name": "amy"})
+        assert created["tenant_id"] == "a"
+    with shop.tenant("b"):
+        assert shop.express_sync.read("Member", created["id"], raise_on_not_found=False) is None
+        assert shop.express_sync.count("Member") == {"count": 2}
+    with pytest.raises(TenantRequiredError):
+        shop.express_sync.list("Member")
+
+
+def test_raw_sql_in_a_tenant_run_is_refused_before_it_reaches_the_database(shop: DataFlow) -> None:
+    table = shop.dialect.quote(shop.schema("Member").table)
+
+    def sql_node(query: str, **options: Any) -> Any:
+        workflow = WorkflowBuilder()
+        workflow.add_node("SQLNode", "sql", {"query": query, "database": shop})
+        return LocalRuntime().execute(workflow.build(), **options)[0]["sql"]
+
+    with shop.tenant("a"), pytest.raises(TenantRequiredError, match="raw SQL cannot be narrowed to tenant 'a'"):
+        shop.sql(f"UPDATE {table} SET points = 0", result="none")
+    with pytest.raises(WorkflowError) as failed:
+        sql_node(f"SELECT * FROM {table}", tenant="b")
+    assert isinstance(failed.value.cause, TenantRequiredError)
+    with pytest.raises(TenantRequiredError):
+        shop.sql(f"SELECT * FROM {table}")
+    rows = sql_node(f"SELECT name FROM {table} ORDER BY name", context={"tenant_admin": "report"})["rows"]
+    assert [r["name"] for r in rows] == ["ann", "bob", "mallory"]
+    assert [r["points"] for r in run(shop, "MemberListNode", {"order_by": ["name"]}, tenant="b")["records"]] == [7, 100]

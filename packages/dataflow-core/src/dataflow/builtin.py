@@ -6,9 +6,15 @@ from typing import Any
 
 from .bulk.generic import GENERIC_STRATEGIES
 from .plugins import hookimpl
+from .workflow.sql_node import SQLNode
 
 
 @hookimpl
 def dataflow_register_bulk_strategies(register: Any) -> None:
     for strategy in GENERIC_STRATEGIES:
         register(strategy)
+
+
+@hookimpl
+def dataflow_register_node_types(register: Any) -> None:
+    register("SQLNode", SQLNode)

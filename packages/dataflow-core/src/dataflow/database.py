@@ -175,6 +175,14 @@ class DataFlow:
         """The direct API for synchronous code: ``db.express_sync.read("User", 1)``."""
         return ExpressSync(self)
 
+    async def sql_async(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
+        """Raw SQL with ``:name`` placeholders, values bound: ``await db.sql_async("SELECT ...", {"x": 1})``."""
+        return await self.express.sql(query, params, result=result)
+
+    def sql(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
+        """The synchronous face of :meth:`sql_async`."""
+        return self.express_sync.sql(query, params, result=result)
+
     def transaction(self, isolation: str | None = None) -> AbstractAsyncContextManager[Express]:
         """``async with db.transaction() as tx:`` the direct API on one connection, in one transaction."""
         return express_transaction(self, isolation)

@@ -73,6 +73,9 @@ class Connection(Protocol):
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         """Run a query and return all rows as sequences in column order."""
 
+    async def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[Sequence[Any]]]:
+        """Run any statement; return its result's column names (none for a statement without) and rows."""
+
     async def begin(self, isolation: str | None = None, read_only: bool = False) -> None: ...
 
     async def commit(self) -> None: ...

@@ -26,6 +26,7 @@ from .errors import ConfigError
 from .events import NodeFinished, emit
 from .loops import run_sync
 from .nodes.base import ModelNode, run_model_node
+from .raw_sql import run_sql
 from .schema import suggest
 from .session import Session
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 Model = str | type
 Record = dict[str, Any]
 OPERATIONS = ("create", "read", "update", "delete", "list", "count", "upsert", "aggregate",
-              "bulk_create", "bulk_update", "bulk_delete", "bulk_upsert")  # fmt: skip
+              "bulk_create", "bulk_update", "bulk_delete", "bulk_upsert", "sql")  # fmt: skip
 
 
 class Express:
@@ -100,6 +101,17 @@ class Express:
     async def bulk_upsert(self, model: Model, rows: Sequence[Mapping[str, Any]], **options: Any) -> Record:
         """``{"inserted": a, "updated": b}``, measured; ``conflict_on=`` names the key."""
         return await self._run(model, "BulkUpsert", {**options, "data": rows})
+
+    async def sql(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
+        """Raw SQL with ``:name`` placeholders (:mod:`dataflow.raw_sql`): rows as dicts, a row, a value or a count."""
+        if self._session is not None:
+            async with self._session.lock:
+                return await run_sql(self._session, query, params, result)
+        session = await self._db.open_session(run_id=uuid.uuid4().hex)
+        try:
+            return await run_sql(session, query, params, result)
+        finally:
+            await self._db.close_session(session)
 
     # -- running ----------------------------------------------------------------
 

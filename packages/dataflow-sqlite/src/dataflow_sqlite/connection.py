@@ -94,6 +94,17 @@ class SQLiteConnection:
 
         return await self.run(action)
 
+    async def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[Sequence[Any]]]:
+        def action(raw: sqlite3.Connection) -> tuple[list[str], list[Sequence[Any]]]:
+            cursor = raw.execute(sql, params)
+            try:
+                names = [column[0] for column in cursor.description or ()]
+                return names, cursor.fetchall() if names else []
+            finally:
+                cursor.close()
+
+        return await self.run(action)
+
     async def begin(self, isolation: str | None = None, read_only: bool = False) -> None:
         # SQLite transactions are serializable at every level. A write
         # transaction takes the write lock at once (IMMEDIATE), so that two

@@ -47,6 +47,15 @@ class Node:
         return frozenset()
 
     @classmethod
+    def specialize(cls, node_id: str, params: Mapping[str, Any]) -> type[Node]:
+        """The class to run for a node added with ``params``: this one, unless its parameters choose another.
+
+        Called once when a workflow is built (``SQLNode`` binds itself to the
+        database its ``database`` parameter names).
+        """
+        return cls
+
+    @classmethod
     def check_inputs(cls, names: frozenset[str]) -> None:
         """Raise ``ValidationError`` for an input name the node does not take."""
         if cls.parameters is None:

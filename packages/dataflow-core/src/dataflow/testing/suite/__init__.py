@@ -16,6 +16,7 @@ from .test_filters import population, tagged
 from .test_nodes import *  # noqa: F403
 from .test_relations import *  # noqa: F403
 from .test_relations import scoped, shop
+from .test_sql import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
 
