@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import secrets
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -92,6 +93,8 @@ class DataFlow:
         self.label = str(self.url)
         self.schemas: dict[str, ModelSchema] = {}
         self.relations = RelationMap()
+        self.cursor_key = (self.config.cursor_secret or secrets.token_hex(32)).encode()
+        """Signs List's keyset cursors (``next``/``after``)."""
         self.nodes: dict[str, type[Node]] = {}
         self._classes: dict[type, ModelSchema] = {}
         self._tables: dict[str, TableSQL] = {}

@@ -22,10 +22,11 @@ from contextlib import asynccontextmanager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from .errors import ConfigError
+from .errors import ConfigError, ValidationError
 from .events import NodeFinished, emit
 from .loops import run_sync
 from .nodes.base import ModelNode, run_model_node
+from .nodes.cursor import keyset_order
 from .raw_sql import run_sql
 from .schema import suggest
 from .session import Session
@@ -102,6 +103,33 @@ class Express:
         """``{"inserted": a, "updated": b}``, measured; ``conflict_on=`` names the key."""
         return await self._run(model, "BulkUpsert", {**options, "data": rows})
 
+    async def stream(
+        self, model: Model, *, filter: Mapping[str, Any] | None = None, order_by: Sequence[str] | None = None,
+        batch: int = 1000, **options: Any,
+    ) -> AsyncIterator[Record]:  # fmt: skip
+        """Every matching record, read ``batch`` at a time by keyset pages: memory stays flat however many rows.
+
+        Each page is one List on a session of its own (the transaction's, in
+        ``db.transaction()``), so no connection is held between pages; a record
+        written while the stream runs may or may not be seen, as with any paging.
+        """
+        if type(batch) is not int or batch < 1:
+            raise ValidationError(f"batch must be a positive integer, got {batch!r}", field="batch")
+        # An order keyset pages cannot follow would end the stream after one page: refuse it up front.
+        keyset_order(self._db.schema(_model_name(model)), order_by)
+        inputs: dict[str, Any] = {**options, "limit": batch}
+        if filter is not None:
+            inputs["filter"] = filter
+        if order_by is not None:
+            inputs["order_by"] = order_by
+        while True:
+            page = await self._run(model, "List", inputs)
+            for record in page["records"]:
+                yield record
+            if page["next"] is None:
+                return
+            inputs["after"] = page["next"]
+
     async def sql(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
         """Raw SQL with ``:name`` placeholders (:mod:`dataflow.raw_sql`): rows as dicts, a row, a value or a count."""
         if self._session is not None:
@@ -116,7 +144,7 @@ class Express:
     # -- running ----------------------------------------------------------------
 
     def node_class(self, model: Model, operation: str) -> type[ModelNode]:
-        name = model if isinstance(model, str) else getattr(model, "__name__", str(model))
+        name = _model_name(model)
         node = self._db.nodes.get(f"{name}{operation}Node")
         if node is None or not issubclass(node, ModelNode):
             raise ConfigError(f"no model {name!r} on this DataFlow{suggest(name, self._db.schemas)}", model=name)
@@ -156,6 +184,10 @@ class Express:
                 monitors,
                 NodeFinished(session.run_id or "", node.node_id, node.type_name, perf_counter() - started, error),
             )
+
+
+def _model_name(model: Model) -> str:
+    return model if isinstance(model, str) else getattr(model, "__name__", str(model))
 
 
 class ExpressSync:
