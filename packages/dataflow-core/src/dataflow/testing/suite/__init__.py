@@ -13,6 +13,7 @@ from .test_concurrency import *  # noqa: F403
 from .test_express import *  # noqa: F403
 from .test_filters import *  # noqa: F403
 from .test_filters import population, tagged
+from .test_lifecycle import *  # noqa: F403
 from .test_nodes import *  # noqa: F403
 from .test_pages import *  # noqa: F403
 from .test_pages import crowd
@@ -21,6 +22,7 @@ from .test_relations import scoped, shop
 from .test_sql import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
+from .test_versioning import *  # noqa: F403
 
 __all__ = ["crowd", "db", "population", "sales", "scoped", "shop", "tagged", "users", "users_and_ann"] + [
     n for n in dir() if n.startswith("test_")
