@@ -206,7 +206,7 @@ class BulkUpdateNode(BulkNode):
 
     async def _by_filter(self, session: Session, table: TableSQL, inputs: Mapping[str, Any]) -> dict[str, Any]:
         values = changes(self.schema, inputs.get("fields"), session.protected(self.schema))
-        check_confirmed(self.type_name, table, inputs, "update")
+        check_confirmed(self.type_name, session, table, inputs, "update")
         await check_references(session, self.schema, [values])
         return await update_matching(session, table, values, inputs["filter"], self.operation)
 
@@ -227,7 +227,7 @@ class BulkDeleteNode(BulkNode):
         if ("ids" in inputs) == ("filter" in inputs):
             raise self.error("give exactly one of 'ids' or 'filter'", "ids")
         if "filter" in inputs:
-            check_confirmed(self.type_name, table, inputs, "delete")
+            check_confirmed(self.type_name, session, table, inputs, "delete")
             params = Params(table.dialect)
             sql = delete_statement(table, params) + where(session, table, params, inputs["filter"])
             result = await session.execute(sql, params.values, schema=self.schema, operation=self.operation)

@@ -10,6 +10,7 @@ from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
+from .include import attach, parse_includes
 from .outputs import SCALAR, Keys, Shape, counts, record_shape
 from .references import check_references
 from .rows import changes, check_known, check_unprotected, key_value, new_record, utcnow
@@ -133,11 +134,11 @@ class ReadNode(ModelNode):
     """Read one record by ``id``; ``raise_on_not_found=False`` returns None instead of raising."""
 
     operation = "read"
-    parameters = frozenset({"id", "raise_on_not_found"})
+    parameters = frozenset({"id", "raise_on_not_found", "include"})
 
     @classmethod
     def output_shape(cls) -> Shape:
-        return record_shape(cls.schema)
+        return record_shape(cls.schema, cls.db.relations.of(cls.schema.name))
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -146,9 +147,12 @@ class ReadNode(ModelNode):
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> Any:
         assert session is not None
         key = key_value(self.schema, inputs.get("id"))
+        includes = parse_includes(session, self.schema, inputs.get("include"))
         record = await read_record(session, self.table(session), key, self.operation)
         if record is None and inputs.get("raise_on_not_found", True):
             raise _not_found(self, key)
+        if record is not None and includes:
+            await attach(session, [record], includes, None, self.operation)
         return record
 
 
@@ -178,7 +182,7 @@ class UpdateNode(ModelNode):
         if has_id == has_filter:
             raise self.error("give exactly one of 'id' or 'filter'", field="id")
         if has_filter:
-            check_confirmed(self.type_name, table, inputs, "update")
+            check_confirmed(self.type_name, session, table, inputs, "update")
         await check_references(session, self.schema, [values])
         if has_id:
             key = key_value(self.schema, inputs["id"])
@@ -215,7 +219,7 @@ class DeleteNode(ModelNode):
             key = key_value(self.schema, inputs["id"])
             sql += key_where(session, table, params, key)
         else:
-            check_confirmed(self.type_name, table, inputs, "delete")
+            check_confirmed(self.type_name, session, table, inputs, "delete")
             sql += where(session, table, params, inputs["filter"])
         result = await session.execute(sql, params.values, schema=self.schema, operation=self.operation, key=key)
         if has_id and result.rowcount == 0 and inputs.get("raise_on_not_found", True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import attrs
 
@@ -68,9 +68,14 @@ def find_problem(shape: Shape, parts: tuple[str, ...]) -> PathProblem | None:
     return None
 
 
-def record_shape(schema: ModelSchema) -> Keys:
-    """A record of ``schema``: its fields, JSON ones of unknown shape."""
-    return Keys({f.name: UNKNOWN if f.kind is FieldKind.JSON else SCALAR for f in schema.fields})
+def record_shape(schema: ModelSchema, relations: Iterable[str] = ()) -> Keys:
+    """A record of ``schema``: its fields, JSON ones of unknown shape.
+
+    ``relations`` are the names an ``include`` may attach related records under
+    (their shape is the run's to tell: one record, a list, or nested includes).
+    """
+    fields: dict[str, Shape] = {f.name: UNKNOWN if f.kind is FieldKind.JSON else SCALAR for f in schema.fields}
+    return Keys({**fields, **dict.fromkeys(relations, UNKNOWN)})
 
 
 def counts(*names: str) -> Keys:

@@ -12,6 +12,20 @@ from ..session import Session
 from ..sql import Params, TableSQL
 
 
+class SessionTables:
+    """The tables of a session's database as filters that follow relations see them: scoped like the session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.relations = session.db.relations
+
+    def table(self, model: str) -> TableSQL:
+        return self.session.table(self.session.db.schema(model))
+
+    def scope(self, table: TableSQL) -> Filter | None:
+        return visible_scope(self.session, table)
+
+
 def visible_scope(session: Session, table: TableSQL) -> dict[str, Any] | None:
     """What every statement on this table must also match: tenancy, and not soft-deleted."""
     scope = session.scope(table.schema) if session.db.tenancy_filters else None
@@ -24,14 +38,16 @@ def visible_scope(session: Session, table: TableSQL) -> dict[str, Any] | None:
 def where(session: Session, table: TableSQL, params: Params, filter: Filter | None) -> str:
     """`` WHERE ...`` for ``filter`` within the session's scope, or ``""`` when it matches everything."""
     scope = visible_scope(session, table)
-    parts = [compile_filter(f, table, params) for f in (filter, scope) if f is not None]
+    parts = [compile_filter(filter, table, params, SessionTables(session))] if filter is not None else []
+    if scope is not None:
+        parts.append(compile_filter(scope, table, params))
     parts = [p for p in parts if p != TRUE]
     if not parts:
         return ""
     return " WHERE " + " AND ".join(parts)
 
 
-def check_confirmed(node: str, table: TableSQL, inputs: Mapping[str, Any], effect: str) -> None:
+def check_confirmed(node: str, session: Session, table: TableSQL, inputs: Mapping[str, Any], effect: str) -> None:
     """Refuse a write by ``filter`` that would touch every row, unless ``confirmed=True`` says it is meant.
 
     "Every row" is judged by the filter's shape (``None``, ``{}``, ``{"$and": []}``,
@@ -43,7 +59,7 @@ def check_confirmed(node: str, table: TableSQL, inputs: Mapping[str, Any], effec
         raise ValidationError(
             f"{node}: 'confirmed' must be true or false, got {confirmed!r}", model=model, field="confirmed"
         )
-    if not confirmed and matches_everything(inputs.get("filter"), table):
+    if not confirmed and matches_everything(inputs.get("filter"), table, SessionTables(session)):
         raise ValidationError(
             f"{node}: the filter is empty in effect: it matches every {model} row, so this would {effect} "
             "them all; pass confirmed=True to mean it, or narrow the filter",
