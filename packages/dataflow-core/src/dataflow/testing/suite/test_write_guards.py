@@ -20,6 +20,7 @@ EVERY_ROW: list[Any] = [
     {"$or": [{"name": "Bo"}, {}]},
     {"age": {"$nin": []}},
     {"$not": {"age": {"$in": []}}},
+    {"$or": [{"team.name": "Reds"}, {"$and": []}]},
 ]
 """Filters that match every row by their shape alone."""
 
