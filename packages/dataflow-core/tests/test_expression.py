@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from dataflow import WorkflowBuildError
-from dataflow.workflow.expression import parse_condition
+from dataflow.workflow.expression import MissingOutput, parse_condition
 
 OUTPUT = {"record": {"age": 30, "name": "Ann", "role": None}, "count": 2, "records": [{"id": 7}]}
 
@@ -22,7 +22,8 @@ OUTPUT = {"record": {"age": 30, "name": "Ann", "role": None}, "count": 2, "recor
         ("not record.age == 30", False),
         ("not (record.age == 30 or count == 2)", False),
         ("record.role == null", True),
-        ("record.missing == null", True),
+        ("record.role.name == null", True),
+        ("records.5.id == null", True),
         ("count in [1, 2, 3]", True),
         ("count not in [1, 2, 3]", False),
         ("records.0.id == 7", True),
@@ -53,3 +54,27 @@ def test_evaluation(text: str, expected: Any) -> None:
 def test_syntax_errors_name_the_condition(text: str) -> None:
     with pytest.raises(WorkflowBuildError, match="condition"):
         parse_condition(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "missing", "options"),
+    [
+        ("record.agee >= 18", "record.agee", ("age", "name", "role")),
+        ("count.x == 1", "count.x", ()),
+        ("true or nothing == 1", None, None),
+        ("nothing == 1", "nothing", ("record", "count", "records")),
+    ],
+)
+def test_a_key_the_output_lacks_is_missing_not_null(text: str, missing: str | None, options: Any) -> None:
+    condition = parse_condition(text)
+    if missing is None:
+        assert condition.evaluate(OUTPUT) is True  # never read: 'or' stops at the first true operand
+        return
+    with pytest.raises(MissingOutput) as info:
+        condition.evaluate(OUTPUT)
+    assert str(info.value) == missing and info.value.options == options
+
+
+def test_paths_lists_every_path_a_condition_reads() -> None:
+    condition = parse_condition("not (record.age >= 18 and count in [records.0.id, 2]) or ok")
+    assert list(condition.paths()) == [("record", "age"), ("count",), ("records", "0", "id"), ("ok",)]

@@ -105,13 +105,119 @@ def test_duplicate_node_ids_are_refused() -> None:
         workflow.add_node("X", "a", {})
 
 
-def test_missing_output_path_fails_the_run_naming_it(people: DataFlow) -> None:
+def test_an_output_path_typo_fails_the_build_listing_the_outputs(people: DataFlow) -> None:
     workflow = WorkflowBuilder()
     workflow.add_node("UserCreateNode", "create", {"name": "Ann", "email": "ann@x"})
     workflow.add_node("UserReadNode", "read", {})
-    workflow.add_connection("create", "record.id", "read", "id")
-    with pytest.raises(WorkflowError, match=r"no output 'record\.id'"):
+    workflow.add_connection("create", "idd", "read", "id")
+    with pytest.raises(WorkflowBuildError) as info:
+        workflow.build()
+    message = str(info.value)
+    assert message.startswith("connection create.idd -> read.id: node 'create' (UserCreateNode) has no output 'idd'")
+    assert "did you mean 'id'?" in message and "its outputs are: id, name, email, age" in message
+    assert "failed" not in message
+
+
+def test_a_nested_output_path_typo_names_the_path_and_what_is_there(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserUpsertNode", "upsert", {"name": "Ann", "email": "ann@x", "conflict_on": ["email"]})
+    workflow.add_node("UserReadNode", "read", {})
+    workflow.add_connection("upsert", "record.idd", "read", "id")
+    with pytest.raises(WorkflowBuildError, match=r"no output 'record\.idd'; did you mean 'id'\?; 'record' has: id, "):
+        workflow.build()
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserCountNode", "count", {})
+    workflow.add_node("UserReadNode", "read", {})
+    workflow.add_connection("count", "count.id", "read", "id")
+    with pytest.raises(WorkflowBuildError, match=r"no output 'count\.id'; 'count' is a plain value"):
+        workflow.build()
+
+
+def test_a_condition_naming_a_field_the_source_does_not_output_fails_the_build(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserCreateNode", "create", {"name": "Kid", "email": "kid@x", "age": 9})
+    workflow.add_node("UserUpdateNode", "adult", {"fields": {"active": False}})
+    workflow.add_connection("create", "id", "adult", "id", when="name != 'x' and agee >= 18")
+    with pytest.raises(WorkflowBuildError) as info:
+        workflow.build()
+    message = str(info.value)
+    assert "condition \"name != 'x' and agee >= 18\"" in message
+    assert "has no output 'agee'; did you mean 'age'?" in message
+    assert info.value.node_id == "adult"
+    assert people_count(people) == 0
+
+
+def test_paths_into_lists_and_json_fields_are_left_to_the_run(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserListNode", "list", {"filter": {"name": "nobody"}})
+    workflow.add_node("UserReadNode", "read", {})
+    workflow.add_connection("list", "records.0.id", "read", "id", when="records.0.id != null")
+    results, _ = LocalRuntime().execute(workflow.build())
+    # No record: the index is past the end, which is data, not a typo; the target is skipped.
+    assert results == {"list": {"records": [], "count": 0}}
+
+
+class Echo(Node):
+    """A node without a database whose output shape is unknown before it runs: returns its inputs."""
+
+    type_name = "Echo"
+
+    async def run(self, session: Any, inputs: dict[str, Any]) -> dict[str, Any]:
+        return dict(inputs)
+
+
+def people_count(db: DataFlow) -> int:
+    workflow = WorkflowBuilder()
+    workflow.add_node(db.nodes["UserCountNode"], "count", {})
+    results, _ = LocalRuntime().execute(workflow)
+    return int(results["count"]["count"])
+
+
+def test_a_condition_naming_a_missing_output_fails_the_run_naming_it(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserCreateNode", "create", {"name": "Ann", "email": "ann@x", "age": 40})
+    workflow.add_node(Echo, "echo", {})
+    workflow.add_node("UserUpdateNode", "adult", {"fields": {"active": False}})
+    workflow.add_connection("create", "", "echo", "")
+    workflow.add_connection("echo", "id", "adult", "id", when="agee >= 18")
+    with pytest.raises(WorkflowError) as info:
+        LocalRuntime().execute(workflow.build(), transaction=True)
+    message = str(info.value)
+    assert message.startswith("connection echo.id -> adult.id, condition 'agee >= 18': node 'echo' (Echo)")
+    assert "has no output 'agee'; did you mean 'age'?" in message and "its outputs are: id, name" in message
+    # No node failed: the source's result stands, nothing is blamed, and the run's writes are rolled back.
+    assert info.value.node_id is None and info.value.cause is None and "failed" not in message
+    assert set(info.value.results) == {"create", "echo"}
+    assert people_count(people) == 0
+
+
+def test_a_condition_on_an_output_the_inputs_decide_is_checked_when_it_runs(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserCreateNode", "create", {"name": "Ann", "email": "ann@x"})
+    workflow.add_node("UserUpdateNode", "update", {"fields": {"age": 3}})
+    workflow.add_node("UserCountNode", "count", {})
+    workflow.add_connection("create", "id", "update", "id")
+    # Update outputs "updated" by filter, the record by id: the build cannot tell which.
+    workflow.add_connection("update", "", "count", "", when="updated > 0")
+    with pytest.raises(WorkflowError, match=r"condition 'updated > 0': node 'update' \(UserUpdateNode\) has no output"):
         LocalRuntime().execute(workflow.build())
+
+
+def test_an_output_path_missing_at_run_time_is_reported_against_the_connection(people: DataFlow) -> None:
+    workflow = WorkflowBuilder()
+    workflow.add_node("UserCreateNode", "create", {"name": "Ann", "email": "ann@x"})
+    workflow.add_node(Echo, "echo", {})
+    workflow.add_node("UserReadNode", "read", {})
+    workflow.add_connection("create", "", "echo", "")
+    workflow.add_connection("echo", "idd", "read", "id")
+    with pytest.raises(WorkflowError) as info:
+        LocalRuntime().execute(workflow.build(), transaction=True)
+    message = str(info.value)
+    assert message.startswith("connection echo.idd -> read.id: node 'echo' (Echo) has no output 'idd'")
+    assert "did you mean 'id'?" in message and "its outputs are: id, name, email" in message
+    assert info.value.node_id is None and "failed" not in message
+    assert set(info.value.results) == {"create", "echo"}
+    assert people_count(people) == 0
 
 
 def test_conditional_connection_skips_the_target_when_false(people: DataFlow) -> None:

@@ -45,7 +45,7 @@ def test_update_by_id_returns_the_record_even_when_nothing_changes(db: DataFlow)
 
 def test_update_by_filter_counts_matched_rows_not_changed_ones(db: DataFlow) -> None:
     run_node(db, "UserBulkCreateNode", {"data": [{"name": "a", "email": f"{i}@x", "age": i % 2} for i in range(6)]})
-    assert run_node(db, "UserUpdateNode", {"filter": {}, "fields": {"age": 1}}) == {"updated": 6}
+    assert run_node(db, "UserUpdateNode", {"filter": {}, "fields": {"age": 1}, "confirmed": True}) == {"updated": 6}
 
 
 def test_upsert_node_creates_then_updates(db: DataFlow) -> None:

@@ -113,6 +113,59 @@ def test_a_models_path_without_a_dataflow(project: Path) -> None:
     assert code == 2 and "module:attribute" in output
 
 
+def test_a_models_attribute_that_is_missing_is_named_with_what_the_module_has(project: Path) -> None:
+    write_models(project, "appmodels_j")
+    code, output = invoke("migrate", "status", "--models", "appmodels_j:dbb")
+    assert code == 1
+    assert "appmodels_j has no attribute 'dbb'; did you mean 'db'?; its DataFlow instances: db" in output
+    assert "nothing" not in output
+    (project / "appmodels_k.py").write_text("settings = {}\n")
+    code, output = invoke("migrate", "status", "--models", "appmodels_k:db")
+    assert code == 1 and "appmodels_k has no attribute 'db'" in output
+    assert "appmodels_k defines no DataFlow instance" in output
+
+
+def test_a_models_module_that_does_not_exist_is_one_line(project: Path) -> None:
+    code, output = invoke("migrate", "status", "--models", "appmodels_nowhere:db")
+    assert code == 1 and "Traceback" not in output and len(output.strip().splitlines()) == 1
+    assert (
+        "cannot import 'appmodels_nowhere': there is no module 'appmodels_nowhere' in the working directory" in output
+    )
+
+
+def test_doctor_without_models_checks_the_database_and_says_what_needs_them(project: Path) -> None:
+    url = f"sqlite:///{project / 'plain.db'}"
+    code, output = invoke("doctor", "--database-url", url)
+    assert code == 0, output
+    lines = output.splitlines()
+    assert lines[0] == f"database: {url} (sqlite)" and lines[1].startswith("server: 3.")
+    assert "capabilities:" in lines and "    savepoints: yes" in lines and "    two_phase: no" in lines
+    assert "plugins:" in lines and any(line.startswith("    sqlite (dataflow-sqlite ") for line in lines)
+    assert "note: pending migrations not checked: they need the models (--models module:attribute)" in lines
+    assert lines[-1] == "all good"
+    code, output = invoke("doctor", "--database-url", url, "--json")
+    report = json.loads(output)
+    assert code == 0 and report["pending_migrations"] is None and report["capabilities"]["savepoints"] is True
+    assert "sqlite" in [plugin["name"] for plugin in report["plugins"]]
+
+
+def test_doctor_reads_the_database_from_the_environment_and_needs_one(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, output = invoke("doctor")
+    assert code == 2 and "say which database: --database-url URL" in output
+    monkeypatch.setenv("DATAFLOW_DATABASE_URL", f"sqlite:///{project / 'env.db'}")
+    code, output = invoke("doctor")
+    assert code == 0 and f"database: sqlite:///{project / 'env.db'} (sqlite)" in output
+
+
+def test_doctor_with_models_lists_pending_migrations(project: Path) -> None:
+    write_models(project, "appmodels_l")
+    code, output = invoke("doctor", "--models", "appmodels_l:db")
+    assert code == 1 and "pending migrations:\n    create table item (Item)\n" in output
+    assert "capabilities:" in output and "plugins:" in output
+
+
 def test_doctor_reports_an_unreachable_database(project: Path) -> None:
     write_models(project, "appmodels_f")
     missing = project / "no-such-dir" / "x.db"
@@ -148,6 +201,8 @@ def test_shell_runs_top_level_await(tmp_path: Path) -> None:
     result = cli("shell", "--models", "shellmodels:db", cwd=tmp_path, env=dict(os.environ), stdin=script)
     assert result.returncode == 0, result.stderr
     assert "42" in result.stdout and "['Item']" in result.stdout
+    # The banner names this project's nodes, not an example model's.
+    assert "ItemCreateNode" in result.stderr and "UserCreateNode" not in result.stderr
 
 
 def test_migration_files_are_written_applied_once_and_guarded_by_checksum(project: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dataflow import AsyncLocalRuntime, ConnectionError, DataFlow, WorkflowBuilder, WorkflowError
+from dataflow import AsyncLocalRuntime, ConfigError, ConnectionError, DataFlow, WorkflowBuilder, WorkflowError
 from dataflow.testing.helpers import count, define_people, people, run_node
 
 
@@ -227,6 +227,39 @@ def test_array_fields_are_stored_as_json_text(tmp_path: Path) -> None:
         connection.close()
     assert declared["counts"] == declared["names"] == "TEXT"
     assert stored[2] == "text" and [json.loads(v) for v in stored[:2]] == [row["counts"], row["names"]]
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        (
+            "timout=5",
+            "timout",
+            "unknown sqlite URL option 'timout'; did you mean 'timeout'?; options: timeout, synchronous",
+        ),
+        ("Timeout=5", "Timeout", "did you mean 'timeout'?"),
+        ("synchronus=FULL", "synchronus", "did you mean 'synchronous'?"),
+        ("timeout=soon", "timeout", "timeout must be a number of seconds, 0 or more, got 'soon'"),
+        ("timeout=-1", "timeout", "got '-1'"),
+        ("timeout=nan", "timeout", "got 'nan'"),
+        ("synchronous=sometimes", "synchronous", "must be OFF, NORMAL, FULL or EXTRA, got 'sometimes'"),
+    ],
+)
+def test_url_options_are_checked_and_unknown_ones_name_the_nearest(
+    tmp_path: Path, query: str, field: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        DataFlow(f"sqlite:///{tmp_path / 'o.db'}?{query}")
+    assert info.value.field == field and message in str(info.value)
+    assert not (tmp_path / "o.db").exists()
+
+
+def test_known_url_options_are_read(tmp_path: Path) -> None:
+    db = DataFlow(f"sqlite:///{tmp_path / 'o.db'}?timeout=0.5&synchronous=full")
+    try:
+        assert (db.dialect.busy_timeout, db.dialect.synchronous) == (0.5, "FULL")  # type: ignore[attr-defined]
+    finally:
+        db.close()
 
 
 def test_threads_that_ended_leave_no_connection_threads_behind(tmp_path: Path) -> None:

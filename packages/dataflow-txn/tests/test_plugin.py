@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 from click.testing import CliRunner
 
 from dataflow.cli import build_cli
@@ -36,3 +41,26 @@ def test_recover_without_anything_to_recover_says_so() -> None:
     result = CliRunner().invoke(build_cli(), ["txn", "recover"])
     assert result.exit_code == 0, result.output
     assert "nothing to recover" in result.output
+
+
+def dataflow_script(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``dataflow ARGS`` as the installed script runs it: ``-P`` keeps the working directory off the path."""
+    command = [sys.executable, "-P", "-c", "from dataflow.cli import run; run()", *args]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATAFLOW_")}
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False)
+
+
+def test_recover_imports_the_app_module_from_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "recovery_app.py").write_text("from pathlib import Path\n\nPath('imported').write_text('yes')\n")
+    result = dataflow_script("txn", "recover", "--app", "recovery_app", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "imported").read_text() == "yes" and "nothing to recover" in result.stdout
+
+
+def test_recover_with_an_app_module_that_is_not_there_says_so_in_one_line(tmp_path: Path) -> None:
+    result = dataflow_script("txn", "recover", "--app", "no_such_recovery_app", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"Error: --app 'no_such_recovery_app': cannot import 'no_such_recovery_app': there is no module "
+        f"'no_such_recovery_app' in the working directory ({tmp_path}) or on the Python path"
+    ]

@@ -141,7 +141,10 @@ class WorkflowError(DataFlowError):
     """A workflow run failed.
 
     ``node_id`` names the failed node, ``__cause__`` / ``cause`` is why, and
-    ``results`` holds the outputs of the nodes that finished before it.
+    ``results`` holds the outputs of the nodes that finished before it. When
+    a connection could not deliver (its source's output lacks the path or a
+    name its condition reads), no node failed: ``node_id`` and ``cause`` are
+    None and the message names the connection.
     """
 
     def __init__(

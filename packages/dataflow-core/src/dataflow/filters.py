@@ -5,6 +5,11 @@
 Field names are checked against the schema, operators against the table
 below, and every value is validated as the field's type and bound as a
 parameter. Nothing a caller passes becomes SQL text.
+
+Conditions that are constant by their shape (``{}``, ``{"$and": []}``,
+``{"$or": [{}]}``, ``{"$not": {"$or": []}}``, ``{"age": {"$nin": []}}``)
+fold to :data:`TRUE` or :data:`FALSE`, so a filter that matches every row
+compiles to exactly :data:`TRUE` (see :func:`matches_everything`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from .sql import Params, TableSQL
 Filter = Mapping[str, Any]
 
 TRUE, FALSE = "1 = 1", "1 = 0"
+"""The folded constant conditions; they bind no parameters."""
 QUANTIFIERS = {"$some": "EXISTS", "$none": "NOT EXISTS"}
 
 
@@ -69,10 +75,31 @@ class FilterCompiler:
     def compile(self, node: Any) -> str:
         if not isinstance(node, Mapping):
             raise self.error(f"expected an object of conditions, got {type(node).__name__}")
-        parts = [self.clause(key, value) for key, value in node.items()]
+        mark = len(self.params.values)
+        return self.all_of([self.clause(key, value) for key, value in node.items()], mark)
+
+    def all_of(self, parts: list[str], mark: int) -> str:
+        """``parts`` joined by AND, constants folded (see :meth:`joined`)."""
+        return self.joined(" AND ", parts, mark, absorbing=FALSE, neutral=TRUE)
+
+    def any_of(self, parts: list[str], mark: int) -> str:
+        """``parts`` joined by OR, constants folded (see :meth:`joined`)."""
+        return self.joined(" OR ", parts, mark, absorbing=TRUE, neutral=FALSE)
+
+    def joined(self, separator: str, parts: list[str], mark: int, *, absorbing: str, neutral: str) -> str:
+        """``parts`` joined by ``separator``, with constant parts folded away.
+
+        ``mark`` is how many parameters were bound before the first part: when
+        a constant part decides the whole (FALSE in an AND, TRUE in an OR), the
+        other parts' text is dropped, so their parameters must be unbound too.
+        """
+        if absorbing in parts:
+            del self.params.values[mark:]
+            return absorbing
+        parts = [p for p in parts if p != neutral]
         if not parts:
-            return TRUE
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+            return neutral
+        return parts[0] if len(parts) == 1 else "(" + separator.join(parts) + ")"
 
     def clause(self, key: Any, value: Any) -> str:
         if isinstance(key, str) and key.startswith("$"):
@@ -89,8 +116,8 @@ class FilterCompiler:
                 return self.through(relation, {rest: value} if dot else value)
         field = self.field(key)
         if isinstance(value, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in value):
-            parts = [self.comparison(field, op, operand) for op, operand in value.items()]
-            return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+            mark = len(self.params.values)
+            return self.all_of([self.comparison(field, op, operand) for op, operand in value.items()], mark)
         return self.comparison(field, "$eq", value)
 
     def field(self, name: Any) -> FieldSchema:
@@ -125,10 +152,12 @@ class FilterCompiler:
             raise FilterError(exc.message, model=self.model, field=field.name) from None
         return self.params.add(self.encode(field, checked))
 
-    def logical_list(self, op: str, value: Any) -> list[str]:
+    def logical_list(self, op: str, value: Any) -> tuple[list[str], int]:
+        """The compiled items of ``$and``/``$or``, and the parameter count before them."""
         if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
             raise self.error(f"{op} takes a list of filters")
-        return [self.compile(item) for item in value]
+        mark = len(self.params.values)
+        return [self.compile(item) for item in value], mark
 
     # -- relations --------------------------------------------------------------
 
@@ -206,17 +235,19 @@ class FilterCompiler:
 
 
 def _and(c: FilterCompiler, value: Any) -> str:
-    parts = c.logical_list("$and", value)
-    return "(" + " AND ".join(parts) + ")" if parts else TRUE
+    return c.all_of(*c.logical_list("$and", value))
 
 
 def _or(c: FilterCompiler, value: Any) -> str:
-    parts = c.logical_list("$or", value)
-    return "(" + " OR ".join(parts) + ")" if parts else FALSE
+    return c.any_of(*c.logical_list("$or", value))
+
+
+NEGATED = {TRUE: FALSE, FALSE: TRUE}
 
 
 def _not(c: FilterCompiler, value: Any) -> str:
-    return f"NOT ({c.compile(value)})"
+    inner = c.compile(value)
+    return NEGATED.get(inner, f"NOT ({inner})")
 
 
 LOGICAL: dict[str, Callable[[FilterCompiler, Any], str]] = {"$and": _and, "$or": _or, "$not": _not}
@@ -336,6 +367,14 @@ def compile_filter(filter: Filter | None, table: TableSQL, params: Params, relat
     if filter is None:
         return TRUE
     return FilterCompiler(table, params, related).compile(filter)
+
+
+def matches_everything(filter: Filter | None, table: TableSQL, related: RelatedTables | None = None) -> bool:
+    """Whether ``filter`` matches every row by its shape alone (``None``, ``{}``, ``{"$or": [{}]}``, ...).
+
+    Raises ``FilterError`` for a filter that does not compile, as running it would.
+    """
+    return compile_filter(filter, table, Params(table.dialect), related) == TRUE
 
 
 def compile_order_by(

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from dataflow.config import Config
 from dataflow.dialect import Capabilities, Codec, Dialect
-from dataflow.errors import ConfigError, ConnectionError, DataFlowError
+from dataflow.errors import ConnectionError, DataFlowError
 from dataflow.fields import FieldKind, FieldSchema
 from dataflow.schema import ModelSchema
 from dataflow.url import DatabaseURL
@@ -30,6 +30,7 @@ from .connection import SQLiteConnection
 from .errors import translate_error
 from .functions import DECIMAL_AGGREGATES
 from .migrate import SQLiteIntrospector, SQLiteSchemaEditor
+from .options import parse_options
 from .pool import SQLitePool
 
 DEFAULT_FILE = "dataflow.db"
@@ -90,7 +91,7 @@ class SQLiteDialect(Dialect):
 
     def __init__(self, url: DatabaseURL, config: Config) -> None:
         super().__init__(url, config)
-        options = url.options
+        options = parse_options(url.options)
         self.capabilities = Capabilities(
             returning=frozenset({"insert", "update", "delete"})
             if sqlite3.sqlite_version_info >= (3, 35)
@@ -101,10 +102,8 @@ class SQLiteDialect(Dialect):
             max_parameters=32766,
             max_identifier_length=1024,
         )
-        self.busy_timeout = float(options.get("timeout", 30.0))
-        self.synchronous = options.get("synchronous", "NORMAL").upper()
-        if self.synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise ConfigError(f"sqlite synchronous must be OFF, NORMAL, FULL or EXTRA, got {self.synchronous!r}")
+        self.busy_timeout = options.timeout
+        self.synchronous = options.synchronous
         database = url.database or ""
         self.memory = database in ("", ":memory:")
         if self.memory:

@@ -21,7 +21,6 @@ deletes finished sagas and idempotency markers older than the age (see
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import os
 import re
@@ -32,7 +31,7 @@ import attrs
 import click
 
 from dataflow import DataFlow
-from dataflow.commands.loading import MODELS_HELP, load_db
+from dataflow.commands.loading import MODELS_HELP, import_user_module, load_db
 from dataflow.errors import DataFlowError
 
 from .retention import BATCH_SIZE, RetentionReport, purge_history
@@ -76,7 +75,7 @@ async def _recover(
                 named[name] = db
             coordinators.append(TwoPhaseCoordinator(coordinator, log=log_db, participants=named))
         for module in apps:
-            importlib.import_module(module)
+            import_user_module(module, "--app")
         if apps:
             coordinators.extend(c for c in live_coordinators() if c not in coordinators)
         for each in coordinators:
@@ -181,6 +180,17 @@ def parse_duration(text: str) -> timedelta:
     return age
 
 
+def format_duration(age: timedelta) -> str:
+    """``age`` in the form :func:`parse_duration` reads: ``30d``, ``1d12h``, ``1h30m`` (for 90 minutes)."""
+    seconds = int(age.total_seconds())
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 def _duration_option(ctx: click.Context, param: click.Parameter, value: str) -> timedelta:
     return parse_duration(value)
 
@@ -241,5 +251,5 @@ def purge_command(
         return
     click.echo(
         f"{db.label}: deleted {report.sagas} sagas, {report.saga_steps} saga steps "
-        f"and {report.idempotency_keys} idempotency keys older than {older_than}"
+        f"and {report.idempotency_keys} idempotency keys older than {format_duration(older_than)}"
     )

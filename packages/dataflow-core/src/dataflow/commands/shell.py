@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from ..database import DataFlow
+from ..workflow import AsyncLocalRuntime, LocalRuntime, WorkflowBuilder
 from .loading import MODELS_HELP, URL_HELP, load_db
 
 
@@ -34,13 +36,22 @@ class AsyncConsole(code.InteractiveConsole):
             self.showtraceback()
 
 
+def banner(db: DataFlow) -> str:
+    """The greeting: where the shell is, and the names this instance's models and nodes go by."""
+    models = list(db.schemas)
+    if models:
+        example = f"{models[0]}CreateNode"
+        names = f"models: {', '.join(models)}; their nodes by name ({example}, ...) or db.nodes[{example!r}]"
+    else:
+        names = "models: none yet (define one with @db.model; its nodes appear by name)"
+    return f"DataFlow shell on {db.label}\n{names}\ntry: await runtime.execute_async(wf)  # top-level await works"
+
+
 @click.command("shell")
 @click.option("--models", "models", help=MODELS_HELP)
 @click.option("--database-url", help=URL_HELP)
 def shell(models: str | None, database_url: str | None) -> None:
     """An interactive console with `db`, the models and their nodes loaded; `await` works at the prompt."""
-    from .. import AsyncLocalRuntime, LocalRuntime, WorkflowBuilder
-
     db = load_db(models, database_url)
     loop = asyncio.new_event_loop()
     namespace: dict[str, Any] = {
@@ -51,13 +62,8 @@ def shell(models: str | None, database_url: str | None) -> None:
         **{cls.__name__: cls for cls in db.model_classes()},
         **db.nodes,
     }
-    banner = (
-        f"DataFlow shell on {db.label}\n"
-        f"models: {', '.join(db.schemas) or 'none'}; nodes as names (UserCreateNode, ...)\n"
-        "try: await runtime.execute_async(wf)  # top-level await works"
-    )
     try:
-        AsyncConsole(namespace, loop).interact(banner=banner, exitmsg="")
+        AsyncConsole(namespace, loop).interact(banner=banner(db), exitmsg="")
     finally:
         loop.run_until_complete(db.close_async())
         loop.close()

@@ -26,6 +26,7 @@ from ..schema import IDENTIFIER, suggest
 from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
+from .outputs import SCALAR, UNKNOWN, Items, Keys, Shape
 from .statements import SessionTables, visible_scope
 
 NUMERIC = frozenset({FieldKind.INT, FieldKind.FLOAT, FieldKind.DECIMAL})
@@ -118,6 +119,11 @@ class AggregateNode(ModelNode):
 
     operation = "aggregate"
     parameters = frozenset({"filter", "group_by", "aggregates", "having", "order_by", "limit", "offset"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        # A group's keys are the names its group_by and aggregates chose: known when the node runs.
+        return Keys({"groups": Items(UNKNOWN), "count": SCALAR})
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import ValidationError
 from ..schema import ModelSchema, suggest
+from .outputs import UNKNOWN, Shape
 
 if TYPE_CHECKING:
     from ..database import DataFlow
@@ -64,6 +65,14 @@ class Node:
             raise ValidationError(
                 f"{cls.type_name} has no parameter {name!r}{suggest(name, cls.parameters)}", field=name
             )
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        """What :meth:`run` returns, as far as it is known before the run (``build()`` checks paths into it).
+
+        The default, ``Unknown()``, leaves every path to be checked when the node has run.
+        """
+        return UNKNOWN
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError

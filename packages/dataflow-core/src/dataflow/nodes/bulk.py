@@ -13,9 +13,10 @@ from ..session import Session
 from ..sql import Params, TableSQL
 from .bulk_base import BulkNode, PipelinedBulkNode
 from .crud import delete_statement
+from .outputs import SCALAR, Items, Keys, Shape, counts
 from .references import check_references
 from .rows import RowPreparer, changes, check_known, check_unprotected, key_value
-from .statements import update_matching, visible_scope, where
+from .statements import check_confirmed, update_matching, visible_scope, where
 
 
 class BulkCreateNode(PipelinedBulkNode):
@@ -27,6 +28,10 @@ class BulkCreateNode(PipelinedBulkNode):
 
     operation = "bulk_create"
     parameters = frozenset({"data", "batch_size", "return_ids", "strategy", "conflict_on"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return Keys({"inserted": SCALAR, "ids": Items(SCALAR), "skipped": SCALAR})
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -67,6 +72,10 @@ class BulkUpsertNode(PipelinedBulkNode):
 
     operation = "bulk_upsert"
     parameters = frozenset({"data", "conflict_on", "update_fields", "batch_size", "strategy", "on_duplicate"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return counts("inserted", "updated")
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -130,10 +139,17 @@ class BulkUpsertNode(PipelinedBulkNode):
 
 
 class BulkUpdateNode(BulkNode):
-    """Update rows given with their keys (``data``), or all rows matching ``filter`` with ``fields``."""
+    """Update rows given with their keys (``data``), or all rows matching ``filter`` with ``fields``.
+
+    A filter that matches every row needs ``confirmed=True``.
+    """
 
     operation = "bulk_update"
     parameters = frozenset({"data", "filter", "fields", "batch_size", "strategy", "confirmed"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return counts("updated")
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
@@ -189,19 +205,21 @@ class BulkUpdateNode(BulkNode):
         return {"updated": updated}
 
     async def _by_filter(self, session: Session, table: TableSQL, inputs: Mapping[str, Any]) -> dict[str, Any]:
-        filter = inputs["filter"]
-        if not filter and not inputs.get("confirmed"):
-            raise self.error("an empty filter updates every row; pass confirmed=True to mean it", "filter")
         values = changes(self.schema, inputs.get("fields"), session.protected(self.schema))
+        check_confirmed(self.type_name, session, table, inputs, "update")
         await check_references(session, self.schema, [values])
-        return await update_matching(session, table, values, filter, self.operation)
+        return await update_matching(session, table, values, inputs["filter"], self.operation)
 
 
 class BulkDeleteNode(BulkNode):
-    """Delete by ``ids`` or ``filter``; an empty filter needs ``confirmed=True``."""
+    """Delete by ``ids`` or ``filter``; a filter that matches every row needs ``confirmed=True``."""
 
     operation = "bulk_delete"
     parameters = frozenset({"ids", "filter", "batch_size", "strategy", "confirmed"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return counts("deleted")
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
@@ -209,11 +227,9 @@ class BulkDeleteNode(BulkNode):
         if ("ids" in inputs) == ("filter" in inputs):
             raise self.error("give exactly one of 'ids' or 'filter'", "ids")
         if "filter" in inputs:
-            filter = inputs["filter"]
-            if not filter and not inputs.get("confirmed"):
-                raise self.error("an empty filter deletes every row; pass confirmed=True to mean it", "filter")
+            check_confirmed(self.type_name, session, table, inputs, "delete")
             params = Params(table.dialect)
-            sql = delete_statement(table, params) + where(session, table, params, filter)
+            sql = delete_statement(table, params) + where(session, table, params, inputs["filter"])
             result = await session.execute(sql, params.values, schema=self.schema, operation=self.operation)
             return {"deleted": result.rowcount}
         keys = [key_value(self.schema, key, f"ids[{i}]") for i, key in enumerate(self.rows_input(inputs, "ids"))]

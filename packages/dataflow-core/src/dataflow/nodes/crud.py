@@ -11,9 +11,18 @@ from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
 from .include import attach, parse_includes
+from .outputs import SCALAR, Keys, Shape, counts, record_shape
 from .references import check_references
 from .rows import changes, check_known, check_unprotected, key_value, new_record, utcnow
-from .statements import assignments, check_conflict_target, key_where, read_record, update_matching, where
+from .statements import (
+    assignments,
+    check_confirmed,
+    check_conflict_target,
+    key_where,
+    read_record,
+    update_matching,
+    where,
+)
 
 
 def _not_found(node: ModelNode, key: Any) -> NotFoundError:
@@ -102,6 +111,10 @@ class CreateNode(ModelNode):
     operation = "create"
 
     @classmethod
+    def output_shape(cls) -> Shape:
+        return record_shape(cls.schema)
+
+    @classmethod
     def parameters_for(cls, schema: ModelSchema) -> frozenset[str]:
         return frozenset(f.name for f in schema.fields if not f.managed)
 
@@ -124,6 +137,10 @@ class ReadNode(ModelNode):
     parameters = frozenset({"id", "raise_on_not_found", "include"})
 
     @classmethod
+    def output_shape(cls) -> Shape:
+        return record_shape(cls.schema, cls.db.relations.of(cls.schema.name))
+
+    @classmethod
     def required_inputs(cls) -> frozenset[str]:
         return frozenset({"id"})
 
@@ -140,10 +157,18 @@ class ReadNode(ModelNode):
 
 
 class UpdateNode(ModelNode):
-    """Update by ``id`` (returns the record) or by ``filter`` (returns ``{"updated": n}``)."""
+    """Update by ``id`` (returns the record) or by ``filter`` (returns ``{"updated": n}``).
+
+    A filter that matches every row needs ``confirmed=True``.
+    """
 
     operation = "update"
-    parameters = frozenset({"id", "filter", "fields", "raise_on_not_found"})
+    parameters = frozenset({"id", "filter", "fields", "raise_on_not_found", "confirmed"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        # By id the record, by filter a count: which one is known only from the inputs the run delivers.
+        return Keys({**record_shape(cls.schema).fields, "updated": SCALAR})
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -156,6 +181,8 @@ class UpdateNode(ModelNode):
         has_id, has_filter = inputs.get("id") is not None, "filter" in inputs
         if has_id == has_filter:
             raise self.error("give exactly one of 'id' or 'filter'", field="id")
+        if has_filter:
+            check_confirmed(self.type_name, session, table, inputs, "update")
         await check_references(session, self.schema, [values])
         if has_id:
             key = key_value(self.schema, inputs["id"])
@@ -167,10 +194,17 @@ class UpdateNode(ModelNode):
 
 
 class DeleteNode(ModelNode):
-    """Delete by ``id`` or ``filter``; returns ``{"deleted": n}``. Soft-delete models keep the row."""
+    """Delete by ``id`` or ``filter``; returns ``{"deleted": n}``. Soft-delete models keep the row.
+
+    A filter that matches every row needs ``confirmed=True``.
+    """
 
     operation = "delete"
-    parameters = frozenset({"id", "filter", "raise_on_not_found"})
+    parameters = frozenset({"id", "filter", "raise_on_not_found", "confirmed"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return counts("deleted")
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
@@ -185,6 +219,7 @@ class DeleteNode(ModelNode):
             key = key_value(self.schema, inputs["id"])
             sql += key_where(session, table, params, key)
         else:
+            check_confirmed(self.type_name, session, table, inputs, "delete")
             sql += where(session, table, params, inputs["filter"])
         result = await session.execute(sql, params.values, schema=self.schema, operation=self.operation, key=key)
         if has_id and result.rowcount == 0 and inputs.get("raise_on_not_found", True):
@@ -207,6 +242,10 @@ class UpsertNode(ModelNode):
     """Insert, or update the record that matches ``conflict_on``; returns ``{"record", "created"}``."""
 
     operation = "upsert"
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return Keys({"record": record_shape(cls.schema), "created": SCALAR})
 
     @classmethod
     def parameters_for(cls, schema: ModelSchema) -> frozenset[str]:

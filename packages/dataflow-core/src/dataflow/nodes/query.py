@@ -11,6 +11,7 @@ from ..sql import Params
 from .base import ModelNode
 from .cursor import Order, decode_cursor, encode_cursor, keyset_filter, keyset_order
 from .include import attach, needed_columns, parse_includes
+from .outputs import SCALAR, Items, Keys, Shape, counts, record_shape
 from .rows import check_known
 from .statements import SessionTables, where
 
@@ -33,6 +34,11 @@ class ListNode(ModelNode):
 
     operation = "list"
     parameters = frozenset({"filter", "order_by", "limit", "offset", "fields", "include", "after"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        record = record_shape(cls.schema, cls.db.relations.of(cls.schema.name))
+        return Keys({"records": Items(record), "count": SCALAR, "next": SCALAR})
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None
@@ -103,6 +109,10 @@ class CountNode(ModelNode):
 
     operation = "count"
     parameters = frozenset({"filter"})
+
+    @classmethod
+    def output_shape(cls) -> Shape:
+        return counts("count")
 
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ValidationError
-from ..filters import TRUE, Filter, compile_filter
+from ..filters import TRUE, Filter, compile_filter, matches_everything
 from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
@@ -45,6 +45,27 @@ def where(session: Session, table: TableSQL, params: Params, filter: Filter | No
     if not parts:
         return ""
     return " WHERE " + " AND ".join(parts)
+
+
+def check_confirmed(node: str, session: Session, table: TableSQL, inputs: Mapping[str, Any], effect: str) -> None:
+    """Refuse a write by ``filter`` that would touch every row, unless ``confirmed=True`` says it is meant.
+
+    "Every row" is judged by the filter's shape (``None``, ``{}``, ``{"$and": []}``,
+    ``{"$or": [{}]}``, ...), before any SQL; ``effect`` is the verb for the message.
+    """
+    confirmed = inputs.get("confirmed", False)
+    model = table.schema.name
+    if not isinstance(confirmed, bool):
+        raise ValidationError(
+            f"{node}: 'confirmed' must be true or false, got {confirmed!r}", model=model, field="confirmed"
+        )
+    if not confirmed and matches_everything(inputs.get("filter"), table, SessionTables(session)):
+        raise ValidationError(
+            f"{node}: the filter is empty in effect: it matches every {model} row, so this would {effect} "
+            "them all; pass confirmed=True to mean it, or narrow the filter",
+            model=model,
+            field="filter",
+        )
 
 
 def key_where(session: Session, table: TableSQL, params: Params, key: Any) -> str:

@@ -9,6 +9,7 @@ import attrs
 
 from ..errors import DataFlowError, WorkflowBuildError
 from ..nodes.base import Node
+from ..nodes.outputs import find_problem
 from ..schema import suggest
 from .expression import Expression, parse_condition
 from .registry import resolve_node_type
@@ -24,6 +25,11 @@ class Connection:
     target_input: tuple[str, ...]
     condition: Expression | None = None
     condition_text: str | None = None
+
+    def describe(self) -> str:
+        """``connection a.id -> b.filter.id``, as messages name it."""
+        source = ".".join((self.source, *self.source_output))
+        return f"connection {source} -> {'.'.join((self.target, *self.target_input))}"
 
 
 @attrs.frozen
@@ -131,6 +137,7 @@ class WorkflowBuilder:
                 )
             incoming[connection.target].append(connection)
             outgoing[connection.source].append(connection)
+            _check_paths(connection, nodes[connection.source])
         order = _topological_order(nodes, outgoing, incoming)
         for node_id, spec in nodes.items():
             _check_inputs(spec, incoming[node_id], require=not inputs_at_run)
@@ -150,6 +157,40 @@ class WorkflowBuilder:
         else:
             raise WorkflowBuildError(f"node {node_id!r}: {node_type!r} is not a node type", node_id=node_id)
         return NodeSpec(node_id=node_id, node_class=node_class.specialize(node_id, params), params=params)
+
+
+def no_such_output(subject: str, source: NodeSpec, parts: tuple[str, ...], depth: int, options: tuple[str, ...]) -> str:
+    """The message for a path whose ``parts[depth]`` the source's output does not have; ``options`` are what it has."""
+    missing = ".".join(parts[: depth + 1])
+    found = ".".join(parts[:depth])
+    if options:
+        listing = f"{'its outputs are' if depth == 0 else repr(found) + ' has'}: {', '.join(options)}"
+    else:
+        listing = "its output is not an object" if depth == 0 else f"{found!r} is a plain value"
+    return (
+        f"{subject}: node {source.node_id!r} ({source.node_class.type_name}) has no output {missing!r}"
+        f"{suggest(parts[depth], options)}; {listing}"
+    )
+
+
+def _check_paths(connection: Connection, source: NodeSpec) -> None:
+    """Refuse paths into the source's output that its node type says it never has."""
+    shape = source.node_class.output_shape()
+    problem = find_problem(shape, connection.source_output)
+    if problem is not None:
+        message = no_such_output(
+            connection.describe(), source, connection.source_output, problem.depth, problem.options
+        )
+        raise WorkflowBuildError(message, node_id=connection.target)
+    if connection.condition is None:
+        return
+    for path in connection.condition.paths():
+        problem = find_problem(shape, path)
+        if problem is not None:
+            subject = f"{connection.describe()}, condition {connection.condition_text!r}"
+            raise WorkflowBuildError(
+                no_such_output(subject, source, path, problem.depth, problem.options), node_id=connection.target
+            )
 
 
 def _topological_order(

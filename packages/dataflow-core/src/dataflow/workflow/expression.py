@@ -3,16 +3,17 @@
     record.age >= 18 and not (record.role == 'admin' or count in [0, 1])
 
 Names are dotted paths into the source node's output (``records.0.id``
-indexes lists); a missing path is ``null``. Comparisons: ``== != < <= > >=
-in``, ``not in``; logic: ``and or not``; literals: numbers, quoted strings,
-``true false null`` and lists.
+indexes lists). A key the output does not have is an error (:class:`MissingOutput`);
+an index past the end of a list, or a step through ``null``, is ``null``.
+Comparisons: ``== != < <= > >= in``, ``not in``; logic: ``and or not``;
+literals: numbers, quoted strings, ``true false null`` and lists.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import attrs
@@ -43,9 +44,24 @@ _LITERALS = {"true": True, "false": False, "null": None, "True": True, "False": 
 _KEYWORDS = {"and", "or", "not", "in"}
 
 
+class MissingOutput(LookupError):
+    """A path names a key the output does not have: ``parts[:depth]`` exists, ``parts[depth]`` does not."""
+
+    def __init__(self, parts: tuple[str, ...], depth: int, options: tuple[str, ...]) -> None:
+        super().__init__(".".join(parts[: depth + 1]))
+        self.parts = parts
+        self.depth = depth
+        self.options = options
+        """The keys that exist at ``depth`` (none when the value there is not an object)."""
+
+
 class Expression:
     def evaluate(self, scope: Any) -> Any:
         raise NotImplementedError
+
+    def paths(self) -> Iterator[tuple[str, ...]]:
+        """Every output path the expression reads."""
+        return iter(())
 
 
 @attrs.frozen
@@ -63,6 +79,9 @@ class Path(Expression):
     def evaluate(self, scope: Any) -> Any:
         return resolve_path(scope, self.parts)
 
+    def paths(self) -> Iterator[tuple[str, ...]]:
+        yield self.parts
+
 
 @attrs.frozen
 class ListOf(Expression):
@@ -70,6 +89,10 @@ class ListOf(Expression):
 
     def evaluate(self, scope: Any) -> Any:
         return [item.evaluate(scope) for item in self.items]
+
+    def paths(self) -> Iterator[tuple[str, ...]]:
+        for item in self.items:
+            yield from item.paths()
 
 
 @attrs.frozen
@@ -85,6 +108,10 @@ class Compare(Expression):
         except TypeError:
             return False  # comparing null or unlike types is false, not a crash
 
+    def paths(self) -> Iterator[tuple[str, ...]]:
+        yield from self.left.paths()
+        yield from self.right.paths()
+
 
 @attrs.frozen
 class Logic(Expression):
@@ -96,6 +123,10 @@ class Logic(Expression):
             return all(o.evaluate(scope) for o in self.operands)
         return any(o.evaluate(scope) for o in self.operands)
 
+    def paths(self) -> Iterator[tuple[str, ...]]:
+        for operand in self.operands:
+            yield from operand.paths()
+
 
 @attrs.frozen
 class Not(Expression):
@@ -104,17 +135,30 @@ class Not(Expression):
     def evaluate(self, scope: Any) -> bool:
         return not self.operand.evaluate(scope)
 
+    def paths(self) -> Iterator[tuple[str, ...]]:
+        return self.operand.paths()
+
 
 def resolve_path(value: Any, parts: tuple[str, ...]) -> Any:
-    """Walk ``parts`` into nested dicts and lists; None where the path does not exist."""
-    for part in parts:
+    """Walk ``parts`` into nested dicts and lists.
+
+    A key an object does not have, or a step into a plain value, raises
+    :class:`MissingOutput`: that is a typo, not data. An index past the end of
+    a list, or a step through ``None``, gives ``None``: that is data (no
+    record was found).
+    """
+    for depth, part in enumerate(parts):
+        if value is None:
+            return None
         if isinstance(value, Mapping):
-            value = value.get(part)
+            if part not in value:
+                raise MissingOutput(parts, depth, tuple(map(str, value)))
+            value = value[part]
         elif isinstance(value, (list, tuple)) and part.lstrip("-").isdigit():
             index = int(part)
             value = value[index] if -len(value) <= index < len(value) else None
         else:
-            return None
+            raise MissingOutput(parts, depth, ())
     return value
 
 

@@ -22,7 +22,8 @@ from ..events import NodeFinished, WorkflowFinished, emit
 from ..loops import run_sync
 from ..nodes.base import ModelNode, run_model_node
 from ..session import Session
-from .builder import Connection, Workflow, WorkflowBuilder
+from .builder import Connection, NodeSpec, Workflow, WorkflowBuilder, no_such_output
+from .expression import MissingOutput
 
 if TYPE_CHECKING:
     from ..database import DataFlow
@@ -31,27 +32,37 @@ Results = dict[str, Any]
 _ABSENT = object()
 
 
-def _output_at(output: Any, path: tuple[str, ...], connection: Connection) -> Any:
+class _Undeliverable(Exception):
+    """A connection could not deliver: the source ran, but its output lacks what the connection reads.
+
+    The run fails with a ``WorkflowError`` about the connection, not about any node.
+    """
+
+
+def _output_at(output: Any, path: tuple[str, ...], connection: Connection, source: NodeSpec) -> Any:
     value = output
-    for part in path:
+    for depth, part in enumerate(path):
         if isinstance(value, Mapping) and part in value:
             value = value[part]
         elif isinstance(value, (list, tuple)) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
             value = value[int(part)]
         else:
-            raise WorkflowError(
-                f"node {connection.source!r} has no output {'.'.join(path)!r} for node {connection.target!r}",
-                node_id=connection.target,
-            )
+            if isinstance(value, (list, tuple)):
+                raise _Undeliverable(
+                    f"{connection.describe()}: node {source.node_id!r} ({source.node_class.type_name}) output "
+                    f"{'.'.join(path[:depth]) or 'itself'!r} has {len(value)} items, so no item {part!r}"
+                )
+            options = tuple(map(str, value)) if isinstance(value, Mapping) else ()
+            raise _Undeliverable(no_such_output(connection.describe(), source, path, depth, options))
     return value
 
 
 def _set_input(inputs: dict[str, Any], path: tuple[str, ...], value: Any, connection: Connection) -> None:
     if not path:
         if not isinstance(value, Mapping):
-            raise WorkflowError(
-                f"the output of {connection.source!r} is not an object and cannot fill {connection.target!r}'s inputs",
-                node_id=connection.target,
+            raise _Undeliverable(
+                f"{connection.describe()}: the output of {connection.source!r} is not an object and cannot fill "
+                f"{connection.target!r}'s inputs"
             )
         inputs.update(value)
         return
@@ -186,6 +197,9 @@ class _Run:
             raise
         if failure is not None:
             node_id, error = failure
+            if isinstance(error, _Undeliverable):
+                # The source ran and its result stands; the fault is in the connection.
+                raise WorkflowError(str(error), results=self.results, run_id=self.run_id) from None
             spec = self.workflow.nodes[node_id]
             message = getattr(error, "message", None) or str(error) or type(error).__name__
             raise WorkflowError(
@@ -231,10 +245,11 @@ class _Run:
 
     def deliver(self, node_id: str, output: Any, ready: deque[str]) -> None:
         self.results[node_id] = output
+        source = self.workflow.nodes[node_id]
         for connection in self.workflow.outgoing[node_id]:
             target = connection.target
-            if connection.condition is None or connection.condition.evaluate(output):
-                value = _output_at(output, connection.source_output, connection)
+            if connection.condition is None or self.holds(connection, source, output):
+                value = _output_at(output, connection.source_output, connection, source)
                 inputs = self._inputs.get(target)
                 if inputs is None:
                     inputs = self._inputs[target] = dict(self.workflow.nodes[target].params)
@@ -242,6 +257,17 @@ class _Run:
             else:
                 self._blocked.add(target)
             self._arrive(target, ready)
+
+    def holds(self, connection: Connection, source: NodeSpec, output: Any) -> bool:
+        """Whether the connection's condition holds for ``output``; naming a missing output is an error."""
+        assert connection.condition is not None
+        try:
+            return bool(connection.condition.evaluate(output))
+        except MissingOutput as missing:
+            subject = f"{connection.describe()}, condition {connection.condition_text!r}"
+            raise _Undeliverable(
+                no_such_output(subject, source, missing.parts, missing.depth, missing.options)
+            ) from None
 
     def _arrive(self, node_id: str, ready: deque[str]) -> None:
         self._pending[node_id] -= 1

@@ -17,7 +17,7 @@ def failing_workflow(db: DataFlow) -> WorkflowBuilder:
     workflow.add_node(
         db.nodes["UserBulkUpsertNode"], "upsert", {"data": people(10, start=495), "conflict_on": ["email"]}
     )
-    workflow.add_node(db.nodes["UserUpdateNode"], "update", {"filter": {}, "fields": {"age": 1}})
+    workflow.add_node(db.nodes["UserUpdateNode"], "update", {"filter": {}, "fields": {"age": 1}, "confirmed": True})
     workflow.add_node(db.nodes["UserReadNode"], "missing", {"id": 10**9})
     workflow.add_connection("create", "id", "bulk", "batch_size")
     workflow.add_connection("bulk", "inserted", "upsert", "batch_size")
