@@ -53,3 +53,17 @@ def test_evaluation(text: str, expected: Any) -> None:
 def test_syntax_errors_name_the_condition(text: str) -> None:
     with pytest.raises(WorkflowBuildError, match="condition"):
         parse_condition(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["(" * 500 + "count > 0" + ")" * 500, "not " * 500 + "count", "count in " + "[" * 500 + "]" * 500],
+)
+def test_a_condition_nested_too_deep_is_a_build_error_not_a_recursion_error(text: str) -> None:
+    with pytest.raises(WorkflowBuildError, match="nested more than"):
+        parse_condition(text)
+
+
+def test_a_condition_nested_within_the_limit_parses() -> None:
+    assert parse_condition("(" * 40 + "count == 2" + ")" * 40).evaluate(OUTPUT) is True
+    assert parse_condition("not " * 40 + "count == 2").evaluate(OUTPUT) is True

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import FilterError, ValidationError
-from .fields import FieldKind, FieldSchema
+from .fields import FieldKind, FieldSchema, valid_text
 from .schema import suggest
 from .sql import Params, TableSQL
 
@@ -145,11 +145,18 @@ def _nin(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
 
 def _like(case_insensitive: bool) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
     def build(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+        if f.kind is not FieldKind.STR:
+            # Databases differ (PostgreSQL refuses, others cast to text): patterns match text fields only.
+            raise c.error(
+                f"$like/$ilike apply to text fields; {f.name!r} is {f.type_name} (use $eq, $in or a range)",
+                field=f.name,
+            )
         if not isinstance(value, str):
             raise c.error(f"$like/$ilike on {f.name!r} takes a string pattern", field=f.name)
+        if not valid_text(value):
+            raise c.error(f"the $like/$ilike pattern on {f.name!r} is not valid Unicode text", field=f.name)
         # A text field's encoder may refuse what its database cannot hold (NUL on PostgreSQL).
-        pattern = c.table.encode(f.name, value) if f.kind is FieldKind.STR else value
-        placeholder = c.params.add(pattern)
+        placeholder = c.params.add(c.table.encode(f.name, value))
         return c.table.dialect.like(column, placeholder, case_insensitive=case_insensitive)
 
     return build

@@ -13,5 +13,9 @@ from .test_filters import population, tagged
 from .test_nodes import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
+from .test_values import *  # noqa: F403
+from .test_values import samples
 
-__all__ = ["db", "population", "tagged", "users", "users_and_ann"] + [n for n in dir() if n.startswith("test_")]
+__all__ = ["db", "population", "samples", "tagged", "users", "users_and_ann"] + [
+    n for n in dir() if n.startswith("test_")
+]
