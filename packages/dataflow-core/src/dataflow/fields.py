@@ -145,18 +145,20 @@ class FieldSchema:
             if self.nullable:
                 return None
             raise ValidationError(f"{model}.{self.name} cannot be null", model=model, field=self.name)
-        try:
-            checked = _VALIDATORS[self.kind](self, value)
-        except Unstorable as exc:
-            raise ValidationError(f"{model}.{self.name} {exc}", model=model, field=self.name) from None
-        except (ValueError, TypeError, ArithmeticError) as exc:
-            raise ValidationError(
-                f"{model}.{self.name} expects {self.type_name}, got {type(value).__name__} {_short(value)}",
-                model=model,
-                field=self.name,
-            ) from exc
         if self.element_kind is not None:
-            checked = self._validate_elements(checked, model)
+            # A list of checked scalars is storable JSON; each element's error names its index.
+            checked = self._validate_elements(value, model)
+        else:
+            try:
+                checked = _VALIDATORS[self.kind](self, value)
+            except Unstorable as exc:
+                raise ValidationError(f"{model}.{self.name} {exc}", model=model, field=self.name) from None
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                raise ValidationError(
+                    f"{model}.{self.name} expects {self.type_name}, got {type(value).__name__} {_short(value)}",
+                    model=model,
+                    field=self.name,
+                ) from exc
         if self.max_length is not None and len(checked) > self.max_length:
             raise ValidationError(
                 f"{model}.{self.name} is longer than its max_length of {self.max_length} ({len(checked)} characters)",
@@ -313,10 +315,15 @@ def _date(field: FieldSchema, value: Any) -> dt.date:
 
 def _time(field: FieldSchema, value: Any) -> dt.time:
     if isinstance(value, dt.time):
-        return value
-    if isinstance(value, str):
-        return dt.time.fromisoformat(value)
-    raise TypeError
+        result = value
+    elif isinstance(value, str):
+        result = dt.time.fromisoformat(value)
+    else:
+        raise TypeError
+    if result.tzinfo is not None:
+        # A clock time with an offset has no instant to convert; backends kept, dropped or refused it.
+        raise Unstorable(f"is a time with a zone ({result.isoformat()}); time fields hold naive times")
+    return result
 
 
 def _uuid(field: FieldSchema, value: Any) -> uuid.UUID:

@@ -8,8 +8,8 @@ date, time, aware datetimes). What is left:
 - ``datetime``: columns are ``TIMESTAMPTZ``. A naive datetime is taken as
   UTC (asyncpg would take it as the client's local time); values come back
   aware, in UTC.
-- ``time``: columns are ``TIME`` (without zone); an aware time is refused
-  rather than silently losing its offset.
+- ``time``: columns are ``TIME`` (without zone); the core refuses an aware
+  time on every backend rather than silently losing its offset.
 - JSON (``dict``/``list``): ``JSONB``, sent and read as JSON text so that
   the same encoded rows serve bound parameters, arrays and binary COPY.
 - Arrays (``Annotated[list[int], Array()]``, ``list[str]``/``list[float]``/
@@ -192,17 +192,6 @@ def _encode_datetime(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
-def _naive_time(field: FieldSchema) -> Codec:
-    name = field.name
-
-    def encode(value: dt.time) -> dt.time:
-        if value.tzinfo is not None:
-            raise ValidationError(f"{name} is a time with a zone; PostgreSQL TIME columns hold naive times", field=name)
-        return value
-
-    return encode
-
-
 def _json_text(field: FieldSchema) -> Codec:
     name = field.name
 
@@ -246,8 +235,6 @@ def encoder(field: FieldSchema) -> Codec | None:
         return _no_nul(field)
     if kind is FieldKind.DATETIME:
         return _encode_datetime
-    if kind is FieldKind.TIME:
-        return _naive_time(field)
     if kind is FieldKind.JSON:
         return _json_text(field)
     if kind is FieldKind.ENUM:

@@ -27,6 +27,7 @@ def define_values(db: DataFlow) -> None:
         maybe: float | None = None
         at: dt.datetime | None = None
         number: int = 0
+        scores: list[float] | None = None
 
 
 def sample(**overrides: Any) -> dict[str, Any]:
@@ -103,6 +104,7 @@ def test_nan_in_an_update_a_filter_or_json_is_refused(samples: DataFlow) -> None
     created = run_node(samples, "SampleCreateNode", sample(maybe=1.5))
     _refused(samples, "SampleUpdateNode", {"id": created["id"], "fields": {"maybe": math.nan}}, "maybe")
     _refused(samples, "SampleCreateNode", sample(doc={"x": math.inf}), "doc")
+    assert "scores[1]" in str(_refused(samples, "SampleCreateNode", sample(scores=[1.0, math.nan]), "scores"))
     error = failure(samples, "SampleCountNode", {"filter": {"maybe": {"$lt": math.inf}}})
     assert isinstance(error, FilterError) and error.field == "maybe"
     assert run_node(samples, "SampleReadNode", {"id": created["id"]})["maybe"] == 1.5
@@ -144,6 +146,18 @@ def test_equal_instants_match_one_filter_however_they_are_written(samples: DataF
     for written in (instant, instant.replace(tzinfo=None), instant.astimezone(plus_two), "2026-03-01T12:00:00"):
         assert count(samples, "Sample", {"at": written}) == 2, written
         assert count(samples, "Sample", {"at": {"$gte": written}}) == 2, written
+
+
+@pytest.mark.parametrize("clock", [dt.time(10, 0, tzinfo=dt.UTC), "10:00:00+02:00"])
+def test_a_time_with_a_zone_is_refused_on_every_backend(db: DataFlow, clock: Any) -> None:
+    @db.model
+    class Opening:
+        at: dt.time
+
+    error = _refused(db, "OpeningCreateNode", {"at": clock}, "at")
+    assert "naive" in str(error)
+    assert run_node(db, "OpeningCreateNode", {"at": "10:00:00"})["at"] == dt.time(10, 0)
+    assert count(db, "Opening") == 1
 
 
 # -- values no column can hold, and inputs that used to escape the error hierarchy ----
@@ -200,4 +214,3 @@ def test_like_on_a_field_that_is_not_text_is_a_filter_error(samples: DataFlow) -
         error = failure(samples, "SampleListNode", {"filter": {"number": {operator: "1%"}}})
         assert isinstance(error, FilterError) and error.field == "number"
         assert "text" in str(error)
-
