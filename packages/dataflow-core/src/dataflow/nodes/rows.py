@@ -210,22 +210,22 @@ class RowPreparer:
             return None
         if self.single:
             values = [(value,) for value in values]
+        limits, checks = dict(self.length_limits), dict(self.value_checks)
+        accepting = {position: getattr(encoder, "accepts_all", None) for position, encoder in self.encoded}
         for position, expected in enumerate(self.fast_types):
-            if set(map(type, map(itemgetter(position), values))) != {expected}:
+            limit, check, accepts_all = limits.get(position), checks.get(position), accepting.get(position)
+            # A column that more checks read is taken out once, as a list.
+            taken = map(itemgetter(position), values)
+            column = taken if limit is None and check is None and accepts_all is None else list(taken)
+            if set(map(type, column)) != {expected}:
                 return None
-        for position, limit in self.length_limits:
-            if max(map(len, map(itemgetter(position), values))) > limit:
+            if limit is not None and max(map(len, column)) > limit:
                 return None
-        for position, check in self.value_checks:
-            if not check(list(map(itemgetter(position), values))):
+            if check is not None and not check(column):
                 return None
-        converting = []
-        for position, encoder in self.encoded:
-            accepts_all = getattr(encoder, "accepts_all", None)
-            if accepts_all is None:
-                converting.append((position, encoder))
-            elif not accepts_all(list(map(itemgetter(position), values))):
+            if accepts_all is not None and not accepts_all(column):
                 return None
+        converting = [(position, encoder) for position, encoder in self.encoded if accepting[position] is None]
         if converting:
             try:
                 values = [_encode(row, converting) for row in values]
