@@ -11,6 +11,7 @@ import decimal
 import enum
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -208,7 +209,9 @@ def _short(value: Any) -> str:
 
 
 def valid_text(text: str) -> bool:
-    """Is ``text`` Unicode that UTF-8 can carry (no lone surrogates)?"""
+    """Can every backend store ``text``: Unicode that UTF-8 can carry (no lone surrogates), without NUL?"""
+    if "\x00" in text:
+        return False
     if text.isascii():
         return True
     try:
@@ -219,16 +222,22 @@ def valid_text(text: str) -> bool:
 
 
 def check_text(text: str) -> str:
-    """``text``, or ``Unstorable`` when it holds a lone surrogate (text that is not valid Unicode).
+    """``text``, or ``Unstorable`` when some backend cannot store it faithfully.
 
-    Surrogates come from decoding bytes with ``surrogateescape`` and the like;
-    drivers encode them differently (MariaDB's turned them into other
-    characters), so they are refused before any SQL.
+    Lone surrogates come from decoding bytes with ``surrogateescape`` and the
+    like; drivers encode them differently (MariaDB's turned them into other
+    characters). PostgreSQL text cannot hold NUL. Both are refused everywhere.
     """
-    if not valid_text(text):
-        bad = next(c for c in text if 0xD800 <= ord(c) <= 0xDFFF)
-        raise Unstorable(f"is not valid Unicode text: it contains the lone surrogate {bad!r}")
-    return text
+    if valid_text(text):
+        return text
+    if "\x00" in text:
+        raise Unstorable("contains a NUL character (\\x00), which PostgreSQL cannot store; no backend takes it")
+    bad = next(c for c in text if 0xD800 <= ord(c) <= 0xDFFF)
+    raise Unstorable(f"is not valid Unicode text: it contains the lone surrogate {bad!r}")
+
+
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+"""``\\u0000`` in JSON text (a NUL in a string), not an escaped backslash followed by ``u0000``."""
 
 
 def _str(field: FieldSchema, value: Any) -> str:
@@ -346,6 +355,8 @@ def _json(field: FieldSchema, value: Any) -> Any:
         raise Unstorable(f"cannot be stored as JSON: {exc} (NaN and infinities are not JSON)") from None
     if not valid_text(text):
         raise Unstorable("is not valid Unicode text: a key or string in it contains a lone surrogate")
+    if "\\u0000" in text and _JSON_NUL.search(text):
+        raise Unstorable("contains a NUL character (\\u0000), which PostgreSQL cannot store; no backend takes it")
     # Counting brackets (in C) settles almost every document without walking it.
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _deeper_than(value, MAX_JSON_DEPTH):
         raise Unstorable(f"is nested too deeply to be stored as JSON (more than {MAX_JSON_DEPTH} levels)")

@@ -62,6 +62,21 @@ def test_text_with_a_lone_surrogate_is_a_validation_error_naming_the_field(sampl
     assert count(samples, "Sample") == 0
 
 
+def test_text_with_nul_is_refused_on_every_backend(samples: DataFlow) -> None:
+    error = _refused(samples, "SampleCreateNode", sample(label="a\x00b"), "label")
+    assert "NUL" in str(error)
+    _refused(samples, "SampleCreateNode", sample(tags=["a", "\x00"]), "tags")
+    _refused(samples, "SampleCreateNode", sample(doc={"k": "a\x00"}), "doc")
+    data = [sample(label=f"row{i}") for i in range(10)]
+    data[4]["label"] = "\x00"
+    assert "data[4]" in str(_refused(samples, "SampleBulkCreateNode", {"data": data}, "label"))
+    assert count(samples, "Sample") == 0
+    # A backslash followed by "u0000" is ordinary text, in JSON too.
+    created = run_node(samples, "SampleCreateNode", sample(label="\\u0000", doc={"k": "\\u0000"}))
+    read = run_node(samples, "SampleReadNode", {"id": created["id"]})
+    assert read["label"] == "\\u0000" and read["doc"] == {"k": "\\u0000"}
+
+
 def test_a_lone_surrogate_in_a_bulk_row_writes_nothing(samples: DataFlow) -> None:
     data = [sample(label=f"row{i}") for i in range(20)]
     data[7]["label"] = "x\udcc3\udca9"
