@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import secrets
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, load_config
 from .dialect import Dialect, Pool
+from .echo import enable_echo
 from .errors import ConfigError
-from .events import PoolState, emit
-from .loops import run_sync, running_loop, thread_loop
+from .events import Monitors, PoolState, emit
+from .express import Express, ExpressSync
+from .express import transaction as express_transaction
+from .extensions import Extensions
+from .loops import existing_thread_loop, run_sync, running_loop
 from .plugins import plugin_host
-from .schema import ModelSchema, schema_from_class, suggest
+from .pooling import LoopPools
+from .registers import SchemaExtension
+from .relations import RelationMap
+from .schema import MODEL_OPTIONS, ModelSchema, schema_from_class, suggest
 from .session import Session
 from .sql import TableSQL
 from .url import DatabaseURL
+from .versioning import add_version_field
 
 if TYPE_CHECKING:
     from .bulk.strategy import BulkStrategy
-    from .events import Monitor
     from .migrate.runner import Applied, Migrator
     from .nodes.base import Node
     from .scoping import SessionHook, TenancyFilter
@@ -65,6 +74,22 @@ def registered_bulk_strategies() -> list[BulkStrategy]:
     return plugin_host().cached("dataflow_register_bulk_strategies", list)
 
 
+def registered_model_options() -> dict[str, str]:
+    """Every ``__dataflow__`` option a model may name: the core's, then those plugins declare."""
+    host = plugin_host()
+
+    def build(declared: list[tuple[str, tuple[str, str]]]) -> dict[str, str]:
+        options = dict(MODEL_OPTIONS)
+        for plugin, (name, description) in declared:
+            if name in options:
+                host.report(plugin, "dataflow_register_model_options", ConfigError(f"option {name!r} already exists"))
+                continue
+            options[name] = description
+        return options
+
+    return host.cached_by_plugin("dataflow_register_model_options", build)
+
+
 class DataFlow:
     """A database and its models.
 
@@ -77,6 +102,8 @@ class DataFlow:
         if database_url is not None:
             options["database_url"] = database_url
         self.config: Config = load_config(options)
+        if self.config.echo:
+            enable_echo()
         dialects = registered_dialects()
         self.url = DatabaseURL.parse(self.config.database_url or self._default_url(dialects))
         dialect_cls = dialects.get(self.url.scheme)
@@ -87,19 +114,21 @@ class DataFlow:
         self.dialect: Dialect = dialect_cls(self.url, self.config)
         self.label = str(self.url)
         self.schemas: dict[str, ModelSchema] = {}
+        self.relations = RelationMap()
+        self.cursor_key = (self.config.cursor_secret or secrets.token_hex(32)).encode()
+        """Signs List's keyset cursors (``next``/``after``)."""
         self.nodes: dict[str, type[Node]] = {}
         self._classes: dict[type, ModelSchema] = {}
         self._tables: dict[str, TableSQL] = {}
         self._schema_ready: set[str] = set()
-        self._pools: dict[asyncio.AbstractEventLoop, asyncio.Future[Pool]] = {}
-        self._ddl_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._pools = LoopPools(self.dialect.create_pool)
+        self.extensions = Extensions(self.label, reserved=lambda: dir(self))
+        """Per-instance objects of plugins, by class (``Tenancy.of(db)`` reads ``db.extensions``)."""
         host = plugin_host()
-        self.monitors: list[Monitor] = host.collect("dataflow_register_monitors")
-        self.tenancy_filters: list[TenancyFilter] = host.collect("dataflow_register_tenancy_filters")
-        self.schema_extensions: list[Callable[[ModelSchema], ModelSchema]] = host.collect(
-            "dataflow_register_schema_extensions"
-        )
-        self.session_hooks: list[SessionHook] = host.collect("dataflow_register_session_hooks")
+        self.monitors = Monitors(host.collect("dataflow_register_monitors", db=self))
+        self.tenancy_filters: list[TenancyFilter] = host.collect("dataflow_register_tenancy_filters", db=self)
+        self.schema_extensions: list[SchemaExtension] = host.collect("dataflow_register_schema_extensions", db=self)
+        self.session_hooks: list[SessionHook] = host.collect("dataflow_register_session_hooks", db=self)
         self.closed = False
         _live.add(self)
         host.notify("dataflow_instance_created", db=self)
@@ -119,15 +148,29 @@ class DataFlow:
     def __repr__(self) -> str:
         return f"DataFlow({self.label!r}, models={list(self.schemas)})"
 
+    if not TYPE_CHECKING:
+        # Hidden from type checkers on purpose: shortcuts are for users who already call
+        # ``db.tenant(...)``; typed code reads the plugin's object with ``X.of(db)``.
+        def __getattr__(self, name: str) -> Any:
+            extensions = self.__dict__.get("extensions")
+            if extensions is None or name.startswith("__"):
+                raise AttributeError(name)
+            try:
+                return extensions.shortcut_value(name)
+            except AttributeError:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
+
     # -- models -----------------------------------------------------------------
 
     def model(self, cls: C) -> C:
-        """Register a type-hinted class as a model and generate its eleven nodes."""
+        """Register a type-hinted class as a model and generate its twelve nodes."""
         from .nodes.generate import model_nodes
 
-        schema = schema_from_class(cls, self._classes)
+        schema = schema_from_class(cls, self._classes, registered_model_options())
         for extend in self.schema_extensions:
             schema = extend(schema)
+        # After the extensions, so that a version field one of them declared is adopted, not doubled.
+        schema = add_version_field(schema)
         self._refuse_unserved_options(schema)
         if schema.name in self.schemas:
             raise ConfigError(f"model {schema.name!r} is already registered on this DataFlow", model=schema.name)
@@ -140,24 +183,42 @@ class DataFlow:
         for field in schema.fields:
             self.dialect.check_identifier(field.name, schema.name)
         self.dialect.check_schema(schema, {**self.schemas, schema.name: schema})
+        self.relations.add(schema, {**self.schemas, schema.name: schema})
         self.schemas[schema.name] = schema
         self._classes[cls] = schema
         self.nodes.update(model_nodes(self, schema))
         return cls
 
     def _refuse_unserved_options(self, schema: ModelSchema) -> None:
-        """Fail closed: a model asking for isolation or versioning that no installed plugin provides."""
+        """Fail closed: a model asking for isolation that no installed plugin provides."""
         if schema.options.get("multi_tenant") and not self.tenancy_filters:
             raise ConfigError(
                 f"{schema.name} is multi_tenant but no tenancy plugin is loaded; install dataflow-tenancy "
                 "(or check DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS)",
                 model=schema.name,
             )
-        if schema.options.get("versioned") and "version" not in schema.by_name:
-            raise ConfigError(
-                f"{schema.name} is versioned but no plugin adds its version column; install dataflow-monitor",
-                model=schema.name,
-            )
+
+    @functools.cached_property
+    def express(self) -> Express:
+        """The direct API, async: ``await db.express.read("User", 1)`` (see :mod:`dataflow.express`)."""
+        return Express(self)
+
+    @functools.cached_property
+    def express_sync(self) -> ExpressSync:
+        """The direct API for synchronous code: ``db.express_sync.read("User", 1)``."""
+        return ExpressSync(self)
+
+    async def sql_async(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
+        """Raw SQL with ``:name`` placeholders, values bound: ``await db.sql_async("SELECT ...", {"x": 1})``."""
+        return await self.express.sql(query, params, result=result)
+
+    def sql(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
+        """The synchronous face of :meth:`sql_async`."""
+        return self.express_sync.sql(query, params, result=result)
+
+    def transaction(self, isolation: str | None = None) -> AbstractAsyncContextManager[Express]:
+        """``async with db.transaction() as tx:`` the direct API on one connection, in one transaction."""
+        return express_transaction(self, isolation)
 
     def model_classes(self) -> list[type]:
         """The classes registered with :meth:`model`, in registration order."""
@@ -181,27 +242,7 @@ class DataFlow:
         """The pool of the running event loop, created on first use."""
         if self.closed:
             raise ConfigError(f"this DataFlow ({self.label}) is closed")
-        loop = asyncio.get_running_loop()
-        future = self._pools.get(loop)
-        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
-            return future.result()
-        if future is None:
-            self._terminate_pools_of_closed_loops()
-            future = self._pools[loop] = loop.create_task(self.dialect.create_pool())
-        try:
-            return await asyncio.shield(future)
-        except BaseException:
-            if future.done() and not future.cancelled() and future.exception() is not None:
-                self._pools.pop(loop, None)
-            raise
-
-    def _terminate_pools_of_closed_loops(self) -> None:
-        """Pools of loops that ended without ``close_async`` (e.g. after ``asyncio.run``) hold connections."""
-        for loop in [loop for loop in self._pools if loop.is_closed()]:
-            future = self._pools.pop(loop)
-            self._ddl_locks.pop(loop, None)
-            if future.done() and not future.cancelled() and future.exception() is None:
-                future.result().terminate()
+        return await self._pools.get()
 
     async def open_session(self, *, run_id: str | None = None, context: Mapping[str, Any] | None = None) -> Session:
         """Acquire a connection and wrap it in a session; give it back with :meth:`close_session`."""
@@ -232,11 +273,7 @@ class DataFlow:
 
     def pools(self) -> list[Pool]:
         """The open pools of this instance, one per event loop that used it (for monitoring)."""
-        return [
-            future.result()
-            for future in list(self._pools.values())
-            if future.done() and not future.cancelled() and future.exception() is None
-        ]
+        return self._pools.pools()
 
     async def close_session(self, session: Session) -> None:
         pool = session.pool
@@ -280,8 +317,7 @@ class DataFlow:
         """Once per model set: create what is missing (development) or check it (production)."""
         from .migrate.startup import prepare_schema
 
-        lock = self._ddl_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-        async with lock:
+        async with self._pools.lock():
             if len(self._schema_ready) < len(self.schemas):
                 names = set(self.schemas)
                 await prepare_schema(self, session)
@@ -337,41 +373,24 @@ class DataFlow:
 
     async def close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Close the pool bound to ``loop`` (the running one), if any."""
-        future = self._pools.pop(loop, None)
-        self._ddl_locks.pop(loop, None)
-        if future is not None and not future.cancelled() and future.exception() is None:
-            await future.result().close()
+        await self._pools.close_loop(loop)
 
     async def close_async(self) -> None:
         """Close every pool: the running loop's cleanly, the others' at once."""
-        loop = asyncio.get_running_loop()
-        await self.close_loop(loop)
-        self._terminate_others(keep=None)
+        await self._pools.close_loop(asyncio.get_running_loop())
+        self._pools.close_all()
         self._finish_close()
 
     def close(self) -> None:
         """Close every pool and connection of this instance; it cannot be used again."""
         current = running_loop()
-        if current is not None and current in self._pools:
+        if current is not None and self._pools.serves(current):
             raise ConfigError("DataFlow.close() called inside a running event loop; use 'await db.close_async()'")
-        private = thread_loop()
-        if private in self._pools and not private.is_running():
-            private.run_until_complete(self.close_loop(private))
-        self._terminate_others(keep=None)
+        private = existing_thread_loop()
+        if private is not None and not private.is_running():
+            self._pools.end_loop(private)
+        self._pools.close_all()
         self._finish_close()
-
-    def _terminate_others(self, keep: asyncio.AbstractEventLoop | None) -> None:
-        for loop, future in list(self._pools.items()):
-            if loop is keep:
-                continue
-            del self._pools[loop]
-            if not future.done() or future.cancelled() or future.exception() is not None:
-                continue
-            pool = future.result()
-            if loop.is_running() and not loop.is_closed():
-                asyncio.run_coroutine_threadsafe(pool.close(), loop).result(timeout=30)
-            else:
-                pool.terminate()
 
     def _finish_close(self) -> None:
         self.dialect.dispose()

@@ -9,24 +9,61 @@ parameter. Nothing a caller passes becomes SQL text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
 
 from .errors import FilterError, ValidationError
 from .fields import FieldKind, FieldSchema, valid_text
+from .relations import Relation, RelationMap
 from .schema import suggest
 from .sql import Params, TableSQL
 
 Filter = Mapping[str, Any]
 
 TRUE, FALSE = "1 = 1", "1 = 0"
+QUANTIFIERS = {"$some": "EXISTS", "$none": "NOT EXISTS"}
+
+
+class RelatedTables(Protocol):
+    """What a filter needs to follow relations: relation names, other models' tables and what each may show."""
+
+    relations: RelationMap
+
+    def table(self, model: str) -> TableSQL: ...
+
+    def scope(self, table: TableSQL) -> Filter | None:
+        """The filter every statement on ``table`` must also match (tenancy, soft delete), or None."""
+        ...
 
 
 class _Compiler:
-    def __init__(self, table: TableSQL, params: Params) -> None:
+    """Compiles one filter over one table; nested compilers handle the tables relations lead to.
+
+    ``qualifier`` is how the table is named in the statement (its alias inside
+    a subquery), for the conditions that correlate a subquery with it;
+    ``qualify`` names every column with it (a statement that joins tables).
+    """
+
+    def __init__(
+        self,
+        table: TableSQL,
+        params: Params,
+        related: RelatedTables | None = None,
+        qualifier: str | None = None,
+        aliases: Iterator[int] | None = None,
+        *,
+        qualify: bool = False,
+    ) -> None:
         self.table = table
         self.params = params
         self.model = table.schema.name
+        self.related = related
+        self.qualifier = qualifier or table.table
+        self.aliases = aliases if aliases is not None else itertools.count(1)
+        self.qualify = qualify
 
     def error(self, message: str, field: str | None = None) -> FilterError:
         return FilterError(f"{self.model} filter: {message}", model=self.model, field=field)
@@ -45,6 +82,13 @@ class _Compiler:
             if logical is None:
                 raise self.error(f"unknown operator {key!r}{suggest(key, LOGICAL)}")
             return logical(self, value)
+        if isinstance(key, str) and key not in self.table.schema.by_name and self.related is not None:
+            head, dot, rest = key.partition(".")
+            relation = self.related.relations.get(self.model, head)
+            if relation is not None and relation.many:
+                return self.quantified(relation, value, dotted=bool(dot))
+            if relation is not None:
+                return self.through(relation, {rest: value} if dot else value)
         field = self.field(key)
         if isinstance(value, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in value):
             parts = [self.comparison(field, op, operand) for op, operand in value.items()]
@@ -54,26 +98,113 @@ class _Compiler:
     def field(self, name: Any) -> FieldSchema:
         found = self.table.schema.by_name.get(name) if isinstance(name, str) else None
         if found is None:
-            raise self.error(f"unknown field {name!r}{suggest(name, self.table.schema.by_name)}", field=str(name))
+            names = [*self.table.schema.by_name, *(self.related.relations.of(self.model) if self.related else ())]
+            head = name.partition(".")[0] if isinstance(name, str) else name
+            raise self.error(f"unknown field {name!r}{suggest(head, names)}", field=str(name))
         return found
+
+    def column(self, field: FieldSchema) -> str:
+        """The SQL that stands for ``field`` in a condition."""
+        return self.ref(field.name)
+
+    def ref(self, name: str) -> str:
+        quoted = self.table.quoted[name]
+        return f"{self.qualifier}.{quoted}" if self.qualify else quoted
+
+    def encode(self, field: FieldSchema, value: Any) -> Any:
+        return self.table.encode(field.name, value)
 
     def comparison(self, field: FieldSchema, op: Any, operand: Any) -> str:
         build = OPERATORS.get(op) if isinstance(op, str) else None
         if build is None:
             raise self.error(f"unknown operator {op!r} on {field.name!r}{suggest(op, OPERATORS)}", field=field.name)
-        return build(self, field, self.table.quoted[field.name], operand)
+        return build(self, field, self.column(field), operand)
 
     def bind(self, field: FieldSchema, value: Any) -> str:
         try:
             checked = field.validate(value, self.model) if value is not None else None
         except ValidationError as exc:
             raise FilterError(exc.message, model=self.model, field=field.name) from None
-        return self.params.add(self.table.encode(field.name, checked))
+        return self.params.add(self.encode(field, checked))
 
     def logical_list(self, op: str, value: Any) -> list[str]:
         if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
             raise self.error(f"{op} takes a list of filters")
         return [self.compile(item) for item in value]
+
+    # -- relations --------------------------------------------------------------
+
+    def path_value(self, name: str, where: str) -> str:
+        """``name``'s value for the current row, in its sort order: a field, or a forward path as a subquery."""
+        field = self.table.schema.by_name.get(name)
+        if field is not None:
+            return self.table.dialect.ordered(field, f"{self.qualifier}.{self.table.quoted[name]}")
+        head, dot, rest = name.partition(".")
+        relation = self.related.relations.get(self.model, head) if self.related is not None else None
+        if relation is None or not dot or relation.many:
+            names = [*self.table.schema.by_name]
+            if self.related is not None:
+                names += [f"{r.name}.<field>" for r in self.related.relations.of(self.model).values() if not r.many]
+            raise FilterError(
+                f"{self.model} {where}: unknown field {name!r}{suggest(head, [n.partition('.')[0] for n in names])}"
+                f" (known: {', '.join(names)})",
+                model=self.model,
+                field=name,
+            )
+        inner, source = self.nested(relation)
+        link = (
+            f"{inner.qualifier}.{inner.table.quoted[relation.remote]} = "
+            f"{self.qualifier}.{self.table.quoted[relation.local]}"
+        )
+        value = inner.path_value(rest, where)
+        return f"(SELECT {value} FROM {source} WHERE {self.visible(inner, link)})"
+
+    def nested(self, relation: Relation) -> tuple[_Compiler, str]:
+        """A compiler for the relation's target table under a fresh alias, and its ``FROM`` text."""
+        assert self.related is not None
+        target = self.related.table(relation.target)
+        alias = target.dialect.quote(f"dataflow_r{next(self.aliases)}")
+        inner = _Compiler(target, self.params, self.related, alias, self.aliases, qualify=self.qualify)
+        return inner, f"{target.table} AS {alias}"
+
+    def visible(self, compiler: _Compiler, condition: str) -> str:
+        """``condition`` narrowed to the rows of the related table the session may see."""
+        assert self.related is not None
+        scope = self.related.scope(compiler.table)
+        return condition if scope is None else f"{condition} AND {compiler.compile(scope)}"
+
+    def through(self, relation: Relation, condition_filter: Any) -> str:
+        """``{"team.name": ...}`` or ``{"team": {"name": ...}}``: the key is one of the target rows that match."""
+        if not isinstance(condition_filter, Mapping) or any(str(k) in QUANTIFIERS for k in condition_filter):
+            raise self.error(
+                f"{relation.name!r} is one {relation.target}: filter its fields, "
+                f'("{relation.name}.<field>": ...) or {{"{relation.name}": {{"<field>": ...}}}}',
+                field=relation.name,
+            )
+        inner, source = self.nested(relation)
+        condition = self.visible(inner, inner.compile(condition_filter))
+        remote = f"{inner.qualifier}.{inner.table.quoted[relation.remote]}"
+        local = self.ref(relation.local)
+        member = f"{local} IN (SELECT {remote} FROM {source} WHERE {condition})"
+        # Without a related row the condition is false, not unknown, so that $not of it holds.
+        return f"({local} IS NOT NULL AND {member})" if self.table.schema.by_name[relation.local].nullable else member
+
+    def quantified(self, relation: Relation, value: Any, *, dotted: bool) -> str:
+        """``{"users": {"$some": {...}}}`` / ``"$none"``: some / no related row matches."""
+        if dotted or not isinstance(value, Mapping) or len(value) != 1 or next(iter(value)) not in QUANTIFIERS:
+            raise self.error(
+                f'{relation.name!r} is a list of {relation.target}: filter it with {{"{relation.name}": '
+                '{"$some": {...}}} or {"$none": {...}}',
+                field=relation.name,
+            )
+        ((quantifier, condition_filter),) = value.items()
+        inner, source = self.nested(relation)
+        link = (
+            f"{inner.qualifier}.{inner.table.quoted[relation.remote]} = "
+            f"{self.qualifier}.{self.table.quoted[relation.local]}"
+        )
+        condition = self.visible(inner, f"{link} AND {inner.compile(condition_filter)}")
+        return f"{QUANTIFIERS[quantifier]} (SELECT 1 FROM {source} WHERE {condition})"
 
 
 def _and(c: _Compiler, value: Any) -> str:
@@ -154,9 +285,11 @@ def _like(case_insensitive: bool) -> Callable[[_Compiler, FieldSchema, str, Any]
         if not isinstance(value, str):
             raise c.error(f"$like/$ilike on {f.name!r} takes a string pattern", field=f.name)
         if not valid_text(value):
-            raise c.error(f"the $like/$ilike pattern on {f.name!r} is not valid Unicode text", field=f.name)
-        # A text field's encoder may refuse what its database cannot hold (NUL on PostgreSQL).
-        placeholder = c.params.add(c.table.encode(f.name, value))
+            raise c.error(
+                f"the $like/$ilike pattern on {f.name!r} holds NUL or a lone surrogate, which no backend stores",
+                field=f.name,
+            )
+        placeholder = c.params.add(c.encode(f, value))
         return c.table.dialect.like(column, placeholder, case_insensitive=case_insensitive)
 
     return build
@@ -205,15 +338,25 @@ OPERATORS: dict[str, Callable[[_Compiler, FieldSchema, str, Any], str]] = {
 }
 
 
-def compile_filter(filter: Filter | None, table: TableSQL, params: Params) -> str:
-    """The WHERE condition for ``filter``, its values bound into ``params``."""
+def compile_filter(filter: Filter | None, table: TableSQL, params: Params, related: RelatedTables | None = None) -> str:
+    """The WHERE condition for ``filter``, its values bound into ``params``.
+
+    With ``related``, keys may follow relations: ``"team.name"`` through a
+    forward relation, ``{"users": {"$some": {...}}}`` over a reverse one.
+    """
     if filter is None:
         return TRUE
-    return _Compiler(table, params).compile(filter)
+    return _Compiler(table, params, related).compile(filter)
 
 
-def compile_order_by(order_by: Any, table: TableSQL) -> str:
-    """``ORDER BY`` text for ``["-age", "name"]``; unknown fields raise ``FilterError``."""
+def compile_order_by(
+    order_by: Any, table: TableSQL, params: Params | None = None, related: RelatedTables | None = None
+) -> str:
+    """``ORDER BY`` text for ``["-age", "name", "team.name"]``; unknown fields raise ``FilterError``.
+
+    A dotted name follows forward relations (with ``related`` and ``params``):
+    the related row's value, or null when there is none or it is out of scope.
+    """
     if order_by is None:
         return ""
     if isinstance(order_by, str):
@@ -225,11 +368,68 @@ def compile_order_by(order_by: Any, table: TableSQL) -> str:
         if not isinstance(item, str):
             raise FilterError(f"{table.schema.name} order_by: {item!r} is not a field name", model=table.schema.name)
         name, direction = (item[1:], "DESC") if item.startswith("-") else (item.lstrip("+"), "ASC")
-        if name not in table.quoted:
-            raise FilterError(
-                f"{table.schema.name} order_by: unknown field {name!r}{suggest(name, table.quoted)}",
-                model=table.schema.name,
-                field=name,
-            )
-        parts.append(f"{table.dialect.ordered(table.field(name), table.quoted[name])} {direction}")
+        parts.append(f"{ordered_value(name, table, params, related, 'order_by')} {direction}")
     return " ORDER BY " + ", ".join(parts) if parts else ""
+
+
+def ordered_value(name: str, table: TableSQL, params: Params | None, related: RelatedTables | None, where: str) -> str:
+    """SQL for the value of ``name`` (a field, or a dotted path through forward relations) in its sort order."""
+    compiler = _Compiler(table, params or Params(table.dialect), related)
+    return compiler.path_value(name, where)
+
+
+@attrs.frozen
+class Computed:
+    """A name a HAVING filter may use: the SQL it stands for and the field its values are checked as."""
+
+    sql: str
+    field: FieldSchema
+    encode: Callable[[Any], Any] | None = None
+
+
+class _ComputedCompiler(_Compiler):
+    """Filters over computed names (aggregates) instead of a table's columns."""
+
+    def __init__(self, table: TableSQL, params: Params, names: Mapping[str, Computed], what: str) -> None:
+        super().__init__(table, params)
+        self.names = names
+        self.what = what
+
+    def clause(self, key: Any, value: Any) -> str:
+        if isinstance(key, str) and not key.startswith("$") and key not in self.names:
+            raise self.error(f"{self.what}: unknown name {key!r}{suggest(key, self.names)} "
+                             f"(known: {', '.join(self.names) or 'none'})", field=key)  # fmt: skip
+        return super().clause(key, value)
+
+    def field(self, name: Any) -> FieldSchema:
+        return self.names[name].field
+
+    def column(self, field: FieldSchema) -> str:
+        return self.names[field.name].sql
+
+    def encode(self, field: FieldSchema, value: Any) -> Any:
+        encode = self.names[field.name].encode
+        return value if encode is None or value is None else encode(value)
+
+
+def compile_computed(
+    filter: Filter | None, table: TableSQL, params: Params, names: Mapping[str, Computed], what: str
+) -> str:
+    """A condition over computed ``names`` (``having`` over aggregates), values bound and checked."""
+    if filter is None:
+        return TRUE
+    return _ComputedCompiler(table, params, names, what).compile(filter)
+
+
+def qualified_filter(
+    filter: Filter | None,
+    table: TableSQL,
+    params: Params,
+    related: RelatedTables | None,
+    aliases: Iterator[int],
+    qualifier: str | None = None,
+) -> str:
+    """``filter`` with every column named by ``qualifier`` (default: the table), for a statement that joins."""
+    if filter is None:
+        return TRUE
+    return _Compiler(table, params, related, qualifier, aliases, qualify=True).compile(filter)

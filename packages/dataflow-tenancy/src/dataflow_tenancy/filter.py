@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from dataflow.errors import ConfigError
+from dataflow.errors import ConfigError, ValidationError
 from dataflow.events import emit
 from dataflow.schema import ModelSchema
 
@@ -99,6 +99,7 @@ class TenantFilter:
             self._admin_used(schema, scope, "write", tenant)
             self.service.admit(schema, tenant)
             return row
+        _refuse_chosen_key(schema, row)
         if given is not None and given != scope.tenant:
             raise TenantMismatchError(
                 f"{schema.name}: the row names tenant_id={given!r} but the tenant in context is {scope.tenant!r}",
@@ -109,15 +110,40 @@ class TenantFilter:
         row[TENANT_FIELD] = scope.tenant
         return row
 
+    def refuse_raw_sql(self, context: Mapping[str, Any]) -> None:
+        """Raw SQL (``SQLNode``, ``db.sql``) cannot be narrowed to a tenant: allow it only where nothing can leak.
+
+        Allowed without tenant-scoped models, in the admin scope, and under a
+        tenant when every row-level table has row-level security on (the
+        database enforces the tenant). Otherwise ``TenantRequiredError``.
+        """
+        assert self.service is not None
+        scoped = [schema for schema in self.service.db.schemas.values() if strategy(schema) is not None]
+        if not scoped:
+            return
+        scope = self._scope(scoped[0], context)
+        if scope.tenant is None:
+            self._admin_used(scoped[0], scope, "raw sql", None)
+            return
+        sessions = self.service.sessions
+        if sessions is not None and sessions.rls and all(strategy(schema) == ROW for schema in scoped):
+            return
+        raise TenantRequiredError(
+            f"raw SQL cannot be narrowed to tenant {scope.tenant!r}: DataFlow cannot add the tenant condition to "
+            "SQL it did not build. Run it in the admin scope (context={'tenant_admin': '<reason>'}), or install "
+            "row-level security (PostgreSQL) so that the database enforces the tenant",
+        )
+
     def protected_fields(self, schema: ModelSchema) -> Iterable[str]:
         """``tenant_id`` of row-level models: no Update, BulkUpdate or upsert may change it."""
         return _PROTECTED if strategy(schema) == ROW else ()
 
     def conflict_fields(self, schema: ModelSchema) -> Iterable[str]:
-        """Fields every upsert conflict target of ``schema`` should include (``tenant_id``).
+        """Fields every upsert conflict target of ``schema`` includes (``tenant_id``).
 
-        Not read by the core yet: it is the method the core would call to widen
-        a caller's ``conflict_on`` (see docs/tenancy.md, "What the core needs").
+        The core puts them in front of a caller's business-key ``conflict_on``
+        (``Session.conflict_target``), so ``conflict_on=["email"]`` is enough
+        on every backend, MySQL included.
         """
         return _PROTECTED if strategy(schema) == ROW else ()
 
@@ -127,3 +153,23 @@ class TenantFilter:
         if monitors:
             event = TenantAdminAccess(self.service.db.label, schema.name, action, scope.reason, tenant)
             emit(monitors, event)
+
+
+def _refuse_chosen_key(schema: ModelSchema, row: Mapping[str, Any]) -> None:
+    """Under a tenant, a row-level model's database-chosen key is never given.
+
+    Every tenant's rows share one id space: a write naming an id would answer
+    "taken" (a unique violation, a skipped or refused row) for another
+    tenant's id and "created" for a free one, while Read says not found for
+    both. Refusing every given id answers alike. The admin scope, which sees
+    every tenant, may still give ids (restores).
+    """
+    pk = schema.pk
+    if pk.auto_increment and row.get(pk.name) is not None:
+        raise ValidationError(
+            f"{schema.name}.{pk.name}: ids of a multi-tenant model are chosen by the database (every tenant "
+            f"shares one id space, so a given id would tell whether another tenant holds it); leave {pk.name!r} "
+            f"out, and change an existing record by id with {schema.name}UpdateNode or {schema.name}BulkUpdateNode",
+            model=schema.name,
+            field=pk.name,
+        )

@@ -1,27 +1,25 @@
-"""The per-instance tenancy service: ``db.tenancy``, ``db.tenant(...)`` and ``db.tenant_admin(...)``."""
+"""The per-instance tenancy service, kept in ``db.extensions``: ``Tenancy.of(db)``, with the shortcuts
+``db.tenancy``, ``db.tenant(...)`` and ``db.tenant_admin(...)``."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from dataflow.errors import ConfigError
+from dataflow.events import emit
 from dataflow.schema import ModelSchema
 
 from .context import ScopeBlock, TenantScope, ambient_scope, check_tenant, tenant_scope
 from .events import TenantAdminAccess
 from .filter import TenantFilter
+from .namespaces import DEFAULT_NAMESPACE_PREFIX, check_prefix
 from .quota import TenantQuota
 from .schema import OPTION, ROW, SCHEMA, TenantSchemaExtension, normalize
+from .sessions import SessionSetup
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
-
-    from .sessions import SessionSetup
-
-DEFAULT_NAMESPACE_PREFIX = "tenant_"
-_PREFIX = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class Tenancy:
@@ -38,6 +36,15 @@ class Tenancy:
         tenancy_filter.service = self
         if extension is not None:
             extension.service = self
+
+    @classmethod
+    def of(cls, db: DataFlow) -> Tenancy:
+        """``db``'s tenancy service (``db.tenancy``); ``ConfigError`` when dataflow-tenancy is not active on it."""
+        return db.extensions.require(
+            cls,
+            "dataflow-tenancy is not active on it: is the 'tenancy' plugin disabled "
+            "(DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS)?",
+        )
 
     def __repr__(self) -> str:
         return f"<Tenancy of {self.db.label} default={self.default_strategy!r} quotas={len(self.quotas)}>"
@@ -63,8 +70,6 @@ class Tenancy:
         return ambient_scope(self)
 
     def _admin_entered(self, scope: TenantScope) -> None:
-        from dataflow.events import emit
-
         if self.db.monitors:
             emit(self.db.monitors, TenantAdminAccess(self.db.label, None, "enter", scope.reason))
 
@@ -79,8 +84,6 @@ class Tenancy:
     def session_setup(self) -> SessionSetup:
         """The per-session statements (search path, RLS setting), installed on first need."""
         if self.sessions is None:
-            from .sessions import SessionSetup
-
             self.sessions = SessionSetup(self)
         return self.sessions
 
@@ -90,14 +93,8 @@ class Tenancy:
 
 
 def tenancy(db: DataFlow) -> Tenancy:
-    """``db``'s tenancy service; ``ConfigError`` when dataflow-tenancy did not attach to it."""
-    service = getattr(db, "tenancy", None)
-    if not isinstance(service, Tenancy):
-        raise ConfigError(
-            f"dataflow-tenancy is not active on {db.label}: is the 'tenancy' plugin disabled "
-            "(DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS)?"
-        )
-    return service
+    """``db``'s tenancy service; ``ConfigError`` when dataflow-tenancy is not active on it (``Tenancy.of(db)``)."""
+    return Tenancy.of(db)
 
 
 def enable(
@@ -127,12 +124,7 @@ def enable(
         if chosen == SCHEMA:
             service.namespaces_used()
     if namespace_prefix is not None:
-        if not _PREFIX.match(namespace_prefix):
-            raise ConfigError(
-                f"namespace_prefix {namespace_prefix!r} must be lower-case letters, digits and '_', "
-                "not starting with a digit"
-            )
-        service.namespace_prefix = namespace_prefix
+        service.namespace_prefix = check_prefix(namespace_prefix)
     service.quotas.extend(quotas)
     return service
 

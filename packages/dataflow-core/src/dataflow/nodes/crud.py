@@ -10,6 +10,8 @@ from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
+from .include import attach, parse_includes
+from .references import check_references
 from .rows import changes, check_known, check_unprotected, key_value, new_record, utcnow
 from .statements import assignments, check_conflict_target, key_where, read_record, update_matching, where
 
@@ -111,6 +113,7 @@ class CreateNode(ModelNode):
         assert session is not None
         data = session.fill(self.schema, inputs) if session.db.tenancy_filters else inputs
         record = new_record(self.schema, data)
+        await check_references(session, self.schema, [record])
         return await insert_record(session, self.table(session), record, self.operation)
 
 
@@ -118,7 +121,7 @@ class ReadNode(ModelNode):
     """Read one record by ``id``; ``raise_on_not_found=False`` returns None instead of raising."""
 
     operation = "read"
-    parameters = frozenset({"id", "raise_on_not_found"})
+    parameters = frozenset({"id", "raise_on_not_found", "include"})
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -127,9 +130,12 @@ class ReadNode(ModelNode):
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> Any:
         assert session is not None
         key = key_value(self.schema, inputs.get("id"))
+        includes = parse_includes(session, self.schema, inputs.get("include"))
         record = await read_record(session, self.table(session), key, self.operation)
         if record is None and inputs.get("raise_on_not_found", True):
             raise _not_found(self, key)
+        if record is not None and includes:
+            await attach(session, [record], includes, None, self.operation)
         return record
 
 
@@ -150,6 +156,7 @@ class UpdateNode(ModelNode):
         has_id, has_filter = inputs.get("id") is not None, "filter" in inputs
         if has_id == has_filter:
             raise self.error("give exactly one of 'id' or 'filter'", field="id")
+        await check_references(session, self.schema, [values])
         if has_id:
             key = key_value(self.schema, inputs["id"])
             record = await update_record(session, table, key, values, self.operation)
@@ -242,6 +249,7 @@ class UpsertNode(ModelNode):
             update_fields = [n for n in data if n not in skip]
         check_known(self.schema, update_fields, "update_fields")
         check_unprotected(self.schema, update_fields, protected)
+        await check_references(session, self.schema, [record])
         table = self.table(session)
         async with session.atomic():
             existing = await self._find(session, table, record, conflict_on)
