@@ -11,7 +11,7 @@ import pytest
 from ...database import DataFlow
 from ...errors import FilterError, ValidationError
 from ...fields import MAX_JSON_DEPTH
-from ..helpers import count, failure, run_node
+from ..helpers import count, failure, people, run_node
 
 SURROGATES = ["\udcc3\udca9", "a\ud800b", "\udfff"]
 """Lone surrogates: not Unicode text. No database stores them (MariaDB's driver turned them into other characters)."""
@@ -229,3 +229,34 @@ def test_like_on_a_field_that_is_not_text_is_a_filter_error(samples: DataFlow) -
         error = failure(samples, "SampleListNode", {"filter": {"number": {operator: "1%"}}})
         assert isinstance(error, FilterError) and error.field == "number"
         assert "text" in str(error)
+
+
+# -- the bulk fast paths (rows of plain str/int/float values) check values too ------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("name", "x\udcc3\udca9"), ("email", "a\x00@x"), ("age", 2**63), ("score", math.nan), ("score", -math.inf)],
+)
+def test_bulk_rows_of_plain_values_are_checked_too(users: DataFlow, field: str, value: Any) -> None:
+    uniform = [{**row, "score": 1.5} for row in people(30)]
+    uniform[17][field] = value
+    error = _refused(users, "UserBulkCreateNode", {"data": uniform}, field)
+    assert "data[17]" in str(error)
+    # Rows with different keys go row by row: the same check, the same error.
+    mixed = people(30)
+    mixed[3]["score"] = 2.5
+    mixed[21][field] = value
+    error = _refused(users, "UserBulkCreateNode", {"data": mixed}, field)
+    assert "data[21]" in str(error)
+    assert count(users, "User") == 0
+
+
+def test_bulk_rows_of_plain_values_at_the_limits_are_stored(users: DataFlow) -> None:
+    data = [{**row, "score": 1e308} for row in people(4)]  # their sum overflows; each is finite
+    data[0]["age"], data[1]["age"] = 2**63 - 1, -(2**63)
+    data[2]["name"] = "é ✓ 😀 \\u0000"
+    assert run_node(users, "UserBulkCreateNode", {"data": data}) == {"inserted": 4}
+    stored = run_node(users, "UserListNode", {"order_by": ["id"]})["records"]
+    assert [r["age"] for r in stored[:2]] == [2**63 - 1, -(2**63)]
+    assert stored[2]["name"] == "é ✓ 😀 \\u0000" and {r["score"] for r in stored} == {1e308}
