@@ -78,3 +78,17 @@ def test_a_key_the_output_lacks_is_missing_not_null(text: str, missing: str | No
 def test_paths_lists_every_path_a_condition_reads() -> None:
     condition = parse_condition("not (record.age >= 18 and count in [records.0.id, 2]) or ok")
     assert list(condition.paths()) == [("record", "age"), ("count",), ("records", "0", "id"), ("ok",)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["(" * 500 + "count > 0" + ")" * 500, "not " * 500 + "count", "count in " + "[" * 500 + "]" * 500],
+)
+def test_a_condition_nested_too_deep_is_a_build_error_not_a_recursion_error(text: str) -> None:
+    with pytest.raises(WorkflowBuildError, match="nested more than"):
+        parse_condition(text)
+
+
+def test_a_condition_nested_within_the_limit_parses() -> None:
+    assert parse_condition("(" * 40 + "count == 2" + ")" * 40).evaluate(OUTPUT) is True
+    assert parse_condition("not " * 40 + "count == 2").evaluate(OUTPUT) is True

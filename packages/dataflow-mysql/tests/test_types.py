@@ -24,7 +24,7 @@ def db(dataflow_database_url: str) -> Iterator[DataFlow]:
 
 def kinds(**overrides: Any) -> dict[str, Any]:
     record: dict[str, Any] = {
-        "text": "ünï 😀 'q' \"dq\" \\ % _ \x00 \n",
+        "text": "ünï 😀 'q' \"dq\" \\ % _ \x01 \n",  # NUL is refused on every backend (docs/nodes.md)
         "number": -(2**63),
         "real": -1.5e-300,
         "flag": False,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from .errors import FilterError, ValidationError
-from .fields import FieldKind, FieldSchema
+from .fields import FieldKind, FieldSchema, valid_text
 from .relations import Relation, RelationMap
 from .schema import suggest
 from .sql import Params, TableSQL
@@ -305,11 +305,20 @@ def _nin(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
 
 def _like(case_insensitive: bool) -> Callable[[FilterCompiler, FieldSchema, str, Any], str]:
     def build(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
+        if f.kind is not FieldKind.STR:
+            # Databases differ (PostgreSQL refuses, others cast to text): patterns match text fields only.
+            raise c.error(
+                f"$like/$ilike apply to text fields; {f.name!r} is {f.type_name} (use $eq, $in or a range)",
+                field=f.name,
+            )
         if not isinstance(value, str):
             raise c.error(f"$like/$ilike on {f.name!r} takes a string pattern", field=f.name)
-        # A text field's encoder may refuse what its database cannot hold (NUL on PostgreSQL).
-        pattern = c.encode(f, value) if f.kind is FieldKind.STR else value
-        placeholder = c.params.add(pattern)
+        if not valid_text(value):
+            raise c.error(
+                f"the $like/$ilike pattern on {f.name!r} holds NUL or a lone surrogate, which no backend stores",
+                field=f.name,
+            )
+        placeholder = c.params.add(c.encode(f, value))
         return c.table.dialect.like(column, placeholder, case_insensitive=case_insensitive)
 
     return build

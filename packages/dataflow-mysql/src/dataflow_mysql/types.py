@@ -7,7 +7,7 @@ str        ``VARCHAR(n)`` for ``MaxLength(n)`` up to 768 characters
            (the longest that fits an index), else ``LONGTEXT``; in a
            key or unique group without ``MaxLength``: ``VARCHAR(255)``
 int        ``BIGINT``
-float      ``DOUBLE`` (NaN and infinities are refused before SQL)
+float      ``DOUBLE`` (the core refuses NaN and infinities on every backend)
 bool       ``TINYINT(1)``
 bytes      ``VARBINARY(n)`` up to 3072 bytes, else ``LONGBLOB``
 Decimal    ``DECIMAL(65, 30)``: 35 integer and 30 fractional digits;
@@ -15,7 +15,7 @@ Decimal    ``DECIMAL(65, 30)``: 35 integer and 30 fractional digits;
 datetime   ``DATETIME(6)`` in UTC: aware values are converted, naive
            ones are taken as UTC, and values come back aware (UTC)
 date       ``DATE``
-time       ``TIME(6)`` (no time zone)
+time       ``TIME(6)``: naive (the core refuses a time with a zone)
 UUID       ``CHAR(36) CHARACTER SET ascii``
 dict/list  ``JSON`` (MariaDB: ``LONGTEXT`` with a ``JSON_VALID`` check)
 Enum       ``BIGINT`` when every value is an int, else ``VARCHAR``
@@ -28,7 +28,6 @@ import datetime as dt
 import decimal
 import enum
 import json
-import math
 import uuid
 from typing import Any
 
@@ -98,29 +97,12 @@ def _utc_naive(value: dt.datetime) -> dt.datetime:
     return value
 
 
-def _time(value: dt.time) -> dt.time:
-    return value.replace(tzinfo=None) if value.tzinfo is not None else value
-
-
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _enum(value: enum.Enum) -> Any:
     return value.value
-
-
-def _finite(field: FieldSchema) -> Codec:
-    """Refuses NaN and infinities, which DOUBLE cannot hold, before any SQL."""
-
-    def check(value: float) -> float:
-        if not math.isfinite(value):
-            raise ValidationError(
-                f"{field.name} = {value!r} cannot be stored in MySQL (DOUBLE has no NaN or infinity)", field=field.name
-            )
-        return value
-
-    return check
 
 
 def strip_zeros(value: decimal.Decimal) -> decimal.Decimal:
@@ -162,8 +144,6 @@ def _fits(field: FieldSchema) -> Codec:
 
 def encoder(field: FieldSchema) -> Codec | None:
     kind = field.kind
-    if kind is FieldKind.FLOAT:
-        return _finite(field)
     if kind is FieldKind.DECIMAL:
         return _fits(field)
     if kind is FieldKind.ENUM:
@@ -173,7 +153,6 @@ def encoder(field: FieldSchema) -> Codec | None:
 
 _ENCODERS: dict[FieldKind, Codec] = {
     FieldKind.DATETIME: _utc_naive,
-    FieldKind.TIME: _time,
     FieldKind.UUID: str,
     FieldKind.JSON: _json,
 }

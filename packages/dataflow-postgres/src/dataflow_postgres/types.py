@@ -8,19 +8,19 @@ date, time, aware datetimes). What is left:
 - ``datetime``: columns are ``TIMESTAMPTZ``. A naive datetime is taken as
   UTC (asyncpg would take it as the client's local time); values come back
   aware, in UTC.
-- ``time``: columns are ``TIME`` (without zone); an aware time is refused
-  rather than silently losing its offset.
+- ``time``: columns are ``TIME`` (without zone); the core refuses an aware
+  time on every backend rather than silently losing its offset.
 - JSON (``dict``/``list``): ``JSONB``, sent and read as JSON text so that
   the same encoded rows serve bound parameters, arrays and binary COPY.
 - Arrays (``Annotated[list[int], Array()]``, ``list[str]``/``list[float]``/
   ``list[bool]``): ``BIGINT[]``, ``TEXT[]``, ``DOUBLE PRECISION[]``,
   ``BOOLEAN[]``. asyncpg sends and reads Python lists natively, so the JSON
-  codec is not applied; text elements are checked for NUL like ``str``.
+  codec is not applied.
   A ``list[int]`` without ``Array()`` stays ``JSONB``.
 - Enums: ``TEXT`` with a CHECK listing the values (``BIGINT`` when every
   value is an int); read back as the enum member.
-- ``str``: PostgreSQL text cannot hold NUL (``\\x00``); such a value is a
-  ``ValidationError`` before any SQL, instead of a server error.
+- ``str``: PostgreSQL text cannot hold NUL (``\\x00``); the core refuses it
+  (in text and JSON) on every backend, before any SQL.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ import uuid
 from typing import Any
 
 from dataflow.dialect import Codec
-from dataflow.errors import ValidationError
 from dataflow.fields import FieldKind, FieldSchema
 
 _COLUMN_TYPES = {
@@ -167,67 +166,12 @@ def array_type(field: FieldSchema) -> str:
 # -- encoders: validated Python value -> asyncpg parameter --------------------
 
 
-class _NoNul:
-    """PostgreSQL text cannot hold NUL: refuse it before SQL. Checks only, so bulk checks a whole column."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __call__(self, value: str) -> str:
-        if "\x00" in value:
-            raise ValidationError(
-                f"{self.name} contains a NUL character (\\x00), which PostgreSQL text cannot store", field=self.name
-            )
-        return value
-
-    def accepts_all(self, values: list[str]) -> bool:
-        return "\x00" not in "".join(values)
-
-
-def _no_nul(field: FieldSchema) -> Codec:
-    return _NoNul(field.name)
-
-
 def _encode_datetime(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
-def _naive_time(field: FieldSchema) -> Codec:
-    name = field.name
-
-    def encode(value: dt.time) -> dt.time:
-        if value.tzinfo is not None:
-            raise ValidationError(f"{name} is a time with a zone; PostgreSQL TIME columns hold naive times", field=name)
-        return value
-
-    return encode
-
-
-def _json_text(field: FieldSchema) -> Codec:
-    name = field.name
-
-    def encode(value: Any) -> str:
-        text = json.dumps(value, separators=(",", ":"))
-        if "\\u0000" in text:
-            raise ValidationError(f"{name} contains a NUL character (\\u0000), which JSONB cannot store", field=name)
-        return text
-
-    return encode
-
-
-def _text_array(field: FieldSchema) -> Codec:
-    name = field.name
-
-    def encode(value: list[str]) -> list[str]:
-        for index, item in enumerate(value):
-            if "\x00" in item:
-                raise ValidationError(
-                    f"{name}[{index}] contains a NUL character (\\x00), which PostgreSQL text cannot store",
-                    field=name,
-                )
-        return value
-
-    return encode
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _enum_encoder(field: FieldSchema) -> Codec:
@@ -241,15 +185,11 @@ def encoder(field: FieldSchema) -> Codec | None:
     kind = field.kind
     if is_array(field):
         # asyncpg encodes lists as arrays; the JSON text encoder must not see them.
-        return _text_array(field) if field.element_kind is FieldKind.STR else None
-    if kind is FieldKind.STR:
-        return _no_nul(field)
+        return None
     if kind is FieldKind.DATETIME:
         return _encode_datetime
-    if kind is FieldKind.TIME:
-        return _naive_time(field)
     if kind is FieldKind.JSON:
-        return _json_text(field)
+        return _json_text
     if kind is FieldKind.ENUM:
         return _enum_encoder(field)
     return None

@@ -57,6 +57,12 @@ def _encode_datetime(value: dt.datetime) -> str:
     return value.isoformat(timespec="microseconds")
 
 
+def _decode_datetime(text: str) -> dt.datetime:
+    # Rows written before naive datetimes were taken as UTC hold naive text: they are UTC too.
+    value = dt.datetime.fromisoformat(text)
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+
 def _encode_json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
@@ -71,9 +77,11 @@ _ENCODERS: dict[FieldKind, Codec] = {
 }
 
 _DECODERS: dict[FieldKind, Codec] = {
+    # SQLite hands back a REAL that holds a whole number as an int (RETURNING, for one).
+    FieldKind.FLOAT: float,
     FieldKind.BOOL: bool,
     FieldKind.DECIMAL: decimal.Decimal,
-    FieldKind.DATETIME: dt.datetime.fromisoformat,
+    FieldKind.DATETIME: _decode_datetime,
     FieldKind.DATE: dt.date.fromisoformat,
     FieldKind.TIME: dt.time.fromisoformat,
     FieldKind.UUID: uuid.UUID,

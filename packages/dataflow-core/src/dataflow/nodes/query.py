@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import FilterError, ValidationError
+from ..fields import INT_MAX
 from ..filters import compile_order_by
 from ..session import Session
 from ..sql import Params
@@ -19,8 +20,8 @@ from .statements import SessionTables, where
 def _non_negative(node: ModelNode, name: str, value: Any) -> int | None:
     if value is None:
         return None
-    if type(value) is not int or value < 0:
-        raise node.error(f"{name!r} must be a non-negative integer, got {value!r}", field=name)
+    if type(value) is not int or not 0 <= value <= INT_MAX:
+        raise node.error(f"{name!r} must be an integer from 0 to {INT_MAX}, got {value!r}", field=name)
     return value
 
 

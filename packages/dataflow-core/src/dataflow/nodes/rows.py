@@ -8,7 +8,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..errors import ValidationError
-from ..fields import FieldKind, FieldSchema
+from ..fields import COLUMN_CHECKS, FieldKind, FieldSchema
 from ..schema import ModelSchema, suggest
 from ..sql import TableSQL
 
@@ -130,11 +130,16 @@ class RowPreparer:
         self.allowed = frozenset(c for c in columns if not schema.by_name[c].managed)
         self.spec: list[tuple[str, FieldSchema, type | None, Any, bool]] = []
         self.length_limits: list[tuple[int, int]] = []
+        # Values of the exact type that may still be unstorable (lone surrogates, NaN, ints beyond 64 bits).
+        self.value_checks: list[tuple[int, Any]] = []
         for name in self.columns:
             field = schema.by_name[name]
             exact = _EXACT_TYPES.get(field.kind)
-            if field.max_length is not None and not field.managed:
-                self.length_limits.append((len(self.spec), field.max_length))
+            if not field.managed:
+                if field.max_length is not None:
+                    self.length_limits.append((len(self.spec), field.max_length))
+                if field.kind in COLUMN_CHECKS:
+                    self.value_checks.append((len(self.spec), COLUMN_CHECKS[field.kind]))
             self.spec.append((name, field, exact, table.encoders.get(name), field.managed))
         managed = [field.managed for field in (schema.by_name[c] for c in self.columns)]
         value_columns = [c for c, m in zip(self.columns, managed, strict=True) if not m]
@@ -161,7 +166,7 @@ class RowPreparer:
         prepared: list[Sequence[Any]] = []
         append = prepared.append
         getter, fast, single, fast_types = self.getter, self.fast, self.single, self.fast_types
-        limits, encoded = self.length_limits, self.encoded
+        limits, encoded, checks = self.length_limits, self.encoded, self.value_checks
         width = len(fast_types)
         for index, row in enumerate(rows, start):
             # A dict with exactly the value columns as keys has no unknown keys.
@@ -173,8 +178,10 @@ class RowPreparer:
                 else:
                     if single:
                         values = (values,)
-                    if tuple(map(type, values)) == fast_types and (
-                        not limits or all(len(values[i]) <= n for i, n in limits)
+                    if (
+                        tuple(map(type, values)) == fast_types
+                        and (not limits or all(len(values[i]) <= n for i, n in limits))
+                        and (not checks or all(check((values[i],)) for i, check in checks))
                     ):
                         if encoded:
                             try:
@@ -203,19 +210,22 @@ class RowPreparer:
             return None
         if self.single:
             values = [(value,) for value in values]
+        limits, checks = dict(self.length_limits), dict(self.value_checks)
+        accepting = {position: getattr(encoder, "accepts_all", None) for position, encoder in self.encoded}
         for position, expected in enumerate(self.fast_types):
-            if set(map(type, map(itemgetter(position), values))) != {expected}:
+            limit, check, accepts_all = limits.get(position), checks.get(position), accepting.get(position)
+            # A column that more checks read is taken out once, as a list.
+            taken = map(itemgetter(position), values)
+            column = taken if limit is None and check is None and accepts_all is None else list(taken)
+            if set(map(type, column)) != {expected}:
                 return None
-        for position, limit in self.length_limits:
-            if max(map(len, map(itemgetter(position), values))) > limit:
+            if limit is not None and max(map(len, column)) > limit:
                 return None
-        converting = []
-        for position, encoder in self.encoded:
-            accepts_all = getattr(encoder, "accepts_all", None)
-            if accepts_all is None:
-                converting.append((position, encoder))
-            elif not accepts_all(list(map(itemgetter(position), values))):
+            if check is not None and not check(column):
                 return None
+            if accepts_all is not None and not accepts_all(column):
+                return None
+        converting = [(position, encoder) for position, encoder in self.encoded if accepting[position] is None]
         if converting:
             try:
                 values = [_encode(row, converting) for row in values]
@@ -240,7 +250,7 @@ class RowPreparer:
                     value = now
                 elif value is _MISSING:
                     value = self._missing(field)
-                elif type(value) is not exact or field.max_length is not None:
+                elif type(value) is not exact or field.max_length is not None or field.kind in COLUMN_CHECKS:
                     value = field.validate(value, model)
                 if encoder is not None and value is not None:
                     value = encoder(value)

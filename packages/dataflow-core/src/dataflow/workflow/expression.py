@@ -42,6 +42,8 @@ _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
 }
 _LITERALS = {"true": True, "false": False, "null": None, "True": True, "False": False, "None": None}
 _KEYWORDS = {"and", "or", "not", "in"}
+MAX_NESTING = 50
+"""Deepest nesting of parentheses, lists and ``not`` a condition may have (parsing recurses per level)."""
 
 
 class MissingOutput(LookupError):
@@ -167,6 +169,7 @@ class _Parser:
         self.text = text
         self.tokens = self._tokenize(text)
         self.position = 0
+        self.depth = 0
 
     def _tokenize(self, text: str) -> list[tuple[str, str]]:
         tokens, index = [], 0
@@ -214,9 +217,19 @@ class _Parser:
             operands.append(lower())
         return operands[0] if len(operands) == 1 else Logic(op, tuple(operands))
 
+    def nested(self, parse: Callable[[], Expression]) -> Expression:
+        """``parse()`` one level deeper; refused past ``MAX_NESTING`` rather than exhausting the stack."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(f"is nested more than {MAX_NESTING} levels deep")
+        try:
+            return parse()
+        finally:
+            self.depth -= 1
+
     def negation(self) -> Expression:
         if self.accept("not"):
-            return Not(self.negation())
+            return Not(self.nested(self.negation))
         return self.comparison()
 
     def comparison(self) -> Expression:
@@ -247,22 +260,28 @@ class _Parser:
         if kind == "string":
             return Literal(re.sub(r"\\(.)", r"\1", value[1:-1]))
         if value == "(":
-            inner = self.logic("or")
-            self.expect(")")
-            return inner
+            return self.nested(self.parenthesized)
         if value == "[":
-            items: list[Expression] = []
-            if not self.accept("]"):
-                items.append(self.operand())
-                while self.accept(","):
-                    items.append(self.operand())
-                self.expect("]")
-            return ListOf(tuple(items))
+            return self.nested(self.list_literal)
         if kind == "name" and value in _LITERALS:
             return Literal(_LITERALS[value])
         if kind == "name" and value not in _KEYWORDS:
             return Path(tuple(value.split(".")))
         raise self.error(f"unexpected {value!r}")
+
+    def parenthesized(self) -> Expression:
+        inner = self.logic("or")
+        self.expect(")")
+        return inner
+
+    def list_literal(self) -> Expression:
+        items: list[Expression] = []
+        if not self.accept("]"):
+            items.append(self.operand())
+            while self.accept(","):
+                items.append(self.operand())
+            self.expect("]")
+        return ListOf(tuple(items))
 
 
 def parse_condition(text: str) -> Expression:

@@ -23,10 +23,22 @@ from .test_sql import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
 from .test_url_options import *  # noqa: F403
+from .test_values import *  # noqa: F403
+from .test_values import samples
 from .test_versioning import *  # noqa: F403
 from .test_write_guards import *  # noqa: F403
 from .test_write_guards import two_users
 
-__all__ = ["crowd", "db", "population", "sales", "scoped", "shop", "tagged", "two_users", "users", "users_and_ann"] + [
-    n for n in dir() if n.startswith("test_")
-]
+__all__ = [
+    "crowd",
+    "db",
+    "population",
+    "sales",
+    "samples",
+    "scoped",
+    "shop",
+    "tagged",
+    "two_users",
+    "users",
+    "users_and_ann",
+] + [n for n in dir() if n.startswith("test_")]
