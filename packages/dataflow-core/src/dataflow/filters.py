@@ -13,8 +13,6 @@ import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-import attrs
-
 from .errors import FilterError, ValidationError
 from .fields import FieldKind, FieldSchema
 from .relations import Relation, RelationMap
@@ -39,7 +37,7 @@ class RelatedTables(Protocol):
         ...
 
 
-class _Compiler:
+class FilterCompiler:
     """Compiles one filter over one table; nested compilers handle the tables relations lead to.
 
     ``qualifier`` is how the table is named in the statement (its alias inside
@@ -159,15 +157,15 @@ class _Compiler:
         value = inner.path_value(rest, where)
         return f"(SELECT {value} FROM {source} WHERE {self.visible(inner, link)})"
 
-    def nested(self, relation: Relation) -> tuple[_Compiler, str]:
+    def nested(self, relation: Relation) -> tuple[FilterCompiler, str]:
         """A compiler for the relation's target table under a fresh alias, and its ``FROM`` text."""
         assert self.related is not None
         target = self.related.table(relation.target)
         alias = target.dialect.quote(f"dataflow_r{next(self.aliases)}")
-        inner = _Compiler(target, self.params, self.related, alias, self.aliases, qualify=self.qualify)
+        inner = FilterCompiler(target, self.params, self.related, alias, self.aliases, qualify=self.qualify)
         return inner, f"{target.table} AS {alias}"
 
-    def visible(self, compiler: _Compiler, condition: str) -> str:
+    def visible(self, compiler: FilterCompiler, condition: str) -> str:
         """``condition`` narrowed to the rows of the related table the session may see."""
         assert self.related is not None
         scope = self.related.scope(compiler.table)
@@ -207,28 +205,28 @@ class _Compiler:
         return f"{QUANTIFIERS[quantifier]} (SELECT 1 FROM {source} WHERE {condition})"
 
 
-def _and(c: _Compiler, value: Any) -> str:
+def _and(c: FilterCompiler, value: Any) -> str:
     parts = c.logical_list("$and", value)
     return "(" + " AND ".join(parts) + ")" if parts else TRUE
 
 
-def _or(c: _Compiler, value: Any) -> str:
+def _or(c: FilterCompiler, value: Any) -> str:
     parts = c.logical_list("$or", value)
     return "(" + " OR ".join(parts) + ")" if parts else FALSE
 
 
-def _not(c: _Compiler, value: Any) -> str:
+def _not(c: FilterCompiler, value: Any) -> str:
     return f"NOT ({c.compile(value)})"
 
 
-LOGICAL: dict[str, Callable[[_Compiler, Any], str]] = {"$and": _and, "$or": _or, "$not": _not}
+LOGICAL: dict[str, Callable[[FilterCompiler, Any], str]] = {"$and": _and, "$or": _or, "$not": _not}
 
 
-def _eq(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _eq(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
     return f"{column} IS NULL" if value is None else f"{column} = {c.bind(f, value)}"
 
 
-def _ne(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _ne(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
     if value is None:
         return f"{column} IS NOT NULL"
     # Like the document filters users know, $ne also matches rows where the field is null.
@@ -237,8 +235,8 @@ def _ne(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
     return f"{column} <> {c.bind(f, value)}"
 
 
-def _ordering(symbol: str) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
-    def build(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _ordering(symbol: str) -> Callable[[FilterCompiler, FieldSchema, str, Any], str]:
+    def build(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
         if value is None:
             raise c.error(f"cannot compare {f.name!r} with null; use $null", field=f.name)
         ordered = c.table.dialect.ordered
@@ -247,13 +245,13 @@ def _ordering(symbol: str) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
     return build
 
 
-def _members(c: _Compiler, f: FieldSchema, op: str, value: Any) -> list[str]:
+def _members(c: FilterCompiler, f: FieldSchema, op: str, value: Any) -> list[str]:
     if not isinstance(value, (list, tuple, set, frozenset)):
         raise c.error(f"{op} on {f.name!r} takes a list", field=f.name)
     return [c.bind(f, item) for item in value if item is not None]
 
 
-def _in(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _in(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
     placeholders = _members(c, f, "$in", value)
     parts = [f"{column} IN ({', '.join(placeholders)})"] if placeholders else []
     if None in value:
@@ -263,7 +261,7 @@ def _in(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
 
-def _nin(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _nin(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
     placeholders = _members(c, f, "$nin", value)
     if None in value:
         base = f"{column} IS NOT NULL"
@@ -274,8 +272,8 @@ def _nin(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
     return f"({clause} OR {column} IS NULL)" if f.nullable else clause
 
 
-def _like(case_insensitive: bool) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
-    def build(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _like(case_insensitive: bool) -> Callable[[FilterCompiler, FieldSchema, str, Any], str]:
+    def build(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
         if not isinstance(value, str):
             raise c.error(f"$like/$ilike on {f.name!r} takes a string pattern", field=f.name)
         # A text field's encoder may refuse what its database cannot hold (NUL on PostgreSQL).
@@ -286,11 +284,11 @@ def _like(case_insensitive: bool) -> Callable[[_Compiler, FieldSchema, str, Any]
     return build
 
 
-def _elements(every: bool) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
+def _elements(every: bool) -> Callable[[FilterCompiler, FieldSchema, str, Any], str]:
     """``$contains`` (every given element is in the list) and ``$overlaps`` (at least one is)."""
     op = "$contains" if every else "$overlaps"
 
-    def build(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+    def build(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
         if f.element_kind is None:
             raise c.error(f"{op} applies to list fields (list[int], list[str], ...); {f.name!r} is not one", f.name)
         if not isinstance(value, (list, tuple)):
@@ -306,13 +304,13 @@ def _elements(every: bool) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
     return build
 
 
-def _null(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _null(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
     if not isinstance(value, bool):
         raise c.error(f"$null on {f.name!r} takes true or false", field=f.name)
     return f"{column} IS NULL" if value else f"{column} IS NOT NULL"
 
 
-OPERATORS: dict[str, Callable[[_Compiler, FieldSchema, str, Any], str]] = {
+OPERATORS: dict[str, Callable[[FilterCompiler, FieldSchema, str, Any], str]] = {
     "$eq": _eq,
     "$ne": _ne,
     "$gt": _ordering(">"),
@@ -337,7 +335,7 @@ def compile_filter(filter: Filter | None, table: TableSQL, params: Params, relat
     """
     if filter is None:
         return TRUE
-    return _Compiler(table, params, related).compile(filter)
+    return FilterCompiler(table, params, related).compile(filter)
 
 
 def compile_order_by(
@@ -365,51 +363,8 @@ def compile_order_by(
 
 def ordered_value(name: str, table: TableSQL, params: Params | None, related: RelatedTables | None, where: str) -> str:
     """SQL for the value of ``name`` (a field, or a dotted path through forward relations) in its sort order."""
-    compiler = _Compiler(table, params or Params(table.dialect), related)
+    compiler = FilterCompiler(table, params or Params(table.dialect), related)
     return compiler.path_value(name, where)
-
-
-@attrs.frozen
-class Computed:
-    """A name a HAVING filter may use: the SQL it stands for and the field its values are checked as."""
-
-    sql: str
-    field: FieldSchema
-    encode: Callable[[Any], Any] | None = None
-
-
-class _ComputedCompiler(_Compiler):
-    """Filters over computed names (aggregates) instead of a table's columns."""
-
-    def __init__(self, table: TableSQL, params: Params, names: Mapping[str, Computed], what: str) -> None:
-        super().__init__(table, params)
-        self.names = names
-        self.what = what
-
-    def clause(self, key: Any, value: Any) -> str:
-        if isinstance(key, str) and not key.startswith("$") and key not in self.names:
-            raise self.error(f"{self.what}: unknown name {key!r}{suggest(key, self.names)} "
-                             f"(known: {', '.join(self.names) or 'none'})", field=key)  # fmt: skip
-        return super().clause(key, value)
-
-    def field(self, name: Any) -> FieldSchema:
-        return self.names[name].field
-
-    def column(self, field: FieldSchema) -> str:
-        return self.names[field.name].sql
-
-    def encode(self, field: FieldSchema, value: Any) -> Any:
-        encode = self.names[field.name].encode
-        return value if encode is None or value is None else encode(value)
-
-
-def compile_computed(
-    filter: Filter | None, table: TableSQL, params: Params, names: Mapping[str, Computed], what: str
-) -> str:
-    """A condition over computed ``names`` (``having`` over aggregates), values bound and checked."""
-    if filter is None:
-        return TRUE
-    return _ComputedCompiler(table, params, names, what).compile(filter)
 
 
 def qualified_filter(
@@ -423,4 +378,4 @@ def qualified_filter(
     """``filter`` with every column named by ``qualifier`` (default: the table), for a statement that joins."""
     if filter is None:
         return TRUE
-    return _Compiler(table, params, related, qualifier, aliases, qualify=True).compile(filter)
+    return FilterCompiler(table, params, related, qualifier, aliases, qualify=True).compile(filter)

@@ -20,7 +20,8 @@ import attrs
 
 from ..errors import FilterError
 from ..fields import FieldKind, FieldSchema
-from ..filters import TRUE, Computed, compile_computed, qualified_filter
+from ..filters import TRUE, qualified_filter
+from ..having import Computed, compile_computed
 from ..schema import IDENTIFIER, suggest
 from ..session import Session
 from ..sql import Params, TableSQL
