@@ -21,6 +21,7 @@ def test_the_pages_a_new_user_reads_first_have_runnable_blocks() -> None:
         "nodes.md",
         "direct-api.md",
         "configuration.md",
+        "migrations.md",
         "plugins.md",
         "monitoring.md",
         "tenancy.md",
