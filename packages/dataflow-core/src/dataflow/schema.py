@@ -139,7 +139,8 @@ def schema_from_class(
 
     primary_key = options.get("primary_key", "id")
     if not any(f.name == primary_key for f in fields):
-        if "primary_key" in options:
+        # Naming the default key "id" states the default; any other name must be a declared field.
+        if primary_key != "id":
             raise ConfigError(f"{name}: primary_key {primary_key!r} is not a field", model=name, field=primary_key)
         fields.insert(0, FieldSchema(name="id", kind=FieldKind.INT, primary_key=True, auto_increment=True))
     else:
