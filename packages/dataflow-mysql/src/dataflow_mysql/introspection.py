@@ -28,7 +28,7 @@ TABLES_SQL = (
     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')"
 )
 COLUMNS_SQL = (
-    "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, CHARACTER_SET_NAME "
+    "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, CHARACTER_SET_NAME, COLUMN_DEFAULT, EXTRA "
     "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION"
 )
 INDEXES_SQL = (
@@ -53,6 +53,17 @@ def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes | bytearray) else value
 
 
+def _default(value: str | None) -> str | None:
+    """COLUMN_DEFAULT as SQL text. MariaDB quotes string literals and writes NULL for none; MySQL 8 does neither."""
+    if value is None or value == "NULL":
+        return None
+    if value.startswith("'") or value.replace(".", "", 1).lstrip("-").isdigit() or value.endswith(")"):
+        return value
+    if value.upper() in ("CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME"):
+        return value
+    return "'" + value.replace("'", "''") + "'"
+
+
 class MySQLIntrospector:
     """Reads the tables of the connection's current database (``DATABASE()``) from information_schema."""
 
@@ -64,7 +75,7 @@ class MySQLIntrospector:
         columns: dict[str, list[LiveColumn]] = {}
         json_columns = await self._json_columns(connection)
         for row in await connection.fetch(COLUMNS_SQL):
-            table, name, declared, nullable, key, charset = map(_text, row)
+            table, name, declared, nullable, key, charset, default, extra = map(_text, row)
             if table not in base_tables:
                 continue  # a view
             if (table, name) in json_columns and canonical(declared) == "longtext":
@@ -75,6 +86,8 @@ class MySQLIntrospector:
                     type=display_type(declared, charset),
                     nullable=nullable == "YES",
                     primary_key=key == "PRI",
+                    default=_default(default),
+                    auto_increment="auto_increment" in (extra or "").lower(),
                 )
             )
         foreign_keys = await self._foreign_keys(connection)
