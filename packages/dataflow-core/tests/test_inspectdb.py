@@ -8,13 +8,18 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from dataflow import DataFlow
 from dataflow.errors import MigrationError
-from dataflow.testing.servers import any_database_url, postgres_session_database  # noqa: F401 - fixtures
+from dataflow.testing.servers import (  # noqa: F401 - fixtures
+    any_database_url,
+    fresh_database,
+    postgres_session_database,
+)
 
 # Column types as each backend's Chinook spells them.
 TYPES = {
@@ -262,3 +267,29 @@ def test_existing_schema_comes_from_the_environment(monkeypatch: pytest.MonkeyPa
     assert db.config.existing_schema
     assert not db.config.creates_tables
     db.close()
+
+
+@pytest.fixture
+def postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from fresh_database("postgres", request, tmp_path)
+
+
+def test_inspectdb_knows_postgres_identity_serial_and_expression_defaults(postgres_url: str, tmp_path: Path) -> None:
+    execute(
+        postgres_url,
+        [
+            "CREATE TABLE events (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+            "seq SERIAL NOT NULL, at TIMESTAMPTZ NOT NULL DEFAULT now(), n INTEGER NOT NULL DEFAULT 7, "
+            "tags TEXT[], mood TEXT CHECK (mood IN ('up', 'down')))"
+        ],
+    )
+    source = cli("inspectdb", "--database-url", postgres_url, url=postgres_url, cwd=tmp_path).stdout
+    assert "not numbered by the database" not in source
+    assert "    id: int\n" in source
+    assert "# server default now() is not mirrored" in source
+    assert 'n: Annotated[int, ColumnType("integer")] = 7' in source
+    assert "# column 'tags' has type text[], which DataFlow cannot map; it is left out" in source
+    assert "mood: EventsMood | None = None" in source
+    (tmp_path / "events_models.py").write_text(source)
+    plan = cli("migrate", "plan", "--models", "events_models:db", "--json", url=postgres_url, cwd=tmp_path)
+    assert json.loads(plan.stdout)["steps"] == [{"step": "drop column events.tags", "destructive": True}]

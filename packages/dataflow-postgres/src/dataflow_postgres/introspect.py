@@ -136,9 +136,10 @@ def _split_top_level(text: str) -> list[str]:
     return parts
 
 
-def _numbered(identity: str | None, default: str | None) -> bool:
-    """Identity columns say so in ``attidentity`` (``a``/``d``); serial ones have a ``nextval()`` default."""
-    return identity in ("a", "d") or (default or "").startswith("nextval(")
+def _numbered(identity: bytes | str | None, default: str | None) -> bool:
+    """Identity columns say so in ``attidentity`` (``a``/``d``, a ``"char"`` asyncpg reads as bytes);
+    serial ones have a ``nextval()`` default."""
+    return identity in (b"a", b"d", "a", "d") or (default or "").startswith("nextval(")
 
 
 class PostgresIntrospector:
