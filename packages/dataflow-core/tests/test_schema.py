@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import pytest
 
-from dataflow import ColumnType, ConfigError, DataFlow, MaxLength, WorkflowBuilder, WorkflowBuildError
+from dataflow import (
+    ColumnType,
+    ConfigError,
+    DataFlow,
+    ForeignKeyViolationError,
+    MaxLength,
+    WorkflowBuilder,
+    WorkflowBuildError,
+)
 from dataflow.fields import Array, FieldKind
 from dataflow.testing.helpers import run_node
 
@@ -316,7 +324,7 @@ def test_a_model_may_reference_itself(db: DataFlow) -> None:
     report = run_node(db, "EmployeeCreateNode", {"name": "Bob", "reports_to": boss["id"]})
     listed = run_node(db, "EmployeeListNode", {"filter": {"reports_to": boss["id"]}})
     assert [r["name"] for r in listed["records"]] == ["Bob"] and report["reports_to"] == boss["id"]
-    with pytest.raises(Exception, match="FOREIGN KEY|foreign key"):
+    with pytest.raises(ForeignKeyViolationError):
         run_node(db, "EmployeeCreateNode", {"name": "Eve", "reports_to": 999})
 
 
