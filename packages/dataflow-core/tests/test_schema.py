@@ -12,10 +12,10 @@ from dataflow import (
     ColumnType,
     ConfigError,
     DataFlow,
-    ForeignKeyViolationError,
     MaxLength,
     WorkflowBuilder,
     WorkflowBuildError,
+    WorkflowError,
 )
 from dataflow.fields import Array, FieldKind
 from dataflow.testing.helpers import run_node
@@ -324,7 +324,7 @@ def test_a_model_may_reference_itself(db: DataFlow) -> None:
     report = run_node(db, "EmployeeCreateNode", {"name": "Bob", "reports_to": boss["id"]})
     listed = run_node(db, "EmployeeListNode", {"filter": {"reports_to": boss["id"]}})
     assert [r["name"] for r in listed["records"]] == ["Bob"] and report["reports_to"] == boss["id"]
-    with pytest.raises(ForeignKeyViolationError):
+    with pytest.raises(WorkflowError, match="Employee: a foreign key does not match a record"):
         run_node(db, "EmployeeCreateNode", {"name": "Eve", "reports_to": 999})
 
 
