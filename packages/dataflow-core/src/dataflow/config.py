@@ -50,7 +50,12 @@ class Config:
     auto_migrate: bool | None = None
     """Create missing tables on first use; default: on except in production."""
     echo: bool = False
-    """Log every statement (without its parameters) at DEBUG on ``dataflow.sql``."""
+    """Write every statement (never its parameters) to stderr, through the ``dataflow.sql`` logger at INFO."""
+    cursor_secret: str | None = attrs.field(default=None, repr=lambda secret: "None" if secret is None else "'***'")
+    """The key that signs List's ``next`` cursors; default: random per instance (set it when several
+    processes serve the same pages, e.g. ``dataflow serve --workers 4``)."""
+    max_include_depth: int = attrs.field(default=3, validator=_positive)
+    """How deep ``include`` may follow relations (``"team.owner.posts"`` is 3)."""
     existing_schema: bool = False
     """The tables exist and are not DataFlow's to change: never create or alter them, in any environment.
 
