@@ -292,6 +292,9 @@ def test_inspectdb_knows_postgres_identity_serial_and_expression_defaults(postgr
     assert 'n: Annotated[int, ColumnType("integer")] = 7' in source
     assert "# column 'tags' has type text[], which DataFlow cannot map; it is left out" in source
     assert "mood: EventsMood | None = None" in source
+    base, _, schema = postgres_url.partition("?schema=")
+    by_option = cli("inspectdb", "--database-url", base, "--schema", schema, url=base, cwd=tmp_path)
+    assert by_option.stdout == source
     (tmp_path / "events_models.py").write_text(source)
     plan = cli("migrate", "plan", "--models", "events_models:db", "--json", url=postgres_url, cwd=tmp_path)
     assert json.loads(plan.stdout)["steps"] == [{"step": "drop column events.tags", "destructive": True}]
