@@ -9,16 +9,16 @@ from scripts import run_script
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
-def run_example(name: str, directory: Path) -> str:
+def run_example(name: str, directory: Path, *arguments: str) -> str:
     """Run ``examples/<name>`` in ``directory`` on the embedded default; its stdout, after checking it succeeded."""
-    finished = run_script(EXAMPLES / name, cwd=directory, timeout=120)
+    finished = run_script(EXAMPLES / name, *arguments, cwd=directory, timeout=120)
     assert finished.returncode == 0, finished.stderr
     assert finished.stderr == "", finished.stderr
     return finished.stdout
 
 
 def test_every_example_is_run_by_a_test() -> None:
-    tested = {"quickstart.py", "enterprise_saga.py"}
+    tested = {"quickstart.py", "enterprise_saga.py", "gateway.py"}
     assert {path.name for path in EXAMPLES.glob("*.py")} <= tested
 
 
@@ -29,3 +29,9 @@ def test_the_enterprise_saga_compensates_the_order_it_could_not_fill_on_every_ru
         assert lines[0].endswith("1 stock row updated")
         assert lines[1] == "bob: order undone (stock failed), compensated: ['orders']"
         assert lines[2] == "orders kept: 1"
+
+
+def test_the_gateway_example_answers_in_process(tmp_path: Path) -> None:
+    for _ in range(2):
+        lines = run_example("gateway.py", tmp_path, "--check").splitlines()
+        assert lines == ["list: Dune", "missing: 404", "no key: 401"]

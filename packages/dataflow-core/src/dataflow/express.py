@@ -43,9 +43,14 @@ OPERATIONS = ("create", "read", "update", "delete", "list", "count", "upsert", "
 class Express:
     """Async model operations on ``db``; on ``session`` (a transaction's) when given, else one session per call."""
 
-    def __init__(self, db: DataFlow, session: Session | None = None) -> None:
+    def __init__(self, db: DataFlow, session: Session | None = None, context: Mapping[str, Any] | None = None) -> None:
         self._db = db
         self._session = session
+        self._context = dict(context or {})
+
+    def using(self, **context: Any) -> Express:
+        """The same API with ``context`` for tenancy filters and monitors (``tenant=``, ``actor=``, ...)."""
+        return Express(self._db, self._session, {**self._context, **context})
 
     async def create(self, model: Model, record: Mapping[str, Any]) -> Record:
         """The created record, key included."""
@@ -135,7 +140,7 @@ class Express:
         if self._session is not None:
             async with self._session.lock:
                 return await run_sql(self._session, query, params, result)
-        session = await self._db.open_session(run_id=uuid.uuid4().hex)
+        session = await self._db.open_session(run_id=uuid.uuid4().hex, context=self._context)
         try:
             return await run_sql(session, query, params, result)
         finally:
@@ -160,7 +165,7 @@ class Express:
         node = node_class(f"express.{operation.lower()}", {})
         if self._session is not None:
             return await self._timed(node, self._session, inputs)
-        session = await self._db.open_session(run_id=uuid.uuid4().hex)
+        session = await self._db.open_session(run_id=uuid.uuid4().hex, context=self._context)
         try:
             return await self._timed(node, session, inputs)
         finally:
@@ -193,9 +198,13 @@ def _model_name(model: Model) -> str:
 class ExpressSync:
     """The synchronous face of :class:`Express`, for scripts and notebooks (works inside a running loop too)."""
 
-    def __init__(self, db: DataFlow) -> None:
+    def __init__(self, db: DataFlow, express: Express | None = None) -> None:
         self._db = db
-        self._express = Express(db)
+        self._express = express or Express(db)
+
+    def using(self, **context: Any) -> ExpressSync:
+        """The same API with ``context`` for tenancy filters and monitors (``tenant=``, ``actor=``, ...)."""
+        return ExpressSync(self._db, self._express.using(**context))
 
     def __getattr__(self, name: str) -> Any:
         if name not in OPERATIONS:

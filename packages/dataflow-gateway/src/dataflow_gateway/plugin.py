@@ -1,0 +1,44 @@
+"""dataflow-gateway's plugin: the ``dataflow serve`` command."""
+
+from __future__ import annotations
+
+import os
+
+import click
+import uvicorn
+
+from dataflow import hookimpl
+from dataflow.commands.loading import MODELS_HELP, URL_HELP
+from dataflow.registers import CommandRegister, ModelOptionRegister
+
+MODELS_VARIABLE = "DATAFLOW_MODELS"
+
+
+@click.command("serve")
+@click.option("--models", help=MODELS_HELP)
+@click.option("--database-url", help=URL_HELP)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--workers", default=1, show_default=True, type=click.IntRange(1), help="Worker processes, each with its own pools."
+)
+@click.option("--prefix", default="/api", show_default=True)
+def serve(models: str | None, database_url: str | None, host: str, port: int, workers: int, prefix: str) -> None:
+    """Serve the models (and their workflows) as a REST API with uvicorn."""
+    if models:
+        os.environ[MODELS_VARIABLE] = models
+    if database_url:
+        os.environ["DATAFLOW_GATEWAY_DATABASE_URL"] = database_url
+    os.environ["DATAFLOW_GATEWAY_PREFIX"] = prefix
+    # Each worker process imports the models and opens its own pools: the app is made by a factory.
+    uvicorn.run("dataflow_gateway.serve:app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+@hookimpl
+def dataflow_register_commands(register: CommandRegister) -> None:
+    register(serve)
+
+
+@hookimpl
+def dataflow_register_model_options(register: ModelOptionRegister) -> None:
+    register("api", "how dataflow-gateway serves the model: {'path', 'operations', 'hidden', 'read_only'}")

@@ -1,0 +1,322 @@
+"""One model's routes: what is exposed, and each operation as an HTTP handler over the direct API.
+
+``__dataflow__ = {"api": {"path": "people", "operations": ["list", "read"],
+"hidden": ["password_hash"], "read_only": ["created_by"]}}`` or
+``create_gateway(expose={"User": {...}})`` says what a model shows; by
+default every operation is served at the table's name.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dataflow.express import Express
+from dataflow.schema import ModelSchema, suggest
+
+from .codec import decode_record, dumps
+from .problems import Problem
+from .query import AGGREGATE_PARAMETERS, LIST_PARAMETERS, list_parameters, refuse_hidden
+
+OPERATIONS = ("list", "read", "create", "update", "delete", "count", "aggregate", "upsert",
+              "bulk_create", "bulk_update", "bulk_delete", "bulk_upsert")  # fmt: skip
+API_OPTIONS = ("path", "operations", "hidden", "read_only")
+WRITES = frozenset(OPERATIONS) - {"list", "read", "count", "aggregate"}
+
+
+@attrs.frozen
+class ModelAPI:
+    """How one model is served."""
+
+    schema: ModelSchema
+    path: str
+    operations: frozenset[str]
+    hidden: frozenset[str] = frozenset()
+    read_only: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, schema: ModelSchema, options: Mapping[str, Any] | None) -> ModelAPI:
+        options = dict(schema.options.get("api", {}) or {}) | dict(options or {})
+        for key in options:
+            if key not in API_OPTIONS:
+                raise ValueError(f"{schema.name} api option {key!r} is unknown{suggest(key, API_OPTIONS)}")
+        operations = frozenset(options.get("operations", OPERATIONS))
+        for operation in operations - set(OPERATIONS):
+            raise ValueError(f"{schema.name} api operation {operation!r} is unknown{suggest(operation, OPERATIONS)}")
+        hidden, read_only = frozenset(options.get("hidden", ())), frozenset(options.get("read_only", ()))
+        for name in hidden | read_only:
+            if name not in schema.by_name:
+                raise ValueError(f"{schema.name} api names unknown field {name!r}{suggest(name, schema.by_name)}")
+        if schema.primary_key in hidden:
+            raise ValueError(f"{schema.name} api cannot hide the key {schema.primary_key!r}")
+        return cls(schema, str(options.get("path", schema.table)), operations, hidden, read_only)
+
+    @property
+    def visible(self) -> set[str]:
+        return {f.name for f in self.schema.fields if f.name not in self.hidden}
+
+    def shown(self, record: Any) -> Any:
+        """``record`` without hidden fields (records of a node output, one level of includes kept as they are)."""
+        if isinstance(record, dict):
+            return {k: v for k, v in record.items() if k not in self.hidden}
+        return record
+
+
+Handler = Callable[[Request, Express], Any]
+
+
+class Resource:
+    """The handlers of one model; each returns (status, body, headers)."""
+
+    def __init__(self, api: ModelAPI, *, max_limit: int, default_limit: int, require_if_match: bool) -> None:
+        self.api = api
+        self.max_limit = max_limit
+        self.default_limit = default_limit
+        self.require_if_match = require_if_match
+        self.versioned = api.schema.version_field is not None
+
+    # -- reading ----------------------------------------------------------------
+
+    def _query(self, request: Request, allowed: Sequence[str]) -> dict[str, Any]:
+        params = list_parameters(self.api.schema, request.query_params, allowed=allowed, visible=self.api.visible,
+                                 max_limit=self.max_limit, default_limit=self.default_limit)  # fmt: skip
+        for name in ("filter", "having"):
+            refuse_hidden(params.get(name), set(self.api.hidden), name)
+        for name in ("fields", "order_by", "group_by"):
+            for field in params.get(name, ()) or ():
+                if str(field).lstrip("-+").partition(".")[0] in self.api.hidden:
+                    raise Problem(400, f"{name}: unknown field {field!r}")
+        return params
+
+    async def list(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        params = self._query(request, LIST_PARAMETERS)
+        page = await x.list(self.api.schema.name, **params)
+        page["records"] = [self.api.shown(r) for r in page["records"]]
+        headers = {}
+        if page.get("next"):
+            query = dict(request.query_params) | {"after": page["next"]}
+            query.pop("offset", None)
+            headers["Link"] = f'<{request.url.replace_query_params(**query)}>; rel="next"'
+        return 200, page, headers
+
+    async def count(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        return 200, await x.count(self.api.schema.name, **self._query(request, ("filter",))), {}
+
+    async def aggregate(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        params = self._query(request, AGGREGATE_PARAMETERS)
+        if "aggregates" not in params:
+            params["aggregates"] = {"count": {"$count": "*"}}
+        for spec in params["aggregates"].values():
+            for argument in spec.values() if isinstance(spec, Mapping) else ():
+                if argument in self.api.hidden:
+                    raise Problem(400, f"aggregates: unknown field {argument!r}")
+        return 200, await x.aggregate(self.api.schema.name, **params), {}
+
+    async def read(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        key = self._key(request)
+        options: dict[str, Any] = {}
+        include = request.query_params.get("include")
+        if include:
+            options["include"] = [part for part in include.split(",") if part]
+        for name in request.query_params:
+            if name != "include":
+                raise Problem(400, f"unknown query parameter {name!r}{suggest(name, ['include'])}")
+        record = await x.read(self.api.schema.name, key, **options)
+        return 200, self.api.shown(record), self._etag(record)
+
+    # -- writing ----------------------------------------------------------------
+
+    async def create(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        record = await x.create(self.api.schema.name, self._writable(await object_body(request)))
+        location = f"{request.url.path.rstrip('/')}/{record[self.api.schema.primary_key]}"
+        return 201, self.api.shown(record), {"Location": location, **self._etag(record)}
+
+    async def update(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        key = self._key(request)
+        fields = self._writable(await object_body(request))
+        version = self._if_match(request)
+        if version is not None:
+            fields[self.api.schema.version_field or "version"] = version
+        record = await x.update(self.api.schema.name, key, fields)
+        return 200, self.api.shown(record), self._etag(record)
+
+    async def delete(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        key = self._key(request)
+        version = self._if_match(request)
+        if version is None:
+            await x.delete(self.api.schema.name, key)
+            return 204, None, {}
+        field = self.api.schema.version_field or "version"
+        deleted = await x.delete(self.api.schema.name, filter={self.api.schema.primary_key: key, field: version})
+        if deleted["deleted"] == 0:
+            await x.read(self.api.schema.name, key)  # 404 when it is gone
+            raise Problem(412, f"{self.api.schema.name} {key!r} is no longer at version {version}")
+        return 204, None, {}
+
+    async def upsert(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        body = await object_body(request)
+        options = {name: body.pop(name) for name in ("conflict_on", "update_fields") if name in body}
+        output = await x.upsert(self.api.schema.name, self._writable(body), **options)
+        output["record"] = self.api.shown(output["record"])
+        return (201 if output["created"] else 200), output, {}
+
+    async def bulk_create(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        rows = [self._writable(row) for row in await rows_body(request)]
+        return 201, await x.bulk_create(self.api.schema.name, rows, **self._bulk_options(request)), {}
+
+    async def bulk_upsert(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        options = self._bulk_options(request, ("conflict_on", "update_fields"))
+        rows = [self._writable(row) for row in await rows_body(request)]
+        return 200, await x.bulk_upsert(self.api.schema.name, rows, **options), {}
+
+    async def bulk_update(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        body = await object_body(request)
+        refuse_hidden(body.get("filter"), set(self.api.hidden))
+        if "fields" in body:
+            body["fields"] = self._writable(body["fields"])
+        if "data" in body:
+            body["data"] = [self._writable(row) for row in body["data"]]
+        return 200, await x.bulk_update(self.api.schema.name, **body), {}
+
+    async def bulk_delete(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
+        options: dict[str, Any] = {}
+        for name, text in request.query_params.items():
+            if name == "filter":
+                options["filter"] = json.loads(text) if text else {}
+            elif name == "confirmed":
+                options["confirmed"] = text == "true"
+            elif name == "ids":
+                options["ids"] = [part for part in text.split(",") if part]
+            else:
+                raise Problem(400, f"unknown query parameter {name!r}{suggest(name, ['filter', 'confirmed', 'ids'])}")
+        refuse_hidden(options.get("filter"), set(self.api.hidden))
+        return 200, await x.bulk_delete(self.api.schema.name, **options), {}
+
+    # -- helpers ----------------------------------------------------------------
+
+    def _key(self, request: Request) -> Any:
+        text = request.path_params["key"]
+        field = self.api.schema.pk
+        if field.kind.value == "int":
+            if not text.lstrip("-").isdigit():
+                raise Problem(404, f"no {self.api.schema.name} {text!r}: its key is an integer")
+            return int(text)
+        return text
+
+    def _writable(self, record: Any) -> dict[str, Any]:
+        if not isinstance(record, Mapping):
+            raise Problem(422, "each record must be a JSON object", errors=[{"field": "", "message": "not an object"}])
+        for name in record:
+            if name in self.api.read_only:
+                detail = f"{self.api.schema.name}.{name} is read-only"
+                raise Problem(422, detail, errors=[{"field": name, "message": "read-only"}])
+        return decode_record(self.api.schema, record)
+
+    def _bulk_options(self, request: Request, allowed: Sequence[str] = ("batch_size", "return_ids")) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        for name, text in request.query_params.items():
+            if name not in allowed:
+                raise Problem(400, f"unknown query parameter {name!r}{suggest(name, allowed)}")
+            options[name] = names_or_value(name, text)
+        return options
+
+    def _etag(self, record: Any) -> dict[str, str]:
+        field = self.api.schema.version_field
+        if field is None or not isinstance(record, Mapping) or field not in record:
+            return {}
+        return {"ETag": f'"{record[field]}"'}
+
+    def _if_match(self, request: Request) -> int | None:
+        if not self.versioned:
+            return None
+        header = request.headers.get("If-Match")
+        if header is None:
+            if self.require_if_match:
+                raise Problem(428, "send If-Match with the record's ETag: this API requires it for changes")
+            return None
+        text = header.strip().removeprefix("W/").strip('"')
+        if not text.isdigit():
+            raise Problem(412, f"If-Match {header!r} is not an ETag of this record")
+        return int(text)
+
+
+def names_or_value(name: str, text: str) -> Any:
+    if name in ("conflict_on", "update_fields"):
+        return [part for part in text.split(",") if part]
+    if name == "return_ids":
+        return text == "true"
+    if not text.isdigit():
+        raise Problem(400, f"query parameter {name!r} must be a positive integer")
+    return int(text)
+
+
+async def object_body(request: Request) -> dict[str, Any]:
+    body = await json_body(request)
+    if not isinstance(body, dict):
+        raise Problem(422, "the body must be a JSON object", errors=[{"field": "", "message": "expected an object"}])
+    return body
+
+
+async def rows_body(request: Request) -> list[Any]:
+    """A JSON array, or NDJSON read line by line (a bad line is named, and nothing is written)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() == "application/x-ndjson":
+        rows: list[Any] = []
+        buffer = b""
+        number = 0
+        async for chunk in limited_stream(request):
+            buffer += chunk
+            *lines, buffer = buffer.split(b"\n")
+            for line in lines:
+                number += 1
+                if line.strip():
+                    rows.append(_ndjson_line(line, number))
+        if buffer.strip():
+            rows.append(_ndjson_line(buffer, number + 1))
+        return rows
+    body = await json_body(request)
+    if not isinstance(body, list):
+        raise Problem(422, "the body must be a JSON array of records (or NDJSON)",
+                      errors=[{"field": "", "message": "expected an array"}])  # fmt: skip
+    return body
+
+
+def _ndjson_line(line: bytes, number: int) -> Any:
+    try:
+        return json.loads(line)
+    except ValueError:
+        raise Problem(400, f"NDJSON line {number} is not valid JSON; nothing was written") from None
+
+
+async def json_body(request: Request) -> Any:
+    media = request.headers.get("content-type", "").split(";")[0].strip()
+    if media != "application/json":
+        raise Problem(415, f"send application/json, not {media or 'no content type'}")
+    data = b"".join([chunk async for chunk in limited_stream(request)])
+    try:
+        return json.loads(data)
+    except ValueError:
+        raise Problem(400, "the body is not valid JSON") from None
+
+
+async def limited_stream(request: Request) -> Any:
+    limit: int = request.app.state.max_body
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise Problem(413, f"the body is over the limit of {limit} bytes")
+    seen = 0
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > limit:
+            raise Problem(413, f"the body is over the limit of {limit} bytes")
+        yield chunk
+
+
+def respond(status: int, body: Any, headers: Mapping[str, str]) -> Response:
+    if status == 204:
+        return Response(status_code=204, headers=dict(headers))
+    return Response(dumps(body), status_code=status, media_type="application/json", headers=dict(headers))
