@@ -85,3 +85,8 @@ def test_password_never_appears_in_repr_or_errors() -> None:
     with pytest.raises(ConfigError) as info:
         load_config({"database_url": "postgresql://app:s3cret@host/db", "pool_size": -1}, environ={})
     assert "s3cret" not in str(info.value)
+
+
+def test_existing_schema_refuses_auto_migrate() -> None:
+    with pytest.raises(ConfigError, match="existing_schema=True and auto_migrate=True contradict each other"):
+        load_config({"existing_schema": True, "auto_migrate": True}, {})

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 
 import pytest
 
-from dataflow import ConfigError, DataFlow, MaxLength, WorkflowBuilder, WorkflowBuildError
+from dataflow import (
+    ColumnType,
+    ConfigError,
+    DataFlow,
+    MaxLength,
+    WorkflowBuilder,
+    WorkflowBuildError,
+    WorkflowError,
+)
 from dataflow.fields import Array, FieldKind
 from dataflow.testing.helpers import run_node
 
@@ -322,3 +330,34 @@ def test_a_named_key_that_is_not_a_field_is_still_refused(db: DataFlow) -> None:
         class Ticket:
             title: str
             __dataflow__ = {"primary_key": "code"}
+
+
+class Employee:
+    name: str
+    reports_to: Employee | None = None
+
+
+def test_a_model_may_reference_itself(db: DataFlow) -> None:
+    db.model(Employee)
+    field = db.schema("Employee").by_name["reports_to"]
+    assert field.references == "Employee" and field.kind is FieldKind.INT
+    boss = run_node(db, "EmployeeCreateNode", {"name": "Ann"})
+    report = run_node(db, "EmployeeCreateNode", {"name": "Bob", "reports_to": boss["id"]})
+    listed = run_node(db, "EmployeeListNode", {"filter": {"reports_to": boss["id"]}})
+    assert [r["name"] for r in listed["records"]] == ["Bob"] and report["reports_to"] == boss["id"]
+    with pytest.raises(WorkflowError, match="Employee: a foreign key does not match a record"):
+        run_node(db, "EmployeeCreateNode", {"name": "Eve", "reports_to": 999})
+
+
+def test_column_type_is_the_column_s_type(db: DataFlow) -> None:
+    @db.model
+    class Price:
+        amount: Annotated[int, ColumnType("INT4")]
+
+    assert db.schema("Price").by_name["amount"].column_type == "INT4"
+    assert '"amount" INT4 NOT NULL' in db.dialect.create_table_sql(db.schema("Price"), db.schemas)[0]
+
+
+def test_column_type_refuses_text_that_is_not_a_type() -> None:
+    with pytest.raises(ConfigError, match=r"ColumnType\('int; DROP TABLE x'\) is not a column type"):
+        ColumnType("int; DROP TABLE x")

@@ -36,7 +36,7 @@ from .errors import (
     WorkflowBuildError,
     WorkflowError,
 )
-from .fields import MaxLength
+from .fields import ColumnType, MaxLength
 from .plugins import hookimpl
 from .workflow import AsyncLocalRuntime, LocalRuntime, Workflow, WorkflowBuilder
 
@@ -58,6 +58,7 @@ __all__ = [
     "IntegrityError",
     "LocalRuntime",
     "LockTimeoutError",
+    "ColumnType",
     "MaxLength",
     "NotFoundError",
     "NotNullViolationError",

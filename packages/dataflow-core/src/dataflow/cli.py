@@ -66,10 +66,11 @@ def plugins_command(as_json: bool) -> None:
 def _add_builtin_commands() -> None:
     from .commands.doctor import doctor
     from .commands.init import init
+    from .commands.inspectdb import inspectdb
     from .commands.migrate import migrate
     from .commands.shell import shell
 
-    for command in (migrate, init, shell, doctor):
+    for command in (migrate, init, shell, doctor, inspectdb):
         main.add_command(command)
 
 

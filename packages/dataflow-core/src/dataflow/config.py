@@ -56,6 +56,21 @@ class Config:
     processes serve the same pages, e.g. ``dataflow serve --workers 4``)."""
     max_include_depth: int = attrs.field(default=3, validator=_positive)
     """How deep ``include`` may follow relations (``"team.owner.posts"`` is 3)."""
+    existing_schema: bool = False
+    """The tables exist and are not DataFlow's to change: never create or alter them, in any environment.
+
+    On first use the models are compared with the live tables, and a difference
+    is a ``MigrationError`` naming the table and column; ``migrate`` and
+    ``create_tables`` refuse to run.
+    """
+
+    def __attrs_post_init__(self) -> None:
+        if self.existing_schema and self.auto_migrate:
+            raise ConfigError(
+                "existing_schema=True and auto_migrate=True contradict each other: existing_schema never creates "
+                "or alters tables; drop one of them",
+                field="existing_schema",
+            )
 
     @property
     def production(self) -> bool:
@@ -63,6 +78,8 @@ class Config:
 
     @property
     def creates_tables(self) -> bool:
+        if self.existing_schema:
+            return False
         return self.auto_migrate if self.auto_migrate is not None else not self.production
 
 

@@ -343,6 +343,7 @@ class DataFlow:
         """Create every model's table and indexes that does not exist yet (never alters or drops)."""
         from .migrate.startup import create_missing_tables
 
+        self.migrator.refuse_existing_schema("create_tables")
         async with self.standalone_session() as session:
             await create_missing_tables(self, session)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from .errors import ValidationError
+from .errors import ConfigError, ValidationError
 
 
 class FieldKind(enum.Enum):
@@ -85,6 +85,29 @@ class MaxLength:
     value: int
 
 
+_COLUMN_TYPE_TEXT = re.compile(r"^[A-Za-z][A-Za-z0-9_ ,()\[\]]*$")
+
+
+def _column_type_text(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
+    if not isinstance(value, str) or not _COLUMN_TYPE_TEXT.match(value):
+        raise ConfigError(
+            f"ColumnType({value!r}) is not a column type: use letters, digits, spaces, '_', ',', '()' and '[]', "
+            "as in ColumnType('integer') or ColumnType('character varying(120)')"
+        )
+
+
+@attrs.frozen
+class ColumnType:
+    """``Annotated[int, ColumnType("integer")]``: the column has this database type, not the kind's default.
+
+    For tables DataFlow did not create (``dataflow inspectdb`` writes it): the
+    type is used in DDL and compared by migrations as written, so a model of an
+    existing table matches it exactly. Values still cross as the field's kind.
+    """
+
+    value: str = attrs.field(validator=_column_type_text)
+
+
 @attrs.frozen
 class Array:
     """``Annotated[list[int], Array()]``: store the list as a native array where the database has them.
@@ -125,6 +148,8 @@ class FieldSchema:
     """For a JSON field typed ``list[int]``/``list[str]``/``list[float]``/``list[bool]``: the kind of every element."""
     array: bool = False
     """Declared ``Array()``: a native array column where the dialect has one (``element_kind`` is set)."""
+    column_type: str | None = None
+    """Declared ``ColumnType(...)``: the database type of the column, instead of the dialect's for the kind."""
 
     @property
     def has_default(self) -> bool:

@@ -18,7 +18,7 @@ from typing import Any
 import attrs
 
 from .errors import ConfigError
-from .fields import ELEMENT_KINDS, MISSING, PYTHON_KINDS, Array, FieldKind, FieldSchema, MaxLength
+from .fields import ELEMENT_KINDS, MISSING, PYTHON_KINDS, Array, ColumnType, FieldKind, FieldSchema, MaxLength
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -125,6 +125,8 @@ def schema_from_class(
                 model=name,
             )
     localns = {schema_cls.__name__: schema_cls for schema_cls in models}
+    # The class itself, so that a field typed as its own model (Employee.reports_to: Employee) resolves.
+    localns[name] = cls
     try:
         hints = typing.get_type_hints(cls, localns=localns, include_extras=True)
     except Exception as exc:
@@ -135,7 +137,7 @@ def schema_from_class(
         if field_name.startswith("_") or typing.get_origin(hint) is typing.ClassVar:
             continue
         check_identifier(field_name, f"{name} field", model=name)
-        fields.append(_field_from_hint(name, field_name, hint, getattr(cls, field_name, MISSING), models))
+        fields.append(_field_from_hint(name, field_name, hint, getattr(cls, field_name, MISSING), models, cls))
 
     primary_key = options.get("primary_key", "id")
     if not any(f.name == primary_key for f in fields):
@@ -145,6 +147,9 @@ def schema_from_class(
         fields.insert(0, FieldSchema(name="id", kind=FieldKind.INT, primary_key=True, auto_increment=True))
     else:
         fields = [_as_primary_key(f) if f.name == primary_key else f for f in fields]
+    # A self-reference takes the kind of this model's own key, known only now.
+    key_kind = next(f.kind for f in fields if f.name == primary_key)
+    fields = [attrs.evolve(f, kind=key_kind) if f.references == name and not f.primary_key else f for f in fields]
 
     timestamps = bool(options.get("timestamps", False))
     soft_delete = bool(options.get("soft_delete", False))
@@ -201,8 +206,11 @@ def _field_groups(model: str, option: str, groups: Any, names: set[str]) -> tupl
     return tuple(result)
 
 
-def _field_from_hint(model: str, name: str, hint: Any, default: Any, models: Mapping[type, ModelSchema]) -> FieldSchema:
+def _field_from_hint(
+    model: str, name: str, hint: Any, default: Any, models: Mapping[type, ModelSchema], cls: type
+) -> FieldSchema:
     max_length = None
+    column_type = None
     nullable = False
     array = False
     # Both Annotated[X | None, ...] and Annotated[X, ...] | None are accepted.
@@ -214,6 +222,8 @@ def _field_from_hint(model: str, name: str, hint: Any, default: Any, models: Map
                     max_length = extra.value
                 elif isinstance(extra, Array):
                     array = True
+                elif isinstance(extra, ColumnType):
+                    column_type = extra.value
         if typing.get_origin(hint) in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             if len(args) != 1:
@@ -240,8 +250,16 @@ def _field_from_hint(model: str, name: str, hint: Any, default: Any, models: Map
         default, default_factory = MISSING, (lambda: copy.deepcopy(value))
 
     common: dict[str, Any] = dict(
-        name=name, nullable=nullable, default=default, default_factory=default_factory, max_length=max_length
+        name=name,
+        nullable=nullable,
+        default=default,
+        default_factory=default_factory,
+        max_length=max_length,
+        column_type=column_type,
     )
+    if hint is cls:
+        # The kind is a placeholder until the key is known (see schema_from_class).
+        return FieldSchema(kind=FieldKind.INT, references=model, **common)
     if hint in models:
         target = models[hint]
         return FieldSchema(kind=target.pk.kind, references=target.name, **common)

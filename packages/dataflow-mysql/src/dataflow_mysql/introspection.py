@@ -28,7 +28,7 @@ TABLES_SQL = (
     "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED')"
 )
 COLUMNS_SQL = (
-    "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, CHARACTER_SET_NAME "
+    "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_KEY, CHARACTER_SET_NAME, COLUMN_DEFAULT, EXTRA "
     "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION"
 )
 INDEXES_SQL = (
@@ -46,11 +46,37 @@ MARIADB_CHECKS_SQL = (
 )
 """MariaDB's JSON is LONGTEXT with a ``CHECK (json_valid(col))``; MariaDB's CHECK_CONSTRAINTS names the table."""
 _JSON_CHECK = re.compile(r"json_valid\(`((?:[^`]|``)+)`\)", re.IGNORECASE)
+_IN_CHECK = re.compile(r"`((?:[^`]|``)+)` in \((.*)\)", re.IGNORECASE)
+_IN_VALUE = re.compile(r"\s*(?:'((?:[^'\\]|\\.|'')*)'|(-?\d+))\s*(?:,|$)")
+
+
+def _in_values(text: str) -> tuple[str, ...] | None:
+    """The literals of ``'a','it\\'s'`` or ``1,2`` (as MariaDB writes a CHECK's IN list), as text; None otherwise."""
+    values, position = [], 0
+    while position < len(text):
+        match = _IN_VALUE.match(text, position)
+        if match is None or match.end() == position:
+            return None
+        quoted, number = match[1], match[2]
+        values.append(number if number is not None else re.sub(r"\\(.)", r"\1", quoted).replace("''", "'"))
+        position = match.end()
+    return tuple(sorted(values)) if values else None
 
 
 def _text(value: Any) -> Any:
     """information_schema returns some columns as bytes on MySQL 8."""
     return value.decode() if isinstance(value, bytes | bytearray) else value
+
+
+def _default(value: str | None) -> str | None:
+    """COLUMN_DEFAULT as SQL text. MariaDB quotes string literals and writes NULL for none; MySQL 8 does neither."""
+    if value is None or value == "NULL":
+        return None
+    if value.startswith("'") or value.replace(".", "", 1).lstrip("-").isdigit() or value.endswith(")"):
+        return value
+    if value.upper() in ("CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME"):
+        return value
+    return "'" + value.replace("'", "''") + "'"
 
 
 class MySQLIntrospector:
@@ -62,9 +88,9 @@ class MySQLIntrospector:
     async def tables(self, connection: Connection) -> Mapping[str, LiveTable]:
         base_tables = {_text(row[0]) for row in await connection.fetch(TABLES_SQL)}
         columns: dict[str, list[LiveColumn]] = {}
-        json_columns = await self._json_columns(connection)
+        json_columns, enum_checks = await self._checks(connection)
         for row in await connection.fetch(COLUMNS_SQL):
-            table, name, declared, nullable, key, charset = map(_text, row)
+            table, name, declared, nullable, key, charset, default, extra = map(_text, row)
             if table not in base_tables:
                 continue  # a view
             if (table, name) in json_columns and canonical(declared) == "longtext":
@@ -75,6 +101,9 @@ class MySQLIntrospector:
                     type=display_type(declared, charset),
                     nullable=nullable == "YES",
                     primary_key=key == "PRI",
+                    default=_default(default),
+                    auto_increment="auto_increment" in (extra or "").lower(),
+                    enum_values=enum_checks.get((table, name)),
                 )
             )
         foreign_keys = await self._foreign_keys(connection)
@@ -89,17 +118,25 @@ class MySQLIntrospector:
             for name, table_columns in columns.items()
         }
 
-    async def _json_columns(self, connection: Connection) -> set[tuple[str, str]]:
+    async def _checks(
+        self, connection: Connection
+    ) -> tuple[set[tuple[str, str]], dict[tuple[str, str], tuple[str, ...]]]:
+        """MariaDB's JSON columns (``json_valid`` checks) and the values of ``col IN (...)`` checks, by column."""
         server = self.dialect.server
         if server is None or not server.mariadb:
-            return set()  # MySQL 8 reports its native JSON type as json
-        found = set()
+            return set(), {}  # MySQL 8 reports its native JSON type as json, and its checks without a table
+        found, enums = set(), {}
         for row in await connection.fetch(MARIADB_CHECKS_SQL):
             table, clause = map(_text, row)
             match = _JSON_CHECK.fullmatch(clause.strip())
             if match is not None:
                 found.add((table, match[1].replace("``", "`")))
-        return found
+            listed = _IN_CHECK.fullmatch(clause.strip())
+            if listed is not None:
+                values = _in_values(listed[2])
+                if values is not None:
+                    enums[(table, listed[1].replace("``", "`"))] = values
+        return found, enums
 
     async def _foreign_keys(self, connection: Connection) -> dict[str, list[LiveForeignKey]]:
         parts: dict[tuple[str, str], list[tuple[str, str, str]]] = {}

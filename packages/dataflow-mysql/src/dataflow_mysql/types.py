@@ -57,6 +57,8 @@ _FIXED = {
 
 def column_type(field: FieldSchema, *, keyed: bool = False) -> str:
     """The column type of ``field``; ``keyed`` when it is part of a primary key or unique group."""
+    if field.column_type is not None:
+        return field.column_type
     kind = field.kind
     if kind is FieldKind.STR:
         length = field.max_length if field.max_length is not None else (KEY_STR_LENGTH if keyed else None)

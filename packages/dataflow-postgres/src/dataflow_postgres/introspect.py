@@ -42,11 +42,12 @@ class PostgresIndex(LiveIndex):
 
 _TABLES = """
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       COALESCE(a.attnum = ANY (p.indkey), false)
+       COALESCE(a.attnum = ANY (p.indkey), false), pg_get_expr(d.adbin, d.adrelid), a.attidentity
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
 LEFT JOIN pg_index p ON p.indrelid = c.oid AND p.indisprimary
+LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 ORDER BY c.relname, a.attnum
 """
@@ -135,6 +136,12 @@ def _split_top_level(text: str) -> list[str]:
     return parts
 
 
+def _numbered(identity: bytes | str | None, default: str | None) -> bool:
+    """Identity columns say so in ``attidentity`` (``a``/``d``, a ``"char"`` asyncpg reads as bytes);
+    serial ones have a ``nextval()`` default."""
+    return identity in (b"a", b"d", "a", "d") or (default or "").startswith("nextval(")
+
+
 class PostgresIntrospector:
     """Reads tables, columns, indexes, unique constraints, foreign keys and enum CHECKs in four queries."""
 
@@ -158,7 +165,7 @@ def assemble(
         if name == check_name(table, column):
             checks[(table, column)] = (name, allowed_values(definition, quoted))
     columns: dict[str, list[LiveColumn]] = {}
-    for table, column, type_name, not_null, primary_key in rows:
+    for table, column, type_name, not_null, primary_key, default, identity in rows:
         listed = columns.setdefault(table, [])
         if column is None:  # a table without columns
             continue
@@ -171,6 +178,9 @@ def assemble(
                 primary_key=primary_key,
                 check=check,
                 allowed=allowed,
+                enum_values=None if allowed is None else tuple(sorted(allowed)),
+                auto_increment=_numbered(identity, default),
+                default=None if _numbered(identity, default) else default,
             )
         )
     indexes: dict[str, list[LiveIndex]] = {}

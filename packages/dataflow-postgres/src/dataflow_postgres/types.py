@@ -103,6 +103,8 @@ def column_type(field: FieldSchema, quoted_name: str) -> str:
 
 def plain_type(field: FieldSchema) -> str:
     """The type of ``field``'s column alone, without an enum's CHECK (for ``ALTER COLUMN ... TYPE``)."""
+    if field.column_type is not None:
+        return field.column_type
     if is_array(field):
         assert field.element_kind is not None
         return _ARRAY_COLUMN_TYPES[field.element_kind]

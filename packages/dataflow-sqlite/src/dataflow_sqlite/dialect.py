@@ -130,6 +130,8 @@ class SQLiteDialect(Dialect):
         return "?"
 
     def column_type(self, field: FieldSchema) -> str:
+        if field.column_type is not None:
+            return field.column_type
         if field.kind is FieldKind.ENUM:
             assert field.enum_type is not None
             ints = all(isinstance(member.value, int) for member in field.enum_type)

@@ -33,9 +33,19 @@ def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
     tables = {}
     for name in names:
         quoted = _quote(name)
+        info = list(raw.execute(f"PRAGMA table_info({quoted})"))
+        # A lone INTEGER PRIMARY KEY is the rowid: SQLite numbers it.
+        rowid = [row[1] for row in info if row[5]] if sum(1 for row in info if row[5]) == 1 else []
         columns = tuple(
-            LiveColumn(name=col, type=declared or "", nullable=not notnull and not pk, primary_key=bool(pk))
-            for _, col, declared, notnull, _, pk in raw.execute(f"PRAGMA table_info({quoted})")
+            LiveColumn(
+                name=col,
+                type=declared or "",
+                nullable=not notnull and not pk,
+                primary_key=bool(pk),
+                default=default,
+                auto_increment=col in rowid and (declared or "").upper() == "INTEGER",
+            )
+            for _, col, declared, notnull, default, pk in info
         )
         indexes = []
         for _, index_name, unique, origin, _ in raw.execute(f"PRAGMA index_list({quoted})"):

@@ -1,1 +1,1 @@
-"""The built-in subcommands of ``dataflow``: migrate, init, shell, doctor."""
+"""The built-in subcommands of ``dataflow``: migrate, init, shell, doctor, inspectdb."""

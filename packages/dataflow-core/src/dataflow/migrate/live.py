@@ -17,6 +17,15 @@ class LiveColumn:
     """The type as the dialect's introspection reports it (compared by the dialect's editor)."""
     nullable: bool
     primary_key: bool = False
+    default: str | None = None
+    """The column's server default as SQL text (``0``, ``'new'``, ``now()``), None when it has none.
+
+    Read for ``dataflow inspectdb``; migrations do not compare it.
+    """
+    auto_increment: bool = False
+    """Does the database number the column itself (identity, serial, AUTO_INCREMENT, SQLite's rowid alias)?"""
+    enum_values: tuple[str, ...] | None = None
+    """The values a single-column ``CHECK (col IN (...))`` admits, as text, where the dialect detects one."""
 
 
 @attrs.frozen

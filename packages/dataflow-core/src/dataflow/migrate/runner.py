@@ -65,9 +65,23 @@ class Migrator:
             editor = self.editor(live)
             return plan_changes(self.db.schemas.values(), live, editor, parse_renames(renames)).render(editor)
 
+    def refuse_existing_schema(self, action: str) -> None:
+        """``existing_schema=True`` leaves the tables alone: refuse ``action`` before any statement."""
+        if self.db.config.existing_schema:
+            raise MigrationError(
+                f"{action} refused: this DataFlow is existing_schema=True, so it never creates or alters tables; "
+                "change the database with your own tools, or construct DataFlow without existing_schema to migrate"
+            )
+
     async def history(self) -> list[dict[str, Any]]:
         async with self.session() as session:
+            if self.db.config.existing_schema and HISTORY_TABLE not in await self._table_names(session):
+                return []  # reading the history must not create its table here
             return await read_history(session, await ensure_history(session))
+
+    async def _table_names(self, session: Session) -> set[str]:
+        introspector = self.db.dialect.introspector()
+        return set(await session.call(introspector.tables, sql="-- introspect", operation="introspect"))
 
     async def apply(
         self, *, allow_destructive: bool = False, renames: Iterable[str] = (), name: str = "auto"
@@ -79,6 +93,7 @@ class Migrator:
         transactional DDL the whole plan is one transaction; elsewhere each step
         is recorded as it completes, so a failure is reported exactly.
         """
+        self.refuse_existing_schema("migrate apply")
         hints = parse_renames(renames)
         async with self.session() as session:
             editor = self.db.dialect.schema_editor(self.db.schemas)
@@ -156,6 +171,7 @@ class Migrator:
         A file already applied must still match its recorded checksum. Returns
         the names of the files applied now.
         """
+        self.refuse_existing_schema("migrate apply --directory")
         files = read_directory(directory)
         for file in files:
             if file.dialect != self.db.dialect.name:
@@ -210,6 +226,13 @@ class Migrator:
         live = await self.live(session)
         editor = self.editor(live)
         plan = plan_changes(self.db.schemas.values(), live, editor)
+        if not plan.empty and self.db.config.existing_schema:
+            raise MigrationError(
+                "existing_schema=True and the models do not match the tables, which DataFlow leaves alone; making "
+                "the tables match the models would: "
+                + "; ".join(step.describe() for step in plan.steps)
+                + ". Change the models to match (`dataflow inspectdb` prints the tables as models)"
+            )
         if not plan.empty:
             raise MigrationError(
                 "the database schema does not match the models; review and run `dataflow migrate apply` "
