@@ -108,3 +108,31 @@ def test_the_openapi_document_is_valid_and_names_every_route(client: TestClient)
     assert "password_hash" not in customer["properties"]
     assert "created_by" not in document["components"]["schemas"]["CustomerCreate"]["properties"]
     assert customer["properties"]["name"]["maxLength"] == 50
+
+
+def test_mounted_inside_another_application_it_serves_under_the_mount(db: DataFlow) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from dataflow_gateway import create_gateway
+
+    outer = Starlette(routes=[Mount("/data", app=create_gateway(db))])
+    with TestClient(outer) as client:
+        created = client.post("/data/api/customers", json=ann())
+        assert created.status_code == 201
+        assert created.headers["location"] == f"/data/api/customers/{created.json()['id']}"
+        assert client.get("/data/api/customers").json()["count"] == 1
+
+
+def test_monitoring_serves_metrics_with_route_templates_and_health(db: DataFlow) -> None:
+    from dataflow_gateway import create_gateway
+
+    with TestClient(create_gateway(db, enable_monitoring=True)) as client:
+        client.post("/api/customers", json=ann())
+        for key in (1, 2, 3):
+            client.get(f"/api/customers/{key}")
+        metrics = client.get("/metrics").text
+        assert 'route="/api/customers/{key}"' in metrics and 'status="404"' in metrics
+        assert "/api/customers/2" not in metrics
+        health = client.get("/health")
+        assert health.status_code == 200 and health.json()["healthy"] is True

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
 
 import click
 from starlette.applications import Starlette
@@ -31,6 +32,9 @@ from .codec import dumps
 from .openapi import openapi_document
 from .problems import Problem, from_error, problem_response
 from .resource import WRITES, ModelAPI, Resource, object_body, respond
+
+if TYPE_CHECKING:
+    from .monitoring import Monitoring
 
 ANONYMOUS = Principal(actor="anonymous")
 
@@ -59,6 +63,7 @@ class Gateway:
         max_body: int = 64 * 1024 * 1024,
         require_if_match: bool = False,
         title: str = "DataFlow API",
+        enable_monitoring: bool = False,
     ) -> None:
         if authenticate is None and db.config.production and not allow_anonymous:
             raise ConfigError(
@@ -84,6 +89,7 @@ class Gateway:
             for name, api in self.apis.items()
         }
         self.workflows: dict[str, tuple[Workflow, bool]] = {}
+        self.monitoring = _monitoring(db) if enable_monitoring else None
         self.app = Starlette(routes=self._routes(), exception_handlers={404: self._not_found, 405: self._not_allowed})
         self.app.state.max_body = max_body
 
@@ -99,17 +105,38 @@ class Gateway:
 
     def _routes(self) -> list[Route]:
         routes = [Route(f"{self.prefix}/openapi.json", self._openapi, methods=["GET"])]
+        if self.monitoring is not None:
+            routes.append(Route("/metrics", self.monitoring.metrics_route, methods=["GET"]))
+            routes.append(Route("/health", self.monitoring.health_route, methods=["GET"]))
         by_path: dict[str, dict[str, Callable[..., Awaitable[Response]]]] = {}
         for name, api in self.apis.items():
             resource = self.resources[name]
             for operation, method, suffix in ROUTES:
                 if operation in api.operations:
-                    handler = self._handler(name, operation, getattr(resource, operation))
-                    by_path.setdefault(f"{self.prefix}/{api.path}{suffix}", {})[method] = handler
+                    path = f"{self.prefix}/{api.path}{suffix}"
+                    handler = self._counted(path, method, self._handler(name, operation, getattr(resource, operation)))
+                    by_path.setdefault(path, {})[method] = handler
         for path, methods in by_path.items():
             routes.append(Route(path, _dispatch(methods), methods=list(methods)))
-        routes.append(Route(f"{self.prefix}/workflows/{{name}}", self._run_workflow, methods=["POST"]))
+        workflows = f"{self.prefix}/workflows/{{name}}"
+        routes.append(Route(workflows, self._counted(workflows, "POST", self._run_workflow), methods=["POST"]))
         return routes
+
+    def _counted(
+        self, template: str, method: str, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """``handler``, counted under its route template when monitoring is on."""
+        if self.monitoring is None:
+            return handler
+        metrics = self.monitoring.metrics
+
+        async def counted(request: Request) -> Response:
+            started = perf_counter()
+            response = await handler(request)
+            metrics.observe(template, method, response.status_code, perf_counter() - started)
+            return response
+
+        return counted
 
     def _handler(self, model: str, operation: str, run: Callable[..., Any]) -> Callable[[Request], Awaitable[Response]]:
         scope = f"{self.apis[model].path}:{'write' if operation in WRITES else 'read'}"
@@ -180,6 +207,18 @@ class Gateway:
         return problem_response(Problem(405, f"{request.method} is not served at {request.url.path}"))
 
 
+def _monitoring(db: DataFlow) -> Monitoring:
+    try:
+        # dataflow-monitor is optional: imported only when monitoring is asked for.
+        from .monitoring import Monitoring
+    except ImportError as exc:
+        raise ConfigError(
+            f"enable_monitoring=True needs dataflow-monitor: pip install dataflow-monitor ({exc})",
+            field="enable_monitoring",
+        ) from None
+    return Monitoring(db)
+
+
 def _dispatch(
     methods: Mapping[str, Callable[[Request], Awaitable[Response]]],
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -237,8 +276,4 @@ def create_gateway(
             db = load_db(models, database_url)
         except click.ClickException as exc:
             raise ConfigError(exc.format_message(), field="models") from None
-    if enable_monitoring:
-        raise ConfigError(
-            "enable_monitoring is not served by this version of dataflow-gateway yet", field="enable_monitoring"
-        )
-    return Gateway(db, **options)
+    return Gateway(db, enable_monitoring=enable_monitoring, **options)
