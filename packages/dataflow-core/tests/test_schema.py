@@ -301,3 +301,24 @@ def test_array_marker_on_anything_but_a_typed_scalar_list_is_a_config_error(db: 
             db.model(cls)
         assert info.value.field == "value", hint
     assert "Broken" not in db.schemas
+
+
+def test_the_default_primary_key_spelled_out_is_the_auto_increment_id(db: DataFlow) -> None:
+    @db.model
+    class Ticket:
+        title: str
+        __dataflow__ = {"primary_key": "id"}
+
+    schema = db.schema("Ticket")
+    assert schema.primary_key == "id" and schema.pk.auto_increment
+    assert [f.name for f in schema.fields] == ["id", "title"]
+    assert run_node(db, "TicketCreateNode", {"title": "a"})["id"] == 1
+
+
+def test_a_primary_key_that_is_not_a_field_is_refused(db: DataFlow) -> None:
+    with pytest.raises(ConfigError, match="primary_key 'code' is not a field"):
+
+        @db.model
+        class Coded:
+            title: str
+            __dataflow__ = {"primary_key": "code"}

@@ -134,7 +134,8 @@ def schema_from_class(cls: type, models: Mapping[type, ModelSchema]) -> ModelSch
 
     primary_key = options.get("primary_key", "id")
     if not any(f.name == primary_key for f in fields):
-        if "primary_key" in options:
+        # "id" spelled out is the documented default, an auto-increment key DataFlow adds.
+        if primary_key != "id":
             raise ConfigError(f"{name}: primary_key {primary_key!r} is not a field", model=name, field=primary_key)
         fields.insert(0, FieldSchema(name="id", kind=FieldKind.INT, primary_key=True, auto_increment=True))
     else:
