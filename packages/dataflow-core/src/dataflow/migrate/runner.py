@@ -191,19 +191,23 @@ class Migrator:
         return applied_now
 
     async def ensure_development_schema(self, session: Session) -> list[str]:
-        """Create missing tables and add missing nullable columns; never drop or alter.
+        """Create missing tables and add missing columns (a NOT NULL one filled with its default);
+        never drop or alter.
 
-        Returns what else differs, for a warning.
+        Returns what else differs, for a warning. A NOT NULL column that cannot
+        be added by itself (its table has other pending changes) is a
+        ``MigrationError``: without it every write of the model would fail.
         """
         editor = self.db.dialect.schema_editor(self.db.schemas)
         async with editor.lock(session):
             live = await self.live(session)
             editor.live = live
             plan = plan_changes(self.db.schemas.values(), live, editor)
+            automatic = development_steps(plan)
             for step in plan.steps:
-                if _automatic(step):
+                if step in automatic:
                     await run_statements(session, step.statements(editor))
-        return [s.describe() for s in plan.steps if not _automatic(s)]
+        return [s.describe() for s in plan.steps if s not in automatic]
 
     async def check_production_schema(self, session: Session) -> None:
         """Raise ``MigrationError`` with the diff when the live schema does not match the models."""
@@ -217,11 +221,53 @@ class Migrator:
             )
 
 
-def _automatic(step: Step) -> bool:
-    """What development mode applies by itself: nothing that rewrites or loses data."""
+def development_steps(plan: Plan) -> list[Step]:
+    """The steps development mode applies by itself: nothing that rewrites or loses data.
+
+    New tables, new nullable columns, and new NOT NULL columns with a default
+    when nothing else about their table changes (SQLite adds those by
+    rebuilding the table, which would also apply the other changes). Raises
+    ``MigrationError`` for a NOT NULL column it cannot add: without it every
+    write of the model would fail.
+    """
+    chosen: list[Step] = []
+    for step in plan.steps:
+        if isinstance(step, AddColumn) and not step.field.nullable:
+            others = [s for s in plan.steps if s.table_name == step.table_name and not _safe(s) and not _filled(s)]
+            _refuse_in_development(step, others)
+            chosen.append(step)
+        elif _safe(step):
+            chosen.append(step)
+    return chosen
+
+
+def _safe(step: Step) -> bool:
     if isinstance(step, AddColumn):
         return step.field.nullable and step.field.references is None
     return isinstance(step, CreateTable)
+
+
+def _filled(step: Step) -> bool:
+    """A new column that the rows already there get a value for: its default."""
+    return isinstance(step, AddColumn) and not step.field.required and step.field.references is None
+
+
+def _refuse_in_development(step: AddColumn, others: list[Step]) -> None:
+    field, model = step.field, step.schema.name
+    if field.required:
+        reason = "has no default, so the rows already there would have no value for it"
+    elif field.references is not None:
+        reason = "is a foreign key, which must be checked against the rows"
+    elif others:
+        reason = f"comes with other pending changes to {step.table_name} ({'; '.join(s.describe() for s in others)})"
+    else:
+        return
+    raise MigrationError(
+        f"{model}.{field.name} is a new NOT NULL column that development mode does not add by itself: it {reason}. "
+        "Review `dataflow migrate plan` and run `dataflow migrate apply` (or db.migrate())",
+        model=model,
+        field=field.name,
+    )
 
 
 def refuse_unsafe(plan: Plan, allow_destructive: bool) -> None:

@@ -30,15 +30,29 @@ class Step:
     def statements(self, editor: SchemaEditor) -> list[Statement]:
         raise NotImplementedError
 
+    @property
+    def table_name(self) -> str:
+        """The table this step changes."""
+        raise NotImplementedError
+
     def offending_rows_sql(self, editor: SchemaEditor) -> Statement | None:
         """A query counting rows this step would lose or break, if any can be."""
         return None
 
 
 @attrs.frozen
-class CreateTable(Step):
+class ModelStep(Step):
+    """A step on one model's table."""
+
     schema: ModelSchema
 
+    @property
+    def table_name(self) -> str:
+        return self.schema.table
+
+
+@attrs.frozen
+class CreateTable(ModelStep):
     def describe(self) -> str:
         return f"create table {self.schema.table} ({self.schema.name})"
 
@@ -51,6 +65,10 @@ class DropTable(Step):
     table: str
     destructive = True
 
+    @property
+    def table_name(self) -> str:
+        return self.table
+
     def describe(self) -> str:
         return f"drop table {self.table}"
 
@@ -59,8 +77,7 @@ class DropTable(Step):
 
 
 @attrs.frozen
-class AddColumn(Step):
-    schema: ModelSchema
+class AddColumn(ModelStep):
     field: FieldSchema
 
     def describe(self) -> str:
@@ -77,8 +94,7 @@ class AddColumn(Step):
 
 
 @attrs.frozen
-class DropColumn(Step):
-    schema: ModelSchema
+class DropColumn(ModelStep):
     column: str
     destructive = True
 
@@ -90,8 +106,7 @@ class DropColumn(Step):
 
 
 @attrs.frozen
-class RenameColumn(Step):
-    schema: ModelSchema
+class RenameColumn(ModelStep):
     old: str
     new: str
 
@@ -103,10 +118,9 @@ class RenameColumn(Step):
 
 
 @attrs.frozen
-class AlterColumn(Step):
+class AlterColumn(ModelStep):
     """Change a column's type and/or nullability to the model's."""
 
-    schema: ModelSchema
     field: FieldSchema
     live: LiveColumn
     type_changed: bool
@@ -134,8 +148,7 @@ class AlterColumn(Step):
 
 
 @attrs.frozen
-class AddIndex(Step):
-    schema: ModelSchema
+class AddIndex(ModelStep):
     columns: tuple[str, ...]
     unique: bool
 
@@ -151,8 +164,7 @@ class AddIndex(Step):
 
 
 @attrs.frozen
-class DropIndex(Step):
-    schema: ModelSchema
+class DropIndex(ModelStep):
     name: str
     columns: tuple[str, ...]
     unique: bool
@@ -166,10 +178,9 @@ class DropIndex(Step):
 
 
 @attrs.frozen
-class AddForeignKey(Step):
+class AddForeignKey(ModelStep):
     """A foreign key on a column that already exists (a new column gets its own with ``AddColumn``)."""
 
-    schema: ModelSchema
     field: FieldSchema
 
     def describe(self) -> str:
@@ -183,10 +194,9 @@ class AddForeignKey(Step):
 
 
 @attrs.frozen
-class DropForeignKey(Step):
+class DropForeignKey(ModelStep):
     """Drop a foreign key DataFlow made (the column and its values stay)."""
 
-    schema: ModelSchema
     name: str | None
     """The constraint's name; None where the database does not name them (SQLite)."""
     columns: tuple[str, ...]

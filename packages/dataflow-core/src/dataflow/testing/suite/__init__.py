@@ -11,7 +11,11 @@ from .test_concurrency import *  # noqa: F403
 from .test_filters import *  # noqa: F403
 from .test_filters import population, tagged
 from .test_nodes import *  # noqa: F403
+from .test_schema_changes import *  # noqa: F403
+from .test_schema_changes import reopen
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
 
-__all__ = ["db", "population", "tagged", "users", "users_and_ann"] + [n for n in dir() if n.startswith("test_")]
+__all__ = ["db", "population", "reopen", "tagged", "users", "users_and_ann"] + [
+    n for n in dir() if n.startswith("test_")
+]
