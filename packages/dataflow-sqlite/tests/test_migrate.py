@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import pytest
 
-from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, WorkflowError
+from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, StoredValueError, WorkflowError
 from dataflow.errors import MigrationError
 from dataflow.testing.helpers import run_node
 
@@ -447,3 +447,76 @@ def test_a_foreign_key_with_other_changes_to_the_table_rebuilds_it_once(
         ("m1", None, None, 3),
     ]
     assert asyncio.run(db.migrator.plan()).empty
+
+
+def _seed_codes(open_db: Callable[..., DataFlow], codes: list[str]) -> None:
+    db = open_db()
+
+    @db.model
+    class Item:
+        code: str
+
+    run_node(db, "ItemBulkCreateNode", {"data": [{"code": code} for code in codes]})
+    db.close()
+
+
+def test_text_narrowed_to_integer_is_refused_while_a_row_holds_text_that_is_not_a_number(
+    open_db: Callable[..., DataFlow], url: str
+) -> None:
+    _seed_codes(open_db, ["7", "x7", "12"])
+    db = open_db(env="production")
+
+    @db.model
+    class Item:
+        code: int
+
+    with pytest.raises(MigrationError, match=r"alter column item.code.*refused, 1 existing row\(s\)"):
+        db.migrate(allow_destructive=True)
+    assert columns(url, "item")["code"] == ("TEXT", False)
+    assert rows(url, "SELECT code, typeof(code) FROM item ORDER BY id") == [
+        ("7", "text"),
+        ("x7", "text"),
+        ("12", "text"),
+    ]
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+        raw.execute("UPDATE item SET code = '07' WHERE code = 'x7'")
+    assert db.migrate(allow_destructive=True) is not None
+    assert columns(url, "item")["code"] == ("INTEGER", False)
+    assert [r["code"] for r in run_node(db, "ItemListNode", {"order_by": ["id"]})["records"]] == [7, 7, 12]
+
+
+def test_real_narrowed_to_integer_counts_values_with_a_fraction(open_db: Callable[..., DataFlow]) -> None:
+    db = open_db()
+
+    @db.model
+    class Reading:
+        value: float
+
+    run_node(db, "ReadingBulkCreateNode", {"data": [{"value": 1.0}, {"value": 2.5}, {"value": 3.25}]})
+    db.close()
+    db = open_db(env="production")
+
+    @db.model
+    class Reading:  # noqa: F811 - a later version of the model
+        value: int
+
+    with pytest.raises(MigrationError, match=r"refused, 2 existing row\(s\)"):
+        db.migrate(allow_destructive=True)
+
+
+def test_an_int_field_never_returns_the_text_a_column_holds(open_db: Callable[..., DataFlow], url: str) -> None:
+    db = open_db()
+
+    @db.model
+    class Item:
+        code: int
+
+    run_node(db, "ItemCreateNode", {"code": 1})
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+        raw.execute("UPDATE item SET code = 'x7'")
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "ItemReadNode", {"id": 1})
+    error = info.value.cause
+    assert isinstance(error, StoredValueError)
+    assert (error.model, error.field, error.value) == ("Item", "code", "x7")
+    assert "Item.code" in error.message and "'x7'" in error.message

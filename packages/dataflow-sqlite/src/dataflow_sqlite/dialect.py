@@ -68,7 +68,17 @@ _ENCODERS: dict[FieldKind, Codec] = {
     FieldKind.JSON: _encode_json,
 }
 
+
+def _stored_int(value: Any) -> int:
+    # SQLite keeps a value that does not convert to INTEGER (text such as 'x7') as it is:
+    # an int field must never hand it out (the core reports it as a StoredValueError).
+    if type(value) is int:
+        return value
+    raise TypeError(f"not an integer: {value!r}")
+
+
 _DECODERS: dict[FieldKind, Codec] = {
+    FieldKind.INT: _stored_int,
     FieldKind.BOOL: bool,
     FieldKind.DECIMAL: decimal.Decimal,
     FieldKind.DATETIME: dt.datetime.fromisoformat,

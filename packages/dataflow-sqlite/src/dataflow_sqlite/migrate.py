@@ -81,6 +81,37 @@ class SQLiteSchemaEditor(SchemaEditor):
     def widens(self, old: str, new: str) -> bool:
         return old == new or (old, new) in {("integer", "real"), ("integer", "text"), ("real", "text")}
 
+    def offending_rows(self, schema: ModelSchema, field: FieldSchema, live: LiveColumn) -> Statement | None:
+        """The core's checks, and the values a narrowing type change would keep unconverted.
+
+        SQLite converts a value to a column's type only where it can (``'7'`` to 7)
+        and keeps any other as it is (``'x7'`` stays text in an INTEGER column),
+        so a narrowing change is refused while rows hold values it cannot convert.
+        """
+        checks = super().offending_rows(schema, field, live)
+        kept = self._unconverted(field, live)
+        if kept is None:
+            return checks
+        if checks is None:
+            return (f"SELECT COUNT(*) FROM {self.quote(schema.table)} WHERE {kept}", ())
+        return (f"{checks[0]} OR {kept}", checks[1])
+
+    def _unconverted(self, field: FieldSchema, live: LiveColumn) -> str | None:
+        """A condition true for the rows whose value the field's new column type would not convert."""
+        new = self.dialect.column_type(field).upper()
+        if self.same_type(field, live) or not self.narrowing(field, live):
+            return None
+        column = self.quote(field.name)
+        if new in ("INTEGER", "REAL"):
+            # Comparing with CAST(... AS INTEGER) applies numeric affinity to the old value, as the new
+            # column would: '07' and 7.0 compare equal to 7, 'x7' and 7.5 do not.
+            return f"({column} IS NOT NULL AND NOT ({column} = CAST({column} AS {new})))"
+        if new == "TEXT":
+            return f"typeof({column}) = 'blob'"
+        if new == "BLOB":
+            return f"typeof({column}) NOT IN ('blob', 'null')"
+        return None
+
     def rename_column(self, schema: ModelSchema, old: str, new: str) -> list[Statement]:
         self._renamed.setdefault(schema.table, {})[old] = new
         return super().rename_column(schema, old, new)
