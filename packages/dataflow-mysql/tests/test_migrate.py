@@ -226,9 +226,9 @@ def test_development_creates_missing_tables_and_adds_nullable_columns_and_never_
     person = columns(db, "person")
     assert person["age"] == ("BIGINT", True)
     assert "nickname" in person  # never dropped without an explicit migration
-    assert "level" not in person  # NOT NULL columns wait for an explicit migration
+    assert person["level"] == ("BIGINT", False)  # a NOT NULL column with a default is added, filled with it
     assert "badge" in live(db)
-    assert planned(db) == ["add column person.level", "drop column person.nickname"]
+    assert planned(db) == ["drop column person.nickname"]
 
 
 def test_production_refuses_a_schema_that_does_not_match_at_first_use(open_db: Callable[..., DataFlow]) -> None:

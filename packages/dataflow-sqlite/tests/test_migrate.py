@@ -520,3 +520,25 @@ def test_an_int_field_never_returns_the_text_a_column_holds(open_db: Callable[..
     assert isinstance(error, StoredValueError)
     assert (error.model, error.field, error.value) == ("Item", "code", "x7")
     assert "Item.code" in error.message and "'x7'" in error.message
+
+
+def test_development_adds_a_not_null_column_by_a_rebuild_only_when_nothing_else_changes(
+    open_db: Callable[..., DataFlow], url: str
+) -> None:
+    seed(open_db)
+    db = open_db()
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        score: int = 3
+        __dataflow__ = {"indexes": [("name",)]}
+
+    # The rebuild that adds score would also drop nickname, which development mode never does.
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "PersonCreateNode", {"name": "n", "email": "e"})
+    cause = info.value.cause
+    assert isinstance(cause, MigrationError) and (cause.model, cause.field) == ("Person", "score")
+    assert "drop column person.nickname" in cause.message and "dataflow migrate apply" in cause.message
+    assert "score" not in columns(url, "person") and "nickname" in columns(url, "person")

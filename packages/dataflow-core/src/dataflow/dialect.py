@@ -196,6 +196,7 @@ class Dialect(abc.ABC):
                     f"CONSTRAINT {q(name)} FOREIGN KEY ({q(field.name)}) "
                     f"REFERENCES {q(target.table)} ({q(target.primary_key)})"
                 )
+        columns += self.table_checks(schema)
         statements = [f"CREATE TABLE IF NOT EXISTS {q(schema.table)} (\n  " + ",\n  ".join(columns) + "\n)"]
         for group in schema.indexes:
             name = self.constraint_name(schema, "ix", group)
@@ -203,6 +204,11 @@ class Dialect(abc.ABC):
                 f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(schema.table)} ({', '.join(q(c) for c in group)})"
             )
         return statements
+
+    def table_checks(self, schema: ModelSchema) -> list[str]:
+        """Table-level ``CONSTRAINT ... CHECK`` clauses of CREATE TABLE (enum members, where the type
+        cannot say them); none by default."""
+        return []
 
     def constraint_name(self, schema: ModelSchema, kind: str, columns: Sequence[str]) -> str:
         """A deterministic constraint or index name within the identifier limit."""

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from dataflow.enum_checks import enum_check
 from dataflow.errors import ConfigError
 from dataflow.fields import FieldKind, FieldSchema
 from dataflow.schema import ModelSchema
 
+from .literals import literal
 from .types import KEY_STR_LENGTH, MAX_INDEXED_BYTES, column_type, index_bytes
 
 Quote = Callable[[str], str]
@@ -63,6 +65,16 @@ def check_schema(schema: ModelSchema, tables: Mapping[str, ModelSchema]) -> None
             )
 
 
+def enum_checks(schema: ModelSchema, *, quote: Quote, namer: Namer) -> list[str]:
+    """``CONSTRAINT ck_<table>_<column> CHECK (col IN (...))`` for each enum field: VARCHAR and BIGINT
+    do not say the members, and migrations read them back from the CHECK."""
+    return [
+        f"CONSTRAINT {quote(namer(schema, 'ck', (field.name,)))} {enum_check(field, quote(field.name), literal)}"
+        for field in schema.fields
+        if field.kind is FieldKind.ENUM
+    ]
+
+
 def create_table_sql(
     schema: ModelSchema,
     tables: Mapping[str, ModelSchema],
@@ -95,6 +107,7 @@ def create_table_sql(
             prefix = index_bytes(field_column_type(schema.by_name[column], schema, tables)) is None
             parts.append(f"{q(column)}({KEY_STR_LENGTH})" if prefix else q(column))
         lines.append(f"KEY {q(name)} ({', '.join(parts)})")
+    lines += enum_checks(schema, quote=q, namer=namer)
     for field in schema.fields:
         if field.references is not None:
             target = tables[field.references]

@@ -14,7 +14,10 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from dataflow.dialect import Connection
+from dataflow.enum_checks import read_members
 from dataflow.migrate.live import LiveColumn, LiveForeignKey, LiveIndex, LiveTable
 
 from .type_changes import canonical, display_type
@@ -41,6 +44,17 @@ FOREIGN_KEYS_SQL = (
     "FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL "
     "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
 )
+CHECK_TABLES_SQL = (
+    "SELECT CONSTRAINT_NAME, TABLE_NAME FROM information_schema.TABLE_CONSTRAINTS "
+    "WHERE TABLE_SCHEMA = DATABASE() AND CONSTRAINT_TYPE = 'CHECK'"
+)
+CHECK_CLAUSES_SQL = (
+    "SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+    "WHERE CONSTRAINT_SCHEMA = DATABASE()"
+)
+"""MySQL 8's CHECK_CONSTRAINTS does not name the table: TABLE_CONSTRAINTS does, on both servers."""
+_ENUM_CHECK = re.compile(r"\(?`((?:[^`]|``)+)`\s*(?:in\s*\((.*)\)|=\s*(.*?))\)?", re.IGNORECASE | re.DOTALL)
+"""``col IN (...)``, or ``col = value``: MariaDB stores a one-member IN so."""
 MARIADB_CHECKS_SQL = (
     "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
 )
@@ -53,6 +67,14 @@ def _text(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes | bytearray) else value
 
 
+@attrs.frozen
+class MySQLColumn(LiveColumn):
+    """A column with its enum CHECK (``check``, the constraint's name) and the members it admits."""
+
+    check: str | None = None
+    allowed: frozenset[str] | None = None
+
+
 class MySQLIntrospector:
     """Reads the tables of the connection's current database (``DATABASE()``) from information_schema."""
 
@@ -63,18 +85,22 @@ class MySQLIntrospector:
         base_tables = {_text(row[0]) for row in await connection.fetch(TABLES_SQL)}
         columns: dict[str, list[LiveColumn]] = {}
         json_columns = await self._json_columns(connection)
+        checks = await self._enum_checks(connection)
         for row in await connection.fetch(COLUMNS_SQL):
             table, name, declared, nullable, key, charset = map(_text, row)
             if table not in base_tables:
                 continue  # a view
             if (table, name) in json_columns and canonical(declared) == "longtext":
                 declared = "JSON"
+            check, allowed = checks.get((table, name), (None, None))
             columns.setdefault(table, []).append(
-                LiveColumn(
+                MySQLColumn(
                     name=name,
                     type=display_type(declared, charset),
                     nullable=nullable == "YES",
                     primary_key=key == "PRI",
+                    check=check,
+                    allowed=allowed,
                 )
             )
         foreign_keys = await self._foreign_keys(connection)
@@ -88,6 +114,21 @@ class MySQLIntrospector:
             )
             for name, table_columns in columns.items()
         }
+
+    async def _enum_checks(self, connection: Connection) -> dict[tuple[str, str], tuple[str, frozenset[str]]]:
+        """(table, column) -> (constraint, members) of every ``CHECK (col IN (...))``; the server keeps
+        the clause in step with a renamed column, and drops it with a dropped one."""
+        tables = {_text(name): _text(table) for name, table in await connection.fetch(CHECK_TABLES_SQL)}
+        found = {}
+        for row in await connection.fetch(CHECK_CLAUSES_SQL):
+            name, clause = map(_text, row)
+            match = _ENUM_CHECK.fullmatch(clause.strip())
+            if match is None or name not in tables:
+                continue
+            members = read_members(match[2] if match[2] is not None else match[3], backslash_escapes=True)
+            if members is not None:
+                found[(tables[name], match[1].replace("``", "`"))] = (name, members)
+        return found
 
     async def _json_columns(self, connection: Connection) -> set[tuple[str, str]]:
         server = self.dialect.server

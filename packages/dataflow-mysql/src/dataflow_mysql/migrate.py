@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from dataflow.enum_checks import enum_members
 from dataflow.errors import DataFlowError, MigrationError
 from dataflow.fields import FieldKind, FieldSchema
 from dataflow.migrate.editor import SchemaEditor
@@ -32,7 +33,8 @@ from dataflow.nodes.rows import utcnow
 from dataflow.schema import ModelSchema
 from dataflow.session import Session
 
-from .ddl import field_column_type
+from .ddl import enum_checks, field_column_type
+from .introspection import MySQLColumn
 from .type_changes import (
     BINARIES,
     BLOBS,
@@ -54,6 +56,15 @@ LOCK_PREFIX = "dataflow_migrate:"
 """``GET_LOCK`` names are server-wide: the lock is named after the database, so databases do not wait on each other."""
 MAX_LOCK_NAME = 64
 """MySQL refuses longer user-level lock names."""
+
+
+def _allowed(live: LiveColumn) -> frozenset[str] | None:
+    return live.allowed if isinstance(live, MySQLColumn) else None
+
+
+def _only(schema: ModelSchema, field: FieldSchema) -> ModelSchema:
+    """``schema`` with ``field`` as its one field: to make that field's CHECK alone."""
+    return attrs.evolve(schema, fields=(field,), indexes=(), unique=())
 
 
 class MySQLSchemaEditor(SchemaEditor):
@@ -99,10 +110,14 @@ class MySQLSchemaEditor(SchemaEditor):
         return field_column_type(field, schema, self.tables)
 
     def same_type(self, field: FieldSchema, live: LiveColumn) -> bool:
-        return canonical(self.expected_type(self.owner(field, live), field)) == canonical(live.type)
+        same = canonical(self.expected_type(self.owner(field, live), field)) == canonical(live.type)
+        return same and enum_members(field) == _allowed(live)
 
     def narrowing(self, field: FieldSchema, live: LiveColumn) -> bool:
-        return not widens(live.type, self.expected_type(self.owner(field, live), field))
+        if not widens(live.type, self.expected_type(self.owner(field, live), field)):
+            return True
+        wanted, allowed = enum_members(field), _allowed(live)
+        return wanted is not None and (allowed is None or not allowed <= wanted)
 
     def widens(self, old: str, new: str) -> bool:
         return widens(old, new)
@@ -136,10 +151,16 @@ class MySQLSchemaEditor(SchemaEditor):
                 f"ADD CONSTRAINT {self.quote(name)} FOREIGN KEY ({self.quote(field.name)}) "
                 f"REFERENCES {self.quote(target.table)} ({self.quote(target.primary_key)})"
             )
+        clauses += self._add_checks(schema, field)
         statements: list[Statement] = [(f"ALTER TABLE {table} " + ", ".join(clauses), params)]
         if value is not None:
             statements.append((f"ALTER TABLE {table} ALTER COLUMN {self.quote(field.name)} DROP DEFAULT", ()))
         return statements
+
+    def _add_checks(self, schema: ModelSchema, field: FieldSchema) -> list[str]:
+        """``ADD CONSTRAINT ck_... CHECK (col IN (...))`` for an enum field, as CREATE TABLE has it."""
+        checks = enum_checks(_only(schema, field), quote=self.quote, namer=self.dialect.constraint_name)
+        return [f"ADD {check}" for check in checks]
 
     def _default(self, field: FieldSchema) -> Any:
         value = utcnow() if field.managed else field.make_default()
@@ -189,6 +210,12 @@ class MySQLSchemaEditor(SchemaEditor):
                     self._gone.add((schema.table, index.name))
         clauses.append(f"MODIFY COLUMN {self.column_definition(schema, field, nullable=field.nullable)}")
         clauses += readded
+        if enum_members(field) != _allowed(live):
+            # The members changed (or the column stopped being an enum): replace its CHECK in the same statement.
+            check = live.check if isinstance(live, MySQLColumn) else None
+            if check is not None:
+                clauses.append(f"DROP CONSTRAINT {self.quote(check)}")
+            clauses += self._add_checks(schema, field)
         return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
 
     def set_nullable(self, schema: ModelSchema, field: FieldSchema, *, nullable: bool) -> list[Statement]:
@@ -295,6 +322,11 @@ class MySQLSchemaEditor(SchemaEditor):
                 params.append("^[-+]?[0-9]+$")
             if new.base == "json" and old.base != "json":
                 conditions.append(f"JSON_VALID({column}) = 0")
+        wanted, allowed = enum_members(field), _allowed(live)
+        if wanted is not None and field.enum_type is not None and (allowed is None or not allowed <= wanted):
+            members = [member.value for member in field.enum_type]
+            conditions.append(f"{column} NOT IN ({', '.join(self.placeholder() for _ in members)})")
+            params += members
         if field.kind is FieldKind.STR and field.max_length is not None:
             limit = min(limit, field.max_length) if limit is not None else field.max_length
         if limit is not None:

@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 from dataflow.config import Config
 from dataflow.dialect import Capabilities, Codec, Dialect
+from dataflow.enum_checks import enum_check
 from dataflow.errors import ConfigError, ConnectionError, DataFlowError
 from dataflow.fields import FieldKind, FieldSchema
 from dataflow.schema import ModelSchema
@@ -137,6 +138,15 @@ class SQLiteDialect(Dialect):
             ints = all(isinstance(member.value, int) for member in field.enum_type)
             return "INTEGER" if ints else "TEXT"
         return _COLUMN_TYPES[field.kind]
+
+    def table_checks(self, schema: ModelSchema) -> list[str]:
+        # TEXT and INTEGER do not say an enum's members: a CHECK does, and migrations read it back.
+        return [
+            f"CONSTRAINT {self.quote(self.constraint_name(schema, 'ck', (field.name,)))} "
+            + enum_check(field, self.quote(field.name))
+            for field in schema.fields
+            if field.kind is FieldKind.ENUM
+        ]
 
     def auto_increment_column(self, field: FieldSchema) -> str:
         return f"{self.quote(field.name)} INTEGER PRIMARY KEY AUTOINCREMENT"

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import attrs
+
 from dataflow.dialect import Connection
+from dataflow.enum_checks import enum_members, read_members
 from dataflow.errors import MigrationError
-from dataflow.fields import FieldSchema
+from dataflow.fields import FieldKind, FieldSchema
 from dataflow.migrate.editor import SchemaEditor
 from dataflow.migrate.live import LiveColumn, LiveForeignKey, LiveIndex, LiveTable
 from dataflow.migrate.steps import Statement
@@ -23,18 +27,49 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+@attrs.frozen
+class SQLiteColumn(LiveColumn):
+    """A column with the enum members its ``CHECK (col IN (...))`` admits, if it has one."""
+
+    allowed: frozenset[str] | None = None
+
+
+_ENUM_CHECK = re.compile(r'CONSTRAINT\s+"(?:[^"]|"")+"\s+CHECK\s*\(\s*"((?:[^"]|"")+)"\s+IN\s*\(')
+
+
+def enum_checks(create_sql: str) -> dict[str, frozenset[str]]:
+    """Column name -> members, from the enum CHECKs of a table's CREATE TABLE text (renames included:
+    SQLite rewrites the column's name inside the CHECK)."""
+    found: dict[str, frozenset[str]] = {}
+    for match in _ENUM_CHECK.finditer(create_sql):
+        end, quoted = match.end(), False
+        while end < len(create_sql) and (quoted or create_sql[end] != ")"):
+            quoted ^= create_sql[end] == "'"
+            end += 1
+        members = read_members(create_sql[match.end() : end])
+        if members is not None:
+            found[match[1].replace('""', '"')] = members
+    return found
+
+
 def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
-    names = [
-        row[0]
-        for row in raw.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        )
-    ]
+    definitions = dict(
+        raw.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+    )
     tables = {}
-    for name in names:
+    for name, create_sql in definitions.items():
         quoted = _quote(name)
+        checks = enum_checks(create_sql or "")
         columns = tuple(
-            LiveColumn(name=col, type=declared or "", nullable=not notnull and not pk, primary_key=bool(pk))
+            SQLiteColumn(
+                name=col,
+                type=declared or "",
+                nullable=not notnull and not pk,
+                primary_key=bool(pk),
+                allowed=checks.get(col),
+            )
             for _, col, declared, notnull, _, pk in raw.execute(f"PRAGMA table_info({quoted})")
         )
         indexes = []
@@ -58,6 +93,10 @@ def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
     return tables
 
 
+def _allowed(live: LiveColumn) -> frozenset[str] | None:
+    return live.allowed if isinstance(live, SQLiteColumn) else None
+
+
 class SQLiteIntrospector:
     async def tables(self, connection: Connection) -> Mapping[str, LiveTable]:
         assert isinstance(connection, SQLiteConnection)
@@ -78,6 +117,19 @@ class SQLiteSchemaEditor(SchemaEditor):
         self._rebuilt: set[str] = set()
         self._renamed: dict[str, dict[str, str]] = {}
 
+    def adds_in_place(self, field: FieldSchema) -> bool:
+        # NOT NULL columns and foreign keys come by a rebuild, which makes the whole table the model's.
+        return field.nullable and field.references is None
+
+    def same_type(self, field: FieldSchema, live: LiveColumn) -> bool:
+        return super().same_type(field, live) and enum_members(field) == _allowed(live)
+
+    def narrowing(self, field: FieldSchema, live: LiveColumn) -> bool:
+        if super().narrowing(field, live):
+            return True
+        wanted, allowed = enum_members(field), _allowed(live)
+        return wanted is not None and (allowed is None or not allowed <= wanted)
+
     def widens(self, old: str, new: str) -> bool:
         return old == new or (old, new) in {("integer", "real"), ("integer", "text"), ("real", "text")}
 
@@ -93,15 +145,25 @@ class SQLiteSchemaEditor(SchemaEditor):
         if kept is None:
             return checks
         if checks is None:
-            return (f"SELECT COUNT(*) FROM {self.quote(schema.table)} WHERE {kept}", ())
-        return (f"{checks[0]} OR {kept}", checks[1])
+            return (f"SELECT COUNT(*) FROM {self.quote(schema.table)} WHERE {kept[0]}", kept[1])
+        return (f"{checks[0]} OR {kept[0]}", checks[1] + kept[1])
 
-    def _unconverted(self, field: FieldSchema, live: LiveColumn) -> str | None:
-        """A condition true for the rows whose value the field's new column type would not convert."""
+    def _unconverted(self, field: FieldSchema, live: LiveColumn) -> Statement | None:
+        """A condition (and its parameters) true for the rows the new column would not hold as the
+        field's values: unconvertible ones, and members no longer in an enum."""
         new = self.dialect.column_type(field).upper()
         if self.same_type(field, live) or not self.narrowing(field, live):
             return None
         column = self.quote(field.name)
+        if field.kind is FieldKind.ENUM:
+            assert field.enum_type is not None
+            encode = self.dialect.encoder(field)
+            members = [encode(m) if encode is not None else m for m in field.enum_type]
+            return (f"{column} NOT IN ({', '.join('?' for _ in members)})", tuple(members))
+        condition = self._unconvertible(new, column)
+        return (condition, ()) if condition is not None else None
+
+    def _unconvertible(self, new: str, column: str) -> str | None:
         if new in ("INTEGER", "REAL"):
             # Comparing with CAST(... AS INTEGER) applies numeric affinity to the old value, as the new
             # column would: '07' and 7.0 compare equal to 7, 'x7' and 7.5 do not.

@@ -50,6 +50,10 @@ class SchemaEditor:
             return _length(new) >= _length(old)
         return False
 
+    def adds_in_place(self, field: FieldSchema) -> bool:
+        """Does adding ``field``'s column leave the rest of its table alone (no table rebuild)?"""
+        return True
+
     # -- statements ------------------------------------------------------------
 
     def create_table(self, schema: ModelSchema) -> list[Statement]:

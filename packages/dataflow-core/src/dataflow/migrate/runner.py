@@ -203,7 +203,7 @@ class Migrator:
             live = await self.live(session)
             editor.live = live
             plan = plan_changes(self.db.schemas.values(), live, editor)
-            automatic = development_steps(plan)
+            automatic = development_steps(plan, editor)
             for step in plan.steps:
                 if step in automatic:
                     await run_statements(session, step.statements(editor))
@@ -221,20 +221,20 @@ class Migrator:
             )
 
 
-def development_steps(plan: Plan) -> list[Step]:
+def development_steps(plan: Plan, editor: SchemaEditor) -> list[Step]:
     """The steps development mode applies by itself: nothing that rewrites or loses data.
 
-    New tables, new nullable columns, and new NOT NULL columns with a default
-    when nothing else about their table changes (SQLite adds those by
-    rebuilding the table, which would also apply the other changes). Raises
-    ``MigrationError`` for a NOT NULL column it cannot add: without it every
-    write of the model would fail.
+    New tables, new nullable columns, and new NOT NULL columns filled with
+    their default; where the editor adds such a column by rebuilding the
+    table (SQLite), only when nothing else about the table changes, since the
+    rebuild would apply that too. Raises ``MigrationError`` for a NOT NULL
+    column it cannot add: without it every write of the model would fail.
     """
     chosen: list[Step] = []
     for step in plan.steps:
         if isinstance(step, AddColumn) and not step.field.nullable:
             others = [s for s in plan.steps if s.table_name == step.table_name and not _safe(s) and not _filled(s)]
-            _refuse_in_development(step, others)
+            _refuse_in_development(step, [] if editor.adds_in_place(step.field) else others)
             chosen.append(step)
         elif _safe(step):
             chosen.append(step)

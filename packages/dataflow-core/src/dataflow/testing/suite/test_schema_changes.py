@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from ...database import DataFlow
-from ...errors import MigrationError
-from ..helpers import failure, open_db, records, run_node
+from ...errors import MigrationError, StoredValueError
+from ..helpers import failure, records, run_node
 
 
 @pytest.fixture
@@ -18,7 +19,7 @@ def reopen(dataflow_database_url: str) -> Iterator[Callable[..., DataFlow]]:
     opened: list[DataFlow] = []
 
     def make(**options: Any) -> DataFlow:
-        db = open_db(dataflow_database_url, **options)
+        db = DataFlow(dataflow_database_url, **{"env": "test", **options})
         opened.append(db)
         return db
 
@@ -54,19 +55,110 @@ def test_development_adds_a_not_null_column_with_its_default(reopen: Callable[..
     assert db.migration_plan().empty
 
 
-def test_development_refuses_a_not_null_column_it_cannot_add_and_says_to_migrate(
-    reopen: Callable[..., DataFlow],
-) -> None:
+def test_development_refuses_a_new_required_column_and_says_to_migrate(reopen: Callable[..., DataFlow]) -> None:
     _seed_notes(reopen)
     db = reopen()
 
     @db.model
     class Note:
         title: str
-        stars: int = 3
-        __dataflow__ = {"indexes": [("title",)]}
+        author: str
 
-    cause = failure(db, "NoteCreateNode", {"title": "c"})
+    cause = failure(db, "NoteCreateNode", {"title": "c", "author": "ann"})
     assert isinstance(cause, MigrationError)
-    assert "Note.stars" in cause.message and "dataflow migrate apply" in cause.message
-    assert "add index on note (title)" in cause.message
+    assert (cause.model, cause.field) == ("Note", "author")
+    assert "has no default" in cause.message and "dataflow migrate apply" in cause.message
+
+
+class Shade(enum.Enum):
+    RED = "red"
+    GREEN = "green"
+    BLUE = "blue"
+
+
+class ShadeWithoutBlue(enum.Enum):
+    """Shade less a member: the longest value stays, so the column's type alone does not change."""
+
+    RED = "red"
+    GREEN = "green"
+
+
+def _seed_paints(reopen: Callable[..., DataFlow]) -> None:
+    db = reopen()
+
+    @db.model
+    class Paint:
+        name: str
+        shade: Shade
+
+    data = [{"name": "sea", "shade": Shade.BLUE}, {"name": "grass", "shade": Shade.GREEN}]
+    data.append({"name": "sky", "shade": Shade.BLUE})
+    run_node(db, "PaintBulkCreateNode", {"data": data})
+    db.close()
+
+
+def test_reading_a_value_no_longer_in_the_enum_names_model_field_and_value(reopen: Callable[..., DataFlow]) -> None:
+    _seed_paints(reopen)
+    db = reopen()
+
+    @db.model
+    class Paint:
+        name: str
+        shade: ShadeWithoutBlue
+
+    error = failure(db, "PaintReadNode", {"id": 1})
+    assert isinstance(error, StoredValueError)
+    assert (error.model, error.field, error.value) == ("Paint", "shade", "blue")
+    assert "Paint.shade" in error.message and "'blue'" in error.message and "ShadeWithoutBlue" in error.message
+    assert run_node(db, "PaintReadNode", {"id": 2})["shade"] is ShadeWithoutBlue.GREEN
+
+
+def test_a_removed_enum_member_is_planned_and_refused_while_rows_hold_it(reopen: Callable[..., DataFlow]) -> None:
+    _seed_paints(reopen)
+    db = reopen(env="production")
+
+    @db.model
+    class Paint:
+        name: str
+        shade: ShadeWithoutBlue
+
+    plan = db.migration_plan()
+    assert [step.describe().partition(":")[0] for step in plan.steps] == ["alter column paint.shade"]
+    assert plan.destructive == plan.steps
+    with pytest.raises(MigrationError, match=r"refused, 2 existing row\(s\)"):
+        db.migrate(allow_destructive=True)
+    development = reopen()  # production runs no node while the schema differs
+
+    @development.model
+    class Paint:  # type: ignore[no-redef]  # noqa: F811 - the same model, on an instance that can write
+        name: str
+        shade: ShadeWithoutBlue
+
+    assert run_node(development, "PaintBulkDeleteNode", {"ids": [1, 3]}) == {"deleted": 2}
+    development.close()
+    assert db.migrate(allow_destructive=True) is not None
+    assert db.migration_plan().empty
+    assert [r["shade"] for r in records(db, "Paint")] == [ShadeWithoutBlue.GREEN]
+
+
+def test_an_added_enum_member_is_not_destructive(reopen: Callable[..., DataFlow]) -> None:
+    db = reopen()
+
+    @db.model
+    class Paint:
+        name: str
+        shade: ShadeWithoutBlue
+
+    run_node(db, "PaintCreateNode", {"name": "grass", "shade": ShadeWithoutBlue.GREEN})
+    db.close()
+    db = reopen(env="production")
+
+    @db.model
+    class Paint:  # type: ignore[no-redef]  # noqa: F811 - a later version of the model
+        name: str
+        shade: Shade
+
+    plan = db.migration_plan()
+    assert len(plan.steps) <= 1 and not plan.destructive
+    db.migrate()
+    assert run_node(db, "PaintCreateNode", {"name": "sky", "shade": Shade.BLUE})["shade"] is Shade.BLUE
