@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
+import enum
 import re
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
+import pymysql
 import pytest
 from conftest import admin_connection
 
@@ -1004,4 +1006,65 @@ def test_a_foreign_key_made_with_the_table_is_dropped_and_made_again(open_db: Ca
     team_and_member(db, keyed=True)
     assert db.migrate() is not None
     assert [key.name for key in live(db)["member"].foreign_keys] == ["fk_member_team_id"]
+    assert planned(db) == []
+
+
+class Mark(enum.Enum):
+    QUOTE = "it's"
+    SLASH = "a\\b"
+    ONE = "x"
+
+
+class Rank(enum.Enum):
+    LOW = 1
+    MINUS = -2
+
+
+def test_enum_members_are_read_back_from_their_check_with_quotes_and_backslashes(
+    open_db: Callable[..., DataFlow],
+) -> None:
+    db = open_db()
+
+    @db.model
+    class Stamp:
+        mark: Mark
+        rank: Rank | None = None
+
+    db.migrate()
+    stamp = {column.name: column for column in live(db)["stamp"].columns}
+    assert stamp["mark"].allowed == {"it's", "a\\b", "x"}  # type: ignore[attr-defined]
+    assert stamp["rank"].allowed == {"1", "-2"}  # type: ignore[attr-defined]
+    assert planned(db) == []
+
+
+def test_the_server_refuses_a_value_outside_the_enum_written_around_dataflow(
+    open_db: Callable[..., DataFlow], database_name: str
+) -> None:
+    db = open_db()
+
+    @db.model
+    class Stamp:
+        mark: Mark
+
+    db.migrate()
+    with pytest.raises(pymysql.err.OperationalError, match="ck_stamp_mark"):
+        sql(database_name, "INSERT INTO stamp (mark) VALUES ('nope')")
+
+
+def test_a_renamed_enum_column_keeps_a_check_the_next_plan_recognises(open_db: Callable[..., DataFlow]) -> None:
+    db = open_db()
+
+    @db.model
+    class Stamp:
+        mark: Mark
+
+    db.migrate()
+    db.close()
+    db = open_db()
+
+    @db.model
+    class Stamp:  # noqa: F811 - a later version of the model
+        sign: Mark
+
+    assert db.migrate(renames=["Stamp.mark=sign"]) is not None
     assert planned(db) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import sqlite3
 import subprocess
 import sys
@@ -542,3 +543,33 @@ def test_development_adds_a_not_null_column_by_a_rebuild_only_when_nothing_else_
     assert isinstance(cause, MigrationError) and (cause.model, cause.field) == ("Person", "score")
     assert "drop column person.nickname" in cause.message and "dataflow migrate apply" in cause.message
     assert "score" not in columns(url, "person") and "nickname" in columns(url, "person")
+
+
+class Mark(enum.Enum):
+    QUOTE = "it's"
+    PAREN = "a) b"
+    ONE = "x"
+
+
+def test_enum_members_are_kept_by_a_check_that_a_rename_and_the_next_plan_recognise(
+    open_db: Callable[..., DataFlow], url: str
+) -> None:
+    db = open_db(env="production")
+
+    @db.model
+    class Stamp:
+        mark: Mark
+
+    db.migrate()
+    assert asyncio.run(db.migrator.plan()).empty
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        rows(url, "INSERT INTO stamp (mark) VALUES ('nope')")
+    db.close()
+    db = open_db(env="production")
+
+    @db.model
+    class Stamp:  # noqa: F811 - a later version of the model
+        sign: Mark
+
+    assert db.migrate(renames=["Stamp.mark=sign"]) is not None
+    assert asyncio.run(db.migrator.plan()).empty
