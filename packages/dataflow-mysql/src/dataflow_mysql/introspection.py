@@ -69,10 +69,9 @@ def _text(value: Any) -> Any:
 
 @attrs.frozen
 class MySQLColumn(LiveColumn):
-    """A column with its enum CHECK (``check``, the constraint's name) and the members it admits."""
+    """A column with the name of its enum CHECK (whose members are ``allowed``)."""
 
     check: str | None = None
-    allowed: frozenset[str] | None = None
 
 
 class MySQLIntrospector:

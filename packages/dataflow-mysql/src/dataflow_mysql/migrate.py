@@ -58,10 +58,6 @@ MAX_LOCK_NAME = 64
 """MySQL refuses longer user-level lock names."""
 
 
-def _allowed(live: LiveColumn) -> frozenset[str] | None:
-    return live.allowed if isinstance(live, MySQLColumn) else None
-
-
 def _only(schema: ModelSchema, field: FieldSchema) -> ModelSchema:
     """``schema`` with ``field`` as its one field: to make that field's CHECK alone."""
     return attrs.evolve(schema, fields=(field,), indexes=(), unique=())
@@ -111,16 +107,19 @@ class MySQLSchemaEditor(SchemaEditor):
 
     def same_type(self, field: FieldSchema, live: LiveColumn) -> bool:
         same = canonical(self.expected_type(self.owner(field, live), field)) == canonical(live.type)
-        return same and enum_members(field) == _allowed(live)
+        return same and enum_members(field) == live.allowed
 
     def narrowing(self, field: FieldSchema, live: LiveColumn) -> bool:
         if not widens(live.type, self.expected_type(self.owner(field, live), field)):
             return True
-        wanted, allowed = enum_members(field), _allowed(live)
+        wanted, allowed = enum_members(field), live.allowed
         return wanted is not None and (allowed is None or not allowed <= wanted)
 
     def widens(self, old: str, new: str) -> bool:
         return widens(old, new)
+
+    def column_type_name(self, schema: ModelSchema, field: FieldSchema) -> str:
+        return self.expected_type(schema, field)
 
     # -- columns ------------------------------------------------------------------------
 
@@ -210,7 +209,7 @@ class MySQLSchemaEditor(SchemaEditor):
                     self._gone.add((schema.table, index.name))
         clauses.append(f"MODIFY COLUMN {self.column_definition(schema, field, nullable=field.nullable)}")
         clauses += readded
-        if enum_members(field) != _allowed(live):
+        if enum_members(field) != live.allowed:
             # The members changed (or the column stopped being an enum): replace its CHECK in the same statement.
             check = live.check if isinstance(live, MySQLColumn) else None
             if check is not None:
@@ -322,7 +321,7 @@ class MySQLSchemaEditor(SchemaEditor):
                 params.append("^[-+]?[0-9]+$")
             if new.base == "json" and old.base != "json":
                 conditions.append(f"JSON_VALID({column}) = 0")
-        wanted, allowed = enum_members(field), _allowed(live)
+        wanted, allowed = enum_members(field), live.allowed
         if wanted is not None and field.enum_type is not None and (allowed is None or not allowed <= wanted):
             members = [member.value for member in field.enum_type]
             conditions.append(f"{column} NOT IN ({', '.join(self.placeholder() for _ in members)})")

@@ -30,8 +30,6 @@ class PostgresColumn(LiveColumn):
 
     check: str | None = None
     """The name of the CHECK DataFlow made for an enum (``<table>_<column>_check``)."""
-    allowed: frozenset[str] | None = None
-    """The values that CHECK admits, as text; None when there is none (or it lists no plain values)."""
 
 
 @attrs.frozen

@@ -236,6 +236,9 @@ class PostgresSchemaEditor(SchemaEditor):
     def widens(self, old: str, new: str) -> bool:
         return widens(canonical(old), canonical(new))
 
+    def column_type_name(self, schema: ModelSchema, field: FieldSchema) -> str:
+        return plain_type(field)  # without an enum's CHECK: the plan lists its members apart
+
     # -- statements ---------------------------------------------------------------
 
     def column_definition(self, schema: ModelSchema, field: FieldSchema, *, nullable: bool) -> str:

@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-import attrs
-
 from dataflow.dialect import Connection
 from dataflow.enum_checks import enum_members, read_members
 from dataflow.errors import MigrationError
@@ -25,13 +23,6 @@ from .connection import SQLiteConnection
 
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
-
-
-@attrs.frozen
-class SQLiteColumn(LiveColumn):
-    """A column with the enum members its ``CHECK (col IN (...))`` admits, if it has one."""
-
-    allowed: frozenset[str] | None = None
 
 
 _ENUM_CHECK = re.compile(r'CONSTRAINT\s+"(?:[^"]|"")+"\s+CHECK\s*\(\s*"((?:[^"]|"")+)"\s+IN\s*\(')
@@ -63,7 +54,7 @@ def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
         quoted = _quote(name)
         checks = enum_checks(create_sql or "")
         columns = tuple(
-            SQLiteColumn(
+            LiveColumn(
                 name=col,
                 type=declared or "",
                 nullable=not notnull and not pk,
@@ -93,10 +84,6 @@ def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
     return tables
 
 
-def _allowed(live: LiveColumn) -> frozenset[str] | None:
-    return live.allowed if isinstance(live, SQLiteColumn) else None
-
-
 class SQLiteIntrospector:
     async def tables(self, connection: Connection) -> Mapping[str, LiveTable]:
         assert isinstance(connection, SQLiteConnection)
@@ -122,12 +109,12 @@ class SQLiteSchemaEditor(SchemaEditor):
         return field.nullable and field.references is None
 
     def same_type(self, field: FieldSchema, live: LiveColumn) -> bool:
-        return super().same_type(field, live) and enum_members(field) == _allowed(live)
+        return super().same_type(field, live) and enum_members(field) == live.allowed
 
     def narrowing(self, field: FieldSchema, live: LiveColumn) -> bool:
         if super().narrowing(field, live):
             return True
-        wanted, allowed = enum_members(field), _allowed(live)
+        wanted, allowed = enum_members(field), live.allowed
         return wanted is not None and (allowed is None or not allowed <= wanted)
 
     def widens(self, old: str, new: str) -> bool:

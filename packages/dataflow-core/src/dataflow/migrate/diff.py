@@ -99,7 +99,10 @@ def _column_steps(
                 notes.append(f"{schema.table}.{field.name} is the primary key; change it with a hand-written migration")
                 continue
             narrowing = type_changed and editor.narrowing(field, live)
-            steps.append(AlterColumn(schema, field, live, type_changed=type_changed, narrowing=narrowing))
+            new_type = editor.column_type_name(schema, field)
+            steps.append(
+                AlterColumn(schema, field, live, type_changed=type_changed, narrowing=narrowing, new_type=new_type)
+            )
     added = [s.field.name for s in steps if isinstance(s, AddColumn)]
     for column in table.columns:
         if column.name not in schema.by_name and column.name not in renamed_to.values():

@@ -50,6 +50,10 @@ class SchemaEditor:
             return _length(new) >= _length(old)
         return False
 
+    def column_type_name(self, schema: ModelSchema, field: FieldSchema) -> str:
+        """The column type ``field`` maps to in ``schema``'s table, as the database spells it (for plans)."""
+        return self.dialect.column_type(field)
+
     def adds_in_place(self, field: FieldSchema) -> bool:
         """Does adding ``field``'s column leave the rest of its table alone (no table rebuild)?"""
         return True

@@ -17,6 +17,8 @@ class LiveColumn:
     """The type as the dialect's introspection reports it (compared by the dialect's editor)."""
     nullable: bool
     primary_key: bool = False
+    allowed: frozenset[str] | None = None
+    """The members an enum column's CHECK admits, as text (``"1"`` for an int); None without one."""
 
 
 @attrs.frozen

@@ -16,7 +16,7 @@ from .editor import SchemaEditor
 from .files import next_path, read_directory, render_file
 from .history import checksum, ensure_history, read_history, record
 from .live import LiveTable
-from .steps import AddColumn, CreateTable, Plan, Statement, Step
+from .steps import AddColumn, CreateTable, Plan, Review, Statement, Step
 
 if TYPE_CHECKING:
     from ..database import DataFlow
@@ -54,10 +54,35 @@ class Migrator:
         return {name: table for name, table in tables.items() if name != HISTORY_TABLE}
 
     async def plan(self, renames: Iterable[str] = ()) -> Plan:
-        """The steps between the live schema and the models (nothing is applied)."""
+        """The steps between the live schema and the models (nothing is applied).
+
+        Each step comes with its SQL and, where the rows can be counted before
+        anything runs, how many of them would make ``apply`` refuse it:
+        ``print(plan)`` shows both.
+        """
         async with self.session() as session:
             live = await self.live(session)
-            return plan_changes(self.db.schemas.values(), live, self.editor(live), parse_renames(renames))
+            plan = plan_changes(self.db.schemas.values(), live, self.editor(live), parse_renames(renames))
+            return attrs.evolve(plan, reviews=await self._review(session, plan, live))
+
+    async def _review(self, session: Session, plan: Plan, live: Mapping[str, LiveTable]) -> tuple[Review, ...]:
+        # A fresh editor: one that rendered a plan remembers what it rebuilt (SQLite) and would render less.
+        editor = self.editor(live)
+        reviews = []
+        for step in plan.steps:
+            statements = tuple(step.statements(editor))
+            query = step.offending_rows_sql(editor)
+            if query is None:
+                reviews.append(Review(statements))
+                continue
+            try:
+                rows = await session.fetch(query[0], query[1], operation="migrate_check")
+            except DataFlowError:
+                # The count needs an earlier step applied (a renamed or new column): apply counts it then.
+                reviews.append(Review(statements))
+                continue
+            reviews.append(Review(statements, checked=True, offending=int(rows[0][0])))
+        return tuple(reviews)
 
     async def render(self, renames: Iterable[str] = ()) -> str:
         async with self.session() as session:

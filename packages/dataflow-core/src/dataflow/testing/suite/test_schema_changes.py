@@ -162,3 +162,42 @@ def test_an_added_enum_member_is_not_destructive(reopen: Callable[..., DataFlow]
     assert len(plan.steps) <= 1 and not plan.destructive
     db.migrate()
     assert run_node(db, "PaintCreateNode", {"name": "sky", "shade": Shade.BLUE})["shade"] is Shade.BLUE
+
+
+def test_a_printed_plan_numbers_the_steps_with_their_sql_and_says_what_apply_will_refuse(
+    reopen: Callable[..., DataFlow],
+) -> None:
+    db = reopen()
+
+    @db.model
+    class Note:
+        title: str
+        stars: int
+        extra: str | None = None
+
+    run_node(db, "NoteBulkCreateNode", {"data": [{"title": "a", "stars": 1}, {"title": "b", "stars": 2}]})
+    db.close()
+    db = reopen(env="production")
+
+    @db.model
+    class Note:  # type: ignore[no-redef]  # noqa: F811 - a later version of the model
+        title: str
+        stars: str
+        author: str
+
+    plan = db.migration_plan()
+    text = str(plan)
+    described = {step.describe().split(":")[0].split(" (")[0]: number for number, step in enumerate(plan.steps, 1)}
+    author, extra = described["add column note.author"], described["drop column note.extra"]
+    stars = plan.steps[described["alter column note.stars"] - 1]
+    assert "-> str" not in stars.describe() and "-> " in stars.describe()  # the database's type, not Python's
+    for number, step in enumerate(plan.steps, 1):
+        marker = "  [DESTRUCTIVE]" if step.destructive else ""
+        assert f"{number:>2}. {step.describe()}{marker}\n" in text
+    for review in plan.reviews:
+        for sql, _ in review.statements:
+            assert sql.splitlines()[0] in text
+    assert "apply will refuse:" in text
+    assert f"step {extra} is destructive" in text and "--allow-destructive" in text
+    assert f"step {author} is refused while 2 existing row(s)" in text and "give it a default" in text
+    assert "Attribute" not in text and "attrs" not in text
