@@ -20,6 +20,7 @@ from dataflow.dialect import Connection
 from dataflow.enum_checks import read_members
 from dataflow.migrate.live import LiveColumn, LiveForeignKey, LiveIndex, LiveTable
 
+from .ddl import LIVE_COLUMN
 from .type_changes import canonical, display_type
 
 if TYPE_CHECKING:
@@ -169,5 +170,10 @@ class MySQLIntrospector:
         for (table, name), (unique, columns) in found.items():
             if None in columns:
                 continue  # a functional index (MySQL 8): not something a model declares
-            indexes.setdefault(table, []).append(LiveIndex(name=name, columns=tuple(map(str, columns)), unique=unique))
+            # A unique key that ends with the live-row column is unique among live rows (see ddl.LIVE_COLUMN).
+            live_only = unique and columns[-1] == LIVE_COLUMN
+            names = tuple(map(str, columns[:-1] if live_only else columns))
+            indexes.setdefault(table, []).append(
+                LiveIndex(name=name, columns=names, unique=unique, live_only=live_only)
+            )
         return indexes

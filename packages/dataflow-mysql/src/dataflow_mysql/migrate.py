@@ -33,7 +33,7 @@ from dataflow.nodes.rows import utcnow
 from dataflow.schema import ModelSchema
 from dataflow.session import Session
 
-from .ddl import enum_checks, field_column_type
+from .ddl import LIVE_COLUMN, enum_checks, field_column_type, live_column
 from .introspection import MySQLColumn
 from .type_changes import (
     BINARIES,
@@ -77,6 +77,8 @@ class MySQLSchemaEditor(SchemaEditor):
         self._gone: set[tuple[str, str]] = set()
         """(table, index) dropped by an earlier step's statement of this plan."""
         self._renamed: dict[str, dict[str, str]] = {}
+        self._live_columns: set[str] = set()
+        """Tables this plan gave the live-row column (``ddl.LIVE_COLUMN``)."""
         self._dropped_keys: set[tuple[str, str]] = set()
         """(table, foreign key) dropped by an earlier step of this plan."""
 
@@ -241,13 +243,23 @@ class MySQLSchemaEditor(SchemaEditor):
             field = schema.by_name.get(column)
             prefixed = field is not None and index_bytes(self.expected_type(schema, field)) is None
             parts.append(f"{self.quote(column)}({KEY_STR_LENGTH})" if prefixed else self.quote(column))
+        if unique and schema.soft_delete:
+            parts.append(self.quote(LIVE_COLUMN))
         kind = "UNIQUE INDEX" if unique else "INDEX"
         return f"ADD {kind} {self.quote(name)} ({', '.join(parts)})"
 
     def add_index(self, schema: ModelSchema, columns: Sequence[str], unique: bool) -> list[Statement]:
         name = self.dialect.constraint_name(schema, "uq" if unique else "ix", columns)
-        clause = self._index_clause(schema, columns, unique, name)
-        return [(f"ALTER TABLE {self.quote(schema.table)} {clause}", ())]
+        clauses = [self._index_clause(schema, columns, unique, name)]
+        if unique and schema.soft_delete and not self._has_live_column(schema):
+            clauses.insert(0, f"ADD COLUMN {live_column(self.quote)}")
+            self._live_columns.add(schema.table)
+        return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
+
+    def _has_live_column(self, schema: ModelSchema) -> bool:
+        live = self.live.get(schema.table)
+        there = live is not None and live.column(LIVE_COLUMN) is not None
+        return there or schema.table in self._live_columns
 
     def drop_index(self, schema: ModelSchema, name: str, unique: bool) -> list[Statement]:
         """``DROP INDEX``; an index that a foreign key relies on is replaced by one named after the key,
@@ -350,10 +362,14 @@ class MySQLSchemaEditor(SchemaEditor):
         if any(field.nullable or field.required for field in added):
             return ("SELECT 0", ())
         present = [c for c in columns if c in existing]
+        live_only = schema.soft_delete and "deleted_at" in existing
+        live_rows = f" WHERE {self.quote('deleted_at')} IS NULL" if live_only else ""
         if not present:
-            return (f"SELECT GREATEST(COUNT(*) - 1, 0) FROM {table}", ())
+            return (f"SELECT GREATEST(COUNT(*) - 1, 0) FROM {table}{live_rows}", ())
         cols = ", ".join(self.quote(c) for c in present)
         not_null = " AND ".join(f"{self.quote(c)} IS NOT NULL" for c in present)
+        if live_only:
+            not_null += f" AND {self.quote('deleted_at')} IS NULL"  # soft-deleted rows hold no unique values
         return (
             f"SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM {table} "
             f"WHERE {not_null} GROUP BY {cols} HAVING COUNT(*) > 1) duplicates",

@@ -286,7 +286,7 @@ class PostgresSchemaEditor(SchemaEditor):
         return statements
 
     def add_index(self, schema: ModelSchema, columns: Sequence[str], unique: bool) -> list[Statement]:
-        if not unique:
+        if not unique or self.dialect.live_unique(schema):
             return super().add_index(schema, columns, unique)
         name = self.dialect.constraint_name(schema, "uq", columns)
         cols = ", ".join(self.quote(c) for c in columns)

@@ -110,6 +110,7 @@ class SQLiteDialect(Dialect):
             transactional_ddl=True,
             max_parameters=32766,
             max_identifier_length=1024,
+            partial_indexes=True,
         )
         self.busy_timeout = float(options.get("timeout", 30.0))
         self.synchronous = options.get("synchronous", "NORMAL").upper()

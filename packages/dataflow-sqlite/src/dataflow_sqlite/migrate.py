@@ -64,13 +64,15 @@ def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
             for _, col, declared, notnull, _, pk in raw.execute(f"PRAGMA table_info({quoted})")
         )
         indexes = []
-        for _, index_name, unique, origin, _ in raw.execute(f"PRAGMA index_list({quoted})"):
-            if origin == "pk":
-                continue
+        for _, index_name, unique, origin, partial in raw.execute(f"PRAGMA index_list({quoted})"):
+            if origin == "pk" or (partial and not _live_rows_index(raw, index_name)):
+                continue  # a partial index other than a soft-delete model's is nothing a model describes
             index_columns = tuple(r[2] for r in raw.execute(f"PRAGMA index_info({_quote(index_name)})"))
             # A UNIQUE constraint's index is called sqlite_autoindex_*; report it under DataFlow's uq_* name.
             reported = f"uq_{name}_{'_'.join(index_columns)}" if origin == "u" else index_name
-            indexes.append(LiveIndex(name=reported, columns=index_columns, unique=bool(unique)))
+            indexes.append(
+                LiveIndex(name=reported, columns=index_columns, unique=bool(unique), live_only=bool(partial))
+            )
         keys: dict[int, list[Any]] = {}
         for key_id, _, target, source, to, *_ in raw.execute(f"PRAGMA foreign_key_list({quoted})"):
             keys.setdefault(key_id, []).append((source, target, to))
@@ -82,6 +84,12 @@ def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
         )
         tables[name] = LiveTable(name=name, columns=columns, indexes=tuple(indexes), foreign_keys=foreign_keys)
     return tables
+
+
+def _live_rows_index(raw: sqlite3.Connection, name: str) -> bool:
+    """Is this partial index a soft-delete model's ``... WHERE "deleted_at" IS NULL``?"""
+    row = raw.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
+    return row is not None and str(row[0]).endswith('WHERE "deleted_at" IS NULL')
 
 
 class SQLiteIntrospector:

@@ -26,6 +26,8 @@ class LiveIndex:
     name: str
     columns: tuple[str, ...]
     unique: bool
+    live_only: bool = False
+    """Unique among rows not soft-deleted (``WHERE deleted_at IS NULL``), not among all rows."""
 
 
 @attrs.frozen

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from ...database import DataFlow
-from ...errors import MigrationError, StoredValueError
+from ...errors import MigrationError, StoredValueError, UniqueViolationError
 from ..helpers import failure, records, run_node
 
 
@@ -201,3 +201,75 @@ def test_a_printed_plan_numbers_the_steps_with_their_sql_and_says_what_apply_wil
     assert f"step {extra} is destructive" in text and "--allow-destructive" in text
     assert f"step {author} is refused while 2 existing row(s)" in text and "give it a default" in text
     assert "Attribute" not in text and "attrs" not in text
+
+
+def test_a_unique_field_added_to_a_soft_delete_model_counts_only_live_duplicates(
+    reopen: Callable[..., DataFlow],
+) -> None:
+    db = reopen()
+
+    @db.model
+    class Account:
+        email: str
+        __dataflow__ = {"soft_delete": True}
+
+    for email in ("ann@x", "ann@x", "bob@x"):
+        run_node(db, "AccountCreateNode", {"email": email})
+    run_node(db, "AccountDeleteNode", {"id": 1})
+    db.close()
+    db = reopen(env="production")
+
+    @db.model
+    class Account:  # type: ignore[no-redef]  # noqa: F811 - a later version of the model
+        email: str
+        __dataflow__ = {"soft_delete": True, "unique": [("email",)]}
+
+    # MySQL retypes the column to index it (LONGTEXT to VARCHAR(255)): destructive there.
+    assert db.migrate(allow_destructive=True) is not None  # the soft-deleted ann@x is no duplicate
+    assert db.migration_plan().empty
+    db.close()
+    db = reopen()
+
+    @db.model
+    class Account:  # type: ignore[no-redef]  # noqa: F811 - the same model, on an instance that can write
+        email: str
+        __dataflow__ = {"soft_delete": True, "unique": [("email",)]}
+
+    assert isinstance(failure(db, "AccountCreateNode", {"email": "ann@x"}), UniqueViolationError)
+    run_node(db, "AccountDeleteNode", {"id": 2})
+    assert run_node(db, "AccountCreateNode", {"email": "ann@x"})["email"] == "ann@x"
+    assert [r["email"] for r in records(db, "Account")] == ["bob@x", "ann@x"]
+
+
+def test_a_model_that_becomes_soft_delete_keeps_its_unique_fields_unique_among_live_rows(
+    reopen: Callable[..., DataFlow],
+) -> None:
+    db = reopen()
+
+    @db.model
+    class Account:
+        email: str
+        __dataflow__ = {"unique": [("email",)]}
+
+    run_node(db, "AccountCreateNode", {"email": "ann@x"})
+    db.close()
+    db = reopen(env="production")
+
+    @db.model
+    class Account:  # type: ignore[no-redef]  # noqa: F811 - a later version of the model
+        email: str
+        __dataflow__ = {"unique": [("email",)], "soft_delete": True}
+
+    assert db.migrate() is not None
+    assert db.migration_plan().empty
+    db.close()
+    db = reopen()
+
+    @db.model
+    class Account:  # type: ignore[no-redef]  # noqa: F811 - the same model, on an instance that can write
+        email: str
+        __dataflow__ = {"unique": [("email",)], "soft_delete": True}
+
+    assert isinstance(failure(db, "AccountCreateNode", {"email": "ann@x"}), UniqueViolationError)
+    run_node(db, "AccountDeleteNode", {"id": 1})
+    assert run_node(db, "AccountCreateNode", {"email": "ann@x"})["email"] == "ann@x"
