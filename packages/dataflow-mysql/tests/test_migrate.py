@@ -1068,3 +1068,27 @@ def test_a_renamed_enum_column_keeps_a_check_the_next_plan_recognises(open_db: C
 
     assert db.migrate(renames=["Stamp.mark=sign"]) is not None
     assert planned(db) == []
+
+
+class Rate(enum.Enum):
+    HALF = "50%"
+    FULL = "100%"
+
+
+def test_a_new_enum_column_with_a_default_and_a_percent_in_a_member_is_added_with_its_check(
+    open_db: Callable[..., DataFlow],
+) -> None:
+    seed(open_db)
+    db = open_db()
+
+    @db.model
+    class Person:
+        name: str
+        email: Annotated[str, MaxLength(100)]
+        nickname: Annotated[str, MaxLength(100)] | None = None
+        rate: Rate = Rate.HALF
+        __dataflow__ = {"indexes": [("name",)]}
+
+    assert db.migrate() is not None
+    assert planned(db) == []
+    assert {c.name: c for c in live(db)["person"].columns}["rate"].allowed == {"50%", "100%"}

@@ -152,7 +152,8 @@ class MySQLSchemaEditor(SchemaEditor):
                 f"ADD CONSTRAINT {self.quote(name)} FOREIGN KEY ({self.quote(field.name)}) "
                 f"REFERENCES {self.quote(target.table)} ({self.quote(target.primary_key)})"
             )
-        clauses += self._add_checks(schema, field)
+        # With a parameter bound, the driver formats the text: a % in an enum literal must be doubled.
+        clauses += [check.replace("%", "%%") if params else check for check in self._add_checks(schema, field)]
         statements: list[Statement] = [(f"ALTER TABLE {table} " + ", ".join(clauses), params)]
         if value is not None:
             statements.append((f"ALTER TABLE {table} ALTER COLUMN {self.quote(field.name)} DROP DEFAULT", ()))
