@@ -74,7 +74,7 @@ def test_separate_event_loops_never_share_connections(dataflow_database_url: str
     third = run_sync(from_sync_facade)
     assert len({first, second, third}) == 3
     # The pools of the two finished asyncio.run loops were terminated when the third was made.
-    assert len(db._pools) == 1
+    assert len(db.pools()) == 1
     assert wait_for_connections(dataflow_database_url, 1) == 1
     db.close()
     assert wait_for_connections(dataflow_database_url, 0) == 0

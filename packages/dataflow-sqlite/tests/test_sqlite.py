@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
@@ -160,9 +161,9 @@ def test_close_closes_every_connection(tmp_path: Path) -> None:
     db = DataFlow(f"sqlite:///{tmp_path / 'c.db'}")
     define_people(db)
     run_node(db, "UserCountNode", {})
-    pools = list(db._pools.values())
+    pools = db.pools()
     db.close()
-    assert all(future.result().state()["size"] == 0 for future in pools)
+    assert pools and all(pool.state()["size"] == 0 for pool in pools)
     with pytest.raises(Exception, match="closed"):
         run_node(db, "UserCountNode", {})
 
@@ -226,3 +227,46 @@ def test_array_fields_are_stored_as_json_text(tmp_path: Path) -> None:
         connection.close()
     assert declared["counts"] == declared["names"] == "TEXT"
     assert stored[2] == "text" and [json.loads(v) for v in stored[:2]] == [row["counts"], row["names"]]
+
+
+def test_threads_that_ended_leave_no_connection_threads_behind(tmp_path: Path) -> None:
+    db = DataFlow(f"sqlite:///{tmp_path / 'churn.db'}")
+    define_people(db)
+    run_node(db, "UserCountNode", {})  # the main thread's pool stays: its thread is alive
+    before = {thread.name for thread in threading.enumerate()}
+    try:
+        for _ in range(10):
+            threads = [threading.Thread(target=run_node, args=(db, "UserCountNode", {})) for _ in range(10)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        # Each connection runs on a thread of its own: an ended pool has stopped them all.
+        left = {t.name for t in threading.enumerate() if t.name.startswith("dataflow-sqlite")} - before
+        assert left == set()
+        assert len(db.pools()) == 1
+    finally:
+        db.close()
+
+
+def test_a_script_that_never_closes_its_dataflow_exits_quietly(tmp_path: Path) -> None:
+    script = textwrap.dedent(
+        """
+        import sys
+        from dataflow import DataFlow
+        from dataflow.testing.helpers import define_people, run_node
+
+        db = DataFlow(sys.argv[1])
+        define_people(db)
+        run_node(db, "UserCreateNode", {"name": "Ann", "email": "ann@example.com"})
+        print(run_node(db, "UserCountNode", {})["count"])
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-W", "error::ResourceWarning", "-c", script, f"sqlite:///{tmp_path / 'quiet.db'}"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout.strip(), result.stderr) == (0, "1", "")

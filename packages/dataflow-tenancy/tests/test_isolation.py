@@ -88,9 +88,8 @@ def test_create_fills_the_tenant_and_refuses_another(db: DataFlow) -> None:
 def test_an_upsert_whose_key_exists_under_another_tenant_creates_the_tenants_own_row(db: DataFlow) -> None:
     before = seed_globex(db, 1)
     email = before[0]["email"]
-    targets = [["tenant_id", "email"]]
-    if not db.dialect.capabilities.upsert_needs_unique_key:
-        targets.append(["email"])  # MySQL cannot be told a conflict target; elsewhere the scope narrows it
+    # The core puts tenant_id in front of a business-key conflict_on, so ["email"] is enough, MySQL included.
+    targets = [["tenant_id", "email"], ["email"]]
     for number, conflict_on in enumerate(targets):
         params = {"name": f"mine{number}", "email": email, "conflict_on": conflict_on}
         result = run(db, "CustomerUpsertNode", params, tenant=ACME)
@@ -103,7 +102,9 @@ def test_an_upsert_whose_key_exists_under_another_tenant_creates_the_tenants_own
 def test_an_upsert_by_the_id_of_another_tenants_row_is_refused(db: DataFlow) -> None:
     before = seed_globex(db, 1)
     params = {"id": before[0]["id"], "name": "taken", "email": "new@x", "conflict_on": ["id"]}
-    assert isinstance(fails(db, "CustomerUpsertNode", params, tenant=ACME), UniqueViolationError)
+    # Ids are the database's to choose under a tenant (see test_keys): refused before any SQL.
+    error = fails(db, "CustomerUpsertNode", params, tenant=ACME)
+    assert isinstance(error, ValidationError) and error.field == "id"
     assert globex_rows(db) == before
     assert run(db, "CustomerCountNode", {}, tenant=ACME) == {"count": 0}
 
@@ -238,19 +239,32 @@ def test_bulk_upsert_keys_existing_under_another_tenant_become_the_tenants_own_r
     ]
 
 
+def test_bulk_conflict_targets_without_tenant_id_are_narrowed_to_the_tenant(db: DataFlow) -> None:
+    before = seed_globex(db, 2)
+    ran: list[str] = []
+    for name in strategy_names("upsert"):
+        data = [{**row, "score": 70 + len(ran)} for row in customers(2, "g")]
+        result = forced(db, "CustomerBulkUpsertNode", {"data": data, "conflict_on": ["email"]}, name, ACME)
+        if result is None:
+            continue
+        assert result == ({"inserted": 2, "updated": 0} if not ran else {"inserted": 0, "updated": 2}), name
+        skipped = forced(
+            db, "CustomerBulkCreateNode", {"data": customers(2, "g"), "conflict_on": ["email"]}, name, ACME
+        )
+        assert skipped == {"inserted": 0, "skipped": 2}, name
+        ran.append(name)
+    assert ran and globex_rows(db) == before
+    assert run(db, "CustomerCountNode", {}, tenant=ACME) == {"count": 2}
+
+
 def test_bulk_upsert_by_ids_of_another_tenant_is_refused(db: DataFlow) -> None:
     before = seed_globex(db, 2)
-    ran = []
     for name in strategy_names("upsert"):
         data = [{"id": r["id"], "name": "taken", "email": r["email"], "score": -1} for r in before]
-        try:
-            result = forced(db, "CustomerBulkUpsertNode", {"data": data, "conflict_on": ["id"]}, name, ACME)
-        except WorkflowError as error:
-            assert isinstance(error.cause, UniqueViolationError), (name, error.cause)
-            ran.append(name)
-            continue
-        assert result is None, (name, result)
-    assert ran and globex_rows(db) == before
+        with pytest.raises(WorkflowError) as info:
+            forced(db, "CustomerBulkUpsertNode", {"data": data, "conflict_on": ["id"]}, name, ACME)
+        assert isinstance(info.value.cause, ValidationError) and info.value.cause.field == "id", name
+    assert globex_rows(db) == before
     assert run(db, "CustomerCountNode", {}, tenant=ACME) == {"count": 0}
 
 
@@ -258,10 +272,9 @@ def test_bulk_upsert_by_ids_of_another_tenant_is_refused(db: DataFlow) -> None:
 def test_bulk_upsert_rows_carrying_another_tenants_id_never_touch_its_row(db: DataFlow, name: str) -> None:
     before = seed_globex(db, 1)
     data = [{"id": before[0]["id"], "name": "taken", "email": "new@x", "score": -1}]
-    try:
+    with pytest.raises(WorkflowError) as info:
         forced(db, "CustomerBulkUpsertNode", {"data": data, "conflict_on": ["tenant_id", "email"]}, name, ACME)
-    except WorkflowError as error:
-        assert isinstance(error.cause, UniqueViolationError), (name, error.cause)
+    assert isinstance(info.value.cause, ValidationError) and info.value.cause.field == "id"
     assert globex_rows(db) == before
 
 

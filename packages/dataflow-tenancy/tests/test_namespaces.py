@@ -17,6 +17,7 @@ from dataflow_tenancy import (
     provision_tenant,
     provisioned_tenants,
     purge_tenant,
+    tenancy,
 )
 
 
@@ -131,3 +132,62 @@ def test_shared_models_in_tenant_runs(db: DataFlow) -> None:
 def test_tenant_ids_that_cannot_name_a_namespace_are_refused(db: DataFlow, tenant: Any) -> None:
     with pytest.raises(ConfigError, match="cannot name a schema"):
         arun(lambda: provision_tenant(db, tenant))
+
+
+def define_report(db: DataFlow) -> None:
+    @db.model
+    class Report:
+        title: Annotated[str, MaxLength(100)]
+        __dataflow__ = {"multi_tenant": "schema"}
+
+
+def table_count(db: DataFlow, namespace: str | None, table: str) -> int:
+    """Rows of ``table`` in ``namespace`` (None: the base schema/database), read on a pooled connection."""
+    q = db.dialect.quote
+    name = q(table) if namespace is None else f"{q(namespace)}.{q(table)}"
+
+    async def count() -> int:
+        pool = await db.pool()
+        connection = await pool.acquire()
+        try:
+            return int((await connection.fetch(f"SELECT COUNT(*) FROM {name}"))[0][0])
+        finally:
+            await pool.release(connection)
+
+    return arun(count)
+
+
+def test_a_model_added_after_provisioning_never_reaches_the_base_table(db: DataFlow) -> None:
+    provision(db, "acme", "globex")
+    run(db, "DocumentCountNode", {}, tenant="acme")  # the one pooled connection has served acme
+    define_report(db)
+    # Neither tenant's namespace has the new table yet: refused, never the base schema's table.
+    refused = fails(db, "ReportCreateNode", {"title": "acme secret"}, tenant="acme")
+    assert isinstance(refused, TenantNotProvisionedError if db.dialect.name == "postgresql" else DataFlowError)
+    assert table_count(db, None, "report") == 0
+    provision(db, "acme")
+    run(db, "ReportCreateNode", {"title": "acme secret"}, tenant="acme")
+    # globex was not provisioned again: still refused, so it cannot list or update acme's rows.
+    for node, params in (("ReportListNode", {}), ("ReportUpdateNode", {"id": 1, "fields": {"title": "x"}})):
+        error = fails(db, node, params, tenant="globex")
+        assert isinstance(error, TenantNotProvisionedError if db.dialect.name == "postgresql" else DataFlowError)
+    if db.dialect.name == "postgresql":
+        assert "report" in str(error) and "provision_tenant" in str(error)
+    acme = f"{tenancy(db).namespace_prefix}acme"
+    assert table_count(db, acme, "report") == 1
+    assert table_count(db, None, "report") == 0
+    provision(db, "globex")
+    assert run(db, "ReportListNode", {}, tenant="globex")["records"] == []
+    assert [r["title"] for r in run(db, "ReportListNode", {}, tenant="acme")["records"]] == ["acme secret"]
+
+
+def test_statements_prepared_before_provisioning_do_not_outlive_it(db: DataFlow) -> None:
+    """One pooled connection: a tenant refused for a missing table reads its own table once provisioned."""
+    provision(db, "acme")
+    define_report(db)
+    for _ in range(2):
+        fails(db, "ReportCountNode", {}, tenant="acme")
+    provision(db, "acme")
+    run(db, "ReportCreateNode", {"title": "mine"}, tenant="acme")
+    assert run(db, "ReportCountNode", {}, tenant="acme") == {"count": 1}
+    assert table_count(db, None, "report") == 0

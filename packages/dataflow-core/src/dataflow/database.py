@@ -13,8 +13,9 @@ from .config import Config, load_config
 from .dialect import Dialect, Pool
 from .errors import ConfigError
 from .events import PoolState, emit
-from .loops import run_sync, running_loop, thread_loop
+from .loops import existing_thread_loop, run_sync, running_loop
 from .plugins import plugin_host
+from .pooling import LoopPools
 from .schema import ModelSchema, schema_from_class, suggest
 from .session import Session
 from .sql import TableSQL
@@ -92,8 +93,7 @@ class DataFlow:
         self._classes: dict[type, ModelSchema] = {}
         self._tables: dict[str, TableSQL] = {}
         self._schema_ready: set[str] = set()
-        self._pools: dict[asyncio.AbstractEventLoop, asyncio.Future[Pool]] = {}
-        self._ddl_locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._pools = LoopPools(self.dialect.create_pool)
         host = plugin_host()
         self.monitors: list[Monitor] = host.collect("dataflow_register_monitors")
         self.tenancy_filters: list[TenancyFilter] = host.collect("dataflow_register_tenancy_filters")
@@ -182,27 +182,7 @@ class DataFlow:
         """The pool of the running event loop, created on first use."""
         if self.closed:
             raise ConfigError(f"this DataFlow ({self.label}) is closed")
-        loop = asyncio.get_running_loop()
-        future = self._pools.get(loop)
-        if future is not None and future.done() and not future.cancelled() and future.exception() is None:
-            return future.result()
-        if future is None:
-            self._terminate_pools_of_closed_loops()
-            future = self._pools[loop] = loop.create_task(self.dialect.create_pool())
-        try:
-            return await asyncio.shield(future)
-        except BaseException:
-            if future.done() and not future.cancelled() and future.exception() is not None:
-                self._pools.pop(loop, None)
-            raise
-
-    def _terminate_pools_of_closed_loops(self) -> None:
-        """Pools of loops that ended without ``close_async`` (e.g. after ``asyncio.run``) hold connections."""
-        for loop in [loop for loop in self._pools if loop.is_closed()]:
-            future = self._pools.pop(loop)
-            self._ddl_locks.pop(loop, None)
-            if future.done() and not future.cancelled() and future.exception() is None:
-                future.result().terminate()
+        return await self._pools.get()
 
     async def open_session(self, *, run_id: str | None = None, context: Mapping[str, Any] | None = None) -> Session:
         """Acquire a connection and wrap it in a session; give it back with :meth:`close_session`."""
@@ -233,11 +213,7 @@ class DataFlow:
 
     def pools(self) -> list[Pool]:
         """The open pools of this instance, one per event loop that used it (for monitoring)."""
-        return [
-            future.result()
-            for future in list(self._pools.values())
-            if future.done() and not future.cancelled() and future.exception() is None
-        ]
+        return self._pools.pools()
 
     async def close_session(self, session: Session) -> None:
         pool = session.pool
@@ -281,8 +257,7 @@ class DataFlow:
         """Once per model set: create what is missing (development) or check it (production)."""
         from .migrate.startup import prepare_schema
 
-        lock = self._ddl_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
-        async with lock:
+        async with self._pools.lock():
             if len(self._schema_ready) < len(self.schemas):
                 names = set(self.schemas)
                 await prepare_schema(self, session)
@@ -342,41 +317,24 @@ class DataFlow:
 
     async def close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Close the pool bound to ``loop`` (the running one), if any."""
-        future = self._pools.pop(loop, None)
-        self._ddl_locks.pop(loop, None)
-        if future is not None and not future.cancelled() and future.exception() is None:
-            await future.result().close()
+        await self._pools.close_loop(loop)
 
     async def close_async(self) -> None:
         """Close every pool: the running loop's cleanly, the others' at once."""
-        loop = asyncio.get_running_loop()
-        await self.close_loop(loop)
-        self._terminate_others(keep=None)
+        await self._pools.close_loop(asyncio.get_running_loop())
+        self._pools.close_all()
         self._finish_close()
 
     def close(self) -> None:
         """Close every pool and connection of this instance; it cannot be used again."""
         current = running_loop()
-        if current is not None and current in self._pools:
+        if current is not None and self._pools.serves(current):
             raise ConfigError("DataFlow.close() called inside a running event loop; use 'await db.close_async()'")
-        private = thread_loop()
-        if private in self._pools and not private.is_running():
-            private.run_until_complete(self.close_loop(private))
-        self._terminate_others(keep=None)
+        private = existing_thread_loop()
+        if private is not None and not private.is_running():
+            self._pools.end_loop(private)
+        self._pools.close_all()
         self._finish_close()
-
-    def _terminate_others(self, keep: asyncio.AbstractEventLoop | None) -> None:
-        for loop, future in list(self._pools.items()):
-            if loop is keep:
-                continue
-            del self._pools[loop]
-            if not future.done() or future.cancelled() or future.exception() is not None:
-                continue
-            pool = future.result()
-            if loop.is_running() and not loop.is_closed():
-                asyncio.run_coroutine_threadsafe(pool.close(), loop).result(timeout=30)
-            else:
-                pool.terminate()
 
     def _finish_close(self) -> None:
         self.dialect.dispose()

@@ -1,10 +1,14 @@
-"""A small connection pool for one event loop, for dialects to build on.
+"""Connection pools for dialects to build on: one per event loop, and the set of them of one database.
 
 Drivers' own pools either reset every connection on release (a round trip
 DataFlow does not need: it never changes session state), or cannot time out
 an acquire, discard a broken connection, or be closed from outside their
 loop. This one does all four, and a dialect supplies only how to open, check,
 tidy, close and cut one of its connections.
+
+A database keeps one such pool per event loop (a pool and its connections
+belong to the loop that made them) in a :class:`LoopPools`, which also ends
+each pool with its loop.
 """
 
 from __future__ import annotations
@@ -12,11 +16,14 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
-from collections.abc import Mapping
-from typing import Generic, TypeVar
+import select
+import weakref
+from collections.abc import Callable, Coroutine, Mapping
+from typing import Any, Generic, TypeVar
 
-from .dialect import Connection
+from .dialect import Connection, Pool
 from .errors import ConnectionError, PoolTimeoutError
+from .loops import on_loop_end
 
 C = TypeVar("C", bound=Connection)
 
@@ -155,3 +162,136 @@ class ConnectionPool(abc.ABC, Generic[C]):
     def state(self) -> Mapping[str, int]:
         in_use, idle = len(self._in_use), len(self._idle)
         return {"size": in_use + idle, "in_use": in_use, "idle": idle, "waiting": self._waiting}
+
+
+def socket_is_quiet(sock: Any) -> bool:
+    """Has an idle connection's socket nothing to read (no bytes, no end of stream, no error)?
+
+    A server ending an idle session (a kill, a restart, an idle timeout)
+    sends a last error message and closes, which makes the socket readable
+    at once, even when the connection's event loop has not run since (the
+    synchronous face runs its loop only during a run, so the driver has not
+    noticed). One poll, no round trip. ``sock`` has a ``fileno()``; None
+    (no socket to ask) counts as quiet.
+    """
+    if sock is None:
+        return True
+    try:
+        fd = sock.fileno()
+        if fd < 0:
+            return False
+        if hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(fd, select.POLLIN | select.POLLPRI)
+            return not poller.poll(0)
+        return not select.select([fd], [], [fd], 0)[0]  # no poll() on Windows
+    except (OSError, ValueError):
+        return False
+
+
+class LoopPools:
+    """One database's pools, one per event loop, each made on first use on its loop.
+
+    A pool lives no longer than its loop: the pool of a thread's private
+    loop (the synchronous face) is closed when the thread ends, or at
+    interpreter exit; those of loops that were closed without closing their
+    pool (after ``asyncio.run``) are cut when the next pool is made.
+    """
+
+    def __init__(self, create: Callable[[], Coroutine[Any, Any, Pool]]) -> None:
+        self._create = create
+        self._made: dict[asyncio.AbstractEventLoop, asyncio.Future[Pool]] = {}
+        self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+
+    @staticmethod
+    def _ready(future: asyncio.Future[Pool] | None) -> Pool | None:
+        """The pool ``future`` made; None while it is being made, or when making it failed."""
+        if future is None or not future.done() or future.cancelled() or future.exception() is not None:
+            return None
+        return future.result()
+
+    async def get(self) -> Pool:
+        """The running loop's pool, made on first use; a failure to make it is not remembered."""
+        loop = asyncio.get_running_loop()
+        future = self._made.get(loop)
+        pool = self._ready(future)
+        if pool is not None:
+            return pool
+        if future is None:
+            self._cut_pools_of_closed_loops()
+            future = self._made[loop] = loop.create_task(self._create())
+            on_loop_end(loop, _ender(self))
+        try:
+            # Shielded: one caller's cancellation must not cancel the pool others wait for.
+            return await asyncio.shield(future)
+        except BaseException:
+            if future.done() and self._ready(future) is None and self._made.get(loop) is future:
+                del self._made[loop]
+            raise
+
+    def lock(self) -> asyncio.Lock:
+        """A lock of the running loop that lives as long as its pool (for work done once per pool)."""
+        return self._locks.setdefault(asyncio.get_running_loop(), asyncio.Lock())
+
+    def serves(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Has ``loop`` a pool (or one being made)?"""
+        return loop in self._made
+
+    def pools(self) -> list[Pool]:
+        """The pools made so far and not closed, one per loop."""
+        return [pool for future in list(self._made.values()) if (pool := self._ready(future)) is not None]
+
+    def _forget(self, loop: asyncio.AbstractEventLoop) -> Pool | None:
+        self._locks.pop(loop, None)
+        return self._ready(self._made.pop(loop, None))
+
+    async def close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the pool of ``loop`` (the running one), if it has one."""
+        pool = self._forget(loop)
+        if pool is not None:
+            await pool.close()
+
+    def end_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Close the pool of ``loop``, which is not running: gracefully on it if it is open, else cut."""
+        pool = self._forget(loop)
+        if pool is None:
+            return
+        if loop.is_closed():
+            pool.terminate()
+            return
+        try:
+            loop.run_until_complete(pool.close())
+        except BaseException:  # what a graceful close left open is cut instead
+            pool.terminate()
+            raise
+
+    def close_all(self) -> None:
+        """Close every pool: on its loop where that runs (in another thread), else cut."""
+        for loop in list(self._made):
+            pool = self._forget(loop)
+            if pool is None:
+                continue
+            if loop.is_running() and not loop.is_closed():
+                asyncio.run_coroutine_threadsafe(pool.close(), loop).result(timeout=30)
+            else:
+                pool.terminate()
+
+    def _cut_pools_of_closed_loops(self) -> None:
+        """Pools of loops that ended without ``close_async`` (e.g. after ``asyncio.run``) hold connections."""
+        # A copy: other threads add and end their loops' pools meanwhile.
+        for loop in [loop for loop in list(self._made) if loop.is_closed()]:
+            pool = self._forget(loop)
+            if pool is not None:
+                pool.terminate()
+
+
+def _ender(pools: LoopPools) -> Callable[[asyncio.AbstractEventLoop], None]:
+    """``pools.end_loop``, without keeping ``pools`` (and its database) alive until the thread ends."""
+    ref = weakref.ref(pools)
+
+    def end(loop: asyncio.AbstractEventLoop) -> None:
+        target = ref()
+        if target is not None:
+            target.end_loop(loop)
+
+    return end

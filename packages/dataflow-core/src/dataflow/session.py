@@ -203,8 +203,14 @@ class Session:
             await self.begin()
             try:
                 yield
-            except BaseException:
-                await self.rollback()
+            except BaseException as error:
+                try:
+                    await self.rollback()
+                except DataFlowError:
+                    # The connection went with the error (a driver closes it when a statement is
+                    # cancelled): the server rolls back, and the caller must see the original error,
+                    # a cancellation above all, not the failed rollback.
+                    raise error from None
                 raise
             await self.commit()
             return

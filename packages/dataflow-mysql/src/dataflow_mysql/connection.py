@@ -5,7 +5,8 @@ Statements go straight to ``Connection.query`` with parameters rendered by
 trip after a statement that left a note (``CREATE TABLE IF NOT EXISTS`` on an
 existing table, deprecation notes on MySQL 8). Private aiomysql attributes
 read here: ``_result`` (what aiomysql's own cursors read), ``_reader`` (to
-tell a connection the server has closed) and ``_writer`` (to cut the socket).
+tell a connection the server has closed) and ``_writer`` (to reach the
+socket: to cut it, and to see that the server ended an idle session).
 
 Connections run in autocommit mode; transactions are explicit. After a
 deadlock InnoDB has already rolled the whole transaction back: the connection
@@ -200,6 +201,11 @@ class MySQLConnection:
         finally:
             self.terminate()
 
+    def socket(self) -> Any:
+        """The connection's socket, or None once closed."""
+        writer = self._raw._writer
+        return writer.transport.get_extra_info("socket") if writer is not None else None
+
     def terminate(self) -> None:
         """Close at once, even when the connection's event loop is closed or elsewhere.
 
@@ -207,10 +213,9 @@ class MySQLConnection:
         the session now; the transport's own close may need a loop that is gone.
         """
         raw = self._raw
-        writer = raw._writer
-        if writer is None:
+        if raw._writer is None:
             return
-        sock = writer.transport.get_extra_info("socket")
+        sock = self.socket()
         if sock is not None:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)

@@ -19,8 +19,9 @@ import contextlib
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
-from dataflow.pooling import ConnectionPool
+from dataflow.pooling import ConnectionPool, socket_is_quiet
 
 from .connection import PostgresConnection
 
@@ -56,8 +57,14 @@ class PostgresPool(ConnectionPool[PostgresConnection]):
         return not connection.raw.is_closed()
 
     def reusable(self, connection: PostgresConnection) -> bool:
+        # A backend that was terminated while idle (pg_terminate_backend, a restart) has sent its
+        # FATAL message and closed: the socket says so before asyncpg, whose loop may not have run.
         idle_since = self._idle_since.pop(connection, time.monotonic())
-        return self.usable(connection) and time.monotonic() - idle_since < IDLE_LIFETIME
+        return (
+            self.usable(connection)
+            and time.monotonic() - idle_since < IDLE_LIFETIME
+            and socket_is_quiet(_socket(connection))
+        )
 
     async def tidy(self, connection: PostgresConnection) -> bool:
         raw = connection.raw
@@ -82,6 +89,12 @@ async def _close(connection: PostgresConnection) -> None:
         _cut(connection)
 
 
+def _socket(connection: PostgresConnection) -> Any:
+    """The connection's socket, or None once asyncpg has let go of its transport."""
+    transport = getattr(connection.raw, "_transport", None)  # no public way to reach the socket
+    return transport.get_extra_info("socket") if transport is not None else None
+
+
 def _cut(connection: PostgresConnection) -> None:
     """Close a connection without its event loop.
 
@@ -90,8 +103,7 @@ def _cut(connection: PostgresConnection) -> None:
     server's backend at once whatever the loop's state.
     """
     raw = connection.raw
-    transport = getattr(raw, "_transport", None)  # no public way to reach the socket
-    sock = transport.get_extra_info("socket") if transport is not None else None
+    sock = _socket(connection)
     with contextlib.suppress(Exception):
         raw.terminate()
     if sock is not None:

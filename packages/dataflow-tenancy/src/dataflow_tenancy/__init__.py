@@ -17,7 +17,7 @@ from .errors import (
 from .events import TenantAdminAccess
 from .filter import TenantFilter
 from .migrate import backfill
-from .namespaces import provision_tenant, provisioned_tenants, purge_tenant
+from .provisioning import provision_tenant, provisioned_tenants, purge_tenant
 from .quota import RateQuota, RowCountQuota, TenantQuota
 from .rls import install_row_level_security, remove_row_level_security, tenant_connection
 from .schema import TENANT_FIELD

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from dataflow.errors import ConfigError
+from dataflow.errors import ConfigError, ValidationError
 from dataflow.events import emit
 from dataflow.schema import ModelSchema
 
@@ -99,6 +99,7 @@ class TenantFilter:
             self._admin_used(schema, scope, "write", tenant)
             self.service.admit(schema, tenant)
             return row
+        _refuse_chosen_key(schema, row)
         if given is not None and given != scope.tenant:
             raise TenantMismatchError(
                 f"{schema.name}: the row names tenant_id={given!r} but the tenant in context is {scope.tenant!r}",
@@ -114,10 +115,11 @@ class TenantFilter:
         return _PROTECTED if strategy(schema) == ROW else ()
 
     def conflict_fields(self, schema: ModelSchema) -> Iterable[str]:
-        """Fields every upsert conflict target of ``schema`` should include (``tenant_id``).
+        """Fields every upsert conflict target of ``schema`` includes (``tenant_id``).
 
-        Not read by the core yet: it is the method the core would call to widen
-        a caller's ``conflict_on`` (see docs/tenancy.md, "What the core needs").
+        The core puts them in front of a caller's business-key ``conflict_on``
+        (``Session.conflict_target``), so ``conflict_on=["email"]`` is enough
+        on every backend, MySQL included.
         """
         return _PROTECTED if strategy(schema) == ROW else ()
 
@@ -127,3 +129,23 @@ class TenantFilter:
         if monitors:
             event = TenantAdminAccess(self.service.db.label, schema.name, action, scope.reason, tenant)
             emit(monitors, event)
+
+
+def _refuse_chosen_key(schema: ModelSchema, row: Mapping[str, Any]) -> None:
+    """Under a tenant, a row-level model's database-chosen key is never given.
+
+    Every tenant's rows share one id space: a write naming an id would answer
+    "taken" (a unique violation, a skipped or refused row) for another
+    tenant's id and "created" for a free one, while Read says not found for
+    both. Refusing every given id answers alike. The admin scope, which sees
+    every tenant, may still give ids (restores).
+    """
+    pk = schema.pk
+    if pk.auto_increment and row.get(pk.name) is not None:
+        raise ValidationError(
+            f"{schema.name}.{pk.name}: ids of a multi-tenant model are chosen by the database (every tenant "
+            f"shares one id space, so a given id would tell whether another tenant holds it); leave {pk.name!r} "
+            f"out, and change an existing record by id with {schema.name}UpdateNode or {schema.name}BulkUpdateNode",
+            model=schema.name,
+            field=pk.name,
+        )

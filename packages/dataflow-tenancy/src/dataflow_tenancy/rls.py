@@ -32,7 +32,7 @@ from dataflow.dialect import Connection
 from dataflow.errors import ConfigError
 
 from .context import check_tenant
-from .namespaces import admin_session
+from .provisioning import admin_session
 from .schema import ROW, TENANT_FIELD, strategy
 from .service import tenancy
 

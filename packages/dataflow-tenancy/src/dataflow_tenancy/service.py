@@ -2,26 +2,23 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from dataflow.errors import ConfigError
+from dataflow.events import emit
 from dataflow.schema import ModelSchema
 
 from .context import ScopeBlock, TenantScope, ambient_scope, check_tenant, tenant_scope
 from .events import TenantAdminAccess
 from .filter import TenantFilter
+from .namespaces import DEFAULT_NAMESPACE_PREFIX, check_prefix
 from .quota import TenantQuota
 from .schema import OPTION, ROW, SCHEMA, TenantSchemaExtension, normalize
+from .sessions import SessionSetup
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
-
-    from .sessions import SessionSetup
-
-DEFAULT_NAMESPACE_PREFIX = "tenant_"
-_PREFIX = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 class Tenancy:
@@ -63,8 +60,6 @@ class Tenancy:
         return ambient_scope(self)
 
     def _admin_entered(self, scope: TenantScope) -> None:
-        from dataflow.events import emit
-
         if self.db.monitors:
             emit(self.db.monitors, TenantAdminAccess(self.db.label, None, "enter", scope.reason))
 
@@ -79,8 +74,6 @@ class Tenancy:
     def session_setup(self) -> SessionSetup:
         """The per-session statements (search path, RLS setting), installed on first need."""
         if self.sessions is None:
-            from .sessions import SessionSetup
-
             self.sessions = SessionSetup(self)
         return self.sessions
 
@@ -127,12 +120,7 @@ def enable(
         if chosen == SCHEMA:
             service.namespaces_used()
     if namespace_prefix is not None:
-        if not _PREFIX.match(namespace_prefix):
-            raise ConfigError(
-                f"namespace_prefix {namespace_prefix!r} must be lower-case letters, digits and '_', "
-                "not starting with a digit"
-            )
-        service.namespace_prefix = namespace_prefix
+        service.namespace_prefix = check_prefix(namespace_prefix)
     service.quotas.extend(quotas)
     return service
 

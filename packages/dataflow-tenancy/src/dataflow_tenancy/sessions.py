@@ -23,14 +23,33 @@ from dataflow.session import Session
 from .context import TenantScope, resolve
 from .errors import TenancyError, TenantNotProvisionedError
 from .namespaces import base_namespace, namespace_name
+from .schema import SCHEMA, strategy
 
 if TYPE_CHECKING:
+    from dataflow import DataFlow
+
     from .service import Tenancy
 
-PG_NAMESPACE = (
-    "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = {0}) THEN set_config('search_path', "
-    "quote_ident({0}) || ', ' || (SELECT reset_val FROM pg_settings WHERE name = 'search_path'), false) END"
+PG_MISSING = (
+    "SELECT t FROM unnest(CAST({1} AS text[])) AS t "
+    "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = {0} AND tablename = t)"
 )
+"""The tables of schema-per-tenant models that the tenant's schema lacks."""
+PG_NAMESPACE = (
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {0}), ARRAY(" + PG_MISSING + "), "
+    "CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {0}) "
+    "AND NOT EXISTS (" + PG_MISSING + ") THEN set_config('search_path', quote_ident({0}) || ', ' || "
+    "(SELECT reset_val FROM pg_catalog.pg_settings WHERE name = 'search_path'), false) END"
+)
+"""Whether the tenant's schema exists, the tables it lacks, and (only when it lacks none) the switched path.
+
+The path puts the base schema after the tenant's, so that shared models stay
+visible; a table missing from the tenant's schema would then resolve to the
+base schema's (the core creates one for every model), and PostgreSQL would
+keep a statement prepared that way bound to it even after the table is
+provisioned. So the path is switched only when every schema-per-tenant
+table is in the tenant's schema, in the same round trip.
+"""
 PG_SETTINGS = "set_config('dataflow.tenant', {0}, false), set_config('dataflow.tenant_admin', {1}, false)"
 PG_RESET = "RESET search_path; RESET dataflow.tenant; RESET dataflow.tenant_admin"
 
@@ -82,7 +101,7 @@ class SessionSetup:
         if dialect == "postgresql":
             await self._begin_postgres(session, scope, tenant)
         elif dialect == "mysql" and self.namespaces and tenant is not None:
-            name = namespace_name(self.service, tenant)
+            name = namespace_name(self.service.db, self.service.namespace_prefix, tenant)
             self.changed.add(session)
             try:
                 await session.execute(f"USE {session.dialect.quote(name)}", operation="tenant_session")
@@ -95,9 +114,9 @@ class SessionSetup:
         values: list[Any] = []
         name = None
         if self.namespaces and tenant is not None:
-            name = namespace_name(self.service, tenant)
-            values.append(name)
-            parts.append(PG_NAMESPACE.format(placeholder(len(values))).removeprefix("SELECT "))
+            name = namespace_name(self.service.db, self.service.namespace_prefix, tenant)
+            values += [name, namespaced_tables(self.service.db)]
+            parts.append(PG_NAMESPACE.format(placeholder(1), placeholder(2)))
         if self.rls:
             admin = "on" if scope is not None and scope.admin else ""
             values += [tenant or "", admin]
@@ -106,9 +125,13 @@ class SessionSetup:
             return
         self.changed.add(session)
         rows = await session.fetch("SELECT " + ", ".join(parts), values, operation="tenant_session")
-        if name is not None and rows[0][0] is None:
+        if name is not None:
             assert tenant is not None
-            raise _not_provisioned(tenant, name)
+            exists, missing, switched = rows[0][0], rows[0][1], rows[0][2]
+            if not exists:
+                raise _not_provisioned(tenant, name)
+            if switched is None:
+                raise _not_provisioned(tenant, name, sorted(missing))
 
     async def end(self, session: Session) -> None:
         dialect = session.dialect.name
@@ -119,7 +142,19 @@ class SessionSetup:
             await session.execute(f"USE {session.dialect.quote(base)}", operation="tenant_session")
 
 
-def _not_provisioned(tenant: str, name: str) -> TenantNotProvisionedError:
+def namespaced_tables(db: DataFlow) -> list[str]:
+    """The tables of ``db``'s schema-per-tenant models, which every tenant's namespace must hold."""
+    return [schema.table for schema in db.schemas.values() if strategy(schema) == SCHEMA]
+
+
+def _not_provisioned(tenant: str, name: str, missing: list[str] | None = None) -> TenantNotProvisionedError:
+    fix = f"dataflow_tenancy.provision_tenant(db, {tenant!r})"
+    if missing:
+        return TenantNotProvisionedError(
+            f"tenant {tenant!r}: namespace {name!r} has no table {', '.join(map(repr, missing))} (a model added "
+            f"since it was provisioned): run {fix} again",
+            field="tenant_id",
+        )
     return TenantNotProvisionedError(
-        f"tenant {tenant!r} has no namespace {name!r}: create it with dataflow_tenancy.provision_tenant(db, {tenant!r})"
+        f"tenant {tenant!r} has no namespace {name!r}: create it with {fix}", field="tenant_id"
     )

@@ -133,9 +133,9 @@ class DistributedTransaction:
             raise WorkflowBuildError(
                 f"transaction {self.name!r}: {db.label} is already a participant; put its nodes in one workflow"
             )
-        inner = built(workflow)
+        inner = built(workflow, inputs_at_run=True)
         check_bound(inner, [db], f"participant {name!r}")
-        undo = built(compensation) if compensation is not None else None
+        undo = built(compensation, inputs_at_run=True) if compensation is not None else None
         if undo is not None:
             check_bound(undo, [db], f"compensation of participant {name!r}")
         if self.requested == "2pc":

@@ -21,10 +21,15 @@ if TYPE_CHECKING:
 Parameters = Mapping[str, Mapping[str, Any]]
 
 
-def built(workflow: Workflow | WorkflowBuilder) -> Workflow:
-    """``workflow`` built (and so validated) if it is a builder."""
+def built(workflow: Workflow | WorkflowBuilder, *, inputs_at_run: bool = False) -> Workflow:
+    """``workflow`` built (and so validated) if it is a builder.
+
+    ``inputs_at_run``: the workflow is a part (step, participant, scope) whose
+    nodes get their required inputs as run-time parameters, so no placeholder
+    values are needed when it is built.
+    """
     if isinstance(workflow, WorkflowBuilder):
-        return workflow.build()
+        return workflow.build(inputs_at_run=inputs_at_run)
     if not isinstance(workflow, Workflow):
         raise WorkflowBuildError(f"expected a workflow, got {type(workflow).__name__}")
     return workflow

@@ -73,7 +73,7 @@ class Action:
                 nodes={node_id: spec}, connections=(), order=(node_id,), incoming={node_id: ()}, outgoing={node_id: ()}
             )
             return cls(workflow, node_id)
-        return cls(built(target))
+        return cls(built(target, inputs_at_run=True))
 
     def parameters(self, params: Mapping[str, Any] | None) -> Parameters:
         """Run-time parameters by node id: a single node's parameters are its own inputs."""

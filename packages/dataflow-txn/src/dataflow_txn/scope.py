@@ -184,7 +184,7 @@ def transaction_scope(
     type_name: str = "TransactionScopeNode",
 ) -> type[TransactionScopeNode]:
     """A node type running ``workflow`` (nodes of ``db`` only) as a scope; checked now, not at run time."""
-    inner = built(workflow)
+    inner = built(workflow, inputs_at_run=True)
     check_bound(inner, [db], "transaction scope")
     if on_error not in ON_ERROR:
         raise WorkflowBuildError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")

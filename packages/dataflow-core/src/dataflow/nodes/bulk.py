@@ -13,6 +13,7 @@ from ..session import Session
 from ..sql import Params, TableSQL
 from .bulk_base import BulkNode, PipelinedBulkNode
 from .crud import delete_statement
+from .references import check_references
 from .rows import RowPreparer, changes, check_known, check_unprotected, key_value
 from .statements import update_matching, visible_scope, where
 
@@ -37,6 +38,7 @@ class BulkCreateNode(PipelinedBulkNode):
         return_ids = bool(inputs.get("return_ids", False))
         if not rows:
             return {"inserted": 0, "ids": []} if return_ids else {"inserted": 0}
+        await check_references(session, self.schema, rows)
         table = self.table(session)
         columns = self.write_columns(rows)
         conflict_on = self.field_list(inputs, "conflict_on")
@@ -78,6 +80,7 @@ class BulkUpsertNode(PipelinedBulkNode):
             raise self.error(f"'on_duplicate' must be 'error' or 'last', got {on_duplicate!r}", "on_duplicate")
         if not rows:
             return {"inserted": 0, "updated": 0}
+        await check_references(session, self.schema, rows)
         table = self.table(session)
         columns = self.write_columns(rows)
         conflict_on = self.field_list(inputs, "conflict_on") or self._default_conflict(columns)
@@ -140,6 +143,7 @@ class BulkUpdateNode(BulkNode):
         if "filter" in inputs:
             return await self._by_filter(session, table, inputs)
         rows = self.rows_input(inputs)
+        await check_references(session, self.schema, rows)
         if self.schema.version_field is not None:
             return await self._versioned(session, table, rows)
         groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
@@ -189,6 +193,7 @@ class BulkUpdateNode(BulkNode):
         if not filter and not inputs.get("confirmed"):
             raise self.error("an empty filter updates every row; pass confirmed=True to mean it", "filter")
         values = changes(self.schema, inputs.get("fields"), session.protected(self.schema))
+        await check_references(session, self.schema, [values])
         return await update_matching(session, table, values, filter, self.operation)
 
 

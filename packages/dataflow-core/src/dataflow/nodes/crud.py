@@ -10,6 +10,7 @@ from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
+from .references import check_references
 from .rows import changes, check_known, check_unprotected, key_value, new_record, utcnow
 from .statements import assignments, check_conflict_target, key_where, read_record, update_matching, where
 
@@ -111,6 +112,7 @@ class CreateNode(ModelNode):
         assert session is not None
         data = session.fill(self.schema, inputs) if session.db.tenancy_filters else inputs
         record = new_record(self.schema, data)
+        await check_references(session, self.schema, [record])
         return await insert_record(session, self.table(session), record, self.operation)
 
 
@@ -150,6 +152,7 @@ class UpdateNode(ModelNode):
         has_id, has_filter = inputs.get("id") is not None, "filter" in inputs
         if has_id == has_filter:
             raise self.error("give exactly one of 'id' or 'filter'", field="id")
+        await check_references(session, self.schema, [values])
         if has_id:
             key = key_value(self.schema, inputs["id"])
             record = await update_record(session, table, key, values, self.operation)
@@ -242,6 +245,7 @@ class UpsertNode(ModelNode):
             update_fields = [n for n in data if n not in skip]
         check_known(self.schema, update_fields, "update_fields")
         check_unprotected(self.schema, update_fields, protected)
+        await check_references(session, self.schema, [record])
         table = self.table(session)
         async with session.atomic():
             existing = await self._find(session, table, record, conflict_on)

@@ -103,7 +103,15 @@ class WorkflowBuilder:
         )
         return self
 
-    def build(self) -> Workflow:
+    def build(self, *, inputs_at_run: bool = False) -> Workflow:
+        """Check the workflow and freeze it.
+
+        ``inputs_at_run=True`` is for a workflow that is a part of something
+        larger (a saga step, a participant of a distributed transaction, a
+        savepoint scope): its nodes' required inputs may arrive as run-time
+        parameters, so only unknown inputs are refused here; a required input
+        still missing when the part runs fails its node before any SQL.
+        """
         nodes = {
             node_id: self._resolve(node_id, node_type, params) for node_id, (node_type, params) in self._nodes.items()
         }
@@ -125,7 +133,7 @@ class WorkflowBuilder:
             outgoing[connection.source].append(connection)
         order = _topological_order(nodes, outgoing, incoming)
         for node_id, spec in nodes.items():
-            _check_inputs(spec, incoming[node_id])
+            _check_inputs(spec, incoming[node_id], require=not inputs_at_run)
         return Workflow(
             nodes=nodes,
             connections=tuple(self._connections),
@@ -163,7 +171,7 @@ def _topological_order(
     return tuple(order)
 
 
-def _check_inputs(spec: NodeSpec, incoming: list[Connection]) -> None:
+def _check_inputs(spec: NodeSpec, incoming: list[Connection], *, require: bool) -> None:
     provided = set(spec.params)
     merges_whole_output = False
     for connection in incoming:
@@ -175,7 +183,7 @@ def _check_inputs(spec: NodeSpec, incoming: list[Connection]) -> None:
         spec.node_class.check_inputs(frozenset(provided))
     except DataFlowError as exc:
         raise WorkflowBuildError(f"node {spec.node_id!r}: {exc.message}", node_id=spec.node_id) from None
-    if merges_whole_output:
+    if merges_whole_output or not require:
         return
     missing = sorted(spec.node_class.required_inputs() - provided)
     if missing:

@@ -10,6 +10,7 @@ from .test_bulk import *  # noqa: F403
 from .test_concurrency import *  # noqa: F403
 from .test_filters import *  # noqa: F403
 from .test_filters import population, tagged
+from .test_lifecycle import *  # noqa: F403
 from .test_nodes import *  # noqa: F403
 from .test_schema_changes import *  # noqa: F403
 from .test_schema_changes import reopen

@@ -1,0 +1,1 @@
+"""Repository-level tests: the docs' runnable blocks and the examples (tox env ``docs``)."""
