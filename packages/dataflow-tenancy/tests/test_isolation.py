@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from tenancy_helpers import arun, customers, everything, fails, run
 
-from dataflow import DataFlow, NotFoundError, UniqueViolationError, ValidationError, WorkflowError
+from dataflow import DataFlow, NotFoundError, ValidationError, WorkflowError
 from dataflow.database import registered_bulk_strategies
 from dataflow_tenancy import TenantMismatchError, purge_tenant
 
