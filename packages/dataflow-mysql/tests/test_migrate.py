@@ -1092,3 +1092,52 @@ def test_a_new_enum_column_with_a_default_and_a_percent_in_a_member_is_added_wit
     assert db.migrate() is not None
     assert planned(db) == []
     assert {c.name: c for c in live(db)["person"].columns}["rate"].allowed == {"50%", "100%"}
+
+
+class Mood(enum.Enum):
+    GLAD = "glad"
+    SAD = "sad"
+    MEH = "meh"
+
+
+class MoodWithoutMeh(enum.Enum):
+    GLAD = "glad"
+    SAD = "sad"
+
+
+def test_an_enum_column_renamed_and_narrowed_in_one_plan_and_then_dropped(
+    open_db: Callable[..., DataFlow], database_name: str
+) -> None:
+    db = open_db()
+
+    @db.model
+    class Diary:
+        mood: Mood
+
+    db.migrate()
+    sql(database_name, "INSERT INTO diary (mood) VALUES ('glad'), ('meh')")
+    db.close()
+    db = open_db()
+
+    @db.model
+    class Diary:  # noqa: F811 - a later version of the model
+        feeling: MoodWithoutMeh
+
+    with pytest.raises(MigrationError, match=r"refused, 1 existing row\(s\)"):
+        db.migrate(allow_destructive=True, renames=["Diary.mood=feeling"])
+    sql(database_name, "DELETE FROM diary WHERE mood = 'meh'")
+    assert db.migrate(allow_destructive=True, renames=["Diary.mood=feeling"]) is not None
+    assert planned(db) == []
+    assert {c.name: c for c in live(db)["diary"].columns}["feeling"].allowed == {"glad", "sad"}
+    db.close()
+    db = open_db()
+
+    @db.model
+    class Diary:  # noqa: F811 - a later version of the model
+        note: str | None = None
+
+    assert db.migrate(allow_destructive=True) is not None
+    assert planned(db) == []
+    assert sql(
+        database_name, "SELECT COUNT(*) FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
+    ) == [(0,)]

@@ -77,6 +77,8 @@ class MySQLSchemaEditor(SchemaEditor):
         self._gone: set[tuple[str, str]] = set()
         """(table, index) dropped by an earlier step's statement of this plan."""
         self._renamed: dict[str, dict[str, str]] = {}
+        self._checks_made: set[tuple[str, str]] = set()
+        """(table, column) whose CHECK this plan already made the model's (with a rename)."""
         self._live_columns: set[str] = set()
         """Tables this plan gave the live-row column (``ddl.LIVE_COLUMN``)."""
         self._dropped_keys: set[tuple[str, str]] = set()
@@ -170,8 +172,23 @@ class MySQLSchemaEditor(SchemaEditor):
         return encoder(value) if encoder is not None and value is not None else value
 
     def rename_column(self, schema: ModelSchema, old: str, new: str) -> list[Statement]:
+        """``RENAME COLUMN``; a column under an enum CHECK takes the model's CHECK, under its new name, in the
+        same statement (MySQL 8 will not rename a column a CHECK uses)."""
         self._renamed.setdefault(schema.table, {})[old] = new
-        return super().rename_column(schema, old, new)
+        check = self._check_of(schema.table, old)
+        field = schema.by_name.get(new)
+        if check is None or field is None:
+            return super().rename_column(schema, old, new)
+        self._checks_made.add((schema.table, new))
+        clauses = [f"DROP CONSTRAINT {self.quote(check)}", f"RENAME COLUMN {self.quote(old)} TO {self.quote(new)}"]
+        clauses += self._add_checks(schema, field)
+        return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
+
+    def _check_of(self, table: str, column: str) -> str | None:
+        """The name of the live enum CHECK on ``table.column`` (by its name before this plan), if any."""
+        live = self.live.get(table)
+        found = live.column(column) if live is not None else None
+        return found.check if isinstance(found, MySQLColumn) else None
 
     def drop_column(self, schema: ModelSchema, column: str) -> list[Statement]:
         """Drops the column's foreign key and every index it is part of in the same statement:
@@ -186,6 +203,9 @@ class MySQLSchemaEditor(SchemaEditor):
                 if column in index.columns:
                     clauses.append(f"DROP INDEX {self.quote(index.name)}")
                     self._gone.add((schema.table, index.name))
+        check = self._check_of(schema.table, column)
+        if check is not None:
+            clauses.append(f"DROP CONSTRAINT {self.quote(check)}")  # MySQL 8 will not drop a column a CHECK uses
         clauses.append(f"DROP COLUMN {self.quote(column)}")
         return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
 
@@ -212,7 +232,7 @@ class MySQLSchemaEditor(SchemaEditor):
                     self._gone.add((schema.table, index.name))
         clauses.append(f"MODIFY COLUMN {self.column_definition(schema, field, nullable=field.nullable)}")
         clauses += readded
-        if enum_members(field) != live.allowed:
+        if enum_members(field) != live.allowed and (schema.table, field.name) not in self._checks_made:
             # The members changed (or the column stopped being an enum): replace its CHECK in the same statement.
             check = live.check if isinstance(live, MySQLColumn) else None
             if check is not None:
