@@ -15,6 +15,7 @@ from dataflow.fields import FieldKind, FieldSchema
 from dataflow.migrate.editor import SchemaEditor
 from dataflow.migrate.live import LiveColumn, LiveForeignKey, LiveIndex, LiveTable
 from dataflow.migrate.steps import Statement
+from dataflow.nodes.rows import utcnow
 from dataflow.schema import ModelSchema
 from dataflow.session import Session
 
@@ -237,7 +238,8 @@ class SQLiteSchemaEditor(SchemaEditor):
                 targets.append(self.quote(field.name))
                 sources.append(self.placeholder())
                 encoder = self.dialect.encoder(field)
-                value = field.make_default()
+                # A managed timestamp (timestamps turned on) has no default: the rows get now, as elsewhere.
+                value = utcnow() if field.managed else field.make_default()
                 params.append(encoder(value) if encoder is not None and value is not None else value)
         table = self.quote(schema.table)
         statements: list[Statement] = [(create, ())]

@@ -273,3 +273,21 @@ def test_a_model_that_becomes_soft_delete_keeps_its_unique_fields_unique_among_l
     assert isinstance(failure(db, "AccountCreateNode", {"email": "ann@x"}), UniqueViolationError)
     run_node(db, "AccountDeleteNode", {"id": 1})
     assert run_node(db, "AccountCreateNode", {"email": "ann@x"})["email"] == "ann@x"
+
+
+def test_development_adds_the_timestamps_a_model_turns_on_to_a_table_with_rows(
+    reopen: Callable[..., DataFlow],
+) -> None:
+    _seed_notes(reopen)
+    db = reopen()
+
+    @db.model
+    class Note:
+        title: str
+        __dataflow__ = {"timestamps": True}
+
+    old = records(db, "Note")
+    assert [r["title"] for r in old] == ["a", "b"]
+    assert all(r["created_at"] is not None and r["updated_at"] is not None for r in old)
+    created = run_node(db, "NoteCreateNode", {"title": "c"})
+    assert created["created_at"] >= old[0]["created_at"]
