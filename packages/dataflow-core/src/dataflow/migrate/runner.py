@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -71,17 +71,16 @@ class Migrator:
         reviews = []
         for step in plan.steps:
             statements = tuple(step.statements(editor))
-            query = step.offending_rows_sql(editor)
-            if query is None:
+            if step.offending_rows_sql(editor) is None:
                 reviews.append(Review(statements))
                 continue
             try:
-                rows = await session.fetch(query[0], query[1], operation="migrate_check")
+                count = await offending(session, step, editor)
             except DataFlowError:
                 # The count needs an earlier step applied (a renamed or new column): apply counts it then.
                 reviews.append(Review(statements))
                 continue
-            reviews.append(Review(statements, checked=True, offending=int(rows[0][0])))
+            reviews.append(Review(statements, checked=True, offending=count))
         return tuple(reviews)
 
     async def render(self, renames: Iterable[str] = ()) -> str:
@@ -228,7 +227,12 @@ class Migrator:
             live = await self.live(session)
             editor.live = live
             plan = plan_changes(self.db.schemas.values(), live, editor)
-            automatic = development_steps(plan, editor)
+            empty = set()
+            for step in plan.steps:
+                # A required column can be added to a table without rows: nothing lacks a value.
+                if isinstance(step, AddColumn) and step.field.required and not await offending(session, step, editor):
+                    empty.add(step.table_name)
+            automatic = development_steps(plan, editor, empty)
             for step in plan.steps:
                 if step in automatic:
                     await run_statements(session, step.statements(editor))
@@ -246,20 +250,25 @@ class Migrator:
             )
 
 
-def development_steps(plan: Plan, editor: SchemaEditor) -> list[Step]:
+def development_steps(plan: Plan, editor: SchemaEditor, empty_tables: Collection[str] = ()) -> list[Step]:
     """The steps development mode applies by itself: nothing that rewrites or loses data.
 
     New tables, new nullable columns, and new NOT NULL columns filled with
-    their default; where the editor adds such a column by rebuilding the
-    table (SQLite), only when nothing else about the table changes, since the
-    rebuild would apply that too. Raises ``MigrationError`` for a NOT NULL
-    column it cannot add: without it every write of the model would fail.
+    their default (or required ones, on ``empty_tables``); where the editor
+    adds such a column by rebuilding the table (SQLite), only when nothing
+    else about the table changes, since the rebuild would apply that too.
+    Raises ``MigrationError`` for a NOT NULL column it cannot add: without it
+    every write of the model would fail.
     """
     chosen: list[Step] = []
     for step in plan.steps:
         if isinstance(step, AddColumn) and not step.field.nullable:
-            others = [s for s in plan.steps if s.table_name == step.table_name and not _safe(s) and not _filled(s)]
-            _refuse_in_development(step, [] if editor.adds_in_place(step.field) else others)
+            others = [
+                s
+                for s in plan.steps
+                if s.table_name == step.table_name and not _safe(s) and not _filled(s, empty_tables)
+            ]
+            _refuse_in_development(step, [] if editor.adds_in_place(step.field) else others, empty_tables)
             chosen.append(step)
         elif _safe(step):
             chosen.append(step)
@@ -272,14 +281,16 @@ def _safe(step: Step) -> bool:
     return isinstance(step, CreateTable)
 
 
-def _filled(step: Step) -> bool:
-    """A new column that the rows already there get a value for: its default."""
-    return isinstance(step, AddColumn) and not step.field.required and step.field.references is None
+def _filled(step: Step, empty_tables: Collection[str]) -> bool:
+    """A new column that the rows already there get a value for (its default), or that has no rows to fill."""
+    if not isinstance(step, AddColumn) or step.field.references is not None:
+        return False
+    return not step.field.required or step.table_name in empty_tables
 
 
-def _refuse_in_development(step: AddColumn, others: list[Step]) -> None:
+def _refuse_in_development(step: AddColumn, others: list[Step], empty_tables: Collection[str]) -> None:
     field, model = step.field, step.schema.name
-    if field.required:
+    if field.required and step.table_name not in empty_tables:
         reason = "has no default, so the rows already there would have no value for it"
     elif field.references is not None:
         reason = "is a foreign key, which must be checked against the rows"
@@ -305,16 +316,21 @@ def refuse_unsafe(plan: Plan, allow_destructive: bool) -> None:
         )
 
 
-async def check_rows(session: Session, step: Step, editor: SchemaEditor) -> None:
-    """Refuse a step that would break existing rows, with how many."""
+async def offending(session: Session, step: Step, editor: SchemaEditor) -> int:
+    """How many existing rows ``step`` would lose or break (0 when it checks none)."""
     query = step.offending_rows_sql(editor)
     if query is None:
-        return
+        return 0
     rows = await session.fetch(query[0], query[1], operation="migrate_check")
-    offending = int(rows[0][0])
-    if offending:
+    return int(rows[0][0])
+
+
+async def check_rows(session: Session, step: Step, editor: SchemaEditor) -> None:
+    """Refuse a step that would break existing rows, with how many."""
+    count = await offending(session, step, editor)
+    if count:
         raise MigrationError(
-            f"{step.describe()}: refused, {offending} existing row(s) would be lost or violate the new schema"
+            f"{step.describe()}: refused, {count} existing row(s) would be lost or violate the new schema"
         )
 
 

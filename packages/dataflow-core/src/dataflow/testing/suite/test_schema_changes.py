@@ -291,3 +291,23 @@ def test_development_adds_the_timestamps_a_model_turns_on_to_a_table_with_rows(
     assert all(r["created_at"] is not None and r["updated_at"] is not None for r in old)
     created = run_node(db, "NoteCreateNode", {"title": "c"})
     assert created["created_at"] >= old[0]["created_at"]
+
+
+def test_development_adds_a_new_required_column_to_a_table_without_rows(reopen: Callable[..., DataFlow]) -> None:
+    db = reopen()
+
+    @db.model
+    class Note:
+        title: str
+
+    run_node(db, "NoteCountNode", {})
+    db.close()
+    db = reopen()
+
+    @db.model
+    class Note:  # type: ignore[no-redef]  # noqa: F811 - a later version of the model
+        title: str
+        author: str
+
+    assert run_node(db, "NoteCreateNode", {"title": "c", "author": "ann"})["author"] == "ann"
+    assert db.migration_plan().empty
