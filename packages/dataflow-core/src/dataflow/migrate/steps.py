@@ -144,15 +144,24 @@ class AlterColumn(ModelStep):
     def destructive(self) -> bool:  # type: ignore[override]
         return self.narrowing or (self.live.nullable and not self.field.nullable)
 
+    @property
+    def retyped(self) -> bool:
+        """Does the column's type itself change (not only an enum's members)?"""
+        spelled = " ".join(self.live.type.lower().split()), " ".join(self.new_type.lower().split())
+        return self.type_changed and (spelled[0] != spelled[1] or not self.members_changed)
+
+    @property
+    def members_changed(self) -> bool:
+        return self.type_changed and enum_members(self.field) != self.live.allowed
+
     def describe(self) -> str:
         changes = []
         narrowing = " (narrowing)" if self.narrowing else ""
-        if self.type_changed and " ".join(self.live.type.lower().split()) != " ".join(self.new_type.lower().split()):
+        if self.retyped:
             changes.append(f"type {self.live.type} -> {self.new_type or self.field.type_name}{narrowing}")
             narrowing = ""
-        members = enum_members(self.field)
-        if self.type_changed and members != self.live.allowed:
-            changes.append(_members_change(self.live.allowed, members) + narrowing)
+        if self.members_changed:
+            changes.append(_members_change(self.live.allowed, enum_members(self.field)) + narrowing)
         if self.live.nullable != self.field.nullable:
             changes.append("nullable" if self.field.nullable else "not null")
         return f"alter column {self.schema.table}.{self.field.name}: {', '.join(changes)}"
@@ -162,8 +171,10 @@ class AlterColumn(ModelStep):
         problems = []
         if self.live.nullable and not self.field.nullable:
             problems.append("is NULL")
-        if self.narrowing:
+        if self.narrowing and self.retyped:
             problems.append(f"does not fit {self.new_type or self.field.type_name}")
+        if self.narrowing and self.members_changed:
+            problems.append(f"is not a value of {self.field.type_name}")
         return (
             f"backfill or update the rows whose {column} {' or '.join(problems)} "
             "(or keep the field as the database has it)"
