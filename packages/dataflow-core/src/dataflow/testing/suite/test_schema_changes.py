@@ -311,3 +311,42 @@ def test_development_adds_a_new_required_column_to_a_table_without_rows(reopen: 
 
     assert run_node(db, "NoteCreateNode", {"title": "c", "author": "ann"})["author"] == "ann"
     assert db.migration_plan().empty
+
+
+def test_text_narrowed_to_int_is_refused_with_the_count_while_a_row_holds_text_that_is_no_number(
+    reopen: Callable[..., DataFlow],
+) -> None:
+    db = reopen()
+
+    @db.model
+    class Item:
+        code: str
+
+    run_node(db, "ItemBulkCreateNode", {"data": [{"code": "7"}, {"code": "x7"}, {"code": "12"}]})
+    db.close()
+    db = reopen(env="production")
+
+    @db.model
+    class Item:  # type: ignore[no-redef]  # noqa: F811 - a later version of the model
+        code: int
+
+    assert "step 1 is refused while 1 existing row(s)" in str(db.migration_plan())
+    with pytest.raises(MigrationError, match=r"refused, 1 existing row\(s\)"):
+        db.migrate(allow_destructive=True)
+    development = reopen()
+
+    @development.model
+    class Item:  # type: ignore[no-redef]  # noqa: F811 - the old model, to fix the row
+        code: str
+
+    run_node(development, "ItemUpdateNode", {"id": 2, "fields": {"code": "8"}})
+    development.close()
+    assert db.migrate(allow_destructive=True) is not None
+    db.close()
+    db = reopen()
+
+    @db.model
+    class Item:  # type: ignore[no-redef]  # noqa: F811 - the new model
+        code: int
+
+    assert [r["code"] for r in records(db, "Item")] == [7, 8, 12]
