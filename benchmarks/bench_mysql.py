@@ -27,6 +27,7 @@ from common import best_of, checked_run, define, median_latency, node, report, r
 
 from dataflow import AsyncLocalRuntime, DataFlow
 from dataflow.url import DatabaseURL
+from dataflow_mysql import MySQLDialect
 
 COLUMNS = ("sku", "name", "qty", "price", "active")
 DDL = (
@@ -104,7 +105,9 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
     db = DataFlow(with_database(url, df_db) + "?pool_size=10&local_infile=true")
     define(db)
     await db.create_tables_async()
-    server: Any = db.dialect.server  # type: ignore[attr-defined]
+    dialect = db.dialect
+    assert isinstance(dialect, MySQLDialect)
+    server: Any = dialect.server
     raw = await aiomysql.connect(**connect_args(url, raw_db))
     cursor = await raw.cursor()
     await cursor.execute(DDL.format(collation=server.collation))
@@ -157,7 +160,7 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
     df_time = await best_of(3, df_seed, df_upsert)
     results.append((f"BulkUpsert {rows_count:,} rows, half existing", df_time, raw_time, "throughput"))
 
-    if db.dialect.options.local_infile and server.local_infile:  # type: ignore[attr-defined]
+    if dialect.options.local_infile and server.local_infile:
         load = node(db, "ItemBulkCreateNode", {"data": data, "strategy": "load_data"}).build()
 
         df_load = checked_run(runtime, load, {"inserted": rows_count})

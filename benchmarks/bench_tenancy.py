@@ -27,6 +27,7 @@ from typing import Any
 
 from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
 from dataflow.plugins import plugin_host
+from dataflow_tenancy import Tenancy
 
 ROWS = 1000
 TENANTS = ("acme", "globex")
@@ -124,7 +125,7 @@ async def bench(url: str, reads: int) -> None:
         read_tenant = workflow(tenanted, f"{tenant_model}ReadNode", {"id": tenant_key}).build()
 
         async def in_block() -> object:
-            async with tenanted.tenant("acme"):  # type: ignore[attr-defined]
+            async with Tenancy.of(tenanted).tenant("acme"):
                 return await runtime.execute_async(read_tenant)
 
         variants: dict[str, Callable[[], Awaitable[object]]] = {

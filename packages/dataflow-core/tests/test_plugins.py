@@ -18,23 +18,23 @@ from dataflow.cli import main
 from dataflow.fields import FieldKind, FieldSchema
 from dataflow.nodes import Node
 from dataflow.plugins import PluginHost, plugin_registered
+from dataflow.registers import ModelOptionRegister, SchemaExtensionRegister
 from dataflow.schema import ModelSchema
 from dataflow.testing.helpers import define_people, failure, run_node
 
 
 def test_the_example_third_party_plugin_is_discovered_through_its_entry_point(tmp_path: Path) -> None:
-    from statement_counter import plugin as counter_plugin
+    from statement_counter.plugin import StatementCounter
 
     infos = {info.name: info for info in PluginHost().info()}
     assert infos["statement_counter"].distribution == "dataflow-example-statement-counter"
     assert infos["statement_counter"].hooks == ("dataflow_register_monitors",)
-    before = len(counter_plugin.COUNTERS)
     db = DataFlow(f"sqlite:///{tmp_path / 'p.db'}")
     try:
-        assert len(counter_plugin.COUNTERS) == before + 1
+        counter = StatementCounter.of(db)
+        assert counter in db.monitors
         define_people(db)
         run_node(db, "UserCreateNode", {"name": "a", "email": "a@x"})
-        counter = counter_plugin.COUNTERS[-1]
         assert counter.statements >= 2  # CREATE TABLE statements, then the INSERT
         seen = counter.statements
         run_node(db, "UserCountNode", {})
@@ -43,15 +43,15 @@ def test_the_example_third_party_plugin_is_discovered_through_its_entry_point(tm
         db.close()
 
 
-def test_allow_list_loads_only_the_named_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_allow_list_loads_only_the_named_plugins_and_the_built_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DATAFLOW_PLUGINS", "sqlite")
-    assert [info.name for info in PluginHost().info()] == ["sqlite"]
+    assert [info.name for info in PluginHost().info()] == ["core", "sqlite"]
 
 
 def test_block_list_skips_the_named_plugins(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("DATAFLOW_DISABLE_PLUGINS", "statement_counter, core")
+    monkeypatch.setenv("DATAFLOW_DISABLE_PLUGINS", "statement_counter, monitor")
     names = [info.name for info in PluginHost().info()]
-    assert "statement_counter" not in names and "core" not in names and "sqlite" in names
+    assert "statement_counter" not in names and "monitor" not in names and "sqlite" in names and "core" in names
 
 
 def test_cli_lists_plugins_with_versions_and_hooks() -> None:
@@ -223,6 +223,7 @@ def test_a_broken_plugin_is_skipped_and_reported(tmp_path: Path) -> None:
         finally:
             db.close()
         result = CliRunner().invoke(main, ["plugins", "--json"])
+    assert result.exit_code == 1
     problems = json.loads(result.output)["problems"]
     assert {
         "plugin": "broken",
@@ -231,35 +232,44 @@ def test_a_broken_plugin_is_skipped_and_reported(tmp_path: Path) -> None:
     } in problems
 
 
-class VersionPlugin:
-    """Adds a ``version`` column to models that ask for it, and a service to each instance."""
+class RevisionPlugin:
+    """Adds a ``revision`` column to models that ask for it (an option it declares), and a service to each instance."""
 
     @hookimpl
-    def dataflow_register_schema_extensions(self, register: Any) -> None:
+    def dataflow_register_model_options(self, register: ModelOptionRegister) -> None:
+        register("revisions", "keep a revision number")
+
+    @hookimpl
+    def dataflow_register_schema_extensions(self, register: SchemaExtensionRegister) -> None:
         def extend(schema: ModelSchema) -> ModelSchema:
-            if not schema.options.get("versioned"):
+            if not schema.options.get("revisions"):
                 return schema
-            version = FieldSchema(name="version", kind=FieldKind.INT, default=1)
-            return attrs.evolve(schema, fields=(*schema.fields, version))
+            revision = FieldSchema(name="revision", kind=FieldKind.INT, default=1)
+            return attrs.evolve(schema, fields=(*schema.fields, revision))
 
         register(extend)
 
     @hookimpl
-    def dataflow_instance_created(self, db: Any) -> None:
-        db.versioning = "on"
+    def dataflow_instance_created(self, db: DataFlow) -> None:
+        db.extensions.add(Revisions("on"))
+
+
+@attrs.frozen
+class Revisions:
+    state: str
 
 
 def test_schema_extensions_and_instance_services(tmp_path: Path) -> None:
-    with plugin_registered(VersionPlugin(), "versions"):
+    with plugin_registered(RevisionPlugin(), "revisions"):
         db = DataFlow(f"sqlite:///{tmp_path / 'v.db'}")
-    try:
-        assert db.versioning == "on"  # type: ignore[attr-defined]
+        try:
+            assert db.extensions.get(Revisions) == Revisions("on")
 
-        @db.model
-        class Doc:
-            title: str
-            __dataflow__ = {"versioned": True}
+            @db.model
+            class Doc:
+                title: str
+                __dataflow__ = {"revisions": True}
 
-        assert run_node(db, "DocCreateNode", {"title": "a"}) == {"id": 1, "title": "a", "version": 1}
-    finally:
-        db.close()
+            assert run_node(db, "DocCreateNode", {"title": "a"}) == {"id": 1, "title": "a", "revision": 1}
+        finally:
+            db.close()

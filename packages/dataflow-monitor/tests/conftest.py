@@ -40,9 +40,7 @@ def define_item(db: DataFlow, **options: Any) -> None:
 
 
 def monitor(db: DataFlow) -> Monitor:
-    found = db.monitor  # type: ignore[attr-defined]
-    assert isinstance(found, Monitor)
-    return found
+    return Monitor.of(db)
 
 
 async def run(workflow: WorkflowBuilder, **options: Any) -> dict[str, Any]:

@@ -11,11 +11,7 @@ from conftest import define_item, one_node, run
 from dataflow import DataFlow, WorkflowError
 from dataflow.bulk.strategy import BulkRequest
 from dataflow.database import registered_bulk_strategies
-from dataflow.errors import ValidationError
-from dataflow_monitor import ConcurrentUpdateError
-from dataflow_monitor.versioning import core_checks_versions
-
-pytestmark = pytest.mark.skipif(not core_checks_versions(), reason="this dataflow-core has no version_field")
+from dataflow.errors import ConcurrentUpdateError, ValidationError
 
 
 def upsert_strategies(db: DataFlow) -> list[str]:

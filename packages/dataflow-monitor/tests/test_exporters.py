@@ -14,6 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dataflow import DataFlow
 from dataflow.errors import ConfigError
+from dataflow.plugins import PluginHost
 from dataflow_monitor import metrics_app, registry_for, start_http_server
 
 
@@ -106,9 +107,15 @@ def _get(url: str) -> str:
         return str(response.read().decode())
 
 
-def test_an_instance_without_the_monitor_is_refused_with_the_reason() -> None:
-    class NotMonitored:
-        label = "sqlite:///nowhere.db"
-
-    with pytest.raises(ConfigError, match="has no dataflow-monitor"):
-        registry_for(NotMonitored())
+def test_an_instance_without_the_monitor_is_refused_with_the_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DATAFLOW_DISABLE_PLUGINS", "monitor")
+    host = PluginHost()
+    monkeypatch.setattr("dataflow.database.plugin_host", lambda: host)
+    db = DataFlow(f"sqlite:///{tmp_path / 'plain.db'}")
+    try:
+        with pytest.raises(ConfigError, match="has no dataflow-monitor"):
+            registry_for(db)
+    finally:
+        db.close()

@@ -13,7 +13,7 @@ from conftest import define_item, monitor, one_node, run, samples
 from dataflow import DataFlow, LocalRuntime, WorkflowBuilder
 from dataflow.errors import MigrationError
 from dataflow.testing.servers import fresh_database
-from dataflow_monitor import HealthReport
+from dataflow_monitor import HealthCheck, HealthReport
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_a_reachable_database_is_healthy_with_version_round_trip_and_pool(any_da
     async def body() -> tuple[DataFlow, HealthReport]:
         db = DataFlow(any_database_url)
         try:
-            report = await db.health()  # type: ignore[attr-defined]
+            report = await HealthCheck.of(db)()
         finally:
             await db.close_async()
         return db, report
@@ -47,7 +47,7 @@ def test_a_server_that_is_down_is_reported_down_not_raised(scheme: str, closed_p
     async def body() -> tuple[DataFlow, HealthReport]:
         db = DataFlow(f"{scheme}://root@127.0.0.1:{closed_port}/nothing", connect_timeout=2)
         try:
-            report = await db.health()  # type: ignore[attr-defined]
+            report = await HealthCheck.of(db)()
         finally:
             await db.close_async()
         return db, report
@@ -61,10 +61,10 @@ def test_a_server_that_is_down_is_reported_down_not_raised(scheme: str, closed_p
 def test_the_sync_form_works_outside_and_inside_an_event_loop(tmp_path: object) -> None:
     db = DataFlow(f"sqlite:///{tmp_path}/sync.db")
     try:
-        assert db.health.sync().healthy  # type: ignore[attr-defined]
+        assert HealthCheck.of(db).sync().healthy
 
         async def inside() -> HealthReport:
-            report: HealthReport = db.health.sync()  # type: ignore[attr-defined]
+            report: HealthReport = HealthCheck.of(db).sync()
             return report
 
         assert asyncio.run(inside()).healthy
@@ -78,7 +78,7 @@ def test_health_check_node_reports_each_database_and_false_when_one_is_down(tmp_
     try:
         # Open the SQLite file once first: two first connections at once may find it locked (a
         # dataflow-sqlite issue, reported), which is not what this test is about.
-        assert up.health.sync().healthy  # type: ignore[attr-defined]
+        assert HealthCheck.of(up).sync().healthy
         workflow = WorkflowBuilder()
         workflow.add_node("HealthCheckNode", "up", {"databases": [up.label]})
         workflow.add_node("HealthCheckNode", "both", {"databases": [up, down]})
@@ -108,7 +108,7 @@ def test_old_prepared_transactions_make_postgres_degraded(postgres_session_datab
             await raw.execute(f"PREPARE TRANSACTION '{gid}'")
             monitor(db).configure(prepared_transaction_age=0.0)
             await asyncio.sleep(0.05)
-            return await db.health()  # type: ignore[no-any-return, attr-defined]
+            return await HealthCheck.of(db)()
         finally:
             await raw.execute(f"ROLLBACK PREPARED '{gid}'")
             await raw.execute("DROP TABLE monitor_prepared")
@@ -127,7 +127,7 @@ def test_health_after_work_shows_in_the_snapshot(tmp_path: object) -> None:
         define_item(db)
         try:
             await run(one_node(db.nodes["ItemCreateNode"], {"name": "a"}))
-            await db.health()  # type: ignore[attr-defined]
+            await HealthCheck.of(db)()
             return monitor(db).snapshot()
         finally:
             await db.close_async()
@@ -156,11 +156,11 @@ def test_pending_migrations_make_health_degraded_until_migrated(sqlite_or_postgr
         db = DataFlow(sqlite_or_postgres_url, env="production")  # nothing is created or altered by itself
         define_item(db)  # Item(name, qty)
         try:
-            before = await db.health()  # type: ignore[attr-defined]
+            before = await HealthCheck.of(db)()
             await db.migrate_async()
-            after = await db.health()  # type: ignore[attr-defined]
+            after = await HealthCheck.of(db)()
             dropped = DataFlow(sqlite_or_postgres_url, env="production")
-            no_models = await dropped.health()  # type: ignore[attr-defined]
+            no_models = await HealthCheck.of(dropped)()
             await dropped.close_async()
         finally:
             await db.close_async()
@@ -188,7 +188,7 @@ def test_pending_migrations_are_null_when_the_dialect_cannot_read_its_schema(
 
     monkeypatch.setattr(db.dialect, "introspector", cannot)
     try:
-        report: HealthReport = db.health.sync()  # type: ignore[attr-defined]
+        report: HealthReport = HealthCheck.of(db).sync()
     finally:
         db.close()
     assert report.status == "ok" and report.pending_migrations is None, report
@@ -229,7 +229,7 @@ def test_prepared_xa_branches_of_dataflow_txn_are_judged_by_the_age_their_id_car
                     await cursor.execute(f"XA END '{gid}'")
                     await cursor.execute(f"XA PREPARE '{gid}'")
             monitor(db).configure(prepared_transaction_age=3600.0)
-            return await db.health()  # type: ignore[no-any-return, attr-defined]
+            return await HealthCheck.of(db)()
         finally:
             for raw, gid in raws:
                 async with raw.cursor() as cursor:

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
+import pymysql
+import pytest
 from conftest import Gate, define_item, monitor, run, samples
 
 from dataflow import DataFlow, WorkflowBuilder, WorkflowError
 from dataflow.errors import DeadlockError
+from dataflow.testing.servers import server_url, unreachable, with_database
+from dataflow.url import DatabaseURL
+from dataflow_monitor.fingerprint import fingerprint
 from dataflow_monitor.lockwatch import chains
 
 
@@ -88,7 +97,7 @@ def test_a_long_lock_wait_is_reported_while_it_happens_with_the_blocking_session
         return db
 
     db = asyncio.run(body())
-    (wait,) = monitor(db).lock_waits
+    (wait,) = monitor(db).lock_waits.entries
     assert 0.3 <= wait.waited < 5
     assert wait.blocked.statement is not None and wait.blocked.statement.lstrip().upper().startswith("UPDATE")
     assert len(wait.chain) == 2 and wait.chain[1].session != wait.blocked.session
@@ -116,3 +125,140 @@ def test_the_lock_watcher_does_nothing_on_sqlite(tmp_path: object) -> None:
             await db.close_async()
 
     asyncio.run(body())
+
+
+def test_a_lock_wait_is_reported_without_the_values_of_its_statements(server_database_url: str) -> None:
+    async def body() -> DataFlow:
+        db = DataFlow(server_database_url)
+        define_item(db)
+        try:
+            a, _ = await _two_rows(db)
+            locked = asyncio.Event()
+            holder = WorkflowBuilder()
+            holder.add_node(db.nodes["ItemUpdateNode"], "lock", {"id": a, "fields": {"name": "holder-secret"}})
+            holder.add_node(Gate, "hold", {"signal": locked, "sleep": 1.0})
+            holder.add_connection("lock", "id", "hold", "after")
+            waiter = WorkflowBuilder()
+            waiter.add_node(Gate, "wait", {"event": locked, "next_id": a})
+            waiter.add_node(db.nodes["ItemUpdateNode"], "blocked", {"fields": {"name": "SSN-123-45-6789"}})
+            waiter.add_connection("wait", "id", "blocked", "id")
+            async with monitor(db).watch_locks(threshold=0.3, interval=0.1):
+                await asyncio.gather(run(holder, transaction=True), run(waiter, transaction=True))
+        finally:
+            await db.close_async()
+        return db
+
+    db = asyncio.run(body())
+    (wait,) = monitor(db).lock_waits.entries
+    text = repr(wait.as_dict()) + repr(monitor(db).snapshot()["lock_waits"])
+    assert "SSN-123" not in text and "holder-secret" not in text and str(wait.blocked.session) in text
+    assert wait.blocked.statement is not None and wait.blocked.statement.upper().startswith("UPDATE")
+
+
+def _mysql_admin(database: str | None = None) -> Any:
+    url = DatabaseURL.parse(server_url("mysql"))
+    return pymysql.connect(
+        host=url.host or "127.0.0.1",
+        port=url.port or 3306,
+        user=url.username or "root",
+        password=url.password or "",
+        database=database,
+        autocommit=True,
+    )
+
+
+@pytest.fixture
+def other_database_lock_wait() -> Iterator[int]:
+    """A lock wait in a database of its own (another application's): yields the waiting thread id."""
+    name = f"t_other_{secrets.token_hex(6)}"
+    try:
+        admin = _mysql_admin()
+    except pymysql.err.MySQLError as exc:
+        unreachable("mysql", exc)
+    holder = waiter = None
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE `{name}`")
+            cursor.execute(f"CREATE TABLE `{name}`.accounts (id INT PRIMARY KEY, ssn VARCHAR(20)) ENGINE=InnoDB")
+            cursor.execute(f"INSERT INTO `{name}`.accounts VALUES (1, 'none')")
+        holder, waiter = _mysql_admin(name), _mysql_admin(name)
+        holder.begin()
+        holder.cursor().execute("UPDATE accounts SET ssn = 'held' WHERE id = 1")
+        waiter.cursor().execute("SET SESSION innodb_lock_wait_timeout = 20")
+        waiting = waiter.thread_id()
+
+        outcome: list[BaseException] = []
+
+        def wait() -> None:
+            try:
+                waiter.begin()
+                waiter.cursor().execute("UPDATE accounts SET ssn = 'OTHER-APP-SSN' WHERE id = 1")
+                waiter.commit()
+            except pymysql.err.MySQLError as exc:
+                outcome.append(exc)
+
+        thread = threading.Thread(target=wait)
+        thread.start()
+        with admin.cursor() as cursor:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                cursor.execute(
+                    "SELECT COUNT(*) FROM information_schema.INNODB_TRX "
+                    "WHERE trx_mysql_thread_id = %s AND trx_state = 'LOCK WAIT'",
+                    (waiting,),
+                )
+                if cursor.fetchone()[0]:
+                    break
+                # InnoDB refreshes its INNODB_TRX snapshot only after 100 ms without a reader.
+                time.sleep(0.25)
+            else:
+                pytest.fail(f"the other database's lock wait did not start ({outcome})")
+        try:
+            yield waiting
+        finally:
+            holder.rollback()
+            thread.join(30)
+    finally:
+        for connection in (holder, waiter):
+            if connection is not None:
+                connection.close()
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+def test_the_mariadb_lock_watcher_ignores_waits_of_other_databases(other_database_lock_wait: int) -> None:
+    name = f"t_{secrets.token_hex(6)}"
+    admin = _mysql_admin()
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}`")
+    try:
+
+        async def body() -> list[Any]:
+            db = DataFlow(with_database(server_url("mysql"), name))
+            try:
+                watcher = monitor(db).watch_locks(threshold=0.0)
+                await asyncio.sleep(0.2)
+                found = await watcher.poll()
+                assert watcher.errors == 0
+                return found
+            finally:
+                await db.close_async()
+
+        found = asyncio.run(body())
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+    assert found == [], found
+    assert all(wait.blocked.session != other_database_lock_wait for wait in found)
+
+
+def test_statement_text_loses_its_literal_values() -> None:
+    sql = "INSERT INTO `t` (`a`, `b`) VALUES ('Ann','SSN-123-45-6789'),('B\\'o''b',42),(X'00ff',-1.5e3)"
+    assert fingerprint(sql) == "INSERT INTO `t` (`a`, `b`) VALUES (?,?)"
+    assert fingerprint('UPDATE "t_1"."items" SET qty = $1 WHERE id = $2 LIMIT 10') == (
+        'UPDATE "t_1"."items" SET qty = $1 WHERE id = $2 LIMIT ?'
+    )
+    assert fingerprint("UPDATE x SET v = 'cut short by the serv") == "UPDATE x SET v = ?"
+    assert fingerprint(None) is None

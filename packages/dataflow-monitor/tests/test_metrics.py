@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
-import attrs
 import prometheus_client
 import pytest
 from conftest import define_item, monitor, one_node, run, samples
@@ -15,7 +14,6 @@ from dataflow import DataFlow, WorkflowBuilder, WorkflowError
 from dataflow.events import StatementExecuted
 from dataflow.testing.servers import fresh_database
 from dataflow_monitor.families import MAX_LABEL_SETS
-from dataflow_monitor.monitor import WorkflowFinished
 
 
 def test_statements_are_counted_by_model_and_operation_with_latency_and_rows(any_database_url: str) -> None:
@@ -165,7 +163,6 @@ def test_label_sets_are_bounded(tmp_path: object) -> None:
     assert counts[(("model", "other"), ("operation", "other"))] == 20
 
 
-@pytest.mark.skipif(WorkflowFinished is None, reason="this dataflow-core emits no WorkflowFinished event yet")
 def test_workflow_durations_are_measured_by_outcome(tmp_path: object) -> None:
     async def body() -> DataFlow:
         db = DataFlow(f"sqlite:///{tmp_path}/runs.db")
@@ -183,7 +180,6 @@ def test_workflow_durations_are_measured_by_outcome(tmp_path: object) -> None:
     assert counts == {(("outcome", "ok"),): 1, (("outcome", "error"),): 1}
 
 
-@pytest.mark.skipif(not hasattr(DataFlow, "pools"), reason="this dataflow-core reports no pool events yet")
 def test_pool_acquire_waits_are_measured(any_database_url: str) -> None:
     async def body() -> DataFlow:
         db = DataFlow(any_database_url)
@@ -199,9 +195,6 @@ def test_pool_acquire_waits_are_measured(any_database_url: str) -> None:
     assert samples(db, "dataflow_pool_acquire_wait_seconds_count")[()] == 3
 
 
-@pytest.mark.skipif(
-    "key" not in attrs.fields_dict(StatementExecuted), reason="this dataflow-core reports no rows read yet"
-)
 def test_rows_read_are_counted(any_database_url: str) -> None:
     async def body() -> DataFlow:
         db = DataFlow(any_database_url)

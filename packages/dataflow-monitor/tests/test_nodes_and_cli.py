@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import operator
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from conftest import define_item, monitor, one_node, run
 from dataflow import DataFlow, LocalRuntime, WorkflowBuilder
 from dataflow.cli import build_cli
 from dataflow.errors import ConfigError, ValidationError
-from dataflow_monitor import start_http_server
+from dataflow_monitor import HealthCheck, start_http_server
 from dataflow_monitor.settings import load_settings
 
 
@@ -90,8 +91,11 @@ def test_every_instance_gets_a_monitor_metrics_and_health(tmp_path: Path) -> Non
     db = DataFlow(f"sqlite:///{tmp_path}/wired.db")
     try:
         assert monitor(db).db is db
-        assert db.metrics is monitor(db).metrics  # type: ignore[attr-defined]
-        assert callable(db.health)  # type: ignore[attr-defined]
+        assert HealthCheck.of(db) is db.extensions.get(HealthCheck)
+        # The shortcuts users already call, which type checkers do not see (typed code uses X.of(db)).
+        shortcuts = operator.attrgetter("monitor", "metrics", "health")(db)
+        assert shortcuts == (monitor(db), monitor(db).metrics, HealthCheck.of(db))
+        assert "monitor" not in vars(db)
     finally:
         db.close()
 
@@ -109,5 +113,37 @@ def test_settings_come_from_the_environment_and_unknown_ones_are_refused(monkeyp
     try:
         with pytest.raises(ConfigError, match="did you mean 'slow_query_seconds'"):
             monitor(db).configure(slow_query_second=1)
+    finally:
+        db.close()
+
+
+def test_a_malformed_environment_variable_is_an_error_naming_it_when_the_instance_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATAFLOW_MONITOR_SLOW_QUERY_SECONDS", "0.25")
+    monkeypatch.setenv("DATAFLOW_MONITOR_EXPLAIN_TIMEOUT", "five")
+    with pytest.raises(ConfigError, match="DATAFLOW_MONITOR_EXPLAIN_TIMEOUT must be a number, got 'five'") as info:
+        DataFlow("sqlite:///:memory:")
+    assert info.value.field == "explain_timeout"
+    assert "SLOW_QUERY_SECONDS" not in str(info.value)  # the valid one is not blamed
+
+
+def test_every_malformed_variable_is_named_and_out_of_range_ones_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAFLOW_MONITOR_LOCK_POLL_SECONDS", "-1")
+    monkeypatch.setenv("DATAFLOW_MONITOR_TRACING", "sometimes")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert "DATAFLOW_MONITOR_LOCK_POLL_SECONDS: monitor setting lock_poll_seconds must not be negative" in message
+    assert "DATAFLOW_MONITOR_TRACING must be a boolean" in str(info.value)
+
+
+def test_valid_variables_are_all_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATAFLOW_MONITOR_SLOW_QUERY_SECONDS", "0.25")
+    monkeypatch.setenv("DATAFLOW_MONITOR_LOCK_WAIT_SECONDS", "3")
+    db = DataFlow("sqlite:///:memory:")
+    try:
+        assert monitor(db).settings.slow_query_seconds == 0.25
+        assert monitor(db).settings.lock_wait_seconds == 3.0
     finally:
         db.close()

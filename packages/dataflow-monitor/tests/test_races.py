@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-import attrs
 import pytest
 from conftest import Gate, define_item, monitor, one_node, run, samples
 
 from dataflow import DataFlow, WorkflowBuilder, WorkflowError
-from dataflow.errors import ConfigError
-from dataflow.events import StatementExecuted
-from dataflow_monitor import ConcurrentUpdateError
+from dataflow.errors import ConcurrentUpdateError, ConfigError
 from dataflow_monitor.lostupdates import LostUpdateDetector
-from dataflow_monitor.versioning import core_checks_versions
-
-needs_core_versions = pytest.mark.skipif(
-    not core_checks_versions(), reason="this dataflow-core does not honour ModelSchema.version_field yet"
-)
-needs_event_keys = pytest.mark.skipif(
-    "key" not in attrs.fields_dict(StatementExecuted), reason="this dataflow-core's events carry no row key yet"
-)
 
 
 def test_a_versioned_model_gets_a_version_column_starting_at_1(any_database_url: str) -> None:
@@ -86,7 +75,6 @@ def _read_then_update(
     return workflow
 
 
-@needs_core_versions
 def test_a_stale_write_on_a_versioned_model_raises_concurrent_update_error(server_database_url: str) -> None:
     async def body() -> DataFlow:
         db = DataFlow(server_database_url)
@@ -135,7 +123,6 @@ def test_the_detector_stays_quiet_for_a_fresh_read_another_row_or_an_old_read() 
     assert detector.write("C", "Item", 4, now=5.0) is None  # outside the window
 
 
-@needs_event_keys
 def test_two_runs_reading_then_updating_the_same_row_are_reported(server_database_url: str) -> None:
     async def body() -> DataFlow:
         db = DataFlow(server_database_url)

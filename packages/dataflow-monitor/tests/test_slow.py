@@ -8,7 +8,7 @@ import logging
 import pytest
 from conftest import define_item, monitor, one_node, run, samples
 
-from dataflow import DataFlow
+from dataflow import DataFlow, LocalRuntime
 
 
 def _define_two(db: DataFlow) -> None:
@@ -125,3 +125,42 @@ def test_a_plan_that_cannot_be_made_never_fails_the_workflow(
     db = asyncio.run(body())
     inserts = [e for e in monitor(db).slow.entries if e.sql.startswith("INSERT")]
     assert inserts and all(e.plan is None and e.plan_error for e in inserts)
+
+
+def _explained_local_runtime_db(url: str) -> DataFlow:
+    db = DataFlow(url)
+    define_item(db, indexes=[("name",)])
+    monitor(db).configure(slow_query_seconds=0.0, explain=True)
+    return db
+
+
+def _read_plans(db: DataFlow) -> list[str | None]:
+    return [e.plan for e in monitor(db).slow.entries if e.operation == "read" and e.sql.startswith("SELECT")]
+
+
+def test_settle_waits_for_plans_of_statements_run_through_the_synchronous_local_runtime(any_database_url: str) -> None:
+    db = _explained_local_runtime_db(any_database_url)
+    try:
+        results, _ = LocalRuntime().execute(one_node(db.nodes["ItemCreateNode"], {"name": "a"}))
+        LocalRuntime().execute(one_node(db.nodes["ItemReadNode"], {"id": results["n"]["id"]}))
+        asyncio.run(monitor(db).settle())
+        plans = _read_plans(db)
+        assert plans and all(plans), [e.as_dict() for e in monitor(db).slow.entries]
+    finally:
+        db.close()
+
+
+def test_settle_waits_for_plans_of_local_runtime_runs_inside_a_running_loop(any_database_url: str) -> None:
+    db = _explained_local_runtime_db(any_database_url)
+
+    async def body() -> list[str | None]:
+        results, _ = LocalRuntime().execute(one_node(db.nodes["ItemCreateNode"], {"name": "a"}))
+        LocalRuntime().execute(one_node(db.nodes["ItemReadNode"], {"id": results["n"]["id"]}))
+        await monitor(db).settle()
+        try:
+            return _read_plans(db)
+        finally:
+            await db.close_async()
+
+    plans = asyncio.run(body())
+    assert plans and all(plans), [e.as_dict() for e in monitor(db).slow.entries]

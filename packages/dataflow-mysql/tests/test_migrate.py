@@ -22,6 +22,7 @@ from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, WorkflowErro
 from dataflow.errors import MigrationError
 from dataflow.migrate.live import LiveForeignKey, LiveIndex, LiveTable
 from dataflow.testing.helpers import Color, Priority, define_kinds, run_node
+from dataflow_mysql.migrate import MySQLSchemaEditor
 from dataflow_mysql.type_changes import canonical, widens
 
 T = TypeVar("T")
@@ -887,9 +888,10 @@ def test_two_processes_migrating_at_once_apply_the_plan_once(url: str, open_db: 
 
 def test_the_lock_is_named_after_the_database_within_mysqls_64_characters() -> None:
     short = DataFlow("mysql://root@127.0.0.1:3306/shop", env="production").dialect.schema_editor({})
-    assert short.lock_name() == "dataflow_migrate:shop"  # type: ignore[attr-defined]
     long = DataFlow("mysql://root@127.0.0.1:3306/" + "d" * 64, env="production").dialect.schema_editor({})
-    assert len(long.lock_name()) <= 64  # type: ignore[attr-defined]
+    assert isinstance(short, MySQLSchemaEditor) and isinstance(long, MySQLSchemaEditor)
+    assert short.lock_name() == "dataflow_migrate:shop"
+    assert len(long.lock_name()) <= 64
 
 
 def test_a_second_migration_waits_for_the_lock_and_gives_up_clearly(

@@ -15,6 +15,7 @@ from dataflow import DataFlow, UniqueViolationError, ValidationError, WorkflowEr
 from dataflow.database import registered_bulk_strategies
 from dataflow.url import DatabaseURL
 from dataflow.workflow import LocalRuntime, WorkflowBuilder
+from dataflow_postgres import PostgresDialect
 
 
 @pytest.fixture
@@ -266,7 +267,7 @@ def test_copy_falls_back_to_unnest_under_row_level_security(dataflow_database_ur
         # The refused COPY took keys from the sequence first: the ids are the rows' all the same.
         assert result["inserted"] == 5
         assert result["ids"] == [row[0] for row in fetch(url, 'SELECT id FROM "item" ORDER BY sku')]
-        assert instance.dialect.rls_tables == {'"item"'}  # type: ignore[attr-defined]
+        assert isinstance(instance.dialect, PostgresDialect) and instance.dialect.rls_tables == {'"item"'}
         # Remembered: the next request picks unnest directly, inside a run's transaction too.
         workflow = WorkflowBuilder()
         workflow.add_node(instance.nodes["ItemBulkCreateNode"], "node", {"data": items(5, start=5)})

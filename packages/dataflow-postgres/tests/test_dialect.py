@@ -50,7 +50,8 @@ def test_url_options_win_over_settings() -> None:
         "postgresql://postgres@127.0.0.1/test?pool_size=3&pool_timeout=2&command_timeout=4&sslmode=disable",
         pool_size=20,
     )
-    options = db.dialect.options  # type: ignore[attr-defined]
+    assert isinstance(db.dialect, PostgresDialect)
+    options = db.dialect.options
     assert (options.pool_size, options.pool_timeout) == (3, 2.0)
     assert (options.command_timeout, options.sslmode) == (4.0, "disable")
     db.close()
@@ -58,7 +59,7 @@ def test_url_options_win_over_settings() -> None:
 
 def test_pgbouncer_mode_turns_off_the_statement_cache() -> None:
     db = DataFlow("postgresql://postgres@127.0.0.1/test?pgbouncer=true")
-    assert db.dialect.options.statement_cache_size == 0  # type: ignore[attr-defined]
+    assert isinstance(db.dialect, PostgresDialect) and db.dialect.options.statement_cache_size == 0
     db.close()
 
 
@@ -184,3 +185,22 @@ def test_server_version_is_the_version_number(dataflow_database_url: str) -> Non
 
     version = asyncio.run(main())
     assert version.split(".")[0].isdigit() and int(version.split(".")[0]) >= 12
+
+
+def test_a_schema_that_does_not_exist_is_a_config_error_naming_it(pg_database: str) -> None:
+    db = DataFlow(f"{pg_database}?schema=no_such_schema_here")
+
+    @db.model
+    class Thing:
+        name: str
+
+    async def body() -> None:
+        try:
+            await db.create_tables_async()
+        finally:
+            await db.close_async()
+
+    with pytest.raises(ConfigError, match="has no schema 'no_such_schema_here'; create it") as info:
+        asyncio.run(body())
+    assert info.value.field == "schema"
+    assert 'CREATE SCHEMA "no_such_schema_here"' in str(info.value)

@@ -8,6 +8,7 @@ import pytest
 from pg_testing import run_node, server_connections, wait_for_connections
 
 from dataflow import AsyncLocalRuntime, DataFlow, PoolTimeoutError, WorkflowBuilder
+from dataflow.dialect import Pool
 from dataflow.errors import ConnectionError
 
 
@@ -83,20 +84,20 @@ def test_separate_event_loops_never_share_connections(dataflow_database_url: str
 def test_a_pool_refuses_another_event_loop(dataflow_database_url: str) -> None:
     db = DataFlow(dataflow_database_url)
 
-    async def make() -> object:
+    async def make() -> Pool:
         return await db.dialect.create_pool()
 
     pool = asyncio.run(make())
 
     async def use() -> BaseException:
         try:
-            await pool.acquire()  # type: ignore[attr-defined]
+            await pool.acquire()
         except ConnectionError as exc:
             return exc
         raise AssertionError("a connection crossed event loops")
 
     assert "another event loop" in str(asyncio.run(use()))
-    pool.terminate()  # type: ignore[attr-defined]
+    pool.terminate()
     db.close()
     assert wait_for_connections(dataflow_database_url, 0) == 0
 

@@ -10,6 +10,7 @@ import pytest
 from pg_testing import fetch
 
 from dataflow import AsyncLocalRuntime, DataFlow, LocalRuntime, NotFoundError, TransactionError, WorkflowError
+from dataflow.errors import DataFlowError
 from dataflow.nodes.base import Node
 from dataflow.session import Session
 from dataflow.workflow import WorkflowBuilder
@@ -121,7 +122,8 @@ def test_a_bad_row_found_mid_copy_inside_a_transaction_keeps_nothing(db: DataFlo
     workflow.add_connection("one", "id", "bulk", "batch_size")
     with pytest.raises(WorkflowError) as info:
         LocalRuntime().execute(workflow.build(), transaction=True)
-    assert "data[20000]" in str(info.value.cause) and info.value.cause.field == "qty"  # type: ignore[attr-defined]
+    assert isinstance(info.value.cause, DataFlowError)
+    assert "data[20000]" in str(info.value.cause) and info.value.cause.field == "qty"
     assert fetch(db.label, 'SELECT count(*) FROM "item"')[0][0] == 0
     # The connection that carried the aborted COPY serves the next run at once.
     data[20_000] = {"sku": "good", "qty": 1}

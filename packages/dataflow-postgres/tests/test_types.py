@@ -16,6 +16,7 @@ from pg_testing import fetch, run_node
 from dataflow import CheckViolationError, DataFlow, MaxLength, ValidationError, WorkflowError
 from dataflow.fields import Array
 from dataflow.testing.helpers import define_kinds
+from dataflow_postgres import PostgresDialect
 
 
 class Size(enum.Enum):
@@ -33,6 +34,11 @@ def db(dataflow_database_url: str) -> Iterator[DataFlow]:
     instance = DataFlow(dataflow_database_url)
     yield instance
     instance.close()
+
+
+def postgres(db: DataFlow) -> PostgresDialect:
+    assert isinstance(db.dialect, PostgresDialect)
+    return db.dialect
 
 
 def every_kind(i: int) -> dict[str, Any]:
@@ -62,7 +68,7 @@ def test_column_types(db: DataFlow) -> None:
         db.label,
         "SELECT column_name, data_type, character_maximum_length FROM information_schema.columns "
         "WHERE table_schema = $1 AND table_name = 'kinds'",
-        db.dialect.options.schema,  # type: ignore[attr-defined]
+        postgres(db).options.schema,
     )
     types = {row[0]: (row[1], row[2]) for row in rows}
     assert types == {
@@ -250,7 +256,7 @@ def test_array_fields_are_native_array_columns(db: DataFlow) -> None:
         db.label,
         "SELECT column_name, data_type, udt_name FROM information_schema.columns "
         "WHERE table_schema = $1 AND table_name = 'vector'",
-        db.dialect.options.schema,  # type: ignore[attr-defined]
+        postgres(db).options.schema,
     )
     types = {row[0]: (row[1], row[2]) for row in rows}
     assert types["counts"] == ("ARRAY", "_int8")

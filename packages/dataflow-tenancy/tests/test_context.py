@@ -10,7 +10,7 @@ from tenancy_helpers import arun, define_models, everything, fails, open_db, run
 
 from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder, hookimpl
 from dataflow.plugins import plugin_registered
-from dataflow_tenancy import TenantAdminAccess, TenantMismatchError, TenantRequiredError, TenantScope
+from dataflow_tenancy import Tenancy, TenantAdminAccess, TenantMismatchError, TenantRequiredError, TenantScope
 
 NODE_INPUTS: dict[str, dict[str, Any]] = {
     "Create": {"name": "x", "email": "x@example.com"},
@@ -42,11 +42,11 @@ def test_the_run_argument_sets_the_tenant(sqlite_db: DataFlow) -> None:
 
 
 def test_a_sync_block_sets_the_tenant(sqlite_db: DataFlow) -> None:
-    with sqlite_db.tenant("acme") as scope:  # type: ignore[attr-defined]
+    with Tenancy.of(sqlite_db).tenant("acme") as scope:
         assert scope == TenantScope("acme")
         assert run(sqlite_db, "CustomerCreateNode", {"name": "a", "email": "a@example.com"})["tenant_id"] == "acme"
-        assert sqlite_db.tenancy.current() == TenantScope("acme")  # type: ignore[attr-defined]
-    assert sqlite_db.tenancy.current() is None  # type: ignore[attr-defined]
+        assert Tenancy.of(sqlite_db).current() == TenantScope("acme")
+    assert Tenancy.of(sqlite_db).current() is None
     assert isinstance(fails(sqlite_db, "CustomerCountNode"), TenantRequiredError)
 
 
@@ -54,7 +54,7 @@ def test_an_async_block_sets_the_tenant(sqlite_db: DataFlow) -> None:
     async def create() -> Any:
         workflow = WorkflowBuilder()
         workflow.add_node(sqlite_db.nodes["CustomerCreateNode"], "c", {"name": "a", "email": "a@example.com"})
-        async with sqlite_db.tenant("globex"):  # type: ignore[attr-defined]
+        async with Tenancy.of(sqlite_db).tenant("globex"):
             results, _ = await AsyncLocalRuntime().execute_async(workflow)
         return results["c"]
 
@@ -62,8 +62,8 @@ def test_an_async_block_sets_the_tenant(sqlite_db: DataFlow) -> None:
 
 
 def test_blocks_nest_and_the_innermost_wins(sqlite_db: DataFlow) -> None:
-    with sqlite_db.tenant("acme"):  # type: ignore[attr-defined]
-        with sqlite_db.tenant("globex"):  # type: ignore[attr-defined]
+    with Tenancy.of(sqlite_db).tenant("acme"):
+        with Tenancy.of(sqlite_db).tenant("globex"):
             run(sqlite_db, "CustomerCreateNode", {"name": "g", "email": "g@example.com"})
         run(sqlite_db, "CustomerCreateNode", {"name": "a", "email": "a@example.com"})
     assert [(r["name"], r["tenant_id"]) for r in everything(sqlite_db, "Customer")] == [
@@ -73,7 +73,7 @@ def test_blocks_nest_and_the_innermost_wins(sqlite_db: DataFlow) -> None:
 
 
 def test_a_run_tenant_that_contradicts_the_block_is_refused(sqlite_db: DataFlow) -> None:
-    with sqlite_db.tenant("acme"):  # type: ignore[attr-defined]
+    with Tenancy.of(sqlite_db).tenant("acme"):
         error = fails(sqlite_db, "CustomerCreateNode", {"name": "a", "email": "a@example.com"}, tenant="globex")
         assert isinstance(error, TenantMismatchError)
         assert run(sqlite_db, "CustomerCountNode", {}, tenant="acme") == {"count": 0}
@@ -83,12 +83,12 @@ def test_a_run_tenant_that_contradicts_the_block_is_refused(sqlite_db: DataFlow)
 def test_invalid_tenant_ids_are_refused(sqlite_db: DataFlow, tenant: Any) -> None:
     assert isinstance(fails(sqlite_db, "CustomerCountNode", {}, tenant=tenant), TenantMismatchError)
     with pytest.raises(TenantMismatchError):
-        sqlite_db.tenant(tenant)  # type: ignore[attr-defined]
+        Tenancy.of(sqlite_db).tenant(tenant)
 
 
 def test_concurrent_tasks_each_keep_their_own_block(sqlite_db: DataFlow) -> None:
     async def one(tenant: str, delay: float) -> list[str]:
-        async with sqlite_db.tenant(tenant):  # type: ignore[attr-defined]
+        async with Tenancy.of(sqlite_db).tenant(tenant):
             await asyncio.sleep(delay)
             workflow = WorkflowBuilder()
             workflow.add_node(sqlite_db.nodes["CustomerCreateNode"], "c", {"name": tenant, "email": f"{tenant}@x"})
@@ -179,7 +179,7 @@ def test_a_false_admin_flag_is_no_admin_scope(sqlite_db: DataFlow) -> None:
 
 def test_a_sync_run_inside_a_running_loop_sees_the_block(sqlite_db: DataFlow) -> None:
     async def inside_a_loop() -> Any:
-        with sqlite_db.tenant("acme"):  # type: ignore[attr-defined]
+        with Tenancy.of(sqlite_db).tenant("acme"):
             return run(sqlite_db, "CustomerCreateNode", {"name": "a", "email": "a@x"})
 
     assert arun(inside_a_loop)["tenant_id"] == "acme"
@@ -190,12 +190,12 @@ def test_a_sync_run_inside_a_running_loop_sees_the_block(sqlite_db: DataFlow) ->
 
 def test_a_node_tenant_narrows_an_admin_or_tenantless_context(sqlite_db: DataFlow) -> None:
     schema = sqlite_db.schema("Customer")
-    tenancy_filter = sqlite_db.tenancy.filter  # type: ignore[attr-defined]
+    tenancy_filter = Tenancy.of(sqlite_db).filter
     assert tenancy_filter.scope(schema, {"node_tenant": "acme"}) == {"tenant_id": "acme"}
     assert tenancy_filter.scope(schema, {"node_tenant": "acme", "tenant_admin": True}) == {"tenant_id": "acme"}
     assert tenancy_filter.scope(schema, {"node_tenant": "acme", "tenant": "acme"}) == {"tenant_id": "acme"}
     with pytest.raises(TenantMismatchError):
         tenancy_filter.scope(schema, {"node_tenant": "acme", "tenant": "globex"})
-    with sqlite_db.tenant("globex"), pytest.raises(TenantMismatchError):  # type: ignore[attr-defined]
+    with Tenancy.of(sqlite_db).tenant("globex"), pytest.raises(TenantMismatchError):
         tenancy_filter.scope(schema, {"node_tenant": "acme"})
     assert tenancy_filter.scope(sqlite_db.schema("Note"), {}) is None

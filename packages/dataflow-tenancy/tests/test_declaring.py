@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,11 @@ def plain(tmp_path: Path) -> Any:
 def test_the_plugin_is_found_through_the_entry_point_group(plain: DataFlow) -> None:
     names = [info.name for info in plugin_host().info()]
     assert "tenancy" in names
-    assert isinstance(plain.tenancy, Tenancy)  # type: ignore[attr-defined]
-    assert tenancy(plain) is plain.tenancy  # type: ignore[attr-defined]
+    assert isinstance(Tenancy.of(plain), Tenancy)
+    assert tenancy(plain) is Tenancy.of(plain)
+    # The shortcuts users already call, which type checkers do not see (typed code uses Tenancy.of(db)).
+    service = Tenancy.of(plain)
+    assert operator.attrgetter("tenancy", "tenant", "tenant_admin")(plain) == (service, service.tenant, service.admin)
 
 
 def test_a_multi_tenant_model_gets_tenant_id_in_every_unique_group(sqlite_db: DataFlow) -> None:
@@ -138,9 +142,9 @@ def test_tenancy_is_per_instance(tmp_path: Path) -> None:
 
         assert TENANT_FIELD in one.schema("Account").by_name
         assert TENANT_FIELD not in two.schema("Ledger").by_name
-        with one.tenant("acme"):  # type: ignore[attr-defined]
+        with Tenancy.of(one).tenant("acme"):
             pass
-        with two.tenant("acme"):  # type: ignore[attr-defined]
+        with Tenancy.of(two).tenant("acme"):
             # two's block does not scope one: one still has no tenant.
             assert "no tenant is in context" in str(fails(one, "AccountListNode", {}))
     finally:

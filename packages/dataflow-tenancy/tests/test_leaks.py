@@ -16,6 +16,7 @@ import pytest
 from tenancy_helpers import arun, customers, define_models, everything, fails, open_db, run
 
 from dataflow import AsyncLocalRuntime, DataFlow, FilterError, ValidationError, WorkflowBuilder
+from dataflow_tenancy import Tenancy
 
 ACME, GLOBEX = "acme", "globex"
 
@@ -97,7 +98,7 @@ def test_concurrent_runs_of_different_tenants_on_one_pool_never_mix(any_database
         runtime = AsyncLocalRuntime()
         for round_ in range(4):
             if by_block:
-                async with db.tenant(tenant):  # type: ignore[attr-defined]
+                async with Tenancy.of(db).tenant(tenant):
                     results, _ = await runtime.execute_async(workflow(tenant, round_))
             else:
                 results, _ = await runtime.execute_async(workflow(tenant, round_), tenant=tenant)

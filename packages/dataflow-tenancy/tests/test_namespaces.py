@@ -11,6 +11,7 @@ from tenancy_helpers import arun, fails, open_db, run
 
 from dataflow import ConfigError, DataFlow, DataFlowError, MaxLength
 from dataflow_tenancy import (
+    Tenancy,
     TenantNotProvisionedError,
     TenantRequiredError,
     enable,
@@ -75,7 +76,7 @@ def test_each_tenant_has_its_own_table(db: DataFlow) -> None:
     assert a["id"] == g["id"] == 1  # separate tables, separate sequences
     assert run(db, "DocumentCountNode", {}, tenant="acme") == {"count": 1}
     assert run(db, "DocumentCountNode", {}, tenant="globex") == {"count": 2}
-    with db.tenant("acme"):  # type: ignore[attr-defined]
+    with Tenancy.of(db).tenant("acme"):
         assert run(db, "DocumentReadNode", {"id": 1})["title"] == "plan"
         assert run(db, "DocumentReadNode", {"id": 2, "raise_on_not_found": False}) is None
         assert run(db, "DocumentBulkDeleteNode", {"ids": [1, 2]}) == {"deleted": 1}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from tenancy_helpers import arun, customers, define_models, everything, fails, open_db, run
@@ -78,8 +77,10 @@ class ReadOnlyTenants:
 
 
 class QuotaPlugin:
-    @hookimpl
-    def dataflow_instance_created(self, db: Any) -> None:
+    # trylast: it builds on the Tenancy that dataflow-tenancy's own dataflow_instance_created sets up
+    # (pluggy calls a plugin registered later first otherwise).
+    @hookimpl(trylast=True)
+    def dataflow_instance_created(self, db: DataFlow) -> None:
         add_quota(db, ReadOnlyTenants({"suspended"}))
 
 

@@ -9,7 +9,7 @@ import pytest
 from txn_helpers import accounts, create_account, open_accounts, run
 
 from dataflow import DataFlow, WorkflowBuilder, WorkflowBuildError
-from dataflow_txn import DistributedTransaction, SagaContext, SagaError
+from dataflow_txn import DistributedTransaction, SagaContext, SagaError, SagaService
 
 
 def delete_by_name(db: DataFlow) -> WorkflowBuilder:
@@ -125,9 +125,9 @@ def test_a_transaction_that_may_run_as_a_saga_is_known_to_saga_recovery(sqlite_u
         txn.add_participant("local", local, create_account(local, "ann"), compensation=delete_by_name(local),
                             compensation_params=undo)  # fmt: skip
         txn.add_participant("pg", pg, create_account(pg, "ann"))
-        saga = local.sagas.get("signup")  # type: ignore[attr-defined]
+        saga = SagaService.of(local).get("signup")
         assert saga is not None and [step.name for step in saga.steps] == ["local", "pg"]
-        assert "signup" in local.sagas.names  # type: ignore[attr-defined]
+        assert "signup" in SagaService.of(local).names
     finally:
         local.close()
         pg.close()

@@ -6,7 +6,16 @@ import json
 
 import click
 
+from .errors import ConfigError
 from .plugins import plugin_host
+
+PROCESS_HOOKS = (
+    "dataflow_register_dialects",
+    "dataflow_register_bulk_strategies",
+    "dataflow_register_node_types",
+    "dataflow_register_model_options",
+)
+"""The hooks called once per process, which ``dataflow plugins`` calls to find failing plugins."""
 
 
 @click.group(help="DataFlow: zero-configuration, workflow-native database access.")
@@ -18,10 +27,17 @@ def main() -> None:
 @main.command("plugins")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def plugins_command(as_json: bool) -> None:
-    """List the plugins that loaded: name, distribution, version and hooks; and those that failed."""
+    """List the plugins that loaded: name, distribution, version and hooks; and those that failed.
+
+    Exits with status 1 when a plugin failed to load or to answer a hook, so that a
+    deployment check catches a half-installed plugin.
+    """
     host = plugin_host()
-    infos = host.info()
-    for hook in ("dataflow_register_dialects", "dataflow_register_bulk_strategies", "dataflow_register_node_types"):
+    try:
+        infos = host.info()
+    except ConfigError as exc:
+        raise click.ClickException(exc.message) from None
+    for hook in PROCESS_HOOKS:
         host.collect(hook)  # a plugin failing in one of these shows among the problems
     problems = list(dict.fromkeys(host.problems))
     if as_json:
@@ -31,6 +47,8 @@ def plugins_command(as_json: bool) -> None:
         ]
         failed = [{"plugin": p.plugin, "where": p.where, "error": p.error} for p in problems]
         click.echo(json.dumps({"plugins": listed, "problems": failed}, indent=2))
+        if problems:
+            raise SystemExit(1)
         return
     if not infos:
         click.echo("no plugins loaded")
@@ -41,6 +59,8 @@ def plugins_command(as_json: bool) -> None:
             click.echo(f"    {hook}")
     for problem in problems:
         click.echo(f"problem: plugin {problem.plugin!r} failed in {problem.where}: {problem.error}", err=True)
+    if problems:
+        raise SystemExit(1)
 
 
 def _add_builtin_commands() -> None:
@@ -71,4 +91,10 @@ def run() -> None:
     from .config import read_env_file
 
     read_env_file()
-    build_cli()()
+    try:
+        cli = build_cli()
+    except ConfigError as exc:
+        # A misspelt DATAFLOW_PLUGINS fails before any command runs: say it the way click says errors.
+        click.echo(f"Error: {exc.message}", err=True)
+        raise SystemExit(1) from None
+    cli()

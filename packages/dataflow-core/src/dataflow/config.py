@@ -50,7 +50,7 @@ class Config:
     auto_migrate: bool | None = None
     """Create missing tables on first use; default: on except in production."""
     echo: bool = False
-    """Log every statement (without its parameters) at DEBUG on ``dataflow.sql``."""
+    """Write every statement (never its parameters) to stderr, through the ``dataflow.sql`` logger at INFO."""
 
     @property
     def production(self) -> bool:

@@ -4,26 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Config, load_config
 from .dialect import Dialect, Pool
+from .echo import enable_echo
 from .errors import ConfigError
-from .events import PoolState, emit
+from .events import Monitors, PoolState, emit
+from .extensions import Extensions
 from .loops import existing_thread_loop, run_sync, running_loop
 from .plugins import plugin_host
 from .pooling import LoopPools
-from .schema import ModelSchema, schema_from_class, suggest
+from .registers import SchemaExtension
+from .schema import MODEL_OPTIONS, ModelSchema, schema_from_class, suggest
 from .session import Session
 from .sql import TableSQL
 from .url import DatabaseURL
+from .versioning import add_version_field
 
 if TYPE_CHECKING:
     from .bulk.strategy import BulkStrategy
-    from .events import Monitor
     from .migrate.runner import Applied, Migrator
     from .migrate.steps import Plan
     from .nodes.base import Node
@@ -67,6 +70,22 @@ def registered_bulk_strategies() -> list[BulkStrategy]:
     return plugin_host().cached("dataflow_register_bulk_strategies", list)
 
 
+def registered_model_options() -> dict[str, str]:
+    """Every ``__dataflow__`` option a model may name: the core's, then those plugins declare."""
+    host = plugin_host()
+
+    def build(declared: list[tuple[str, tuple[str, str]]]) -> dict[str, str]:
+        options = dict(MODEL_OPTIONS)
+        for plugin, (name, description) in declared:
+            if name in options:
+                host.report(plugin, "dataflow_register_model_options", ConfigError(f"option {name!r} already exists"))
+                continue
+            options[name] = description
+        return options
+
+    return host.cached_by_plugin("dataflow_register_model_options", build)
+
+
 class DataFlow:
     """A database and its models.
 
@@ -79,6 +98,8 @@ class DataFlow:
         if database_url is not None:
             options["database_url"] = database_url
         self.config: Config = load_config(options)
+        if self.config.echo:
+            enable_echo()
         dialects = registered_dialects()
         self.url = DatabaseURL.parse(self.config.database_url or self._default_url(dialects))
         dialect_cls = dialects.get(self.url.scheme)
@@ -94,13 +115,13 @@ class DataFlow:
         self._tables: dict[str, TableSQL] = {}
         self._schema_ready: set[str] = set()
         self._pools = LoopPools(self.dialect.create_pool)
+        self.extensions = Extensions(self.label, reserved=lambda: dir(self))
+        """Per-instance objects of plugins, by class (``Tenancy.of(db)`` reads ``db.extensions``)."""
         host = plugin_host()
-        self.monitors: list[Monitor] = host.collect("dataflow_register_monitors")
-        self.tenancy_filters: list[TenancyFilter] = host.collect("dataflow_register_tenancy_filters")
-        self.schema_extensions: list[Callable[[ModelSchema], ModelSchema]] = host.collect(
-            "dataflow_register_schema_extensions"
-        )
-        self.session_hooks: list[SessionHook] = host.collect("dataflow_register_session_hooks")
+        self.monitors = Monitors(host.collect("dataflow_register_monitors", db=self))
+        self.tenancy_filters: list[TenancyFilter] = host.collect("dataflow_register_tenancy_filters", db=self)
+        self.schema_extensions: list[SchemaExtension] = host.collect("dataflow_register_schema_extensions", db=self)
+        self.session_hooks: list[SessionHook] = host.collect("dataflow_register_session_hooks", db=self)
         self.closed = False
         _live.add(self)
         host.notify("dataflow_instance_created", db=self)
@@ -120,15 +141,29 @@ class DataFlow:
     def __repr__(self) -> str:
         return f"DataFlow({self.label!r}, models={list(self.schemas)})"
 
+    if not TYPE_CHECKING:
+        # Hidden from type checkers on purpose: shortcuts are for users who already call
+        # ``db.tenant(...)``; typed code reads the plugin's object with ``X.of(db)``.
+        def __getattr__(self, name: str) -> Any:
+            extensions = self.__dict__.get("extensions")
+            if extensions is None or name.startswith("__"):
+                raise AttributeError(name)
+            try:
+                return extensions.shortcut_value(name)
+            except AttributeError:
+                raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}") from None
+
     # -- models -----------------------------------------------------------------
 
     def model(self, cls: C) -> C:
         """Register a type-hinted class as a model and generate its eleven nodes."""
         from .nodes.generate import model_nodes
 
-        schema = schema_from_class(cls, self._classes)
+        schema = schema_from_class(cls, self._classes, registered_model_options())
         for extend in self.schema_extensions:
             schema = extend(schema)
+        # After the extensions, so that a version field one of them declared is adopted, not doubled.
+        schema = add_version_field(schema)
         self._refuse_unserved_options(schema)
         if schema.name in self.schemas:
             raise ConfigError(f"model {schema.name!r} is already registered on this DataFlow", model=schema.name)
@@ -147,16 +182,11 @@ class DataFlow:
         return cls
 
     def _refuse_unserved_options(self, schema: ModelSchema) -> None:
-        """Fail closed: a model asking for isolation or versioning that no installed plugin provides."""
+        """Fail closed: a model asking for isolation that no installed plugin provides."""
         if schema.options.get("multi_tenant") and not self.tenancy_filters:
             raise ConfigError(
                 f"{schema.name} is multi_tenant but no tenancy plugin is loaded; install dataflow-tenancy "
                 "(or check DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS)",
-                model=schema.name,
-            )
-        if schema.options.get("versioned") and "version" not in schema.by_name:
-            raise ConfigError(
-                f"{schema.name} is versioned but no plugin adds its version column; install dataflow-monitor",
                 model=schema.name,
             )
 

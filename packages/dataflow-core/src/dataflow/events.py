@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 import attrs
@@ -75,10 +75,49 @@ class Monitor(Protocol):
     def handle(self, event: Any) -> None: ...
 
 
+REPEATS_LOGGED_AT = frozenset(1000**power for power in range(1, 5))
+"""Counts of one repeated failure at which a one-line reminder is logged (a thousand, a million, ...)."""
+
+
+class Monitors(list[Monitor]):
+    """One instance's monitors (``db.monitors``), and the failures they raised.
+
+    A monitor that raises is never allowed to break a run. Its first failure
+    of a kind (the monitor's class, the event's class and the error's class)
+    is logged with its traceback; repeats are counted in :attr:`failures`, and
+    a one-line reminder is logged when the count reaches a thousand, a million, ...
+    """
+
+    def __init__(self, monitors: Iterable[Monitor] = ()) -> None:
+        super().__init__(monitors)
+        self.failures: dict[tuple[str, str, str], int] = {}
+        """``(monitor class, event class, error class)`` to the number of times it happened."""
+
+    def failed(self, monitor: Monitor, event: Any, error: Exception) -> None:
+        kind = type(monitor)
+        key = (f"{kind.__module__}.{kind.__qualname__}", type(event).__name__, type(error).__name__)
+        count = self.failures.get(key, 0) + 1
+        self.failures[key] = count
+        if count == 1:
+            log.error(
+                "monitor %s failed on %s; further %s failures of it on %s are counted in db.monitors.failures",
+                key[0],
+                key[1],
+                key[2],
+                key[1],
+                exc_info=error,
+            )
+        elif count in REPEATS_LOGGED_AT:
+            log.error("monitor %s failed on %s %d times (%s: %s)", key[0], key[1], count, key[2], error)
+
+
 def emit(monitors: Sequence[Monitor], event: Any) -> None:
-    """Give ``event`` to each monitor; a failing monitor is logged, never raised."""
+    """Give ``event`` to each monitor; a failing monitor is logged (once per kind, then counted), never raised."""
     for monitor in monitors:
         try:
             monitor.handle(event)
-        except Exception:
-            log.exception("monitor %r failed on %s", monitor, type(event).__name__)
+        except Exception as exc:
+            if isinstance(monitors, Monitors):
+                monitors.failed(monitor, event, exc)
+            else:
+                log.exception("monitor %r failed on %s", monitor, type(event).__name__)

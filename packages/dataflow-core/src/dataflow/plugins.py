@@ -1,18 +1,22 @@
 """Finding and loading plugins: lazily, once, through the ``dataflow`` entry-point group.
 
 ``DATAFLOW_PLUGINS`` (comma-separated entry-point names) is an allow-list;
-``DATAFLOW_DISABLE_PLUGINS`` a block-list. Nothing here imports a driver:
+``DATAFLOW_DISABLE_PLUGINS`` a block-list; neither can leave out the core's
+own plugins. Hooks run in pluggy's order, each plugin's call on its own so
+that a failing plugin is reported and skipped. Nothing here imports a driver:
 plugin modules import theirs only when a dialect creates a pool.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib.metadata import entry_points
+from importlib import metadata
+from importlib.metadata import EntryPoint, entry_points
 from types import ModuleType
 from typing import Any, TypeVar
 
@@ -20,6 +24,8 @@ import attrs
 import pluggy
 
 from . import hookspecs
+from .errors import ConfigError
+from .schema import suggest
 
 GROUP = "dataflow"
 log = logging.getLogger("dataflow.plugins")
@@ -47,11 +53,39 @@ class PluginProblem:
     error: str
 
 
-def _names(variable: str) -> set[str] | None:
+BUILTIN = {"core": "dataflow.builtin"}
+"""Plugins of dataflow-core itself, registered in code (as tox and llm do): always loaded, never filtered."""
+
+
+def _names(variable: str) -> dict[str, None] | None:
+    """The names a variable lists, in its order (a dict used as an ordered set), or None when it is unset."""
     value = os.environ.get(variable)
     if value is None:
         return None
-    return {part.strip() for part in value.split(",") if part.strip()}
+    return dict.fromkeys(part.strip() for part in value.split(",") if part.strip())
+
+
+def _check_names(variable: str, names: dict[str, None], installed: set[str]) -> None:
+    """A name that matches no installed plugin is a typo or a missing package: say which, before anything loads."""
+    unknown = [name for name in names if name not in installed]
+    if not unknown:
+        return
+    first, others = unknown[0], unknown[1:]
+    also = f"; not installed either: {', '.join(map(repr, others))}" if others else ""
+    raise ConfigError(
+        f"{variable} names plugin {first!r}, which is not installed{suggest(first, installed)}{also}; "
+        f"installed plugins: {', '.join(sorted(installed))}"
+    )
+
+
+def _call_order(caller: Any) -> list[Any]:
+    """The implementations of one hook in the order pluggy calls them.
+
+    pluggy keeps them sorted trylast, plain, tryfirst (each group in
+    registration order) and calls the list from its end, so ``tryfirst`` runs
+    first and, among equals, the plugin registered last runs first.
+    """
+    return list(reversed(caller.get_hookimpls()))
 
 
 class PluginHost:
@@ -67,22 +101,42 @@ class PluginHost:
         self.problems: list[PluginProblem] = []
 
     def load(self) -> None:
-        """Import every allowed entry point, once."""
+        """Register the built-in plugins and import every allowed entry point, once.
+
+        ``ConfigError`` when ``DATAFLOW_PLUGINS`` or ``DATAFLOW_DISABLE_PLUGINS``
+        names a plugin that is not installed, or disables a built-in one.
+        """
         with self._lock:
             if self._loaded:
                 return
-            allowed, blocked = _names("DATAFLOW_PLUGINS"), _names("DATAFLOW_DISABLE_PLUGINS") or set()
+            entries: dict[str, EntryPoint] = {}
             for entry in entry_points(group=GROUP):
+                entries.setdefault(entry.name, entry)  # as before: the first distribution to claim a name wins
+            allowed, blocked = _names("DATAFLOW_PLUGINS"), _names("DATAFLOW_DISABLE_PLUGINS") or {}
+            installed = set(entries) | set(BUILTIN)
+            _check_names("DATAFLOW_PLUGINS", allowed or {}, installed)
+            _check_names("DATAFLOW_DISABLE_PLUGINS", blocked, installed)
+            built_in = [name for name in blocked if name in BUILTIN]
+            if built_in:
+                raise ConfigError(
+                    f"DATAFLOW_DISABLE_PLUGINS names {built_in[0]!r}, which is part of dataflow-core and cannot be "
+                    "disabled; remove it from the list"
+                )
+            for name, module in BUILTIN.items():
+                if not self.manager.has_plugin(name):
+                    self.manager.register(importlib.import_module(module), name=name)
+                    self._distributions[name] = ("dataflow-core", _version("dataflow-core"))
+            for entry in entries.values():
                 if entry.name in blocked or (allowed is not None and entry.name not in allowed):
                     continue
                 if self.manager.has_plugin(entry.name):
                     continue
                 try:
                     plugin = entry.load()
+                    self.manager.register(plugin, name=entry.name)
                 except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the others
                     self._problem(entry.name, "import", exc)
                     continue
-                self.manager.register(plugin, name=entry.name)
                 dist = entry.dist
                 self._distributions[entry.name] = (dist.name, dist.version) if dist else (None, None)
             self._loaded = True
@@ -98,47 +152,94 @@ class PluginHost:
         self._cache.clear()
         self.problems = [problem for problem in self.problems if problem.plugin != name]
 
-    def collect(self, hook_name: str) -> list[Any]:
-        """Everything registered through the register-callback hook ``hook_name``.
+    def collect(self, hook_name: str, **arguments: Any) -> list[Any]:
+        """Everything registered through the register-callback hook ``hook_name``, in pluggy's call order.
 
+        ``arguments`` are the hook's arguments besides ``register`` (``db``).
         A plugin whose hook raises is logged, listed in :attr:`problems` and
-        skipped: one broken plugin does not take the others down.
+        skipped: one broken plugin does not take the others down. A
+        ``ConfigError`` is the user's configuration, not a broken plugin
+        (a malformed ``DATAFLOW_MONITOR_*`` variable): it reaches the caller.
         """
-        self.load()
-        items: list[Any] = []
-        for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
+        return [item for _, item in self.collect_by_plugin(hook_name, **arguments)]
+
+    def collect_by_plugin(self, hook_name: str, **arguments: Any) -> list[tuple[str, Any]]:
+        """:meth:`collect`, each item paired with the name of the plugin that registered it."""
+        items: list[tuple[str, Any]] = []
+        for implementation in self._implementations(hook_name):
             registered: list[Any] = []
 
             def register(*args: Any, into: list[Any] = registered) -> None:
                 into.append(args[0] if len(args) == 1 else args)
 
-            try:
-                implementation.function(register=register)
-            except Exception as exc:  # noqa: BLE001
-                self._problem(implementation.plugin_name, hook_name, exc)
-                continue
-            items.extend(registered)
+            if self._call(implementation, hook_name, {**arguments, "register": register}, user_errors=True):
+                items.extend((implementation.plugin_name, item) for item in registered)
         return items
 
-    def notify(self, hook_name: str, **kwargs: Any) -> None:
-        """Call a notification hook on every plugin; a failing plugin is reported and skipped."""
+    def notify(self, hook_name: str, **arguments: Any) -> None:
+        """Call a notification hook on every plugin in pluggy's order; a failing plugin is reported and skipped."""
+        for implementation in self._implementations(hook_name):
+            self._call(implementation, hook_name, arguments)
+
+    def _implementations(self, hook_name: str) -> list[Any]:
         self.load()
-        for implementation in getattr(self.manager.hook, hook_name).get_hookimpls():
-            try:
-                implementation.function(**kwargs)
-            except Exception as exc:  # noqa: BLE001
-                self._problem(implementation.plugin_name, hook_name, exc)
+        implementations = []
+        for implementation in _call_order(getattr(self.manager.hook, hook_name)):
+            if implementation.hookwrapper or implementation.wrapper:
+                # A wrapper would see one plugin's call at a time here, not the whole hook call it expects.
+                error = TypeError("hook wrappers are not supported by DataFlow's hooks")
+                self._problem(implementation.plugin_name, hook_name, error)
+                continue
+            implementations.append(implementation)
+        return implementations
+
+    def _call(
+        self, implementation: Any, hook_name: str, arguments: dict[str, Any], *, user_errors: bool = False
+    ) -> bool:
+        """Call one implementation; report and skip it if it raises.
+
+        ``user_errors``: a ``ConfigError`` is the user's configuration that a
+        registering plugin read (a malformed setting), not a broken plugin,
+        and reaches the caller.
+        """
+        # As pluggy does: an implementation receives only the arguments it names.
+        try:
+            implementation.function(*(arguments[name] for name in implementation.argnames))
+        except ConfigError as exc:
+            if user_errors:
+                raise
+            self._problem(implementation.plugin_name, hook_name, exc)
+            return False
+        except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the others
+            self._problem(implementation.plugin_name, hook_name, exc)
+            return False
+        return True
 
     def _problem(self, plugin: str, where: str, error: Exception) -> None:
         message = f"{type(error).__name__}: {error}"
+        problem = PluginProblem(plugin=plugin, where=where, error=message)
+        if problem in self.problems:
+            return
         log.error("DataFlow plugin %r failed in %s and is skipped: %s", plugin, where, message)
-        self.problems.append(PluginProblem(plugin=plugin, where=where, error=message))
+        self.problems.append(problem)
+
+    def report(self, plugin: str, where: str, error: Exception) -> None:
+        """Record a problem the core found in what ``plugin`` registered (a clash, a bad object)."""
+        self._problem(plugin, where, error)
 
     def cached(self, hook_name: str, build: Callable[[list[Any]], T]) -> T:
-        """``build(collect(hook_name))``, computed once until plugins change."""
+        """``build(collect(hook_name))``, computed once until plugins change (process-wide hooks only)."""
         if hook_name not in self._cache:
             self._cache[hook_name] = build(self.collect(hook_name))
         result: T = self._cache[hook_name]
+        return result
+
+    def cached_by_plugin(self, hook_name: str, build: Callable[[list[tuple[str, Any]]], T]) -> T:
+        """:meth:`cached` over :meth:`collect_by_plugin`."""
+        key = f"{hook_name} by plugin"
+        if key not in self._cache:
+            self._cache[key] = build(self.collect_by_plugin(hook_name))
+        result: T = self._cache[key]
         return result
 
     def info(self) -> list[PluginInfo]:
@@ -149,6 +250,13 @@ class PluginHost:
             dist, version = self._distributions.get(name, (None, None))
             result.append(PluginInfo(name=name, distribution=dist, version=version, hooks=hooks))
         return sorted(result, key=lambda info: info.name)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
 
 
 _host: PluginHost | None = None

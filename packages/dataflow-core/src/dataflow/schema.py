@@ -30,7 +30,7 @@ MODEL_OPTIONS = {
     "timestamps": "keep created_at/updated_at (default False)",
     "soft_delete": "Delete sets deleted_at instead of removing the row (default False)",
     "multi_tenant": "scope every statement to the tenant in context (needs dataflow-tenancy)",
-    "versioned": "optimistic locking with a version column (needs dataflow-monitor)",
+    "versioned": "optimistic locking: a version column that every update checks and increments",
 }
 
 
@@ -50,7 +50,7 @@ class ModelSchema:
     version_field: str | None = None
     """An int column that Update, Upsert and BulkUpdate check and increment (optimistic locking).
 
-    Set by a schema extension (dataflow-monitor's, for ``versioned`` models).
+    Set by the core for ``versioned`` models (see :mod:`dataflow.versioning`).
     An update whose ``fields`` name it runs ``WHERE version = <given>`` and
     raises ``ConcurrentUpdateError`` when the record has another version;
     every update sets ``version = version + 1``.
@@ -104,19 +104,23 @@ def check_identifier(name: str, what: str, *, model: str | None = None) -> str:
     return name
 
 
-def schema_from_class(cls: type, models: Mapping[type, ModelSchema]) -> ModelSchema:
+def schema_from_class(
+    cls: type, models: Mapping[type, ModelSchema], valid_options: Mapping[str, str] = MODEL_OPTIONS
+) -> ModelSchema:
     """Read ``cls`` into a :class:`ModelSchema`.
 
     ``models`` maps classes already registered on the same DataFlow instance to
     their schemas, so that a field typed as another model becomes a foreign key.
+    ``valid_options`` are the ``__dataflow__`` keys allowed: the core's and
+    those that plugins declare.
     """
     name = cls.__name__
     options = dict(getattr(cls, "__dataflow__", {}) or {})
     for key in options:
-        if key not in MODEL_OPTIONS:
+        if key not in valid_options:
             raise ConfigError(
-                f"{name}.__dataflow__ has no option {key!r}{suggest(key, MODEL_OPTIONS)}; "
-                f"valid options: {', '.join(MODEL_OPTIONS)}",
+                f"{name}.__dataflow__ has no option {key!r}{suggest(key, valid_options)}; "
+                f"valid options: {', '.join(valid_options)}",
                 model=name,
             )
     localns = {schema_cls.__name__: schema_cls for schema_cls in models}

@@ -10,13 +10,13 @@ one connection.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .dialect import Connection, ExecuteResult, Pool
+from .echo import sql_log
 from .errors import ConnectionError, DataFlowError, TransactionError
 from .events import StatementExecuted, TransactionFinished, emit
 from .schema import ModelSchema
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .database import DataFlow
 
 T = TypeVar("T")
-sql_log = logging.getLogger("dataflow.sql")
 
 
 class Session:
@@ -111,7 +110,7 @@ class Session:
         if self.broken:
             raise ConnectionError(f"the connection to {self.db.label} was lost earlier in this run")
         if self._echo:
-            sql_log.debug("%s", sql)
+            sql_log.info("%s", sql)
         started = perf_counter()
         try:
             result = await action(self.connection)

@@ -6,6 +6,8 @@ Installed, it monitors every ``DataFlow`` instance::
     db.monitor.configure(slow_query_seconds=0.2, explain=True)
     server = start_http_server(db, port=9464)     # /metrics and /snapshot
     report = await db.health()
+
+Typed code reaches the same objects with ``Monitor.of(db)`` and ``HealthCheck.of(db)``.
 """
 
 from .deadlocks import DeadlockReport
@@ -18,10 +20,8 @@ from .monitor import Monitor
 from .nodes import HealthCheckNode, TransactionMonitorNode
 from .settings import MonitorSettings
 from .slow import SlowStatement
-from .versioning import ConcurrentUpdateError
 
 __all__ = [
-    "ConcurrentUpdateError",
     "DeadlockReport",
     "HealthCheck",
     "HealthCheckNode",

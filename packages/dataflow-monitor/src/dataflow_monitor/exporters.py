@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, make_asgi_app
 from prometheus_client.core import Metric
@@ -19,18 +19,15 @@ from prometheus_client.registry import Collector
 
 from dataflow.errors import ConfigError
 
+from .monitor import Monitor
 
-def monitor_of(db: Any) -> Any:
-    """``db``'s monitor, or a ``ConfigError`` saying how to get one."""
-    from .monitor import Monitor
+if TYPE_CHECKING:
+    from dataflow import DataFlow
 
-    monitor = getattr(db, "monitor", None)
-    if not isinstance(monitor, Monitor) or monitor.db is not db:
-        raise ConfigError(
-            f"{getattr(db, 'label', db)} has no dataflow-monitor: install dataflow-monitor and make sure "
-            "DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS let the 'monitor' plugin load"
-        )
-    return monitor
+
+def monitor_of(db: DataFlow) -> Monitor:
+    """``db``'s monitor, or a ``ConfigError`` saying how to get one (the same as ``Monitor.of(db)``)."""
+    return Monitor.of(db)
 
 
 class MergedCollector(Collector):

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -20,6 +20,11 @@ from dataflow.errors import MigrationError
 from dataflow.loops import run_sync
 
 from .pools import pool_state
+
+if TYPE_CHECKING:
+    from dataflow import DataFlow
+
+    from .monitor import Monitor
 
 log = logging.getLogger("dataflow.monitor")
 
@@ -173,11 +178,19 @@ def _xid(row: Sequence[Any]) -> str:
 
 
 class HealthCheck:
-    """``db.health``: ``await db.health()`` or ``db.health.sync()``."""
+    """``db.health`` (typed: ``HealthCheck.of(db)``): ``await db.health()`` or ``db.health.sync()``."""
 
-    def __init__(self, db: Any, monitor: Any) -> None:
+    def __init__(self, db: DataFlow, monitor: Monitor) -> None:
         self._db = db
         self._monitor = monitor
+
+    @classmethod
+    def of(cls, db: DataFlow) -> HealthCheck:
+        """``db``'s health check; ``ConfigError`` when dataflow-monitor is not active on it."""
+        return db.extensions.require(
+            cls,
+            "install dataflow-monitor and let the 'monitor' plugin load (DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS)",
+        )
 
     async def __call__(self) -> HealthReport:
         settings = self._monitor.settings

@@ -2,10 +2,13 @@
 
 PostgreSQL: ``pg_locks`` (``waitstart``) and ``pg_blocking_pids`` joined to
 ``pg_stat_activity``. MariaDB: ``information_schema.INNODB_LOCK_WAITS`` with
-``INNODB_TRX``; MySQL 8: ``performance_schema.data_lock_waits``. A wait is
-reported once, when it first passes the threshold, with the chain of
-sessions behind it and their statements. The watcher is a task on the
-caller's event loop; nothing runs until it is started.
+``INNODB_TRX``; MySQL 8: ``performance_schema.data_lock_waits``. Only waits
+of this instance's database are read: on PostgreSQL sessions connected to
+it, on MySQL/MariaDB waits for a lock on one of its tables (the server's
+lock tables are server-wide). A wait is reported once, when it first passes
+the threshold, with the chain of sessions behind it and their statements,
+literal values replaced by ``?``. The watcher is a task on the caller's
+event loop; nothing runs until it is started.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from typing import Any
 
 import attrs
 
+from .fingerprint import fingerprint
+
 log = logging.getLogger("dataflow.monitor.locks")
 
 POSTGRES_WAITS = """
@@ -32,20 +37,25 @@ JOIN pg_stat_activity b ON b.pid = blocker.pid
 WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'
 """
 
+# InnoDB names a lock's table `database`.`table`: the prefix picks the watcher's own database.
 MARIADB_WAITS = """
 SELECT r.trx_mysql_thread_id, r.trx_query, b.trx_mysql_thread_id, b.trx_query, b.trx_state,
        TIMESTAMPDIFF(MICROSECOND, r.trx_wait_started, NOW(6)) / 1000000
 FROM information_schema.INNODB_LOCK_WAITS w
+JOIN information_schema.INNODB_LOCKS l ON l.lock_id = w.requested_lock_id
 JOIN information_schema.INNODB_TRX r ON r.trx_id = w.requesting_trx_id
 JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
+WHERE LEFT(l.lock_table, CHAR_LENGTH(DATABASE()) + 3) = CONCAT('`', DATABASE(), '`.')
 """
 
 MYSQL8_WAITS = """
 SELECT r.trx_mysql_thread_id, r.trx_query, b.trx_mysql_thread_id, b.trx_query, b.trx_state,
        TIMESTAMPDIFF(MICROSECOND, r.trx_wait_started, NOW(6)) / 1000000
 FROM performance_schema.data_lock_waits w
+JOIN performance_schema.data_locks l ON l.ENGINE_LOCK_ID = w.REQUESTING_ENGINE_LOCK_ID
 JOIN information_schema.INNODB_TRX r ON r.trx_id = w.REQUESTING_ENGINE_TRANSACTION_ID
 JOIN information_schema.INNODB_TRX b ON b.trx_id = w.BLOCKING_ENGINE_TRANSACTION_ID
+WHERE l.OBJECT_SCHEMA = DATABASE()
 """
 
 
@@ -81,6 +91,29 @@ class LockWait:
 
     def as_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
+
+
+class LockWaitLog:
+    """The recent lock waits of one instance (``db.monitor.lock_waits``), with ``entries`` and ``count``."""
+
+    def __init__(self, size: int = 100) -> None:
+        self.entries: deque[LockWait] = deque(maxlen=size)
+        self.count = 0
+
+    def record(self, wait: LockWait) -> None:
+        self.count += 1
+        self.entries.append(wait)
+        behind = " <- ".join(f"{w.session} ({w.state or '?'}): {w.statement or '(idle in transaction)'}"
+                             for w in wait.blocking)  # fmt: skip
+        log.warning(
+            "lock wait on %s: session %s has waited %.2fs running %s, blocked by %s",
+            wait.database,
+            wait.blocked.session,
+            wait.waited,
+            wait.blocked.statement,
+            behind,
+            extra={"dataflow_lock_wait": wait.as_dict()},
+        )
 
 
 Edge = tuple[int, str | None, int, str | None, str | None, float]
@@ -203,7 +236,7 @@ class LockWatcher:
             discard = False
         finally:
             await pool.release(connection, discard=discard)
-        return [(int(r[0]), r[1], int(r[2]), r[3], r[4], float(r[5] or 0.0)) for r in rows]
+        return [(int(r[0]), fingerprint(r[1]), int(r[2]), fingerprint(r[3]), r[4], float(r[5] or 0.0)) for r in rows]
 
     async def _mysql_rows(self, connection: Any) -> list[Sequence[Any]]:
         try:

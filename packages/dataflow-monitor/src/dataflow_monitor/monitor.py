@@ -10,16 +10,15 @@ from __future__ import annotations
 import logging
 from collections import deque
 from time import monotonic, perf_counter
-from typing import Any
-
-import attrs
+from typing import TYPE_CHECKING, Any
 
 from dataflow import events
+from dataflow.errors import ConfigError
 
 from .deadlocks import DeadlockLog, DeadlockReport
 from .families import MAX_LABEL_SETS
 from .health import HealthReport
-from .lockwatch import LockWait, LockWatcher
+from .lockwatch import LockWait, LockWaitLog, LockWatcher
 from .lostupdates import LostUpdateDetector
 from .metrics import Metrics, StatementChildren
 from .pools import pool_state
@@ -29,12 +28,13 @@ from .slow import SlowStatement, SlowStatementLog
 from .statements import StatementTable
 from .tracing import Spans, available
 
+if TYPE_CHECKING:
+    from dataflow import DataFlow
+
 log = logging.getLogger("dataflow.monitor")
 READS = ("SELECT", "select", "WITH", "with")
 CONFLICT = "ConcurrentUpdateError"
 DEADLOCK = "DeadlockError"
-WorkflowFinished: Any = getattr(events, "WorkflowFinished", None)
-"""The end-of-run event, on cores that emit one."""
 RETRIED = ("attempt", "error", "delay", "databases")
 """Attributes of dataflow-txn's ``TransactionRetried``, matched by name: dataflow-txn is optional."""
 
@@ -55,6 +55,17 @@ class Monitor:
         self.db: Any = None
         self._handlers: dict[type, Any] = {}
 
+    @classmethod
+    def of(cls, db: DataFlow) -> Monitor:
+        """``db``'s monitor (``db.monitor``); ``ConfigError`` saying how to get one when it has none."""
+        monitor = db.extensions.get(cls)
+        if monitor is None or monitor.db is not db:
+            raise ConfigError(
+                f"{db.label} has no dataflow-monitor: install dataflow-monitor and make sure "
+                "DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS let the 'monitor' plugin load"
+            )
+        return monitor
+
     def __repr__(self) -> str:
         return f"<dataflow_monitor.Monitor of {self.db.label if self.db is not None else 'nothing yet'}>"
 
@@ -67,24 +78,22 @@ class Monitor:
         self.slow = SlowStatementLog(db, self.settings.slow_query_log_size)
         self.deadlocks = DeadlockLog()
         self.lost_updates = LostUpdateDetector(db.label, self.settings.lost_update_window)
-        self.lock_waits: deque[LockWait] = deque(maxlen=100)
+        self.lock_waits = LockWaitLog()
         self.conflicts: deque[dict[str, Any]] = deque(maxlen=100)
         self.retries: deque[dict[str, Any]] = deque(maxlen=100)
         self.last_health: HealthReport | None = None
         self._watcher: LockWatcher | None = None
         self._children: dict[tuple[str | None, str | None], StatementChildren] = {}
-        self._keyed = "key" in attrs.fields_dict(events.StatementExecuted)  # cores that report row keys
         self._apply(self.settings)
         self._handlers = {
             events.StatementExecuted: self._statement,
             events.NodeFinished: self._node,
             events.TransactionFinished: self._transaction,
             events.PoolState: self._pool,
+            events.WorkflowFinished: self._workflow,
         }
-        if WorkflowFinished is not None:
-            self._handlers[WorkflowFinished] = self._workflow
-            self._workflow_ok = self.metrics.workflow_seconds.labels(self.database, "ok")
-            self._workflow_failed = self.metrics.workflow_seconds.labels(self.database, "error")
+        self._workflow_ok = self.metrics.workflow_seconds.labels(self.database, "ok")
+        self._workflow_failed = self.metrics.workflow_seconds.labels(self.database, "error")
 
     def _apply(self, settings: MonitorSettings) -> None:
         self.settings = settings
@@ -147,10 +156,9 @@ class Monitor:
             threshold = self._slow_by_model.get(model, threshold)
         if duration >= threshold:
             self._slow_statement(event, children, threshold)
-        if self._keyed:
-            key = getattr(event, "key", None)
-            if key is not None and model is not None and event.run_id is not None and event.error is None:
-                self._row_access(event, model, key)
+        key = event.key
+        if key is not None and model is not None and event.run_id is not None and event.error is None:
+            self._row_access(event, model, key)
         if self.spans is not None:
             self.spans.statement(event)
 
@@ -239,7 +247,7 @@ class Monitor:
     def _pool(self, event: events.PoolState) -> None:
         self.metrics.acquire.observe(event.acquire_wait)
 
-    def _workflow(self, event: Any) -> None:
+    def _workflow(self, event: events.WorkflowFinished) -> None:
         (self._workflow_failed if event.error else self._workflow_ok).observe(event.duration)
 
     # -- lock waits -----------------------------------------------------------------
@@ -262,18 +270,7 @@ class Monitor:
 
     def _lock_wait(self, wait: LockWait) -> None:
         self.metrics.lock_waits.labels(self.database).inc()
-        self.lock_waits.append(wait)
-        behind = " <- ".join(f"{w.session} ({w.state or '?'}): {w.statement or '(idle in transaction)'}"
-                             for w in wait.blocking)  # fmt: skip
-        log.warning(
-            "lock wait on %s: session %s has waited %.2fs running %s, blocked by %s",
-            self.database,
-            wait.blocked.session,
-            wait.waited,
-            wait.blocked.statement,
-            behind,
-            extra={"dataflow_lock_wait": wait.as_dict()},
-        )
+        self.lock_waits.record(wait)
 
     # -- health and snapshots ---------------------------------------------------------
 

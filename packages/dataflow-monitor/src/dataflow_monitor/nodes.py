@@ -16,7 +16,7 @@ def monitored(selection: Any) -> list[Any]:
     """The live monitored instances, or those ``selection`` names (labels or instances)."""
     from dataflow.database import live_instances
 
-    found = [db for db in live_instances() if isinstance(getattr(db, "monitor", None), Monitor)]
+    found = [db for db in live_instances() if Monitor in db.extensions]
     if selection is None:
         return sorted(found, key=lambda db: db.label)
     wanted: Sequence[Any] = (

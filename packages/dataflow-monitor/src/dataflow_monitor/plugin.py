@@ -2,61 +2,48 @@
 
 Per instance it costs one registry of metrics and a few dicts; it starts no
 thread, task or server. Servers and the lock watcher run only when asked.
+The instance's :class:`Monitor` and :class:`HealthCheck` live in
+``db.extensions`` (``Monitor.of(db)``, ``HealthCheck.of(db)``); ``db.monitor``,
+``db.metrics`` and ``db.health`` are shortcuts to them.
 """
 
 from __future__ import annotations
 
-import logging
-from typing import Any
-
-from dataflow import hookimpl
-from dataflow.errors import ConfigError
+from dataflow import DataFlow, hookimpl
+from dataflow.registers import CommandRegister, MonitorRegister, NodeTypeRegister
 
 from .cli import monitor_command
 from .health import HealthCheck
 from .monitor import Monitor
 from .nodes import HealthCheckNode, TransactionMonitorNode
-from .settings import MonitorSettings, load_settings
-from .versioning import add_version_column
-
-log = logging.getLogger("dataflow.monitor")
+from .settings import load_settings
 
 
 @hookimpl
-def dataflow_register_monitors(register: Any) -> None:
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        # A typo in one variable must not switch monitoring off: say so, and monitor with the defaults.
-        log.error("%s; dataflow-monitor uses its defaults", exc.message)
-        settings = MonitorSettings()
-    register(Monitor(settings))
+def dataflow_register_monitors(register: MonitorRegister, db: DataFlow) -> None:
+    # A malformed DATAFLOW_MONITOR_* variable raises ConfigError, which the core lets through to
+    # DataFlow(): monitoring with settings other than those asked for would mislead.
+    register(db.extensions.add(Monitor(load_settings())))
 
 
 @hookimpl
-def dataflow_instance_created(db: Any) -> None:
-    monitor = next((m for m in db.monitors if isinstance(m, Monitor) and m.db is None), None)
-    if monitor is None:
+def dataflow_instance_created(db: DataFlow) -> None:
+    monitor = db.extensions.get(Monitor)
+    if monitor is None or monitor.db is not None:
         return
     monitor.attach(db)
-    db.monitor = monitor
-    db.metrics = monitor.metrics
-    db.health = HealthCheck(db, monitor)
-
-
-# tryfirst puts this implementation last in the list the core collects extensions from, so the
-# version column is added after other extensions ran, and one they added already is adopted.
-@hookimpl(tryfirst=True)
-def dataflow_register_schema_extensions(register: Any) -> None:
-    register(add_version_column)
+    health = db.extensions.add(HealthCheck(db, monitor))
+    db.extensions.shortcut("monitor", monitor)
+    db.extensions.shortcut("metrics", monitor.metrics)
+    db.extensions.shortcut("health", health)
 
 
 @hookimpl
-def dataflow_register_node_types(register: Any) -> None:
+def dataflow_register_node_types(register: NodeTypeRegister) -> None:
     register("HealthCheckNode", HealthCheckNode)
     register("TransactionMonitorNode", TransactionMonitorNode)
 
 
 @hookimpl
-def dataflow_register_commands(register: Any) -> None:
+def dataflow_register_commands(register: CommandRegister) -> None:
     register(monitor_command)

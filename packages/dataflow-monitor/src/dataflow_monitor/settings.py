@@ -78,14 +78,39 @@ def _from_text(name: str, text: str) -> Any:
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> MonitorSettings:
-    """Settings from ``DATAFLOW_MONITOR_*`` variables over the defaults."""
+    """Settings from ``DATAFLOW_MONITOR_*`` variables over the defaults.
+
+    A malformed variable is a ``ConfigError`` naming it (every malformed one,
+    if there are several); none is ever dropped or replaced by its default.
+    """
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
+    problems: list[ConfigError] = []
     for name in _FROM_ENVIRONMENT:
         text = environ.get(f"DATAFLOW_MONITOR_{name.upper()}")
-        if text is not None:
+        if text is None:
+            continue
+        try:
             values[name] = _from_text(name, text)
+            # Checked one by one, so that the error names the variable that holds the value.
+            MonitorSettings(**{name: values[name]})
+        except ConfigError as exc:
+            problems.append(exc)
+        except (TypeError, ValueError) as exc:
+            problems.append(ConfigError(f"DATAFLOW_MONITOR_{name.upper()}={text!r}: {exc}", field=name))
+    if problems:
+        raise ConfigError(
+            "; ".join(_variable_message(problem) for problem in problems)
+            + "; fix or unset the variable (see docs/monitoring.md, Settings)",
+            field=problems[0].field,
+        )
     return MonitorSettings(**values)
+
+
+def _variable_message(problem: ConfigError) -> str:
+    """The message, naming the environment variable rather than the setting."""
+    variable = f"DATAFLOW_MONITOR_{(problem.field or '').upper()}"
+    return problem.message if variable in problem.message else f"{variable}: {problem.message}"
 
 
 def changed(settings: MonitorSettings, changes: Mapping[str, Any]) -> MonitorSettings:

@@ -95,7 +95,7 @@ def build_snapshot(monitor: Monitor, top: int = 10) -> dict[str, Any]:
         "lock_waits": {
             "count": _total(samples["dataflow_lock_waits_total"]),
             "watching": bool(watcher and watcher.running),
-            "recent": [wait.as_dict() for wait in list(monitor.lock_waits)[-top:]],
+            "recent": [wait.as_dict() for wait in list(monitor.lock_waits.entries)[-top:]],
         },
         "concurrent_update_conflicts": _total(samples["dataflow_concurrent_update_conflicts_total"]),
         "possible_lost_updates": {

@@ -5,8 +5,10 @@ Statements go straight to ``Connection.query`` with parameters rendered by
 trip after a statement that left a note (``CREATE TABLE IF NOT EXISTS`` on an
 existing table, deprecation notes on MySQL 8). Private aiomysql attributes
 read here: ``_result`` (what aiomysql's own cursors read), ``_reader`` (to
-tell a connection the server has closed) and ``_writer`` (to reach the
-socket: to cut it, and to see that the server ended an idle session).
+tell a connection the server has closed), ``_writer`` (to reach the
+socket: to cut it, and to see that the server ended an idle session), and,
+to refuse plaintext when TLS is required, ``_connect``,
+``_request_authentication``, ``server_capabilities`` and ``_secure``.
 
 Connections run in autocommit mode; transactions are explicit. After a
 deadlock InnoDB has already rolled the whole transaction back: the connection
@@ -26,11 +28,13 @@ from typing import Any
 
 import aiomysql
 import pymysql.err
+from pymysql.constants import CLIENT
 
 from dataflow.dialect import ISOLATION_LEVELS, ExecuteResult
 
 from .errors import DEADLOCK, LOCK_WAIT_TIMEOUT, error_code
 from .literals import encoded_size, pack_statements, render, row_literal
+from .options import TLSNotNegotiated
 from .server import ServerInfo
 
 SQL_MODE = (
@@ -223,6 +227,26 @@ class MySQLConnection:
             raw.close()
 
 
+class _Connection(aiomysql.Connection):  # type: ignore[misc]  # aiomysql ships no types
+    """aiomysql's connection, which goes on in plaintext when the server offers no TLS, unless told not to."""
+
+    def __init__(self, *args: Any, tls_required: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._tls_required = tls_required
+
+    async def _request_authentication(self) -> None:
+        # The server's greeting says whether it speaks TLS; refuse before the user name and
+        # password go out in plaintext.
+        if self._tls_required and not self.server_capabilities & CLIENT.SSL:
+            raise TLSNotNegotiated(
+                f"TLS is required (URL option ssl), but the server at {self._host}:{self._port} does not offer it; "
+                "configure TLS on the server, or use ssl=prefer to connect without it"
+            )
+        await super()._request_authentication()
+        if self._tls_required and not self._secure:
+            raise TLSNotNegotiated(f"TLS is required (URL option ssl), but none was set up with {self._host}")
+
+
 async def open_connection(
     *,
     host: str,
@@ -233,12 +257,15 @@ async def open_connection(
     connect_timeout: float,
     local_infile: bool,
     ssl: Any,
+    ssl_required: bool = False,
     server: ServerInfo | None,
 ) -> MySQLConnection:
-    """Connect, and set the session up: strict mode, UTC, utf8mb4, FOUND_ROWS (UPDATE counts matched rows)."""
-    from pymysql.constants import CLIENT
+    """Connect, and set the session up: strict mode, UTC, utf8mb4, FOUND_ROWS (UPDATE counts matched rows).
 
-    raw = await aiomysql.connect(
+    With ``ssl_required`` a server that does not negotiate TLS is refused before any credential is sent.
+    """
+    raw = _Connection(
+        tls_required=ssl_required,
         host=host,
         port=port,
         user=user,
@@ -251,6 +278,7 @@ async def open_connection(
         local_infile=local_infile,
         ssl=ssl,
     )
+    await raw._connect()
     connection = MySQLConnection(raw, server)
     try:
         await raw.query(SESSION_SETUP)

@@ -20,7 +20,7 @@ from dataflow.url import DatabaseURL
 
 from . import ddl, types
 from .errors import error_message, translate_error
-from .options import ConnectOptions
+from .options import ConnectOptions, TLSNotNegotiated, tls_failure
 from .server import DETECT_SQL, ServerInfo, capabilities
 
 if TYPE_CHECKING:
@@ -185,9 +185,20 @@ class MySQLDialect(Dialect):
                 connect_timeout=options.connect_timeout,
                 local_infile=options.local_infile,
                 ssl=options.ssl,
+                ssl_required=options.ssl_required,
                 server=self.server,
             )
+        except TLSNotNegotiated as exc:
+            raise ConnectionError(f"cannot connect to {self.url}: {exc}", field="ssl") from None
         except Exception as exc:
+            handshake = tls_failure(exc)
+            if handshake is not None:
+                # aiomysql reports a failed handshake as "Can't connect": say what failed and what to change.
+                raise ConnectionError(
+                    f"cannot connect to {self.url}: the TLS handshake failed ({handshake}); name the CA that "
+                    "signed the server's certificate with ssl_ca, or use ssl_verify=false for a test server",
+                    field="ssl",
+                ) from exc
             raise ConnectionError(f"cannot connect to {self.url}: {error_message(exc)}") from exc
 
     async def create_pool(self) -> Pool:

@@ -21,7 +21,9 @@ OPTIONS = {
     "connect_timeout": "seconds to wait for the server when connecting",
     "charset": "always utf8mb4; any other value is refused",
     "local_infile": "allow LOAD DATA LOCAL INFILE (the 'load_data' bulk strategy); default false",
-    "ssl": "true to require TLS (verifying the server against the system CAs unless ssl_verify=false)",
+    "ssl": "required (or true) to refuse a connection without TLS, prefer for TLS when the server offers it, "
+    "false for none; default false",
+    "sslmode": "the PostgreSQL spelling of ssl: disable, prefer or require",
     "ssl_ca": "a CA bundle file that signs the server's certificate (implies ssl)",
     "ssl_cert": "a client certificate file (implies ssl)",
     "ssl_key": "the client certificate's key file",
@@ -33,6 +35,30 @@ MIGRATE_LOCK_TIMEOUT = 60.0
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
+SSL_MODES = {
+    **dict.fromkeys((*_FALSE, "disable", "disabled"), "disable"),
+    **dict.fromkeys(("prefer", "preferred"), "prefer"),
+    **dict.fromkeys((*_TRUE, "require", "required"), "require"),
+}
+"""Spellings of the ``ssl`` option: MySQL's (``REQUIRED``, ``PREFERRED``), PostgreSQL's, booleans."""
+
+
+class TLSNotNegotiated(Exception):
+    """TLS is required but the server did not offer it: raised before any credential is sent."""
+
+
+def tls_failure(error: BaseException) -> str | None:
+    """The reason of the TLS handshake failure behind ``error`` (the driver wraps it), or None."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return str(current.verify_message or current.reason or current)
+        if isinstance(current, ssl.SSLError):
+            return str(current.reason or current)
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _flag(name: str, value: str) -> bool:
@@ -68,6 +94,8 @@ class ConnectOptions:
     connect_timeout: float
     local_infile: bool
     ssl: ssl.SSLContext | None = attrs.field(repr=lambda context: "on" if context else "off")
+    ssl_required: bool = False
+    """Refuse to authenticate unless TLS is negotiated (``ssl=required``); else TLS only when the server offers it."""
     migrate_lock_timeout: float = MIGRATE_LOCK_TIMEOUT
 
     @classmethod
@@ -86,6 +114,7 @@ class ConnectOptions:
             )
         if not url.database:
             raise ConfigError(f"the mysql URL {url} names no database; add one: mysql://user@host:3306/<database>")
+        mode = _ssl_mode(options)
         return cls(
             host=url.host or "localhost",
             port=url.port or 3306,
@@ -106,7 +135,8 @@ class ConnectOptions:
                 else config.connect_timeout
             ),
             local_infile=_flag("local_infile", options.get("local_infile", "false")),
-            ssl=_ssl_context(options),
+            ssl=_ssl_context(options, mode),
+            ssl_required=mode == "require",
             migrate_lock_timeout=(
                 _number("migrate_lock_timeout", options["migrate_lock_timeout"], float)
                 if "migrate_lock_timeout" in options
@@ -115,15 +145,37 @@ class ConnectOptions:
         )
 
 
-def _ssl_context(options: Mapping[str, str]) -> ssl.SSLContext | None:
-    wanted = any(options.get(name) for name in ("ssl_ca", "ssl_cert"))
-    if "ssl" in options:
-        wanted = _flag("ssl", options["ssl"]) or wanted
-    if not wanted:
+def _ssl_mode(options: Mapping[str, str]) -> str:
+    """``disable``, ``prefer`` or ``require``, from ``ssl`` (or ``sslmode``); a certificate option implies require."""
+    if "ssl" in options and "sslmode" in options:
+        raise ConfigError("mysql URL options ssl and sslmode say the same thing: give only one", field="sslmode")
+    name = "sslmode" if "sslmode" in options else "ssl"
+    certificates = any(options.get(option) for option in ("ssl_ca", "ssl_cert"))
+    if name not in options:
+        return "require" if certificates else "disable"
+    text = options[name]
+    mode = SSL_MODES.get(text.strip().lower())
+    if mode is None:
+        raise ConfigError(
+            f"mysql URL option {name}={text!r} must be required (TLS or no connection), prefer (TLS when the "
+            "server offers it) or false (no TLS)",
+            field=name,
+        )
+    if mode == "disable" and certificates:
+        raise ConfigError(f"mysql URL option {name}={text!r} turns TLS off, but ssl_ca/ssl_cert are given", field=name)
+    return mode
+
+
+def _ssl_context(options: Mapping[str, str], mode: str) -> ssl.SSLContext | None:
+    if mode == "disable":
         return None
+    # Opportunistic TLS (prefer) cannot insist on a certificate it may never see: it only encrypts,
+    # as MySQL's PREFERRED and libpq's prefer do, unless a CA is named to verify against.
+    verify = mode == "require" or bool(options.get("ssl_ca"))
+    verify = verify and _flag("ssl_verify", options.get("ssl_verify", "true"))
     try:
         context = ssl.create_default_context(cafile=options.get("ssl_ca") or None)
-        if not _flag("ssl_verify", options.get("ssl_verify", "true")):
+        if not verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         if options.get("ssl_cert"):

@@ -137,8 +137,20 @@ class PostgresDialect(Dialect):
         )
 
     async def _refine_capabilities(self, connection: PostgresConnection) -> None:
-        # Two-phase commit needs max_prepared_transactions > 0 on the server.
-        rows = await connection.raw.fetch("SELECT current_setting('max_prepared_transactions')::int")
+        # Two-phase commit needs max_prepared_transactions > 0 on the server. A search_path naming a
+        # schema that does not exist is accepted by the server, and only fails (3F000) at the first CREATE.
+        rows = await connection.raw.fetch(
+            "SELECT current_setting('max_prepared_transactions')::int, "
+            "$1::text IS NULL OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text)",
+            self.options.schema,
+        )
+        if not rows[0][1]:
+            schema = self.options.schema
+            raise ConfigError(
+                f"postgresql URL option schema={schema!r}: database {self.url.database!r} has no schema "
+                f"{schema!r}; create it (CREATE SCHEMA {self.quote(str(schema))}) or correct the name",
+                field="schema",
+            )
         two_phase = int(rows[0][0]) > 0
         if two_phase != self.capabilities.two_phase:
             self.capabilities = attrs.evolve(self.capabilities, two_phase=two_phase)

@@ -5,20 +5,19 @@ Nothing here imports asyncpg: the dialect imports it when it creates a pool.
 
 from __future__ import annotations
 
-from typing import Any
-
 from dataflow import hookimpl
+from dataflow.registers import BulkStrategyRegister, DialectRegister
 
 
 @hookimpl
-def dataflow_register_dialects(register: Any) -> None:
+def dataflow_register_dialects(register: DialectRegister) -> None:
     from .dialect import PostgresDialect
 
     register(PostgresDialect)
 
 
 @hookimpl
-def dataflow_register_bulk_strategies(register: Any) -> None:
+def dataflow_register_bulk_strategies(register: BulkStrategyRegister) -> None:
     from .bulk import STRATEGIES
 
     for strategy in STRATEGIES:

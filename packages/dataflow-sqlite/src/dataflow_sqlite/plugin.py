@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from dataflow import hookimpl
+from dataflow.registers import BulkStrategyRegister, DialectRegister
 
 
 @hookimpl
-def dataflow_register_dialects(register: Any) -> None:
+def dataflow_register_dialects(register: DialectRegister) -> None:
     from .dialect import SQLiteDialect
 
     register(SQLiteDialect)
 
 
 @hookimpl
-def dataflow_register_bulk_strategies(register: Any) -> None:
+def dataflow_register_bulk_strategies(register: BulkStrategyRegister) -> None:
     from .bulk import STRATEGIES
 
     for strategy in STRATEGIES:

@@ -1,4 +1,5 @@
-"""The per-instance tenancy service: ``db.tenancy``, ``db.tenant(...)`` and ``db.tenant_admin(...)``."""
+"""The per-instance tenancy service, kept in ``db.extensions``: ``Tenancy.of(db)``, with the shortcuts
+``db.tenancy``, ``db.tenant(...)`` and ``db.tenant_admin(...)``."""
 
 from __future__ import annotations
 
@@ -35,6 +36,15 @@ class Tenancy:
         tenancy_filter.service = self
         if extension is not None:
             extension.service = self
+
+    @classmethod
+    def of(cls, db: DataFlow) -> Tenancy:
+        """``db``'s tenancy service (``db.tenancy``); ``ConfigError`` when dataflow-tenancy is not active on it."""
+        return db.extensions.require(
+            cls,
+            "dataflow-tenancy is not active on it: is the 'tenancy' plugin disabled "
+            "(DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS)?",
+        )
 
     def __repr__(self) -> str:
         return f"<Tenancy of {self.db.label} default={self.default_strategy!r} quotas={len(self.quotas)}>"
@@ -83,14 +93,8 @@ class Tenancy:
 
 
 def tenancy(db: DataFlow) -> Tenancy:
-    """``db``'s tenancy service; ``ConfigError`` when dataflow-tenancy did not attach to it."""
-    service = getattr(db, "tenancy", None)
-    if not isinstance(service, Tenancy):
-        raise ConfigError(
-            f"dataflow-tenancy is not active on {db.label}: is the 'tenancy' plugin disabled "
-            "(DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS)?"
-        )
-    return service
+    """``db``'s tenancy service; ``ConfigError`` when dataflow-tenancy is not active on it (``Tenancy.of(db)``)."""
+    return Tenancy.of(db)
 
 
 def enable(

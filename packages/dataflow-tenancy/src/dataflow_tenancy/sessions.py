@@ -55,23 +55,28 @@ PG_RESET = "RESET search_path; RESET dataflow.tenant; RESET dataflow.tenant_admi
 
 
 class TenantSessionHook:
-    """The core's session hook, handing each session to its instance's :class:`SessionSetup`."""
+    """The core's session hook of one instance, handing each session to its :class:`SessionSetup`.
+
+    ``service`` is set when the instance's :class:`Tenancy` is created, as the
+    filter's and the schema extension's are.
+    """
+
+    def __init__(self) -> None:
+        self.service: Tenancy | None = None
 
     async def session_opened(self, session: Session) -> None:
-        setup = _setup_of(session)
+        setup = self._setup()
         if setup is not None:
             await setup.begin(session)
 
     async def session_closing(self, session: Session) -> None:
-        setup = _setup_of(session)
+        setup = self._setup()
         if setup is not None and session in setup.changed:
             setup.changed.discard(session)
             await setup.end(session)
 
-
-def _setup_of(session: Session) -> SessionSetup | None:
-    service = getattr(session.db, "tenancy", None)
-    return getattr(service, "sessions", None)
+    def _setup(self) -> SessionSetup | None:
+        return self.service.sessions if self.service is not None else None
 
 
 class SessionSetup:

@@ -86,8 +86,8 @@ async def _recover(
             from dataflow.database import live_instances
 
             for db in live_instances():
-                service = getattr(db, "sagas", None)
-                if isinstance(service, SagaService) and service.names:
+                service = db.extensions.get(SagaService)
+                if service is not None and service.names:
                     sagas = await service.recover(older_than=older_than)
                     report["sagas"][db.label] = attrs.asdict(sagas)
     finally:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dataflow.errors import ConfigError, DataFlowError
+from dataflow.errors import DataFlowError
 from dataflow.events import emit
 
 from .errors import SagaError
@@ -54,6 +54,16 @@ class SagaService:
         self.db = db
         self._sagas: dict[str, Saga] = {}
         self._factories: dict[str, Callable[[], Saga]] = {}
+
+    @classmethod
+    def of(cls, db: DataFlow) -> SagaService:
+        """``db``'s saga service (``db.sagas``), kept in ``db.extensions``; created now if the plugin did not
+        (plugins disabled, or loaded late)."""
+        service = db.extensions.get(cls)
+        if service is None:
+            service = db.extensions.add(cls(db))
+            db.extensions.shortcut("sagas", service)
+        return service
 
     def __repr__(self) -> str:
         return f"SagaService({self.db.label!r}, sagas={sorted(self._sagas)})"
@@ -146,12 +156,5 @@ class SagaService:
 
 
 def sagas_of(db: DataFlow) -> SagaService:
-    """``db.sagas``, attached now if the plugin did not (plugins disabled, or loaded late)."""
-    service = getattr(db, "sagas", None)
-    if isinstance(service, SagaService):
-        return service
-    if service is not None:
-        raise ConfigError(f"{db.label}: db.sagas is taken by something else ({type(service).__name__})")
-    service = SagaService(db)
-    db.sagas = service  # type: ignore[attr-defined]
-    return service
+    """``db``'s saga service: :meth:`SagaService.of`."""
+    return SagaService.of(db)

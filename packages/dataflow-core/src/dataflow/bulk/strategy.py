@@ -56,10 +56,17 @@ class BulkResult:
 class BulkStrategy(Protocol):
     """A way to run one kind of bulk operation."""
 
-    name: str
-    operation: Operation
-    priority: int
-    """Higher wins among applicable strategies."""
+    # Read-only properties, so that frozen attrs classes and plain class attributes both satisfy them.
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def operation(self) -> Operation: ...
+
+    @property
+    def priority(self) -> int:
+        """Higher wins among applicable strategies."""
+
     # Optional: ``whole_request = True`` asks for one call with every row of a node, instead of one call
     # per slice while the next slice is validated. The rows are then validated as the strategy reads them:
     # a streaming strategy (COPY) that reads them once, in order, overlaps validation with the server's

@@ -56,24 +56,30 @@ def chunk_size(request: BulkRequest) -> int | None:
     return request.batch_size
 
 
-def short_sql(text: str) -> str:
-    """What monitors see of a statement that may be megabytes long."""
-    return text if len(text) <= 200 else text[:200] + " ..."
+def reported_sql(request: BulkRequest, suffix: str = "") -> str:
+    """What monitors, tracing and echo see of a multi-row statement: one row of placeholders, never values.
+
+    The statements sent carry their rows as literals (MySQL's text protocol);
+    the text reported has the shape of one row, so that every batch of a bulk
+    node adds up under one statement and no value leaves the connection.
+    """
+    row = "(" + ", ".join(["%s"] * len(request.columns)) + ")"
+    return insert_prefix(request) + row + suffix
 
 
-async def execute(session: Session, statement: str, schema: ModelSchema) -> ExecuteResult:
-    """Run finished SQL text (no parameters) through the session, so that errors are translated and monitored."""
+async def execute(session: Session, statement: str, schema: ModelSchema, reported: str) -> ExecuteResult:
+    """Run finished SQL text through the session (errors translated), reported to monitors as ``reported``."""
 
     async def action(connection: Connection) -> ExecuteResult:
         return await connection.execute(statement)
 
-    return await session.call(action, sql=short_sql(statement), schema=schema, operation="bulk_create")
+    return await session.call(action, sql=reported, schema=schema, operation="bulk_create")
 
 
-async def fetch(session: Session, statement: str, schema: ModelSchema) -> list[Sequence[Any]]:
+async def fetch(session: Session, statement: str, schema: ModelSchema, reported: str) -> list[Sequence[Any]]:
     """Like :func:`execute`, for a statement that returns rows."""
 
     async def action(connection: Connection) -> list[Sequence[Any]]:
         return await connection.fetch(statement)
 
-    return await session.call(action, sql=short_sql(statement), schema=schema, operation="bulk_create")
+    return await session.call(action, sql=reported, schema=schema, operation="bulk_create")

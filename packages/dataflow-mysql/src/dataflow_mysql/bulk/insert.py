@@ -12,7 +12,7 @@ from dataflow.session import Session
 
 from ..dialect import MySQLDialect
 from ..literals import pack_statements, row_literal
-from .common import chunk_size, execute, fetch, insert_prefix, mysql_dialect, statement_bytes
+from .common import chunk_size, execute, fetch, insert_prefix, mysql_dialect, reported_sql, statement_bytes
 
 
 @attrs.frozen
@@ -46,8 +46,9 @@ class MultiRowInsert:
 
         if not request.return_ids or table.pk in request.columns:
             inserted = 0
+            reported = reported_sql(request)
             for statement in statements():
-                inserted += (await execute(session, statement, schema)).rowcount
+                inserted += (await execute(session, statement, schema, reported)).rowcount
             if not request.return_ids:
                 return BulkResult(inserted=inserted)
             position = request.columns.index(table.pk)
@@ -71,15 +72,19 @@ class MultiRowInsert:
         server = dialect.server
         ids: list[Any] = []
         if "insert" in dialect.capabilities.returning:
-            for statement in statements(f" RETURNING {table.quoted[table.pk]}"):
-                ids.extend(row[0] for row in await fetch(session, statement, schema))
+            returning = f" RETURNING {table.quoted[table.pk]}"
+            reported = reported_sql(request, returning)
+            for statement in statements(returning):
+                ids.extend(row[0] for row in await fetch(session, statement, schema, reported))
         elif server is not None and server.consecutive_ids:
             step = server.auto_increment_increment
+            reported = reported_sql(request)
             for statement in statements():
-                result = await execute(session, statement, schema)
+                result = await execute(session, statement, schema, reported)
                 first = int(result.last_id)
                 ids.extend(range(first, first + step * result.rowcount, step))
         else:
+            reported = reported_sql(request)
             for literal in literals:
-                ids.append((await execute(session, prefix + literal, schema)).last_id)
+                ids.append((await execute(session, prefix + literal, schema, reported)).last_id)
         return ids

@@ -34,14 +34,14 @@ from dataflow.sql import Params
 
 from ..dialect import NEW_ROW, MySQLDialect
 from ..literals import pack_statements, render, row_literal
-from .common import check_conflict_target, chunk_size, insert_prefix, mysql_dialect, short_sql, statement_bytes
+from .common import check_conflict_target, chunk_size, insert_prefix, mysql_dialect, reported_sql, statement_bytes
 
 RESET = "SET @dataflow_ok = 0, @dataflow_dup = 0, @dataflow_key = 0, @dataflow_upd = 0"
 READ = "SELECT @dataflow_dup, @dataflow_key, @dataflow_upd"
 
 
-def update_clause(dialect: MySQLDialect, request: BulkRequest) -> str:
-    """`` [AS new] ON DUPLICATE KEY UPDATE <counting assignment>, <guarded updates>`` with the scope bound in."""
+def update_clause(dialect: MySQLDialect, request: BulkRequest) -> tuple[str, list[Any]]:
+    """`` [AS new] ON DUPLICATE KEY UPDATE <counting assignment>, <guarded updates>`` and the scope's values."""
     table = request.table
     params = Params(dialect)
     key_match = " AND ".join(f"{table.quoted[c]} <=> {dialect.new_value(c)}" for c in request.conflict_on)
@@ -66,7 +66,7 @@ def update_clause(dialect: MySQLDialect, request: BulkRequest) -> str:
         quoted = table.quoted[column]
         assignments.append(f"{quoted} = IF(@dataflow_ok, {quoted} + 1, {quoted})")
     alias = f" AS {dialect.quote(NEW_ROW)}" if dialect.row_alias else ""
-    return render(f"{alias} ON DUPLICATE KEY UPDATE {', '.join(assignments)}", params.values)
+    return f"{alias} ON DUPLICATE KEY UPDATE {', '.join(assignments)}", list(params.values)
 
 
 @attrs.frozen
@@ -87,7 +87,8 @@ class CountedUpsert:
         assert dialect is not None
         check_conflict_target(schema, request.conflict_on)
         prefix = insert_prefix(request)
-        suffix = update_clause(dialect, request)
+        clause, values = update_clause(dialect, request)
+        suffix = render(clause, values)
         literals = [row_literal(row) for row in request.rows]
         statements = pack_statements(prefix, literals, suffix, statement_bytes(dialect), chunk_size(request))
 
@@ -100,7 +101,7 @@ class CountedUpsert:
         met, on_key, visible = (
             int(v)
             for v in await session.call(
-                upsert, sql=short_sql(prefix + "... " + suffix), schema=schema, operation="bulk_upsert"
+                upsert, sql=reported_sql(request, clause), schema=schema, operation="bulk_upsert"
             )
         )
         conflict = ", ".join(request.conflict_on)

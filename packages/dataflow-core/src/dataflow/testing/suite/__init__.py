@@ -16,6 +16,7 @@ from .test_schema_changes import *  # noqa: F403
 from .test_schema_changes import reopen
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
+from .test_versioning import *  # noqa: F403
 
 __all__ = ["db", "population", "reopen", "tagged", "users", "users_and_ann"] + [
     n for n in dir() if n.startswith("test_")
