@@ -241,12 +241,12 @@ class Migrator:
     async def check_production_schema(self, session: Session) -> None:
         """Raise ``MigrationError`` with the diff when the live schema does not match the models."""
         live = await self.live(session)
-        editor = self.editor(live)
-        plan = plan_changes(self.db.schemas.values(), live, editor)
+        plan = plan_changes(self.db.schemas.values(), live, self.editor(live))
         if not plan.empty:
+            plan = attrs.evolve(plan, reviews=await self._review(session, plan, live))
             raise MigrationError(
                 "the database schema does not match the models; review and run `dataflow migrate apply` "
-                "(or db.migrate()):\n" + plan.render(editor)
+                f"(or db.migrate()):\n{plan}"
             )
 
 
