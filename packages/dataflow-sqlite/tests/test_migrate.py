@@ -104,7 +104,7 @@ def test_production_refuses_a_schema_that_does_not_match(open_db: Callable[..., 
     assert isinstance(info.value.cause, MigrationError)
     assert "add column person.age" in str(info.value.cause)
     assert " 1. add column person.age" in str(info.value.cause)  # the printed plan, numbered
-    assert "apply will run every step." in str(info.value.cause)
+    assert "apply will refuse:" in str(info.value.cause) and "--allow-destructive" in str(info.value.cause)
 
 
 def test_adding_a_required_column_with_a_default_fills_existing_rows(
