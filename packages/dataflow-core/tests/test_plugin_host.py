@@ -99,7 +99,7 @@ def test_the_core_plugin_is_built_in_and_loads_whatever_the_allow_list_says(monk
     infos = {info.name: info for info in PluginHost().info()}
     assert sorted(infos) == ["core", "sqlite"]
     assert infos["core"].distribution == "dataflow-core"
-    assert infos["core"].hooks == ("dataflow_register_bulk_strategies",)
+    assert infos["core"].hooks == ("dataflow_register_bulk_strategies", "dataflow_register_node_types")
 
 
 def test_the_core_plugin_cannot_be_disabled(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -109,7 +109,7 @@ def test_model_registered_twice_is_refused(db: DataFlow) -> None:
         define()
 
 
-def test_model_generates_eleven_nodes(db: DataFlow) -> None:
+def test_model_generates_twelve_nodes(db: DataFlow) -> None:
     @db.model
     class User:
         name: str
@@ -128,6 +128,7 @@ def test_model_generates_eleven_nodes(db: DataFlow) -> None:
             "BulkUpdate",
             "BulkDelete",
             "BulkUpsert",
+            "Aggregate",
         ]
     )
 

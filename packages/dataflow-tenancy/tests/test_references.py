@@ -39,7 +39,11 @@ def db(any_database_url: str) -> Iterator[DataFlow]:
         customer_id: Customer
         referrer_id: Customer | None = None
         plan_id: Plan | None = None
-        __dataflow__ = {"multi_tenant": True, "unique": [("number",)]}
+        __dataflow__ = {
+            "multi_tenant": True,
+            "unique": [("number",)],
+            "relations": {"referrer_id": {"reverse": "referred_orders"}},
+        }
 
     @instance.model
     class Shipment:

@@ -51,6 +51,11 @@ class Config:
     """Create missing tables on first use; default: on except in production."""
     echo: bool = False
     """Write every statement (never its parameters) to stderr, through the ``dataflow.sql`` logger at INFO."""
+    cursor_secret: str | None = attrs.field(default=None, repr=lambda secret: "None" if secret is None else "'***'")
+    """The key that signs List's ``next`` cursors; default: random per instance (set it when several
+    processes serve the same pages, e.g. ``dataflow serve --workers 4``)."""
+    max_include_depth: int = attrs.field(default=3, validator=_positive)
+    """How deep ``include`` may follow relations (``"team.owner.posts"`` is 3)."""
 
     @property
     def production(self) -> bool:

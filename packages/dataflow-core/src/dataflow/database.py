@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import secrets
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,11 +16,14 @@ from .dialect import Dialect, Pool
 from .echo import enable_echo
 from .errors import ConfigError
 from .events import Monitors, PoolState, emit
+from .express import Express, ExpressSync
+from .express import transaction as express_transaction
 from .extensions import Extensions
 from .loops import existing_thread_loop, run_sync, running_loop
 from .plugins import plugin_host
 from .pooling import LoopPools
 from .registers import SchemaExtension
+from .relations import RelationMap
 from .schema import MODEL_OPTIONS, ModelSchema, schema_from_class, suggest
 from .session import Session
 from .sql import TableSQL
@@ -110,6 +115,9 @@ class DataFlow:
         self.dialect: Dialect = dialect_cls(self.url, self.config)
         self.label = str(self.url)
         self.schemas: dict[str, ModelSchema] = {}
+        self.relations = RelationMap()
+        self.cursor_key = (self.config.cursor_secret or secrets.token_hex(32)).encode()
+        """Signs List's keyset cursors (``next``/``after``)."""
         self.nodes: dict[str, type[Node]] = {}
         self._classes: dict[type, ModelSchema] = {}
         self._tables: dict[str, TableSQL] = {}
@@ -156,7 +164,7 @@ class DataFlow:
     # -- models -----------------------------------------------------------------
 
     def model(self, cls: C) -> C:
-        """Register a type-hinted class as a model and generate its eleven nodes."""
+        """Register a type-hinted class as a model and generate its twelve nodes."""
         from .nodes.generate import model_nodes
 
         schema = schema_from_class(cls, self._classes, registered_model_options())
@@ -176,6 +184,7 @@ class DataFlow:
         for field in schema.fields:
             self.dialect.check_identifier(field.name, schema.name)
         self.dialect.check_schema(schema, {**self.schemas, schema.name: schema})
+        self.relations.add(schema, {**self.schemas, schema.name: schema})
         self.schemas[schema.name] = schema
         self._classes[cls] = schema
         self.nodes.update(model_nodes(self, schema))
@@ -189,6 +198,28 @@ class DataFlow:
                 "(or check DATAFLOW_PLUGINS / DATAFLOW_DISABLE_PLUGINS)",
                 model=schema.name,
             )
+
+    @functools.cached_property
+    def express(self) -> Express:
+        """The direct API, async: ``await db.express.read("User", 1)`` (see :mod:`dataflow.express`)."""
+        return Express(self)
+
+    @functools.cached_property
+    def express_sync(self) -> ExpressSync:
+        """The direct API for synchronous code: ``db.express_sync.read("User", 1)``."""
+        return ExpressSync(self)
+
+    async def sql_async(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
+        """Raw SQL with ``:name`` placeholders, values bound: ``await db.sql_async("SELECT ...", {"x": 1})``."""
+        return await self.express.sql(query, params, result=result)
+
+    def sql(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
+        """The synchronous face of :meth:`sql_async`."""
+        return self.express_sync.sql(query, params, result=result)
+
+    def transaction(self, isolation: str | None = None) -> AbstractAsyncContextManager[Express]:
+        """``async with db.transaction() as tx:`` the direct API on one connection, in one transaction."""
+        return express_transaction(self, isolation)
 
     def model_classes(self) -> list[type]:
         """The classes registered with :meth:`model`, in registration order."""

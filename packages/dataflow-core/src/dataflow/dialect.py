@@ -75,6 +75,9 @@ class Connection(Protocol):
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
         """Run a query and return all rows as sequences in column order."""
 
+    async def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[Sequence[Any]]]:
+        """Run any statement; return its result's column names (none for a statement without) and rows."""
+
     async def begin(self, isolation: str | None = None, read_only: bool = False) -> None: ...
 
     async def commit(self) -> None: ...
@@ -264,6 +267,17 @@ class Dialect(abc.ABC):
         ``$overlaps`` are then a ``FilterError``).
         """
         return None
+
+    def aggregate(self, function: str, field: FieldSchema, column: str) -> str:
+        """SQL for ``function`` (``COUNT``, ``COUNT_DISTINCT``, ``SUM``, ``AVG``, ``MIN``, ``MAX``) over ``column``.
+
+        Its value must decode as the field's does (``SUM``, ``MIN``, ``MAX``) or
+        be a number (the counts, ``AVG``): a dialect that stores a kind as text
+        (SQLite's Decimal) overrides this for that kind.
+        """
+        if function == "COUNT_DISTINCT":
+            return f"COUNT(DISTINCT {column})"
+        return f"{function}({column})"
 
     def ordered(self, field: FieldSchema, expression: str) -> str:
         """``expression`` (a column or a placeholder) in a form whose SQL order is the field's order.

@@ -9,24 +9,59 @@ parameter. Nothing a caller passes becomes SQL text.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+import itertools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from .errors import FilterError, ValidationError
 from .fields import FieldKind, FieldSchema
+from .relations import Relation, RelationMap
 from .schema import suggest
 from .sql import Params, TableSQL
 
 Filter = Mapping[str, Any]
 
 TRUE, FALSE = "1 = 1", "1 = 0"
+QUANTIFIERS = {"$some": "EXISTS", "$none": "NOT EXISTS"}
 
 
-class _Compiler:
-    def __init__(self, table: TableSQL, params: Params) -> None:
+class RelatedTables(Protocol):
+    """What a filter needs to follow relations: relation names, other models' tables and what each may show."""
+
+    relations: RelationMap
+
+    def table(self, model: str) -> TableSQL: ...
+
+    def scope(self, table: TableSQL) -> Filter | None:
+        """The filter every statement on ``table`` must also match (tenancy, soft delete), or None."""
+        ...
+
+
+class FilterCompiler:
+    """Compiles one filter over one table; nested compilers handle the tables relations lead to.
+
+    ``qualifier`` is how the table is named in the statement (its alias inside
+    a subquery), for the conditions that correlate a subquery with it;
+    ``qualify`` names every column with it (a statement that joins tables).
+    """
+
+    def __init__(
+        self,
+        table: TableSQL,
+        params: Params,
+        related: RelatedTables | None = None,
+        qualifier: str | None = None,
+        aliases: Iterator[int] | None = None,
+        *,
+        qualify: bool = False,
+    ) -> None:
         self.table = table
         self.params = params
         self.model = table.schema.name
+        self.related = related
+        self.qualifier = qualifier or table.table
+        self.aliases = aliases if aliases is not None else itertools.count(1)
+        self.qualify = qualify
 
     def error(self, message: str, field: str | None = None) -> FilterError:
         return FilterError(f"{self.model} filter: {message}", model=self.model, field=field)
@@ -45,6 +80,13 @@ class _Compiler:
             if logical is None:
                 raise self.error(f"unknown operator {key!r}{suggest(key, LOGICAL)}")
             return logical(self, value)
+        if isinstance(key, str) and key not in self.table.schema.by_name and self.related is not None:
+            head, dot, rest = key.partition(".")
+            relation = self.related.relations.get(self.model, head)
+            if relation is not None and relation.many:
+                return self.quantified(relation, value, dotted=bool(dot))
+            if relation is not None:
+                return self.through(relation, {rest: value} if dot else value)
         field = self.field(key)
         if isinstance(value, Mapping) and any(isinstance(k, str) and k.startswith("$") for k in value):
             parts = [self.comparison(field, op, operand) for op, operand in value.items()]
@@ -54,50 +96,137 @@ class _Compiler:
     def field(self, name: Any) -> FieldSchema:
         found = self.table.schema.by_name.get(name) if isinstance(name, str) else None
         if found is None:
-            raise self.error(f"unknown field {name!r}{suggest(name, self.table.schema.by_name)}", field=str(name))
+            names = [*self.table.schema.by_name, *(self.related.relations.of(self.model) if self.related else ())]
+            head = name.partition(".")[0] if isinstance(name, str) else name
+            raise self.error(f"unknown field {name!r}{suggest(head, names)}", field=str(name))
         return found
+
+    def column(self, field: FieldSchema) -> str:
+        """The SQL that stands for ``field`` in a condition."""
+        return self.ref(field.name)
+
+    def ref(self, name: str) -> str:
+        quoted = self.table.quoted[name]
+        return f"{self.qualifier}.{quoted}" if self.qualify else quoted
+
+    def encode(self, field: FieldSchema, value: Any) -> Any:
+        return self.table.encode(field.name, value)
 
     def comparison(self, field: FieldSchema, op: Any, operand: Any) -> str:
         build = OPERATORS.get(op) if isinstance(op, str) else None
         if build is None:
             raise self.error(f"unknown operator {op!r} on {field.name!r}{suggest(op, OPERATORS)}", field=field.name)
-        return build(self, field, self.table.quoted[field.name], operand)
+        return build(self, field, self.column(field), operand)
 
     def bind(self, field: FieldSchema, value: Any) -> str:
         try:
             checked = field.validate(value, self.model) if value is not None else None
         except ValidationError as exc:
             raise FilterError(exc.message, model=self.model, field=field.name) from None
-        return self.params.add(self.table.encode(field.name, checked))
+        return self.params.add(self.encode(field, checked))
 
     def logical_list(self, op: str, value: Any) -> list[str]:
         if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
             raise self.error(f"{op} takes a list of filters")
         return [self.compile(item) for item in value]
 
+    # -- relations --------------------------------------------------------------
 
-def _and(c: _Compiler, value: Any) -> str:
+    def path_value(self, name: str, where: str) -> str:
+        """``name``'s value for the current row, in its sort order: a field, or a forward path as a subquery."""
+        field = self.table.schema.by_name.get(name)
+        if field is not None:
+            return self.table.dialect.ordered(field, f"{self.qualifier}.{self.table.quoted[name]}")
+        head, dot, rest = name.partition(".")
+        relation = self.related.relations.get(self.model, head) if self.related is not None else None
+        if relation is None or not dot or relation.many:
+            names = [*self.table.schema.by_name]
+            if self.related is not None:
+                names += [f"{r.name}.<field>" for r in self.related.relations.of(self.model).values() if not r.many]
+            raise FilterError(
+                f"{self.model} {where}: unknown field {name!r}{suggest(head, [n.partition('.')[0] for n in names])}"
+                f" (known: {', '.join(names)})",
+                model=self.model,
+                field=name,
+            )
+        inner, source = self.nested(relation)
+        link = (
+            f"{inner.qualifier}.{inner.table.quoted[relation.remote]} = "
+            f"{self.qualifier}.{self.table.quoted[relation.local]}"
+        )
+        value = inner.path_value(rest, where)
+        return f"(SELECT {value} FROM {source} WHERE {self.visible(inner, link)})"
+
+    def nested(self, relation: Relation) -> tuple[FilterCompiler, str]:
+        """A compiler for the relation's target table under a fresh alias, and its ``FROM`` text."""
+        assert self.related is not None
+        target = self.related.table(relation.target)
+        alias = target.dialect.quote(f"dataflow_r{next(self.aliases)}")
+        inner = FilterCompiler(target, self.params, self.related, alias, self.aliases, qualify=self.qualify)
+        return inner, f"{target.table} AS {alias}"
+
+    def visible(self, compiler: FilterCompiler, condition: str) -> str:
+        """``condition`` narrowed to the rows of the related table the session may see."""
+        assert self.related is not None
+        scope = self.related.scope(compiler.table)
+        return condition if scope is None else f"{condition} AND {compiler.compile(scope)}"
+
+    def through(self, relation: Relation, condition_filter: Any) -> str:
+        """``{"team.name": ...}`` or ``{"team": {"name": ...}}``: the key is one of the target rows that match."""
+        if not isinstance(condition_filter, Mapping) or any(str(k) in QUANTIFIERS for k in condition_filter):
+            raise self.error(
+                f"{relation.name!r} is one {relation.target}: filter its fields, "
+                f'("{relation.name}.<field>": ...) or {{"{relation.name}": {{"<field>": ...}}}}',
+                field=relation.name,
+            )
+        inner, source = self.nested(relation)
+        condition = self.visible(inner, inner.compile(condition_filter))
+        remote = f"{inner.qualifier}.{inner.table.quoted[relation.remote]}"
+        local = self.ref(relation.local)
+        member = f"{local} IN (SELECT {remote} FROM {source} WHERE {condition})"
+        # Without a related row the condition is false, not unknown, so that $not of it holds.
+        return f"({local} IS NOT NULL AND {member})" if self.table.schema.by_name[relation.local].nullable else member
+
+    def quantified(self, relation: Relation, value: Any, *, dotted: bool) -> str:
+        """``{"users": {"$some": {...}}}`` / ``"$none"``: some / no related row matches."""
+        if dotted or not isinstance(value, Mapping) or len(value) != 1 or next(iter(value)) not in QUANTIFIERS:
+            raise self.error(
+                f'{relation.name!r} is a list of {relation.target}: filter it with {{"{relation.name}": '
+                '{"$some": {...}}} or {"$none": {...}}',
+                field=relation.name,
+            )
+        ((quantifier, condition_filter),) = value.items()
+        inner, source = self.nested(relation)
+        link = (
+            f"{inner.qualifier}.{inner.table.quoted[relation.remote]} = "
+            f"{self.qualifier}.{self.table.quoted[relation.local]}"
+        )
+        condition = self.visible(inner, f"{link} AND {inner.compile(condition_filter)}")
+        return f"{QUANTIFIERS[quantifier]} (SELECT 1 FROM {source} WHERE {condition})"
+
+
+def _and(c: FilterCompiler, value: Any) -> str:
     parts = c.logical_list("$and", value)
     return "(" + " AND ".join(parts) + ")" if parts else TRUE
 
 
-def _or(c: _Compiler, value: Any) -> str:
+def _or(c: FilterCompiler, value: Any) -> str:
     parts = c.logical_list("$or", value)
     return "(" + " OR ".join(parts) + ")" if parts else FALSE
 
 
-def _not(c: _Compiler, value: Any) -> str:
+def _not(c: FilterCompiler, value: Any) -> str:
     return f"NOT ({c.compile(value)})"
 
 
-LOGICAL: dict[str, Callable[[_Compiler, Any], str]] = {"$and": _and, "$or": _or, "$not": _not}
+LOGICAL: dict[str, Callable[[FilterCompiler, Any], str]] = {"$and": _and, "$or": _or, "$not": _not}
 
 
-def _eq(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _eq(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
     return f"{column} IS NULL" if value is None else f"{column} = {c.bind(f, value)}"
 
 
-def _ne(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _ne(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
     if value is None:
         return f"{column} IS NOT NULL"
     # Like the document filters users know, $ne also matches rows where the field is null.
@@ -106,8 +235,8 @@ def _ne(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
     return f"{column} <> {c.bind(f, value)}"
 
 
-def _ordering(symbol: str) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
-    def build(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _ordering(symbol: str) -> Callable[[FilterCompiler, FieldSchema, str, Any], str]:
+    def build(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
         if value is None:
             raise c.error(f"cannot compare {f.name!r} with null; use $null", field=f.name)
         ordered = c.table.dialect.ordered
@@ -116,13 +245,13 @@ def _ordering(symbol: str) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
     return build
 
 
-def _members(c: _Compiler, f: FieldSchema, op: str, value: Any) -> list[str]:
+def _members(c: FilterCompiler, f: FieldSchema, op: str, value: Any) -> list[str]:
     if not isinstance(value, (list, tuple, set, frozenset)):
         raise c.error(f"{op} on {f.name!r} takes a list", field=f.name)
     return [c.bind(f, item) for item in value if item is not None]
 
 
-def _in(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _in(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
     placeholders = _members(c, f, "$in", value)
     parts = [f"{column} IN ({', '.join(placeholders)})"] if placeholders else []
     if None in value:
@@ -132,7 +261,7 @@ def _in(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
 
-def _nin(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _nin(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
     placeholders = _members(c, f, "$nin", value)
     if None in value:
         base = f"{column} IS NOT NULL"
@@ -143,23 +272,23 @@ def _nin(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
     return f"({clause} OR {column} IS NULL)" if f.nullable else clause
 
 
-def _like(case_insensitive: bool) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
-    def build(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _like(case_insensitive: bool) -> Callable[[FilterCompiler, FieldSchema, str, Any], str]:
+    def build(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
         if not isinstance(value, str):
             raise c.error(f"$like/$ilike on {f.name!r} takes a string pattern", field=f.name)
         # A text field's encoder may refuse what its database cannot hold (NUL on PostgreSQL).
-        pattern = c.table.encode(f.name, value) if f.kind is FieldKind.STR else value
+        pattern = c.encode(f, value) if f.kind is FieldKind.STR else value
         placeholder = c.params.add(pattern)
         return c.table.dialect.like(column, placeholder, case_insensitive=case_insensitive)
 
     return build
 
 
-def _elements(every: bool) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
+def _elements(every: bool) -> Callable[[FilterCompiler, FieldSchema, str, Any], str]:
     """``$contains`` (every given element is in the list) and ``$overlaps`` (at least one is)."""
     op = "$contains" if every else "$overlaps"
 
-    def build(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+    def build(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
         if f.element_kind is None:
             raise c.error(f"{op} applies to list fields (list[int], list[str], ...); {f.name!r} is not one", f.name)
         if not isinstance(value, (list, tuple)):
@@ -175,13 +304,13 @@ def _elements(every: bool) -> Callable[[_Compiler, FieldSchema, str, Any], str]:
     return build
 
 
-def _null(c: _Compiler, f: FieldSchema, column: str, value: Any) -> str:
+def _null(c: FilterCompiler, f: FieldSchema, column: str, value: Any) -> str:
     if not isinstance(value, bool):
         raise c.error(f"$null on {f.name!r} takes true or false", field=f.name)
     return f"{column} IS NULL" if value else f"{column} IS NOT NULL"
 
 
-OPERATORS: dict[str, Callable[[_Compiler, FieldSchema, str, Any], str]] = {
+OPERATORS: dict[str, Callable[[FilterCompiler, FieldSchema, str, Any], str]] = {
     "$eq": _eq,
     "$ne": _ne,
     "$gt": _ordering(">"),
@@ -198,15 +327,25 @@ OPERATORS: dict[str, Callable[[_Compiler, FieldSchema, str, Any], str]] = {
 }
 
 
-def compile_filter(filter: Filter | None, table: TableSQL, params: Params) -> str:
-    """The WHERE condition for ``filter``, its values bound into ``params``."""
+def compile_filter(filter: Filter | None, table: TableSQL, params: Params, related: RelatedTables | None = None) -> str:
+    """The WHERE condition for ``filter``, its values bound into ``params``.
+
+    With ``related``, keys may follow relations: ``"team.name"`` through a
+    forward relation, ``{"users": {"$some": {...}}}`` over a reverse one.
+    """
     if filter is None:
         return TRUE
-    return _Compiler(table, params).compile(filter)
+    return FilterCompiler(table, params, related).compile(filter)
 
 
-def compile_order_by(order_by: Any, table: TableSQL) -> str:
-    """``ORDER BY`` text for ``["-age", "name"]``; unknown fields raise ``FilterError``."""
+def compile_order_by(
+    order_by: Any, table: TableSQL, params: Params | None = None, related: RelatedTables | None = None
+) -> str:
+    """``ORDER BY`` text for ``["-age", "name", "team.name"]``; unknown fields raise ``FilterError``.
+
+    A dotted name follows forward relations (with ``related`` and ``params``):
+    the related row's value, or null when there is none or it is out of scope.
+    """
     if order_by is None:
         return ""
     if isinstance(order_by, str):
@@ -218,11 +357,25 @@ def compile_order_by(order_by: Any, table: TableSQL) -> str:
         if not isinstance(item, str):
             raise FilterError(f"{table.schema.name} order_by: {item!r} is not a field name", model=table.schema.name)
         name, direction = (item[1:], "DESC") if item.startswith("-") else (item.lstrip("+"), "ASC")
-        if name not in table.quoted:
-            raise FilterError(
-                f"{table.schema.name} order_by: unknown field {name!r}{suggest(name, table.quoted)}",
-                model=table.schema.name,
-                field=name,
-            )
-        parts.append(f"{table.dialect.ordered(table.field(name), table.quoted[name])} {direction}")
+        parts.append(f"{ordered_value(name, table, params, related, 'order_by')} {direction}")
     return " ORDER BY " + ", ".join(parts) if parts else ""
+
+
+def ordered_value(name: str, table: TableSQL, params: Params | None, related: RelatedTables | None, where: str) -> str:
+    """SQL for the value of ``name`` (a field, or a dotted path through forward relations) in its sort order."""
+    compiler = FilterCompiler(table, params or Params(table.dialect), related)
+    return compiler.path_value(name, where)
+
+
+def qualified_filter(
+    filter: Filter | None,
+    table: TableSQL,
+    params: Params,
+    related: RelatedTables | None,
+    aliases: Iterator[int],
+    qualifier: str | None = None,
+) -> str:
+    """``filter`` with every column named by ``qualifier`` (default: the table), for a statement that joins."""
+    if filter is None:
+        return TRUE
+    return FilterCompiler(table, params, related, qualifier, aliases, qualify=True).compile(filter)

@@ -31,6 +31,7 @@ MODEL_OPTIONS = {
     "soft_delete": "Delete sets deleted_at instead of removing the row (default False)",
     "multi_tenant": "scope every statement to the tenant in context (needs dataflow-tenancy)",
     "versioned": "optimistic locking: a version column that every update checks and increments",
+    "relations": "names of foreign-key relations: {'team_id': 'squad'} or {'team_id': {'name': ..., 'reverse': ...}}",
 }
 
 

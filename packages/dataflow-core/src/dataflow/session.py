@@ -92,6 +92,15 @@ class Session:
         )
         return rows
 
+    async def fetch_named(
+        self, sql: str, params: Sequence[Any] = (), *, operation: str | None = None
+    ) -> tuple[list[str], list[Sequence[Any]]]:
+        """Any statement's column names and rows (raw SQL, whose columns DataFlow does not know)."""
+        result: tuple[list[str], list[Sequence[Any]]] = await self.call(
+            lambda conn: conn.fetch_named(sql, params), sql=sql, operation=operation
+        )
+        return result
+
     async def call(
         self,
         action: Callable[[Connection], Awaitable[T]],

@@ -114,6 +114,11 @@ class MySQLConnection:
         result = await self.query(render(sql, params))
         return list(result.rows or ())
 
+    async def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[Sequence[Any]]]:
+        result = await self.query(render(sql, params))
+        names = [column[0] for column in result.description or ()]
+        return names, list(result.rows or ())
+
     async def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> int:
         """Run ``sql`` for every row: one multi-row statement per packet for INSERT, pipelined otherwise."""
         if not rows:

@@ -103,6 +103,16 @@ class PostgresConnection:
             rows: list[Sequence[Any]] = await self._raw.fetch(sql, *params)
         return rows
 
+    async def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[Sequence[Any]]]:
+        async with self.guard:
+            statement = await self._raw.prepare(sql)
+            names = [attribute.name for attribute in statement.get_attributes()]
+            if not names:
+                await statement.fetch(*params)
+                return [], []
+            rows: list[Sequence[Any]] = await statement.fetch(*params)
+        return names, rows
+
     async def begin(self, isolation: str | None = None, read_only: bool = False) -> None:
         self._beginning = True
         try:

@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 
 from dataflow.dialect import ExecuteResult
 
+from .functions import install as install_functions
+
 T = TypeVar("T")
 
 
@@ -37,6 +39,7 @@ class SQLiteConnection:
             try:
                 for pragma in pragmas:
                     raw.execute(pragma)
+                install_functions(raw)
             except BaseException:
                 raw.close()
                 raise
@@ -86,6 +89,17 @@ class SQLiteConnection:
             cursor = raw.execute(sql, params)
             try:
                 return cursor.fetchall()
+            finally:
+                cursor.close()
+
+        return await self.run(action)
+
+    async def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[Sequence[Any]]]:
+        def action(raw: sqlite3.Connection) -> tuple[list[str], list[Sequence[Any]]]:
+            cursor = raw.execute(sql, params)
+            try:
+                names = [column[0] for column in cursor.description or ()]
+                return names, cursor.fetchall() if names else []
             finally:
                 cursor.close()
 

@@ -30,6 +30,7 @@ from dataflow.url import DatabaseURL
 
 from .connection import SQLiteConnection
 from .errors import translate_error
+from .functions import DECIMAL_AGGREGATES
 from .migrate import SQLiteIntrospector, SQLiteSchemaEditor
 from .pool import SQLitePool
 
@@ -147,6 +148,13 @@ class SQLiteDialect(Dialect):
 
     def auto_increment_column(self, field: FieldSchema) -> str:
         return f"{self.quote(field.name)} INTEGER PRIMARY KEY AUTOINCREMENT"
+
+    def aggregate(self, function: str, field: FieldSchema, column: str) -> str:
+        if field.kind is FieldKind.DECIMAL and function in DECIMAL_AGGREGATES:
+            return f"{DECIMAL_AGGREGATES[function]}({column})"
+        if field.kind is FieldKind.DECIMAL and function == "AVG":
+            return f"AVG(CAST({column} AS REAL))"
+        return super().aggregate(function, field, column)
 
     def ordered(self, field: FieldSchema, expression: str) -> str:
         # Decimals are stored as text to keep every digit; compare them as numbers.

@@ -110,6 +110,30 @@ class TenantFilter:
         row[TENANT_FIELD] = scope.tenant
         return row
 
+    def refuse_raw_sql(self, context: Mapping[str, Any]) -> None:
+        """Raw SQL (``SQLNode``, ``db.sql``) cannot be narrowed to a tenant: allow it only where nothing can leak.
+
+        Allowed without tenant-scoped models, in the admin scope, and under a
+        tenant when every row-level table has row-level security on (the
+        database enforces the tenant). Otherwise ``TenantRequiredError``.
+        """
+        assert self.service is not None
+        scoped = [schema for schema in self.service.db.schemas.values() if strategy(schema) is not None]
+        if not scoped:
+            return
+        scope = self._scope(scoped[0], context)
+        if scope.tenant is None:
+            self._admin_used(scoped[0], scope, "raw sql", None)
+            return
+        sessions = self.service.sessions
+        if sessions is not None and sessions.rls and all(strategy(schema) == ROW for schema in scoped):
+            return
+        raise TenantRequiredError(
+            f"raw SQL cannot be narrowed to tenant {scope.tenant!r}: DataFlow cannot add the tenant condition to "
+            "SQL it did not build. Run it in the admin scope (context={'tenant_admin': '<reason>'}), or install "
+            "row-level security (PostgreSQL) so that the database enforces the tenant",
+        )
+
     def protected_fields(self, schema: ModelSchema) -> Iterable[str]:
         """``tenant_id`` of row-level models: no Update, BulkUpdate or upsert may change it."""
         return _PROTECTED if strategy(schema) == ROW else ()

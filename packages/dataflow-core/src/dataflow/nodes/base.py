@@ -47,6 +47,15 @@ class Node:
         return frozenset()
 
     @classmethod
+    def specialize(cls, node_id: str, params: Mapping[str, Any]) -> type[Node]:
+        """The class to run for a node added with ``params``: this one, unless its parameters choose another.
+
+        Called once when a workflow is built (``SQLNode`` binds itself to the
+        database its ``database`` parameter names).
+        """
+        return cls
+
+    @classmethod
     def check_inputs(cls, names: frozenset[str]) -> None:
         """Raise ``ValidationError`` for an input name the node does not take."""
         if cls.parameters is None:
@@ -78,3 +87,18 @@ class ModelNode(Node):
 
     def table(self, session: Session) -> TableSQL:
         return session.table(self.schema)
+
+
+async def run_model_node(node: ModelNode, session: Session, inputs: dict[str, Any]) -> Any:
+    """Run a model node on ``session`` (whose turn the caller holds), honouring the reserved ``as_tenant``."""
+    node_tenant = inputs.pop(AS_TENANT, None)
+    if node_tenant is None:
+        return await node.run(session, inputs)
+    # One node for one tenant (admin tools): the tenancy filter reads ``node_tenant``
+    # while this node holds the session, and may refuse it (never a switch of tenants).
+    context = session.context
+    session.context = {**context, "node_tenant": node_tenant}
+    try:
+        return await node.run(session, inputs)
+    finally:
+        session.context = context

@@ -10,6 +10,7 @@ from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
+from .include import attach, parse_includes
 from .references import check_references
 from .rows import changes, check_known, check_unprotected, key_value, new_record, utcnow
 from .statements import assignments, check_conflict_target, key_where, read_record, update_matching, where
@@ -120,7 +121,7 @@ class ReadNode(ModelNode):
     """Read one record by ``id``; ``raise_on_not_found=False`` returns None instead of raising."""
 
     operation = "read"
-    parameters = frozenset({"id", "raise_on_not_found"})
+    parameters = frozenset({"id", "raise_on_not_found", "include"})
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -129,9 +130,12 @@ class ReadNode(ModelNode):
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> Any:
         assert session is not None
         key = key_value(self.schema, inputs.get("id"))
+        includes = parse_includes(session, self.schema, inputs.get("include"))
         record = await read_record(session, self.table(session), key, self.operation)
         if record is None and inputs.get("raise_on_not_found", True):
             raise _not_found(self, key)
+        if record is not None and includes:
+            await attach(session, [record], includes, None, self.operation)
         return record
 
 

@@ -1,10 +1,11 @@
-"""The eleven node classes of a model, made by subclassing one class per operation."""
+"""The twelve node classes of a model, made by subclassing one class per operation."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from ..schema import ModelSchema
+from .aggregate import AggregateNode
 from .base import AS_TENANT, ModelNode
 from .bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode, BulkUpsertNode
 from .crud import CreateNode, DeleteNode, ReadNode, UpdateNode, UpsertNode
@@ -25,6 +26,7 @@ OPERATIONS: dict[str, type[ModelNode]] = {
     "BulkUpdate": BulkUpdateNode,
     "BulkDelete": BulkDeleteNode,
     "BulkUpsert": BulkUpsertNode,
+    "Aggregate": AggregateNode,
 }
 
 

@@ -12,6 +12,20 @@ from ..session import Session
 from ..sql import Params, TableSQL
 
 
+class SessionTables:
+    """The tables of a session's database as filters that follow relations see them: scoped like the session."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.relations = session.db.relations
+
+    def table(self, model: str) -> TableSQL:
+        return self.session.table(self.session.db.schema(model))
+
+    def scope(self, table: TableSQL) -> Filter | None:
+        return visible_scope(self.session, table)
+
+
 def visible_scope(session: Session, table: TableSQL) -> dict[str, Any] | None:
     """What every statement on this table must also match: tenancy, and not soft-deleted."""
     scope = session.scope(table.schema) if session.db.tenancy_filters else None
@@ -24,7 +38,9 @@ def visible_scope(session: Session, table: TableSQL) -> dict[str, Any] | None:
 def where(session: Session, table: TableSQL, params: Params, filter: Filter | None) -> str:
     """`` WHERE ...`` for ``filter`` within the session's scope, or ``""`` when it matches everything."""
     scope = visible_scope(session, table)
-    parts = [compile_filter(f, table, params) for f in (filter, scope) if f is not None]
+    parts = [compile_filter(filter, table, params, SessionTables(session))] if filter is not None else []
+    if scope is not None:
+        parts.append(compile_filter(scope, table, params))
     parts = [p for p in parts if p != TRUE]
     if not parts:
         return ""

@@ -149,7 +149,7 @@ class WorkflowBuilder:
             node_class = resolve_node_type(node_type, node_id)
         else:
             raise WorkflowBuildError(f"node {node_id!r}: {node_type!r} is not a node type", node_id=node_id)
-        return NodeSpec(node_id=node_id, node_class=node_class, params=params)
+        return NodeSpec(node_id=node_id, node_class=node_class.specialize(node_id, params), params=params)
 
 
 def _topological_order(

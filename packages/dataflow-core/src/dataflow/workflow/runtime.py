@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DataFlowError, WorkflowBuildError, WorkflowError
 from ..events import NodeFinished, WorkflowFinished, emit
 from ..loops import run_sync
-from ..nodes.base import AS_TENANT, ModelNode
+from ..nodes.base import ModelNode, run_model_node
 from ..session import Session
 from .builder import Connection, Workflow, WorkflowBuilder
 
@@ -214,19 +214,11 @@ class _Run:
         started = perf_counter()
         error: str | None = None
         turn = self._turns.setdefault(id(session), asyncio.Lock()) if self.external else session.lock
-        node_tenant = inputs.pop(AS_TENANT, None) if issubclass(spec.node_class, ModelNode) else None
         try:
             async with turn:
-                if node_tenant is None:
-                    return await node.run(session, inputs)
-                # One node for one tenant (admin tools): the tenancy filter reads ``node_tenant``
-                # while this node holds the session, and may refuse it (never a switch of tenants).
-                context = session.context
-                session.context = {**context, "node_tenant": node_tenant}
-                try:
-                    return await node.run(session, inputs)
-                finally:
-                    session.context = context
+                if isinstance(node, ModelNode):
+                    return await run_model_node(node, session, inputs)
+                return await node.run(session, inputs)
         except BaseException as exc:
             error = type(exc).__name__
             raise

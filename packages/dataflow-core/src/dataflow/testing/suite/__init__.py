@@ -4,20 +4,28 @@ Needs a ``dataflow_database_url`` fixture (see :mod:`dataflow.testing`).
 """
 
 from ..helpers import db, users
+from .test_aggregate import *  # noqa: F403
+from .test_aggregate import sales
 from .test_bad_input import *  # noqa: F403
 from .test_bad_input import users_and_ann
 from .test_bulk import *  # noqa: F403
 from .test_concurrency import *  # noqa: F403
+from .test_express import *  # noqa: F403
 from .test_filters import *  # noqa: F403
 from .test_filters import population, tagged
 from .test_lifecycle import *  # noqa: F403
 from .test_nodes import *  # noqa: F403
+from .test_pages import *  # noqa: F403
+from .test_pages import crowd
+from .test_relations import *  # noqa: F403
+from .test_relations import scoped, shop
 from .test_schema_changes import *  # noqa: F403
 from .test_schema_changes import reopen
+from .test_sql import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
 from .test_versioning import *  # noqa: F403
 
-__all__ = ["db", "population", "reopen", "tagged", "users", "users_and_ann"] + [
+__all__ = ["crowd", "db", "population", "reopen", "sales", "scoped", "shop", "tagged", "users", "users_and_ann"] + [
     n for n in dir() if n.startswith("test_")
 ]
