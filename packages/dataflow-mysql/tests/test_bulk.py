@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import attrs
 import pytest
-from conftest import database_url
+from conftest import admin_connection, database_url
 from mysql_helpers import open_db, without_returning
 
 from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, UniqueViolationError, ValidationError
@@ -166,7 +166,9 @@ def test_a_row_colliding_on_another_unique_key_writes_nothing(db: DataFlow) -> N
     assert [(r["id"], r["name"], r["email"]) for r in records(db, "User")] == [(1, "Ann", "ann@x")]
 
 
-def test_upsert_never_touches_rows_outside_the_scope(dataflow_database_url: str) -> None:
+def test_upsert_never_touches_a_soft_deleted_row_and_a_live_one_takes_its_value(
+    dataflow_database_url: str, database_name: str
+) -> None:
     db = open_db(dataflow_database_url)
 
     @db.model
@@ -178,13 +180,17 @@ def test_upsert_never_touches_rows_outside_the_scope(dataflow_database_url: str)
     run_node(db, "NoteBulkCreateNode", {"data": [{"slug": "a", "body": "1"}, {"slug": "b", "body": "2"}]})
     run_node(db, "NoteDeleteNode", {"filter": {"slug": "b"}})  # soft: the row stays, hidden
     data = [{"slug": "a", "body": "new"}, {"slug": "b", "body": "new"}]
-    error = failure(db, "NoteBulkUpsertNode", {"data": data, "conflict_on": ["slug"]})
-    assert isinstance(error, UniqueViolationError) and "cannot see" in str(error)
-    assert [r["body"] for r in run_node(db, "NoteListNode", {})["records"]] == ["1"]
+    # Unique among live rows: the hidden b holds no slug, so b is a new row and the hidden one stays as it was.
+    assert run_node(db, "NoteBulkUpsertNode", {"data": data, "conflict_on": ["slug"]}) == {"inserted": 1, "updated": 1}
+    assert [(r["slug"], r["body"]) for r in run_node(db, "NoteListNode", {})["records"]] == [("a", "new"), ("b", "new")]
     assert run_node(db, "NoteBulkCreateNode", {"data": data, "conflict_on": ["slug"]}) == {"inserted": 0, "skipped": 2}
-    result = run_node(db, "NoteBulkUpsertNode", {"data": data[:1], "conflict_on": ["slug"]})
-    assert result == {"inserted": 0, "updated": 1}
-    assert [(r["slug"], r["body"]) for r in run_node(db, "NoteListNode", {})["records"]] == [("a", "new")]
+    admin = admin_connection(database_name)
+    try:
+        with admin.cursor() as cursor:
+            cursor.execute("SELECT body FROM note WHERE deleted_at IS NOT NULL")
+            assert cursor.fetchall() == (("2",),)
+    finally:
+        admin.close()
     db.close()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import decimal
+import enum
 import re
 import subprocess
 import sys
@@ -13,6 +14,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
+import pymysql
 import pytest
 from conftest import admin_connection
 
@@ -227,9 +229,9 @@ def test_development_creates_missing_tables_and_adds_nullable_columns_and_never_
     person = columns(db, "person")
     assert person["age"] == ("BIGINT", True)
     assert "nickname" in person  # never dropped without an explicit migration
-    assert "level" not in person  # NOT NULL columns wait for an explicit migration
+    assert person["level"] == ("BIGINT", False)  # a NOT NULL column with a default is added, filled with it
     assert "badge" in live(db)
-    assert planned(db) == ["add column person.level", "drop column person.nickname"]
+    assert planned(db) == ["drop column person.nickname"]
 
 
 def test_production_refuses_a_schema_that_does_not_match_at_first_use(open_db: Callable[..., DataFlow]) -> None:
@@ -439,7 +441,7 @@ def test_dropping_a_column_takes_its_foreign_key_and_keys_with_it(open_db: Calla
 
     # Without its unique key, name is no longer VARCHAR(255) but LONGTEXT (a widening).
     assert planned(db) == [
-        "alter column person.name: type VARCHAR(255) -> str",
+        "alter column person.name: type VARCHAR(255) -> LONGTEXT",
         "drop column person.team",
         "drop unique index uq_person_name_team on person (name, team)",
     ]
@@ -516,8 +518,8 @@ def test_widening_keeps_the_data(open_db: Callable[..., DataFlow], database_name
         __dataflow__ = {"indexes": [("name",)]}
 
     assert planned(db) == [
-        "alter column person.name: type VARCHAR(20) -> str",
-        "alter column person.visits: type INT -> int",
+        "alter column person.name: type VARCHAR(20) -> VARCHAR(100)",
+        "alter column person.visits: type INT -> BIGINT",
     ]
     applied = db.migrate()  # no allow_destructive: nothing can be lost
     assert applied is not None
@@ -544,7 +546,7 @@ def test_a_column_widened_to_longtext_keeps_its_index_through_a_prefix(
         nickname: Annotated[str, MaxLength(100)] | None = None
         __dataflow__ = {"indexes": [("name",), ("email",)]}
 
-    assert planned(db) == ["alter column person.email: type VARCHAR(100) -> str", "add index on person (email)"]
+    assert planned(db) == ["alter column person.email: type VARCHAR(100) -> LONGTEXT", "add index on person (email)"]
     db.migrate()
     db.close()
     db = open_db()
@@ -583,7 +585,7 @@ def test_narrowing_is_refused_with_the_count_of_rows_that_do_not_fit(
         nickname: Annotated[str, MaxLength(5)] | None = None
         __dataflow__ = {"indexes": [("name",)]}
 
-    assert planned(db) == ["alter column person.nickname: type VARCHAR(100) -> str (narrowing)"]
+    assert planned(db) == ["alter column person.nickname: type VARCHAR(100) -> VARCHAR(5) (narrowing)"]
     with pytest.raises(MigrationError, match="destructive"):
         db.migrate()
     with pytest.raises(MigrationError, match=r"2 existing row\(s\) would be lost"):
@@ -624,7 +626,7 @@ def test_text_becoming_json_counts_the_rows_that_are_not_json(
     class Note:
         body: dict[str, Any] | None = None
 
-    assert planned(db) == ["alter column note.body: type LONGTEXT -> json (narrowing)"]
+    assert planned(db) == ["alter column note.body: type LONGTEXT -> JSON (narrowing)"]
     with pytest.raises(MigrationError, match=r"1 existing row\(s\)"):
         db.migrate(allow_destructive=True)
     sql(database_name, "DELETE FROM note WHERE body = 'not json'")
@@ -734,7 +736,7 @@ def test_a_str_field_joining_a_unique_group_becomes_varchar_255_and_back(
         __dataflow__ = {"indexes": [("name",)], "unique": [("name",)]}
 
     assert planned(db) == [
-        "alter column person.name: type LONGTEXT -> str (narrowing)",
+        "alter column person.name: type LONGTEXT -> VARCHAR(255) (narrowing)",
         "add unique index on person (name)",
     ]
     with pytest.raises(MigrationError, match=r"1 existing row\(s\)"):
@@ -748,7 +750,7 @@ def test_a_str_field_joining_a_unique_group_becomes_varchar_255_and_back(
     db = open_db()
     version_one(db)
     assert planned(db) == [
-        "alter column person.name: type VARCHAR(255) -> str",
+        "alter column person.name: type VARCHAR(255) -> LONGTEXT",
         "drop unique index uq_person_name on person (name)",
     ]
     applied = db.migrate()  # a widening and an index drop lose nothing
@@ -1007,3 +1009,137 @@ def test_a_foreign_key_made_with_the_table_is_dropped_and_made_again(open_db: Ca
     assert db.migrate() is not None
     assert [key.name for key in live(db)["member"].foreign_keys] == ["fk_member_team_id"]
     assert planned(db) == []
+
+
+class Mark(enum.Enum):
+    QUOTE = "it's"
+    SLASH = "a\\b"
+    ONE = "x"
+
+
+class Rank(enum.Enum):
+    LOW = 1
+    MINUS = -2
+
+
+def test_enum_members_are_read_back_from_their_check_with_quotes_and_backslashes(
+    open_db: Callable[..., DataFlow],
+) -> None:
+    db = open_db()
+
+    @db.model
+    class Stamp:
+        mark: Mark
+        rank: Rank | None = None
+
+    db.migrate()
+    stamp = {column.name: column for column in live(db)["stamp"].columns}
+    assert stamp["mark"].allowed == {"it's", "a\\b", "x"}
+    assert stamp["rank"].allowed == {"1", "-2"}
+    assert planned(db) == []
+
+
+def test_the_server_refuses_a_value_outside_the_enum_written_around_dataflow(
+    open_db: Callable[..., DataFlow], database_name: str
+) -> None:
+    db = open_db()
+
+    @db.model
+    class Stamp:
+        mark: Mark
+
+    db.migrate()
+    with pytest.raises(pymysql.err.OperationalError, match="ck_stamp_mark"):
+        sql(database_name, "INSERT INTO stamp (mark) VALUES ('nope')")
+
+
+def test_a_renamed_enum_column_keeps_a_check_the_next_plan_recognises(open_db: Callable[..., DataFlow]) -> None:
+    db = open_db()
+
+    @db.model
+    class Stamp:
+        mark: Mark
+
+    db.migrate()
+    db.close()
+    db = open_db()
+
+    @db.model
+    class Stamp:  # noqa: F811 - a later version of the model
+        sign: Mark
+
+    assert db.migrate(renames=["Stamp.mark=sign"]) is not None
+    assert planned(db) == []
+
+
+class Rate(enum.Enum):
+    HALF = "50%"
+    FULL = "100%"
+
+
+def test_a_new_enum_column_with_a_default_and_a_percent_in_a_member_is_added_with_its_check(
+    open_db: Callable[..., DataFlow],
+) -> None:
+    seed(open_db)
+    db = open_db()
+
+    @db.model
+    class Person:
+        name: str
+        email: Annotated[str, MaxLength(100)]
+        nickname: Annotated[str, MaxLength(100)] | None = None
+        rate: Rate = Rate.HALF
+        __dataflow__ = {"indexes": [("name",)]}
+
+    assert db.migrate() is not None
+    assert planned(db) == []
+    assert {c.name: c for c in live(db)["person"].columns}["rate"].allowed == {"50%", "100%"}
+
+
+class Mood(enum.Enum):
+    GLAD = "glad"
+    SAD = "sad"
+    MEH = "meh"
+
+
+class MoodWithoutMeh(enum.Enum):
+    GLAD = "glad"
+    SAD = "sad"
+
+
+def test_an_enum_column_renamed_and_narrowed_in_one_plan_and_then_dropped(
+    open_db: Callable[..., DataFlow], database_name: str
+) -> None:
+    db = open_db()
+
+    @db.model
+    class Diary:
+        mood: Mood
+
+    db.migrate()
+    sql(database_name, "INSERT INTO diary (mood) VALUES ('glad'), ('meh')")
+    db.close()
+    db = open_db()
+
+    @db.model
+    class Diary:  # noqa: F811 - a later version of the model
+        feeling: MoodWithoutMeh
+
+    with pytest.raises(MigrationError, match=r"refused, 1 existing row\(s\)"):
+        db.migrate(allow_destructive=True, renames=["Diary.mood=feeling"])
+    sql(database_name, "DELETE FROM diary WHERE mood = 'meh'")
+    assert db.migrate(allow_destructive=True, renames=["Diary.mood=feeling"]) is not None
+    assert planned(db) == []
+    assert {c.name: c for c in live(db)["diary"].columns}["feeling"].allowed == {"glad", "sad"}
+    db.close()
+    db = open_db()
+
+    @db.model
+    class Diary:  # noqa: F811 - a later version of the model
+        note: str | None = None
+
+    assert db.migrate(allow_destructive=True) is not None
+    assert planned(db) == []
+    assert sql(
+        database_name, "SELECT COUNT(*) FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
+    ) == [(0,)]

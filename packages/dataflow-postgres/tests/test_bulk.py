@@ -143,7 +143,9 @@ def test_upsert_without_update_fields_only_inserts(db: DataFlow, strategy: str) 
 
 
 @pytest.mark.parametrize("strategy", ["copy_merge", "unnest"])
-def test_upsert_does_not_touch_records_outside_the_scope(db: DataFlow, strategy: str) -> None:
+def test_upsert_does_not_touch_a_soft_deleted_record_and_a_live_one_takes_its_value(
+    db: DataFlow, strategy: str
+) -> None:
     ids = run_node(
         db,
         "PostBulkCreateNode",
@@ -151,14 +153,15 @@ def test_upsert_does_not_touch_records_outside_the_scope(db: DataFlow, strategy:
     )["ids"]
     run_node(db, "PostDeleteNode", {"id": ids[1]})  # soft: the row stays, outside the scope
     data = [{"title": "A", "slug": "a"}, {"title": "B", "slug": "b"}, {"title": "C", "slug": "c"}]
-    error = failure(db, "PostBulkUpsertNode", {"data": data, "conflict_on": ["slug"], "strategy": strategy})
-    assert isinstance(error, UniqueViolationError) and error.fields == ("slug",)
-    rows = fetch(db.label, 'SELECT slug, title, deleted_at IS NULL FROM "post" ORDER BY slug')
-    assert [tuple(row) for row in rows] == [("a", "a", True), ("b", "b", False)]
+    # Unique among live rows (a partial index): the deleted b holds no slug, so a live b is a new row.
+    result = run_node(db, "PostBulkUpsertNode", {"data": data, "conflict_on": ["slug"], "strategy": strategy})
+    assert result == {"inserted": 2, "updated": 1}
+    rows = fetch(db.label, 'SELECT slug, title, deleted_at IS NULL FROM "post" ORDER BY slug, id')
+    assert [tuple(row) for row in rows] == [("a", "A", True), ("b", "b", False), ("b", "B", True), ("c", "C", True)]
     result = run_node(
-        db, "PostBulkUpsertNode", {"data": [data[0], data[2]], "conflict_on": ["slug"], "strategy": strategy}
+        db, "PostBulkUpsertNode", {"data": [data[1], data[2]], "conflict_on": ["slug"], "strategy": strategy}
     )
-    assert result == {"inserted": 1, "updated": 1}
+    assert result == {"inserted": 0, "updated": 2}
 
 
 def test_two_merges_of_one_table_in_one_transaction(db: DataFlow) -> None:

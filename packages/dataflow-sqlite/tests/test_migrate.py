@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import enum
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 
 import pytest
 
-from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, WorkflowError
+from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, StoredValueError, WorkflowError
 from dataflow.errors import MigrationError
 from dataflow.testing.helpers import run_node
 
@@ -102,6 +103,8 @@ def test_production_refuses_a_schema_that_does_not_match(open_db: Callable[..., 
         run_node(db, "PersonCountNode", {})
     assert isinstance(info.value.cause, MigrationError)
     assert "add column person.age" in str(info.value.cause)
+    assert " 1. add column person.age" in str(info.value.cause)  # the printed plan, numbered
+    assert "apply will refuse:" in str(info.value.cause) and "--allow-destructive" in str(info.value.cause)
 
 
 def test_adding_a_required_column_with_a_default_fills_existing_rows(
@@ -446,4 +449,129 @@ def test_a_foreign_key_with_other_changes_to_the_table_rebuilds_it_once(
         ("m0", 1, None, 3),
         ("m1", None, None, 3),
     ]
+    assert asyncio.run(db.migrator.plan()).empty
+
+
+def _seed_codes(open_db: Callable[..., DataFlow], codes: list[str]) -> None:
+    db = open_db()
+
+    @db.model
+    class Item:
+        code: str
+
+    run_node(db, "ItemBulkCreateNode", {"data": [{"code": code} for code in codes]})
+    db.close()
+
+
+def test_text_narrowed_to_integer_is_refused_while_a_row_holds_text_that_is_not_a_number(
+    open_db: Callable[..., DataFlow], url: str
+) -> None:
+    _seed_codes(open_db, ["7", "x7", "12"])
+    db = open_db(env="production")
+
+    @db.model
+    class Item:
+        code: int
+
+    with pytest.raises(MigrationError, match=r"alter column item.code.*refused, 1 existing row\(s\)"):
+        db.migrate(allow_destructive=True)
+    assert columns(url, "item")["code"] == ("TEXT", False)
+    assert rows(url, "SELECT code, typeof(code) FROM item ORDER BY id") == [
+        ("7", "text"),
+        ("x7", "text"),
+        ("12", "text"),
+    ]
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+        raw.execute("UPDATE item SET code = '07' WHERE code = 'x7'")
+    assert db.migrate(allow_destructive=True) is not None
+    assert columns(url, "item")["code"] == ("INTEGER", False)
+    assert [r["code"] for r in run_node(db, "ItemListNode", {"order_by": ["id"]})["records"]] == [7, 7, 12]
+
+
+def test_real_narrowed_to_integer_counts_values_with_a_fraction(open_db: Callable[..., DataFlow]) -> None:
+    db = open_db()
+
+    @db.model
+    class Reading:
+        value: float
+
+    run_node(db, "ReadingBulkCreateNode", {"data": [{"value": 1.0}, {"value": 2.5}, {"value": 3.25}]})
+    db.close()
+    db = open_db(env="production")
+
+    @db.model
+    class Reading:  # noqa: F811 - a later version of the model
+        value: int
+
+    with pytest.raises(MigrationError, match=r"refused, 2 existing row\(s\)"):
+        db.migrate(allow_destructive=True)
+
+
+def test_an_int_field_never_returns_the_text_a_column_holds(open_db: Callable[..., DataFlow], url: str) -> None:
+    db = open_db()
+
+    @db.model
+    class Item:
+        code: int
+
+    run_node(db, "ItemCreateNode", {"code": 1})
+    with sqlite3.connect(url.removeprefix("sqlite:///")) as raw:
+        raw.execute("UPDATE item SET code = 'x7'")
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "ItemReadNode", {"id": 1})
+    error = info.value.cause
+    assert isinstance(error, StoredValueError)
+    assert (error.model, error.field, error.value) == ("Item", "code", "x7")
+    assert "Item.code" in error.message and "'x7'" in error.message
+
+
+def test_development_adds_a_not_null_column_by_a_rebuild_only_when_nothing_else_changes(
+    open_db: Callable[..., DataFlow], url: str
+) -> None:
+    seed(open_db)
+    db = open_db()
+
+    @db.model
+    class Person:
+        name: str
+        email: str
+        score: int = 3
+        __dataflow__ = {"indexes": [("name",)]}
+
+    # The rebuild that adds score would also drop nickname, which development mode never does.
+    with pytest.raises(WorkflowError) as info:
+        run_node(db, "PersonCreateNode", {"name": "n", "email": "e"})
+    cause = info.value.cause
+    assert isinstance(cause, MigrationError) and (cause.model, cause.field) == ("Person", "score")
+    assert "drop column person.nickname" in cause.message and "dataflow migrate apply" in cause.message
+    assert "score" not in columns(url, "person") and "nickname" in columns(url, "person")
+
+
+class Mark(enum.Enum):
+    QUOTE = "it's"
+    PAREN = "a) b"
+    ONE = "x"
+
+
+def test_enum_members_are_kept_by_a_check_that_a_rename_and_the_next_plan_recognise(
+    open_db: Callable[..., DataFlow], url: str
+) -> None:
+    db = open_db(env="production")
+
+    @db.model
+    class Stamp:
+        mark: Mark
+
+    db.migrate()
+    assert asyncio.run(db.migrator.plan()).empty
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        rows(url, "INSERT INTO stamp (mark) VALUES ('nope')")
+    db.close()
+    db = open_db(env="production")
+
+    @db.model
+    class Stamp:  # noqa: F811 - a later version of the model
+        sign: Mark
+
+    assert db.migrate(renames=["Stamp.mark=sign"]) is not None
     assert asyncio.run(db.migrator.plan()).empty

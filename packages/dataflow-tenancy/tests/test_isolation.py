@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from tenancy_helpers import arun, customers, everything, fails, run
 
-from dataflow import DataFlow, NotFoundError, UniqueViolationError, ValidationError, WorkflowError
+from dataflow import DataFlow, NotFoundError, ValidationError, WorkflowError
 from dataflow.database import registered_bulk_strategies
 from dataflow_tenancy import TenantMismatchError, purge_tenant
 
@@ -139,9 +139,13 @@ def test_soft_deleted_and_other_tenants_rows_stay_out_of_sight(db: DataFlow) -> 
     assert run(db, "InvoiceCountNode", {}, tenant=ACME) == {"count": 0}
     assert run(db, "InvoiceCountNode", {}, tenant=GLOBEX) == {"count": 1}
     params = {"number": "A-1", "amount": 5, "conflict_on": ["tenant_id", "number"]}
-    # The soft-deleted row still holds the key: the upsert must not revive or touch it.
-    assert isinstance(fails(db, "InvoiceUpsertNode", params, tenant=ACME), UniqueViolationError)
+    # Unique among live rows: the soft-deleted row holds no key, so the upsert makes a new row and
+    # neither revives nor touches the old one.
+    upserted = run(db, "InvoiceUpsertNode", params, tenant=ACME)
+    assert upserted["created"] is True and upserted["record"]["id"] != mine["id"]
     assert run(db, "InvoiceReadNode", {"id": mine["id"], "raise_on_not_found": False}, tenant=ACME) is None
+    assert run(db, "InvoiceCountNode", {}, tenant=ACME) == {"count": 1}
+    assert run(db, "InvoiceCountNode", {}, tenant=GLOBEX) == {"count": 1}
 
 
 # -- bulk nodes, every strategy ---------------------------------------------------------

@@ -33,6 +33,7 @@ from .versioning import add_version_field
 if TYPE_CHECKING:
     from .bulk.strategy import BulkStrategy
     from .migrate.runner import Applied, Migrator
+    from .migrate.steps import Plan
     from .nodes.base import Node
     from .scoping import SessionHook, TenancyFilter
 
@@ -359,6 +360,10 @@ class DataFlow:
         from .migrate.runner import Migrator
 
         return Migrator(self)
+
+    def migration_plan(self, renames: Iterable[str] = ()) -> Plan:
+        """Synchronous ``await db.migrator.plan()``: the pending steps; ``print()`` it to review them."""
+        return run_sync(lambda: self.migrator.plan(renames), cleanup=self.close_loop)
 
     async def migrate_async(self, *, allow_destructive: bool = False, renames: Iterable[str] = ()) -> Applied | None:
         """Bring the database to the models; destructive steps need ``allow_destructive``."""

@@ -46,6 +46,8 @@ class Capabilities:
     ilike: bool = False
     max_parameters: int = 999
     max_identifier_length: int = 63
+    partial_indexes: bool = False
+    """``CREATE UNIQUE INDEX ... WHERE``: a soft-delete model's unique fields are unique among live rows."""
     isolation_levels: tuple[str, ...] = ISOLATION_LEVELS
 
 
@@ -188,7 +190,8 @@ class Dialect(abc.ABC):
             elif not field.nullable:
                 column += " NOT NULL"
             columns.append(column)
-        for group in schema.unique:
+        live_only = self.live_unique(schema)
+        for group in schema.unique if not live_only else ():
             name = self.constraint_name(schema, "uq", group)
             columns.append(f"CONSTRAINT {q(name)} UNIQUE ({', '.join(q(c) for c in group)})")
         for field in schema.fields:
@@ -199,13 +202,43 @@ class Dialect(abc.ABC):
                     f"CONSTRAINT {q(name)} FOREIGN KEY ({q(field.name)}) "
                     f"REFERENCES {q(target.table)} ({q(target.primary_key)})"
                 )
+        columns += self.table_checks(schema)
         statements = [f"CREATE TABLE IF NOT EXISTS {q(schema.table)} (\n  " + ",\n  ".join(columns) + "\n)"]
         for group in schema.indexes:
             name = self.constraint_name(schema, "ix", group)
             statements.append(
                 f"CREATE INDEX IF NOT EXISTS {q(name)} ON {q(schema.table)} ({', '.join(q(c) for c in group)})"
             )
+        for group in schema.unique if live_only else ():
+            statements.append(self.live_unique_index_sql(schema, group, if_not_exists=True))
         return statements
+
+    def live_unique(self, schema: ModelSchema) -> bool:
+        """Are ``schema``'s unique groups unique among live rows only (a soft-delete model, where the
+        database can say so)? A soft-deleted row is invisible to reads, so it does not hold its values."""
+        return schema.soft_delete and self.capabilities.partial_indexes
+
+    def live_unique_index_sql(self, schema: ModelSchema, columns: Sequence[str], *, if_not_exists: bool) -> str:
+        """``CREATE UNIQUE INDEX uq_... ON t (...) WHERE deleted_at IS NULL``."""
+        q = self.quote
+        name = q(self.constraint_name(schema, "uq", columns))
+        exists = "IF NOT EXISTS " if if_not_exists else ""
+        return (
+            f"CREATE UNIQUE INDEX {exists}{name} ON {q(schema.table)} ({', '.join(q(c) for c in columns)}) "
+            f"WHERE {q('deleted_at')} IS NULL"
+        )
+
+    def conflict_where(self, schema: ModelSchema, conflict_on: Sequence[str]) -> str:
+        """`` WHERE deleted_at IS NULL`` after ``ON CONFLICT (...)`` when ``conflict_on`` is a unique group
+        that is unique among live rows (the conflict target must name the partial index's predicate)."""
+        if self.live_unique(schema) and set(conflict_on) in [set(group) for group in schema.unique]:
+            return f" WHERE {self.quote('deleted_at')} IS NULL"
+        return ""
+
+    def table_checks(self, schema: ModelSchema) -> list[str]:
+        """Table-level ``CONSTRAINT ... CHECK`` clauses of CREATE TABLE (enum members, where the type
+        cannot say them); none by default."""
+        return []
 
     def constraint_name(self, schema: ModelSchema, kind: str, columns: Sequence[str]) -> str:
         """A deterministic constraint or index name within the identifier limit."""
@@ -267,15 +300,17 @@ class Dialect(abc.ABC):
         conflict_on: Sequence[str],
         update_columns: Sequence[str],
         increment_columns: Sequence[str] = (),
+        conflict_where: str = "",
     ) -> str:
         """One-row ``INSERT ... ON CONFLICT`` text; MySQL-like dialects override.
 
-        An update also adds 1 to each of ``increment_columns`` (a version).
+        An update also adds 1 to each of ``increment_columns`` (a version);
+        ``conflict_where`` is :meth:`conflict_where`'s predicate for the target.
         """
         q = self.quote
         sql = (
             f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(placeholders)}) "
-            f"ON CONFLICT ({', '.join(q(c) for c in conflict_on)}) "
+            f"ON CONFLICT ({', '.join(q(c) for c in conflict_on)}){conflict_where} "
         )
         if update_columns:
             assignments = [f"{q(c)} = excluded.{q(c)}" for c in update_columns]

@@ -39,6 +39,18 @@ class FilterError(ValidationError):
     """A filter, ``order_by`` or ``fields`` list names an unknown field or operator."""
 
 
+class StoredValueError(DataFlowError):
+    """A value read from the database is not one the model's field can hold.
+
+    An enum member that was removed from the class while rows still hold it,
+    or text in a column the model reads as ``int``. ``value`` is what the row holds.
+    """
+
+    def __init__(self, message: str, *, model: str | None = None, field: str | None = None, value: Any = None) -> None:
+        super().__init__(message, model=model, field=field)
+        self.value = value
+
+
 class NotFoundError(DataFlowError):
     """The record asked for does not exist."""
 

@@ -11,6 +11,7 @@ from functools import lru_cache
 from typing import Any
 
 from .dialect import Codec, Dialect
+from .errors import StoredValueError
 from .fields import FieldSchema
 from .schema import ModelSchema
 
@@ -67,17 +68,44 @@ class TableSQL:
         return out
 
     def decode(self, row: Sequence[Any], columns: Sequence[str] | None = None) -> dict[str, Any]:
-        """A record dict from a row selected with :attr:`select_list` (or ``columns``)."""
-        if columns is None:
-            return {
-                name: (value if decoder is None or value is None else decoder(value))
-                for (index, name, decoder), value in zip(self.decoders, row, strict=True)
-            }
-        record = {}
-        for name, value in zip(columns, row, strict=True):
+        """A record dict from a row selected with :attr:`select_list` (or ``columns``).
+
+        A value the field cannot hold (an enum member removed from the class)
+        is a :class:`StoredValueError` naming the model, field and value.
+        """
+        try:
+            if columns is None:
+                return {
+                    name: (value if decoder is None or value is None else decoder(value))
+                    for (index, name, decoder), value in zip(self.decoders, row, strict=True)
+                }
+            record = {}
+            for name, value in zip(columns, row, strict=True):
+                decoder = self.decoders[self.schema.column_names.index(name)][2]
+                record[name] = value if decoder is None or value is None else decoder(value)
+            return record
+        except (ValueError, KeyError, TypeError):
+            # Only on failure: find the column, so the fast path above stays one comprehension.
+            self._raise_undecodable(row, columns or self.columns)
+            raise
+
+    def _raise_undecodable(self, row: Sequence[Any], columns: Sequence[str]) -> None:
+        for name, value in zip(columns, row, strict=False):
             decoder = self.decoders[self.schema.column_names.index(name)][2]
-            record[name] = value if decoder is None or value is None else decoder(value)
-        return record
+            if decoder is None or value is None:
+                continue
+            try:
+                decoder(value)
+            except (ValueError, KeyError, TypeError):
+                field = self.schema.by_name[name]
+                model = self.schema.name
+                raise StoredValueError(
+                    f"{model}.{name}: the database holds {value!r}, which is not a value of {field.type_name}; "
+                    f"{_fix(field)}",
+                    model=model,
+                    field=name,
+                    value=value,
+                ) from None
 
     def select_columns(self, columns: Sequence[str] | None) -> str:
         if columns is None:
@@ -106,3 +134,11 @@ class TableSQL:
 
     def field(self, name: str) -> FieldSchema:
         return self.schema.by_name[name]
+
+
+def _fix(field: FieldSchema) -> str:
+    if field.enum_type is not None:
+        return (
+            "put the member back in the enum, or update those rows (a migration refuses to drop it while rows hold it)"
+        )
+    return "update those rows to a value of that type (a migration refuses such a change while rows hold them)"

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from dataflow.enum_checks import enum_check
 from dataflow.errors import ConfigError
 from dataflow.fields import FieldKind, FieldSchema
 from dataflow.schema import ModelSchema
 
+from .literals import literal
 from .types import KEY_STR_LENGTH, MAX_INDEXED_BYTES, column_type, index_bytes
+
+LIVE_COLUMN = "_dataflow_live"
+"""1 while a soft-delete model's row is live, NULL once deleted: its unique keys end with this column, and
+NULLs never collide, so values are unique among live rows (MySQL and MariaDB have no partial indexes).
+Fields cannot start with ``_``, so it never meets a model's column; migrations leave it alone."""
 
 Quote = Callable[[str], str]
 Namer = Callable[[ModelSchema, str, Sequence[str]], str]
@@ -63,6 +70,26 @@ def check_schema(schema: ModelSchema, tables: Mapping[str, ModelSchema]) -> None
             )
 
 
+def live_column(quote: Quote) -> str:
+    """The definition of :data:`LIVE_COLUMN`."""
+    return f"{quote(LIVE_COLUMN)} TINYINT AS (IF({quote('deleted_at')} IS NULL, 1, NULL)) STORED"
+
+
+def unique_columns(schema: ModelSchema, group: Sequence[str]) -> tuple[str, ...]:
+    """The columns of a unique key of ``group``: unique among live rows on a soft-delete model."""
+    return (*group, LIVE_COLUMN) if schema.soft_delete else tuple(group)
+
+
+def enum_checks(schema: ModelSchema, *, quote: Quote, namer: Namer) -> list[str]:
+    """``CONSTRAINT ck_<table>_<column> CHECK (col IN (...))`` for each enum field: VARCHAR and BIGINT
+    do not say the members, and migrations read them back from the CHECK."""
+    return [
+        f"CONSTRAINT {quote(namer(schema, 'ck', (field.name,)))} {enum_check(field, quote(field.name), literal)}"
+        for field in schema.fields
+        if field.kind is FieldKind.ENUM
+    ]
+
+
 def create_table_sql(
     schema: ModelSchema,
     tables: Mapping[str, ModelSchema],
@@ -85,9 +112,11 @@ def create_table_sql(
         elif not field.nullable:
             column += " NOT NULL"
         lines.append(column)
+    if schema.soft_delete and schema.unique:
+        lines.append(live_column(q))
     for group in schema.unique:
         name = namer(schema, "uq", group)
-        lines.append(f"UNIQUE KEY {q(name)} ({', '.join(q(c) for c in group)})")
+        lines.append(f"UNIQUE KEY {q(name)} ({', '.join(q(c) for c in unique_columns(schema, group))})")
     for group in schema.indexes:
         name = namer(schema, "ix", group)
         parts = []
@@ -95,6 +124,7 @@ def create_table_sql(
             prefix = index_bytes(field_column_type(schema.by_name[column], schema, tables)) is None
             parts.append(f"{q(column)}({KEY_STR_LENGTH})" if prefix else q(column))
         lines.append(f"KEY {q(name)} ({', '.join(parts)})")
+    lines += enum_checks(schema, quote=q, namer=namer)
     for field in schema.fields:
         if field.references is not None:
             target = tables[field.references]

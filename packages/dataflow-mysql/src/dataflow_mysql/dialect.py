@@ -77,6 +77,10 @@ class MySQLDialect(Dialect):
         """Raise ``ConfigError`` for a model MySQL cannot store as declared (a key on unbounded text, ...)."""
         ddl.check_schema(schema, tables)
 
+    def live_unique(self, schema: ModelSchema) -> bool:
+        # No partial indexes: unique keys of soft-delete models end with a generated column instead (ddl.py).
+        return schema.soft_delete
+
     def insert_default_values(self, table: str) -> str:
         return f"INSERT INTO {table} () VALUES ()"
 
@@ -146,8 +150,10 @@ class MySQLDialect(Dialect):
         conflict_on: Sequence[str],
         update_columns: Sequence[str],
         increment_columns: Sequence[str] = (),
+        conflict_where: str = "",
     ) -> str:
-        """MySQL picks the conflicting unique key itself: ``conflict_on`` only names the no-op column."""
+        """MySQL picks the conflicting unique key itself: ``conflict_on`` only names the no-op column
+        (and there is no conflict target for ``conflict_where`` to qualify)."""
         q = self.quote
         return (
             f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(placeholders)})"

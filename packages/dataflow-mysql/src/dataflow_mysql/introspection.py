@@ -14,9 +14,13 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from dataflow.dialect import Connection
+from dataflow.enum_checks import read_members
 from dataflow.migrate.live import LiveColumn, LiveForeignKey, LiveIndex, LiveTable
 
+from .ddl import LIVE_COLUMN
 from .type_changes import canonical, display_type
 
 if TYPE_CHECKING:
@@ -41,6 +45,17 @@ FOREIGN_KEYS_SQL = (
     "FROM information_schema.KEY_COLUMN_USAGE WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL "
     "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
 )
+CHECK_TABLES_SQL = (
+    "SELECT CONSTRAINT_NAME, TABLE_NAME FROM information_schema.TABLE_CONSTRAINTS "
+    "WHERE TABLE_SCHEMA = DATABASE() AND CONSTRAINT_TYPE = 'CHECK'"
+)
+CHECK_CLAUSES_SQL = (
+    "SELECT CONSTRAINT_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+    "WHERE CONSTRAINT_SCHEMA = DATABASE()"
+)
+"""MySQL 8's CHECK_CONSTRAINTS does not name the table: TABLE_CONSTRAINTS does, on both servers."""
+_ENUM_CHECK = re.compile(r"\(?`((?:[^`]|``)+)`\s*(?:in\s*\((.*)\)|=\s*(.*?))\)?", re.IGNORECASE | re.DOTALL)
+"""``col IN (...)``, or ``col = value``: MariaDB stores a one-member IN so."""
 MARIADB_CHECKS_SQL = (
     "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
 )
@@ -79,6 +94,13 @@ def _default(value: str | None) -> str | None:
     return "'" + value.replace("'", "''") + "'"
 
 
+@attrs.frozen
+class MySQLColumn(LiveColumn):
+    """A column with the name of its enum CHECK (whose members are ``allowed``)."""
+
+    check: str | None = None
+
+
 class MySQLIntrospector:
     """Reads the tables of the connection's current database (``DATABASE()``) from information_schema."""
 
@@ -89,14 +111,16 @@ class MySQLIntrospector:
         base_tables = {_text(row[0]) for row in await connection.fetch(TABLES_SQL)}
         columns: dict[str, list[LiveColumn]] = {}
         json_columns, enum_checks = await self._checks(connection)
+        checks = await self._enum_checks(connection)
         for row in await connection.fetch(COLUMNS_SQL):
             table, name, declared, nullable, key, charset, default, extra = map(_text, row)
             if table not in base_tables:
                 continue  # a view
             if (table, name) in json_columns and canonical(declared) == "longtext":
                 declared = "JSON"
+            check, allowed = checks.get((table, name), (None, None))
             columns.setdefault(table, []).append(
-                LiveColumn(
+                MySQLColumn(
                     name=name,
                     type=display_type(declared, charset),
                     nullable=nullable == "YES",
@@ -104,6 +128,8 @@ class MySQLIntrospector:
                     default=_default(default),
                     auto_increment="auto_increment" in (extra or "").lower(),
                     enum_values=enum_checks.get((table, name)),
+                    check=check,
+                    allowed=allowed,
                 )
             )
         foreign_keys = await self._foreign_keys(connection)
@@ -117,6 +143,21 @@ class MySQLIntrospector:
             )
             for name, table_columns in columns.items()
         }
+
+    async def _enum_checks(self, connection: Connection) -> dict[tuple[str, str], tuple[str, frozenset[str]]]:
+        """(table, column) -> (constraint, members) of every ``CHECK (col IN (...))``; the server keeps
+        the clause in step with a renamed column, and drops it with a dropped one."""
+        tables = {_text(name): _text(table) for name, table in await connection.fetch(CHECK_TABLES_SQL)}
+        found = {}
+        for row in await connection.fetch(CHECK_CLAUSES_SQL):
+            name, clause = map(_text, row)
+            match = _ENUM_CHECK.fullmatch(clause.strip())
+            if match is None or name not in tables:
+                continue
+            members = read_members(match[2] if match[2] is not None else match[3], backslash_escapes=True)
+            if members is not None:
+                found[(tables[name], match[1].replace("``", "`"))] = (name, members)
+        return found
 
     async def _checks(
         self, connection: Connection
@@ -166,5 +207,10 @@ class MySQLIntrospector:
         for (table, name), (unique, columns) in found.items():
             if None in columns:
                 continue  # a functional index (MySQL 8): not something a model declares
-            indexes.setdefault(table, []).append(LiveIndex(name=name, columns=tuple(map(str, columns)), unique=unique))
+            # A unique key that ends with the live-row column is unique among live rows (see ddl.LIVE_COLUMN).
+            live_only = unique and columns[-1] == LIVE_COLUMN
+            names = tuple(map(str, columns[:-1] if live_only else columns))
+            indexes.setdefault(table, []).append(
+                LiveIndex(name=name, columns=names, unique=unique, live_only=live_only)
+            )
         return indexes

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from dataflow.enum_checks import enum_members
 from dataflow.errors import DataFlowError, MigrationError
 from dataflow.fields import FieldKind, FieldSchema
 from dataflow.migrate.editor import SchemaEditor
@@ -32,7 +33,8 @@ from dataflow.nodes.rows import utcnow
 from dataflow.schema import ModelSchema
 from dataflow.session import Session
 
-from .ddl import field_column_type
+from .ddl import LIVE_COLUMN, enum_checks, field_column_type, live_column
+from .introspection import MySQLColumn
 from .type_changes import (
     BINARIES,
     BLOBS,
@@ -56,6 +58,11 @@ MAX_LOCK_NAME = 64
 """MySQL refuses longer user-level lock names."""
 
 
+def _only(schema: ModelSchema, field: FieldSchema) -> ModelSchema:
+    """``schema`` with ``field`` as its one field: to make that field's CHECK alone."""
+    return attrs.evolve(schema, fields=(field,), indexes=(), unique=())
+
+
 class MySQLSchemaEditor(SchemaEditor):
     """ALTER TABLE for MySQL 8 and MariaDB 10.5+.
 
@@ -70,6 +77,10 @@ class MySQLSchemaEditor(SchemaEditor):
         self._gone: set[tuple[str, str]] = set()
         """(table, index) dropped by an earlier step's statement of this plan."""
         self._renamed: dict[str, dict[str, str]] = {}
+        self._checks_made: set[tuple[str, str]] = set()
+        """(table, column) whose CHECK this plan already made the model's (with a rename)."""
+        self._live_columns: set[str] = set()
+        """Tables this plan gave the live-row column (``ddl.LIVE_COLUMN``)."""
         self._dropped_keys: set[tuple[str, str]] = set()
         """(table, foreign key) dropped by an earlier step of this plan."""
 
@@ -99,13 +110,20 @@ class MySQLSchemaEditor(SchemaEditor):
         return field_column_type(field, schema, self.tables)
 
     def same_type(self, field: FieldSchema, live: LiveColumn) -> bool:
-        return canonical(self.expected_type(self.owner(field, live), field)) == canonical(live.type)
+        same = canonical(self.expected_type(self.owner(field, live), field)) == canonical(live.type)
+        return same and enum_members(field) == live.allowed
 
     def narrowing(self, field: FieldSchema, live: LiveColumn) -> bool:
-        return not widens(live.type, self.expected_type(self.owner(field, live), field))
+        if not widens(live.type, self.expected_type(self.owner(field, live), field)):
+            return True
+        wanted, allowed = enum_members(field), live.allowed
+        return wanted is not None and (allowed is None or not allowed <= wanted)
 
     def widens(self, old: str, new: str) -> bool:
         return widens(old, new)
+
+    def column_type_name(self, schema: ModelSchema, field: FieldSchema) -> str:
+        return self.expected_type(schema, field)
 
     # -- columns ------------------------------------------------------------------------
 
@@ -136,10 +154,17 @@ class MySQLSchemaEditor(SchemaEditor):
                 f"ADD CONSTRAINT {self.quote(name)} FOREIGN KEY ({self.quote(field.name)}) "
                 f"REFERENCES {self.quote(target.table)} ({self.quote(target.primary_key)})"
             )
+        # With a parameter bound, the driver formats the text: a % in an enum literal must be doubled.
+        clauses += [check.replace("%", "%%") if params else check for check in self._add_checks(schema, field)]
         statements: list[Statement] = [(f"ALTER TABLE {table} " + ", ".join(clauses), params)]
         if value is not None:
             statements.append((f"ALTER TABLE {table} ALTER COLUMN {self.quote(field.name)} DROP DEFAULT", ()))
         return statements
+
+    def _add_checks(self, schema: ModelSchema, field: FieldSchema) -> list[str]:
+        """``ADD CONSTRAINT ck_... CHECK (col IN (...))`` for an enum field, as CREATE TABLE has it."""
+        checks = enum_checks(_only(schema, field), quote=self.quote, namer=self.dialect.constraint_name)
+        return [f"ADD {check}" for check in checks]
 
     def _default(self, field: FieldSchema) -> Any:
         value = utcnow() if field.managed else field.make_default()
@@ -147,8 +172,23 @@ class MySQLSchemaEditor(SchemaEditor):
         return encoder(value) if encoder is not None and value is not None else value
 
     def rename_column(self, schema: ModelSchema, old: str, new: str) -> list[Statement]:
+        """``RENAME COLUMN``; a column under an enum CHECK takes the model's CHECK, under its new name, in the
+        same statement (MySQL 8 will not rename a column a CHECK uses)."""
         self._renamed.setdefault(schema.table, {})[old] = new
-        return super().rename_column(schema, old, new)
+        check = self._check_of(schema.table, old)
+        field = schema.by_name.get(new)
+        if check is None or field is None:
+            return super().rename_column(schema, old, new)
+        self._checks_made.add((schema.table, new))
+        clauses = [f"DROP CONSTRAINT {self.quote(check)}", f"RENAME COLUMN {self.quote(old)} TO {self.quote(new)}"]
+        clauses += self._add_checks(schema, field)
+        return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
+
+    def _check_of(self, table: str, column: str) -> str | None:
+        """The name of the live enum CHECK on ``table.column`` (by its name before this plan), if any."""
+        live = self.live.get(table)
+        found = live.column(column) if live is not None else None
+        return found.check if isinstance(found, MySQLColumn) else None
 
     def drop_column(self, schema: ModelSchema, column: str) -> list[Statement]:
         """Drops the column's foreign key and every index it is part of in the same statement:
@@ -163,6 +203,9 @@ class MySQLSchemaEditor(SchemaEditor):
                 if column in index.columns:
                     clauses.append(f"DROP INDEX {self.quote(index.name)}")
                     self._gone.add((schema.table, index.name))
+        check = self._check_of(schema.table, column)
+        if check is not None:
+            clauses.append(f"DROP CONSTRAINT {self.quote(check)}")  # MySQL 8 will not drop a column a CHECK uses
         clauses.append(f"DROP COLUMN {self.quote(column)}")
         return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
 
@@ -189,6 +232,12 @@ class MySQLSchemaEditor(SchemaEditor):
                     self._gone.add((schema.table, index.name))
         clauses.append(f"MODIFY COLUMN {self.column_definition(schema, field, nullable=field.nullable)}")
         clauses += readded
+        if enum_members(field) != live.allowed and (schema.table, field.name) not in self._checks_made:
+            # The members changed (or the column stopped being an enum): replace its CHECK in the same statement.
+            check = live.check if isinstance(live, MySQLColumn) else None
+            if check is not None:
+                clauses.append(f"DROP CONSTRAINT {self.quote(check)}")
+            clauses += self._add_checks(schema, field)
         return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
 
     def set_nullable(self, schema: ModelSchema, field: FieldSchema, *, nullable: bool) -> list[Statement]:
@@ -215,13 +264,23 @@ class MySQLSchemaEditor(SchemaEditor):
             field = schema.by_name.get(column)
             prefixed = field is not None and index_bytes(self.expected_type(schema, field)) is None
             parts.append(f"{self.quote(column)}({KEY_STR_LENGTH})" if prefixed else self.quote(column))
+        if unique and schema.soft_delete:
+            parts.append(self.quote(LIVE_COLUMN))
         kind = "UNIQUE INDEX" if unique else "INDEX"
         return f"ADD {kind} {self.quote(name)} ({', '.join(parts)})"
 
     def add_index(self, schema: ModelSchema, columns: Sequence[str], unique: bool) -> list[Statement]:
         name = self.dialect.constraint_name(schema, "uq" if unique else "ix", columns)
-        clause = self._index_clause(schema, columns, unique, name)
-        return [(f"ALTER TABLE {self.quote(schema.table)} {clause}", ())]
+        clauses = [self._index_clause(schema, columns, unique, name)]
+        if unique and schema.soft_delete and not self._has_live_column(schema):
+            clauses.insert(0, f"ADD COLUMN {live_column(self.quote)}")
+            self._live_columns.add(schema.table)
+        return [(f"ALTER TABLE {self.quote(schema.table)} " + ", ".join(clauses), ())]
+
+    def _has_live_column(self, schema: ModelSchema) -> bool:
+        live = self.live.get(schema.table)
+        there = live is not None and live.column(LIVE_COLUMN) is not None
+        return there or schema.table in self._live_columns
 
     def drop_index(self, schema: ModelSchema, name: str, unique: bool) -> list[Statement]:
         """``DROP INDEX``; an index that a foreign key relies on is replaced by one named after the key,
@@ -295,6 +354,11 @@ class MySQLSchemaEditor(SchemaEditor):
                 params.append("^[-+]?[0-9]+$")
             if new.base == "json" and old.base != "json":
                 conditions.append(f"JSON_VALID({column}) = 0")
+        wanted, allowed = enum_members(field), live.allowed
+        if wanted is not None and field.enum_type is not None and (allowed is None or not allowed <= wanted):
+            members = [member.value for member in field.enum_type]
+            conditions.append(f"{column} NOT IN ({', '.join(self.placeholder() for _ in members)})")
+            params += members
         if field.kind is FieldKind.STR and field.max_length is not None:
             limit = min(limit, field.max_length) if limit is not None else field.max_length
         if limit is not None:
@@ -319,10 +383,14 @@ class MySQLSchemaEditor(SchemaEditor):
         if any(field.nullable or field.required for field in added):
             return ("SELECT 0", ())
         present = [c for c in columns if c in existing]
+        live_only = schema.soft_delete and "deleted_at" in existing
+        live_rows = f" WHERE {self.quote('deleted_at')} IS NULL" if live_only else ""
         if not present:
-            return (f"SELECT GREATEST(COUNT(*) - 1, 0) FROM {table}", ())
+            return (f"SELECT GREATEST(COUNT(*) - 1, 0) FROM {table}{live_rows}", ())
         cols = ", ".join(self.quote(c) for c in present)
         not_null = " AND ".join(f"{self.quote(c)} IS NOT NULL" for c in present)
+        if live_only:
+            not_null += f" AND {self.quote('deleted_at')} IS NULL"  # soft-deleted rows hold no unique values
         return (
             f"SELECT COALESCE(SUM(n - 1), 0) FROM (SELECT COUNT(*) AS n FROM {table} "
             f"WHERE {not_null} GROUP BY {cols} HAVING COUNT(*) > 1) duplicates",

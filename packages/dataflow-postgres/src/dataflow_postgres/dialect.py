@@ -53,6 +53,7 @@ class PostgresDialect(Dialect):
             ilike=True,
             max_parameters=32767,
             max_identifier_length=63,
+            partial_indexes=True,
         )
         self.label = str(url)
 

@@ -30,8 +30,6 @@ class PostgresColumn(LiveColumn):
 
     check: str | None = None
     """The name of the CHECK DataFlow made for an enum (``<table>_<column>_check``)."""
-    allowed: frozenset[str] | None = None
-    """The values that CHECK admits, as text; None when there is none (or it lists no plain values)."""
 
 
 @attrs.frozen
@@ -52,18 +50,21 @@ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispa
 ORDER BY c.relname, a.attnum
 """
 
-# Plain column indexes only: an expression or partial index is not something a model describes.
+# Plain column indexes only: an expression or partial index is not something a model describes,
+# except the live-rows unique index of a soft-delete model (WHERE deleted_at IS NULL).
 _INDEXES = """
 SELECT t.relname, x.relname, i.indisunique, con.oid IS NOT NULL,
        ARRAY(SELECT a.attname FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)
              JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
-             WHERE k.position <= i.indnkeyatts ORDER BY k.position)
+             WHERE k.position <= i.indnkeyatts ORDER BY k.position),
+       i.indpred IS NOT NULL
 FROM pg_index i
 JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_class x ON x.oid = i.indexrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace
 LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.conrelid = t.oid AND con.contype = 'u'
-WHERE n.nspname = current_schema() AND NOT i.indisprimary AND i.indpred IS NULL AND i.indexprs IS NULL
+WHERE n.nspname = current_schema() AND NOT i.indisprimary AND i.indexprs IS NULL
+  AND (i.indpred IS NULL OR pg_get_expr(i.indpred, i.indrelid) = '(deleted_at IS NULL)')
 ORDER BY t.relname, x.relname
 """
 
@@ -184,9 +185,11 @@ def assemble(
             )
         )
     indexes: dict[str, list[LiveIndex]] = {}
-    for table, name, unique, constraint, index_columns in index_rows:
+    for table, name, unique, constraint, index_columns, live_only in index_rows:
         indexes.setdefault(table, []).append(
-            PostgresIndex(name=name, columns=tuple(index_columns), unique=unique, constraint=constraint)
+            PostgresIndex(
+                name=name, columns=tuple(index_columns), unique=unique, constraint=constraint, live_only=live_only
+            )
         )
     keys: dict[str, list[LiveForeignKey]] = {}
     for table, name, target, source_columns, target_columns in key_rows:

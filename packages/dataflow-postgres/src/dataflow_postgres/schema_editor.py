@@ -236,6 +236,9 @@ class PostgresSchemaEditor(SchemaEditor):
     def widens(self, old: str, new: str) -> bool:
         return widens(canonical(old), canonical(new))
 
+    def column_type_name(self, schema: ModelSchema, field: FieldSchema) -> str:
+        return plain_type(field)  # without an enum's CHECK: the plan lists its members apart
+
     # -- statements ---------------------------------------------------------------
 
     def column_definition(self, schema: ModelSchema, field: FieldSchema, *, nullable: bool) -> str:
@@ -283,7 +286,7 @@ class PostgresSchemaEditor(SchemaEditor):
         return statements
 
     def add_index(self, schema: ModelSchema, columns: Sequence[str], unique: bool) -> list[Statement]:
-        if not unique:
+        if not unique or self.dialect.live_unique(schema):
             return super().add_index(schema, columns, unique)
         name = self.dialect.constraint_name(schema, "uq", columns)
         cols = ", ".join(self.quote(c) for c in columns)

@@ -77,6 +77,7 @@ class CountedUpsert:
             request.conflict_on,
             request.update_fields,
             request.increments,
+            conflict_where=table.dialect.conflict_where(table.schema, request.conflict_on),
         )
         pk = table.schema.pk
         writes_rowid = pk.kind is FieldKind.INT and pk.name in request.columns

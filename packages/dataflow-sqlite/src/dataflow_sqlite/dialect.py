@@ -12,6 +12,7 @@ import datetime as dt
 import decimal
 import enum
 import json
+import operator
 import os
 import sqlite3
 import time
@@ -21,6 +22,7 @@ from typing import Any, ClassVar
 
 from dataflow.config import Config
 from dataflow.dialect import Capabilities, Codec, Dialect
+from dataflow.enum_checks import enum_check
 from dataflow.errors import ConnectionError, DataFlowError
 from dataflow.fields import FieldKind, FieldSchema
 from dataflow.schema import ModelSchema
@@ -76,9 +78,14 @@ _ENCODERS: dict[FieldKind, Codec] = {
     FieldKind.JSON: _encode_json,
 }
 
+
 _DECODERS: dict[FieldKind, Codec] = {
     # SQLite hands back a REAL that holds a whole number as an int (RETURNING, for one).
     FieldKind.FLOAT: float,
+    # SQLite keeps a value that does not convert to INTEGER (text such as 'x7') as it is: an int field
+    # must never hand it out. operator.index (in C, so cheap) returns ints and raises TypeError for the
+    # rest, which the core reports as a StoredValueError naming model, field and value.
+    FieldKind.INT: operator.index,
     FieldKind.BOOL: bool,
     FieldKind.DECIMAL: decimal.Decimal,
     FieldKind.DATETIME: _decode_datetime,
@@ -109,6 +116,7 @@ class SQLiteDialect(Dialect):
             transactional_ddl=True,
             max_parameters=32766,
             max_identifier_length=1024,
+            partial_indexes=True,
         )
         self.busy_timeout = options.timeout
         self.synchronous = options.synchronous
@@ -137,6 +145,15 @@ class SQLiteDialect(Dialect):
             ints = all(isinstance(member.value, int) for member in field.enum_type)
             return "INTEGER" if ints else "TEXT"
         return _COLUMN_TYPES[field.kind]
+
+    def table_checks(self, schema: ModelSchema) -> list[str]:
+        # TEXT and INTEGER do not say an enum's members: a CHECK does, and migrations read it back.
+        return [
+            f"CONSTRAINT {self.quote(self.constraint_name(schema, 'ck', (field.name,)))} "
+            + enum_check(field, self.quote(field.name))
+            for field in schema.fields
+            if field.kind is FieldKind.ENUM
+        ]
 
     def auto_increment_column(self, field: FieldSchema) -> str:
         return f"{self.quote(field.name)} INTEGER PRIMARY KEY AUTOINCREMENT"

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
 from dataflow.dialect import Connection
+from dataflow.enum_checks import enum_members, read_members
 from dataflow.errors import MigrationError
-from dataflow.fields import FieldSchema
+from dataflow.fields import FieldKind, FieldSchema
 from dataflow.migrate.editor import SchemaEditor
 from dataflow.migrate.live import LiveColumn, LiveForeignKey, LiveIndex, LiveTable
 from dataflow.migrate.steps import Statement
+from dataflow.nodes.rows import utcnow
 from dataflow.schema import ModelSchema
 from dataflow.session import Session
 
@@ -23,19 +26,37 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+_ENUM_CHECK = re.compile(r'CONSTRAINT\s+"(?:[^"]|"")+"\s+CHECK\s*\(\s*"((?:[^"]|"")+)"\s+IN\s*\(')
+
+
+def enum_checks(create_sql: str) -> dict[str, frozenset[str]]:
+    """Column name -> members, from the enum CHECKs of a table's CREATE TABLE text (renames included:
+    SQLite rewrites the column's name inside the CHECK)."""
+    found: dict[str, frozenset[str]] = {}
+    for match in _ENUM_CHECK.finditer(create_sql):
+        end, quoted = match.end(), False
+        while end < len(create_sql) and (quoted or create_sql[end] != ")"):
+            quoted ^= create_sql[end] == "'"
+            end += 1
+        members = read_members(create_sql[match.end() : end])
+        if members is not None:
+            found[match[1].replace('""', '"')] = members
+    return found
+
+
 def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
-    names = [
-        row[0]
-        for row in raw.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        )
-    ]
+    definitions = dict(
+        raw.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+    )
     tables = {}
-    for name in names:
+    for name, create_sql in definitions.items():
         quoted = _quote(name)
         info = list(raw.execute(f"PRAGMA table_info({quoted})"))
         # A lone INTEGER PRIMARY KEY is the rowid: SQLite numbers it.
         rowid = [row[1] for row in info if row[5]] if sum(1 for row in info if row[5]) == 1 else []
+        checks = enum_checks(create_sql or "")
         columns = tuple(
             LiveColumn(
                 name=col,
@@ -44,17 +65,20 @@ def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
                 primary_key=bool(pk),
                 default=default,
                 auto_increment=col in rowid and (declared or "").upper() == "INTEGER",
+                allowed=checks.get(col),
             )
             for _, col, declared, notnull, default, pk in info
         )
         indexes = []
-        for _, index_name, unique, origin, _ in raw.execute(f"PRAGMA index_list({quoted})"):
-            if origin == "pk":
-                continue
+        for _, index_name, unique, origin, partial in raw.execute(f"PRAGMA index_list({quoted})"):
+            if origin == "pk" or (partial and not _live_rows_index(raw, index_name)):
+                continue  # a partial index other than a soft-delete model's is nothing a model describes
             index_columns = tuple(r[2] for r in raw.execute(f"PRAGMA index_info({_quote(index_name)})"))
             # A UNIQUE constraint's index is called sqlite_autoindex_*; report it under DataFlow's uq_* name.
             reported = f"uq_{name}_{'_'.join(index_columns)}" if origin == "u" else index_name
-            indexes.append(LiveIndex(name=reported, columns=index_columns, unique=bool(unique)))
+            indexes.append(
+                LiveIndex(name=reported, columns=index_columns, unique=bool(unique), live_only=bool(partial))
+            )
         keys: dict[int, list[Any]] = {}
         for key_id, _, target, source, to, *_ in raw.execute(f"PRAGMA foreign_key_list({quoted})"):
             keys.setdefault(key_id, []).append((source, target, to))
@@ -66,6 +90,12 @@ def _read_tables(raw: sqlite3.Connection) -> dict[str, LiveTable]:
         )
         tables[name] = LiveTable(name=name, columns=columns, indexes=tuple(indexes), foreign_keys=foreign_keys)
     return tables
+
+
+def _live_rows_index(raw: sqlite3.Connection, name: str) -> bool:
+    """Is this partial index a soft-delete model's ``... WHERE "deleted_at" IS NULL``?"""
+    row = raw.execute("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,)).fetchone()
+    return row is not None and str(row[0]).endswith('WHERE "deleted_at" IS NULL')
 
 
 class SQLiteIntrospector:
@@ -88,8 +118,62 @@ class SQLiteSchemaEditor(SchemaEditor):
         self._rebuilt: set[str] = set()
         self._renamed: dict[str, dict[str, str]] = {}
 
+    def adds_in_place(self, field: FieldSchema) -> bool:
+        # NOT NULL columns and foreign keys come by a rebuild, which makes the whole table the model's.
+        return field.nullable and field.references is None
+
+    def same_type(self, field: FieldSchema, live: LiveColumn) -> bool:
+        return super().same_type(field, live) and enum_members(field) == live.allowed
+
+    def narrowing(self, field: FieldSchema, live: LiveColumn) -> bool:
+        if super().narrowing(field, live):
+            return True
+        wanted, allowed = enum_members(field), live.allowed
+        return wanted is not None and (allowed is None or not allowed <= wanted)
+
     def widens(self, old: str, new: str) -> bool:
         return old == new or (old, new) in {("integer", "real"), ("integer", "text"), ("real", "text")}
+
+    def offending_rows(self, schema: ModelSchema, field: FieldSchema, live: LiveColumn) -> Statement | None:
+        """The core's checks, and the values a narrowing type change would keep unconverted.
+
+        SQLite converts a value to a column's type only where it can (``'7'`` to 7)
+        and keeps any other as it is (``'x7'`` stays text in an INTEGER column),
+        so a narrowing change is refused while rows hold values it cannot convert.
+        """
+        checks = super().offending_rows(schema, field, live)
+        kept = self._unconverted(field, live)
+        if kept is None:
+            return checks
+        if checks is None:
+            return (f"SELECT COUNT(*) FROM {self.quote(schema.table)} WHERE {kept[0]}", kept[1])
+        return (f"{checks[0]} OR {kept[0]}", checks[1] + kept[1])
+
+    def _unconverted(self, field: FieldSchema, live: LiveColumn) -> Statement | None:
+        """A condition (and its parameters) true for the rows the new column would not hold as the
+        field's values: unconvertible ones, and members no longer in an enum."""
+        new = self.dialect.column_type(field).upper()
+        if self.same_type(field, live) or not self.narrowing(field, live):
+            return None
+        column = self.quote(field.name)
+        if field.kind is FieldKind.ENUM:
+            assert field.enum_type is not None
+            encode = self.dialect.encoder(field)
+            members = [encode(m) if encode is not None else m for m in field.enum_type]
+            return (f"{column} NOT IN ({', '.join('?' for _ in members)})", tuple(members))
+        condition = self._unconvertible(new, column)
+        return (condition, ()) if condition is not None else None
+
+    def _unconvertible(self, new: str, column: str) -> str | None:
+        if new in ("INTEGER", "REAL"):
+            # Comparing with CAST(... AS INTEGER) applies numeric affinity to the old value, as the new
+            # column would: '07' and 7.0 compare equal to 7, 'x7' and 7.5 do not.
+            return f"({column} IS NOT NULL AND NOT ({column} = CAST({column} AS {new})))"
+        if new == "TEXT":
+            return f"typeof({column}) = 'blob'"
+        if new == "BLOB":
+            return f"typeof({column}) NOT IN ('blob', 'null')"
+        return None
 
     def rename_column(self, schema: ModelSchema, old: str, new: str) -> list[Statement]:
         self._renamed.setdefault(schema.table, {})[old] = new
@@ -159,7 +243,8 @@ class SQLiteSchemaEditor(SchemaEditor):
                 targets.append(self.quote(field.name))
                 sources.append(self.placeholder())
                 encoder = self.dialect.encoder(field)
-                value = field.make_default()
+                # A managed timestamp (timestamps turned on) has no default: the rows get now, as elsewhere.
+                value = utcnow() if field.managed else field.make_default()
                 params.append(encoder(value) if encoder is not None and value is not None else value)
         table = self.quote(schema.table)
         statements: list[Statement] = [(create, ())]

@@ -55,7 +55,9 @@ async def refuse_conflicts_outside_scope(session: Session, request: BulkRequest)
     schema = table.schema
     keys = [(schema.primary_key,), *schema.unique]
     for key in dict.fromkeys(k for k in keys if set(k) <= set(request.columns)):
-        hidden = await _count_outside_scope(session, request, key)
+        # A soft-deleted row does not hold a value unique among live rows: only the key is everyone's.
+        live_only = key != (schema.primary_key,) and table.dialect.live_unique(schema)
+        hidden = await _count_outside_scope(session, request, key, live_only=live_only)
         if hidden:
             raise UniqueViolationError(
                 f"{schema.name}: {hidden} row(s) with the same {', '.join(key)} exist outside the current scope "
@@ -65,7 +67,9 @@ async def refuse_conflicts_outside_scope(session: Session, request: BulkRequest)
             )
 
 
-async def _count_outside_scope(session: Session, request: BulkRequest, key: tuple[str, ...]) -> int:
+async def _count_outside_scope(
+    session: Session, request: BulkRequest, key: tuple[str, ...], *, live_only: bool = False
+) -> int:
     table = request.table
     positions = [request.columns.index(c) for c in key]
     hidden = 0
@@ -75,6 +79,8 @@ async def _count_outside_scope(session: Session, request: BulkRequest, key: tupl
         params.values = [row[p] for row in chunk for p in positions]
         outside = compile_filter(request.scope, table, params)
         sql = f"SELECT COUNT(*) FROM {table.table} WHERE {condition} AND NOT ({outside})"
+        if live_only:
+            sql += f" AND {table.quoted['deleted_at']} IS NULL"
         rows = await session.fetch(sql, params.values, schema=table.schema, operation="bulk_upsert")
         hidden += int(rows[0][0])
     return hidden
@@ -154,7 +160,13 @@ class CheckThenUpsert:
         key_positions = [columns.index(c) for c in request.conflict_on]
         placeholders = [dialect.placeholder(i + 1) for i in range(len(columns))]
         upsert = dialect.upsert_sql(
-            table.schema.table, columns, placeholders, request.conflict_on, request.update_fields, request.increments
+            table.schema.table,
+            columns,
+            placeholders,
+            request.conflict_on,
+            request.update_fields,
+            request.increments,
+            conflict_where=dialect.conflict_where(table.schema, request.conflict_on),
         )
         per_statement = rows_per_statement(dialect, request, len(key_positions))
         existing = 0

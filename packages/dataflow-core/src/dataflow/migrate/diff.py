@@ -24,6 +24,8 @@ from .steps import (
 )
 
 HISTORY_TABLE = "dataflow_migrations"
+DATAFLOW_COLUMN_PREFIX = "_dataflow_"
+"""Columns a dialect keeps for itself; model fields cannot start with ``_``."""
 
 
 def parse_renames(hints: Iterable[str]) -> dict[tuple[str, str], str]:
@@ -99,9 +101,14 @@ def _column_steps(
                 notes.append(f"{schema.table}.{field.name} is the primary key; change it with a hand-written migration")
                 continue
             narrowing = type_changed and editor.narrowing(field, live)
-            steps.append(AlterColumn(schema, field, live, type_changed=type_changed, narrowing=narrowing))
+            new_type = editor.column_type_name(schema, field)
+            steps.append(
+                AlterColumn(schema, field, live, type_changed=type_changed, narrowing=narrowing, new_type=new_type)
+            )
     added = [s.field.name for s in steps if isinstance(s, AddColumn)]
     for column in table.columns:
+        if column.name.startswith(DATAFLOW_COLUMN_PREFIX):
+            continue  # a dialect's own bookkeeping (MySQL's live-row column), never a model's field
         if column.name not in schema.by_name and column.name not in renamed_to.values():
             steps.append(DropColumn(schema, column.name))
             if added:
@@ -113,15 +120,21 @@ def _column_steps(
 
 
 def _index_steps(schema: ModelSchema, table: LiveTable, editor: SchemaEditor) -> list[Step]:
-    wanted = {(group, False) for group in schema.indexes} | {(group, True) for group in schema.unique}
-    have = {(index.columns, index.unique): index for index in table.indexes}
-    steps: list[Step] = [AddIndex(schema, cols, unique) for cols, unique in sorted(wanted - set(have))]
+    live_only = editor.dialect.live_unique(schema)
+    wanted = {(group, False, False) for group in schema.indexes} | {(group, True, live_only) for group in schema.unique}
+    have = {(index.columns, index.unique, index.live_only): index for index in table.indexes}
+    # A unique index that changes between all rows and live rows keeps its name: drop it first.
+    replaced = {(cols, unique) for cols, unique, _ in wanted} & {(cols, unique) for cols, unique, _ in have}
+    steps: list[Step] = []
+    later: list[Step] = []
     for key, index in sorted(have.items()):
         # Only indexes DataFlow made are DataFlow's to drop; primary keys are never listed.
         ours = index.name.startswith((f"ix_{schema.table}_", f"uq_{schema.table}_"))
         if key not in wanted and ours:
-            steps.append(DropIndex(schema, index.name, index.columns, index.unique))
-    return steps
+            drop = DropIndex(schema, index.name, index.columns, index.unique)
+            (steps if key[:2] in replaced else later).append(drop)
+    steps += [AddIndex(schema, cols, unique) for cols, unique, _ in sorted(wanted - set(have))]
+    return steps + later
 
 
 def _foreign_key_steps(

@@ -50,6 +50,14 @@ class SchemaEditor:
             return _length(new) >= _length(old)
         return False
 
+    def column_type_name(self, schema: ModelSchema, field: FieldSchema) -> str:
+        """The column type ``field`` maps to in ``schema``'s table, as the database spells it (for plans)."""
+        return self.dialect.column_type(field)
+
+    def adds_in_place(self, field: FieldSchema) -> bool:
+        """Does adding ``field``'s column leave the rest of its table alone (no table rebuild)?"""
+        return True
+
     # -- statements ------------------------------------------------------------
 
     def create_table(self, schema: ModelSchema) -> list[Statement]:
@@ -103,6 +111,8 @@ class SchemaEditor:
         return [(f"ALTER TABLE {self.quote(schema.table)} ALTER COLUMN {self.quote(field.name)} {action}", ())]
 
     def add_index(self, schema: ModelSchema, columns: Sequence[str], unique: bool) -> list[Statement]:
+        if unique and self.dialect.live_unique(schema):
+            return [(self.dialect.live_unique_index_sql(schema, columns, if_not_exists=False), ())]
         name = self.dialect.constraint_name(schema, "uq" if unique else "ix", columns)
         kind = "UNIQUE INDEX" if unique else "INDEX"
         cols = ", ".join(self.quote(c) for c in columns)
@@ -154,6 +164,8 @@ class SchemaEditor:
         """Groups of rows a unique index would refuse (NULLs never collide in one)."""
         cols = ", ".join(self.quote(c) for c in columns)
         present = " AND ".join(f"{self.quote(c)} IS NOT NULL" for c in columns)
+        if self.dialect.live_unique(schema):
+            present += f" AND {self.quote('deleted_at')} IS NULL"  # soft-deleted rows hold no unique values
         return (
             f"SELECT COUNT(*) FROM (SELECT {cols} FROM {self.quote(schema.table)} WHERE {present} "
             f"GROUP BY {cols} HAVING COUNT(*) > 1) duplicates",

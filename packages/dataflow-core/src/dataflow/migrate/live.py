@@ -26,6 +26,8 @@ class LiveColumn:
     """Does the database number the column itself (identity, serial, AUTO_INCREMENT, SQLite's rowid alias)?"""
     enum_values: tuple[str, ...] | None = None
     """The values a single-column ``CHECK (col IN (...))`` admits, as text, where the dialect detects one."""
+    allowed: frozenset[str] | None = None
+    """The members an enum column's CHECK admits, as text (``"1"`` for an int); None without one."""
 
 
 @attrs.frozen
@@ -33,6 +35,8 @@ class LiveIndex:
     name: str
     columns: tuple[str, ...]
     unique: bool
+    live_only: bool = False
+    """Unique among rows not soft-deleted (``WHERE deleted_at IS NULL``), not among all rows."""
 
 
 @attrs.frozen

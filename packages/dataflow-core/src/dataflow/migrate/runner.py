@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +16,7 @@ from .editor import SchemaEditor
 from .files import next_path, read_directory, render_file
 from .history import checksum, ensure_history, read_history, record
 from .live import LiveTable
-from .steps import AddColumn, CreateTable, Plan, Statement, Step
+from .steps import AddColumn, CreateTable, Plan, Review, Statement, Step
 
 if TYPE_CHECKING:
     from ..database import DataFlow
@@ -54,10 +54,34 @@ class Migrator:
         return {name: table for name, table in tables.items() if name != HISTORY_TABLE}
 
     async def plan(self, renames: Iterable[str] = ()) -> Plan:
-        """The steps between the live schema and the models (nothing is applied)."""
+        """The steps between the live schema and the models (nothing is applied).
+
+        Each step comes with its SQL and, where the rows can be counted before
+        anything runs, how many of them would make ``apply`` refuse it:
+        ``print(plan)`` shows both.
+        """
         async with self.session() as session:
             live = await self.live(session)
-            return plan_changes(self.db.schemas.values(), live, self.editor(live), parse_renames(renames))
+            plan = plan_changes(self.db.schemas.values(), live, self.editor(live), parse_renames(renames))
+            return attrs.evolve(plan, reviews=await self._review(session, plan, live))
+
+    async def _review(self, session: Session, plan: Plan, live: Mapping[str, LiveTable]) -> tuple[Review, ...]:
+        # A fresh editor: one that rendered a plan remembers what it rebuilt (SQLite) and would render less.
+        editor = self.editor(live)
+        reviews = []
+        for step in plan.steps:
+            statements = tuple(step.statements(editor))
+            if step.offending_rows_sql(editor) is None:
+                reviews.append(Review(statements))
+                continue
+            try:
+                count = await offending(session, step, editor)
+            except DataFlowError:
+                # The count needs an earlier step applied (a renamed or new column): apply counts it then.
+                reviews.append(Review(statements))
+                continue
+            reviews.append(Review(statements, checked=True, offending=count))
+        return tuple(reviews)
 
     async def render(self, renames: Iterable[str] = ()) -> str:
         async with self.session() as session:
@@ -207,19 +231,28 @@ class Migrator:
         return applied_now
 
     async def ensure_development_schema(self, session: Session) -> list[str]:
-        """Create missing tables and add missing nullable columns; never drop or alter.
+        """Create missing tables and add missing columns (a NOT NULL one filled with its default);
+        never drop or alter.
 
-        Returns what else differs, for a warning.
+        Returns what else differs, for a warning. A NOT NULL column that cannot
+        be added by itself (its table has other pending changes) is a
+        ``MigrationError``: without it every write of the model would fail.
         """
         editor = self.db.dialect.schema_editor(self.db.schemas)
         async with editor.lock(session):
             live = await self.live(session)
             editor.live = live
             plan = plan_changes(self.db.schemas.values(), live, editor)
+            empty = set()
             for step in plan.steps:
-                if _automatic(step):
+                # A required column can be added to a table without rows: nothing lacks a value.
+                if isinstance(step, AddColumn) and step.field.required and not await offending(session, step, editor):
+                    empty.add(step.table_name)
+            automatic = development_steps(plan, editor, empty)
+            for step in plan.steps:
+                if step in automatic:
                     await run_statements(session, step.statements(editor))
-        return [s.describe() for s in plan.steps if not _automatic(s)]
+        return [s.describe() for s in plan.steps if s not in automatic]
 
     async def check_production_schema(self, session: Session) -> None:
         """Raise ``MigrationError`` with the diff when the live schema does not match the models."""
@@ -234,17 +267,67 @@ class Migrator:
                 + ". Change the models to match (`dataflow inspectdb` prints the tables as models)"
             )
         if not plan.empty:
+            plan = attrs.evolve(plan, reviews=await self._review(session, plan, live))
             raise MigrationError(
                 "the database schema does not match the models; review and run `dataflow migrate apply` "
-                "(or db.migrate()):\n" + plan.render(editor)
+                f"(or db.migrate()):\n{plan}"
             )
 
 
-def _automatic(step: Step) -> bool:
-    """What development mode applies by itself: nothing that rewrites or loses data."""
+def development_steps(plan: Plan, editor: SchemaEditor, empty_tables: Collection[str] = ()) -> list[Step]:
+    """The steps development mode applies by itself: nothing that rewrites or loses data.
+
+    New tables, new nullable columns, and new NOT NULL columns filled with
+    their default (or required ones, on ``empty_tables``); where the editor
+    adds such a column by rebuilding the table (SQLite), only when nothing
+    else about the table changes, since the rebuild would apply that too.
+    Raises ``MigrationError`` for a NOT NULL column it cannot add: without it
+    every write of the model would fail.
+    """
+    chosen: list[Step] = []
+    for step in plan.steps:
+        if isinstance(step, AddColumn) and not step.field.nullable:
+            others = [
+                s
+                for s in plan.steps
+                if s.table_name == step.table_name and not _safe(s) and not _filled(s, empty_tables)
+            ]
+            _refuse_in_development(step, [] if editor.adds_in_place(step.field) else others, empty_tables)
+            chosen.append(step)
+        elif _safe(step):
+            chosen.append(step)
+    return chosen
+
+
+def _safe(step: Step) -> bool:
     if isinstance(step, AddColumn):
         return step.field.nullable and step.field.references is None
     return isinstance(step, CreateTable)
+
+
+def _filled(step: Step, empty_tables: Collection[str]) -> bool:
+    """A new column that the rows already there get a value for (its default), or that has no rows to fill."""
+    if not isinstance(step, AddColumn) or step.field.references is not None:
+        return False
+    return not step.field.required or step.table_name in empty_tables
+
+
+def _refuse_in_development(step: AddColumn, others: list[Step], empty_tables: Collection[str]) -> None:
+    field, model = step.field, step.schema.name
+    if field.required and step.table_name not in empty_tables:
+        reason = "has no default, so the rows already there would have no value for it"
+    elif field.references is not None:
+        reason = "is a foreign key, which must be checked against the rows"
+    elif others:
+        reason = f"comes with other pending changes to {step.table_name} ({'; '.join(s.describe() for s in others)})"
+    else:
+        return
+    raise MigrationError(
+        f"{model}.{field.name} is a new NOT NULL column that development mode does not add by itself: it {reason}. "
+        "Review `dataflow migrate plan` and run `dataflow migrate apply` (or db.migrate())",
+        model=model,
+        field=field.name,
+    )
 
 
 def refuse_unsafe(plan: Plan, allow_destructive: bool) -> None:
@@ -257,16 +340,21 @@ def refuse_unsafe(plan: Plan, allow_destructive: bool) -> None:
         )
 
 
-async def check_rows(session: Session, step: Step, editor: SchemaEditor) -> None:
-    """Refuse a step that would break existing rows, with how many."""
+async def offending(session: Session, step: Step, editor: SchemaEditor) -> int:
+    """How many existing rows ``step`` would lose or break (0 when it checks none)."""
     query = step.offending_rows_sql(editor)
     if query is None:
-        return
+        return 0
     rows = await session.fetch(query[0], query[1], operation="migrate_check")
-    offending = int(rows[0][0])
-    if offending:
+    return int(rows[0][0])
+
+
+async def check_rows(session: Session, step: Step, editor: SchemaEditor) -> None:
+    """Refuse a step that would break existing rows, with how many."""
+    count = await offending(session, step, editor)
+    if count:
         raise MigrationError(
-            f"{step.describe()}: refused, {offending} existing row(s) would be lost or violate the new schema"
+            f"{step.describe()}: refused, {count} existing row(s) would be lost or violate the new schema"
         )
 
 

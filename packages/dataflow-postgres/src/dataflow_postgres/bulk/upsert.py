@@ -42,7 +42,8 @@ def merge_sql(table: TableSQL, request: BulkRequest, source: str, params: Params
     columns = column_list(table, request.columns)
     sql = (
         f"INSERT INTO {table.table} AS {TARGET_ALIAS} ({columns}) SELECT * FROM {source} "
-        f"ON CONFLICT ({column_list(table, request.conflict_on)}) "
+        f"ON CONFLICT ({column_list(table, request.conflict_on)})"
+        f"{table.dialect.conflict_where(table.schema, request.conflict_on)} "
     )
     if request.update_fields:
         assignments = [f"{q[c]} = EXCLUDED.{q[c]}" for c in request.update_fields]

@@ -19,6 +19,8 @@ from .test_pages import *  # noqa: F403
 from .test_pages import crowd
 from .test_relations import *  # noqa: F403
 from .test_relations import scoped, shop
+from .test_schema_changes import *  # noqa: F403
+from .test_schema_changes import reopen
 from .test_sql import *  # noqa: F403
 from .test_transactions import *  # noqa: F403
 from .test_types import *  # noqa: F403
@@ -33,6 +35,7 @@ __all__ = [
     "crowd",
     "db",
     "population",
+    "reopen",
     "sales",
     "samples",
     "scoped",

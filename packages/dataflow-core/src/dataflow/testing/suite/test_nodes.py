@@ -175,7 +175,32 @@ def test_bulk_upsert_does_not_update_a_soft_deleted_record(db: DataFlow) -> None
     gone = run_node(db, "MemberCreateNode", {"email": "gone@x", "name": "before"})
     run_node(db, "MemberDeleteNode", {"id": gone["id"]})
     data = [{"email": "gone@x", "name": "after"}, {"email": "new@x", "name": "new"}]
-    error = failure(db, "MemberBulkUpsertNode", {"data": data, "conflict_on": ["email"]})
+    # Unique among live rows: the soft-deleted row holds no email, so both rows are new ones.
+    result = run_node(db, "MemberBulkUpsertNode", {"data": data, "conflict_on": ["email"]})
+    assert result == {"inserted": 2, "updated": 0}
+    live = records(db, "Member")
+    assert [(r["email"], r["name"]) for r in live] == [("gone@x", "after"), ("new@x", "new")]
+    assert gone["id"] not in [r["id"] for r in live]
+    again = run_node(
+        db, "MemberBulkUpsertNode", {"data": [{"email": "gone@x", "name": "again"}], "conflict_on": ["email"]}
+    )
+    assert again == {"inserted": 0, "updated": 1}
+    assert count(db, "Member") == 2
+
+
+def test_a_soft_deleted_unique_value_can_be_created_again_but_live_duplicates_cannot(db: DataFlow) -> None:
+    @db.model
+    class Account:
+        email: str
+        __dataflow__ = {"soft_delete": True, "unique": [("email",)]}
+
+    first = run_node(db, "AccountCreateNode", {"email": "ann@x"})
+    run_node(db, "AccountDeleteNode", {"id": first["id"]})
+    second = run_node(db, "AccountCreateNode", {"email": "ann@x"})
+    assert second["id"] != first["id"]
+    error = failure(db, "AccountCreateNode", {"email": "ann@x"})
     assert isinstance(error, UniqueViolationError) and "email" in error.fields
-    assert count(db, "Member") == 0
-    assert run_node(db, "MemberDeleteNode", {"filter": {"email": "gone@x"}}) == {"deleted": 0}
+    run_node(db, "AccountDeleteNode", {"id": second["id"]})
+    upserted = run_node(db, "AccountUpsertNode", {"email": "ann@x", "conflict_on": ["email"]})
+    assert upserted["created"] is True
+    assert [r["email"] for r in records(db, "Account")] == ["ann@x"]
