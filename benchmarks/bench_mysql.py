@@ -13,17 +13,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import secrets
-import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiomysql
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_of, checked_run, define, median_latency, node, report, rows
+from common import best_of, checked_run, define, interleaved_medians, node, report, rows
 
 from dataflow import AsyncLocalRuntime, DataFlow
 from dataflow.url import DatabaseURL
@@ -58,19 +56,6 @@ def connect_args(url: DatabaseURL, database: str | None) -> dict[str, Any]:
 def with_database(url: DatabaseURL, database: str) -> str:
     auth = (url.username or "root") + (f":{url.password}" if url.password else "")
     return f"mysql://{auth}@{url.host or '127.0.0.1'}:{url.port or 3306}/{database}"
-
-
-async def interleaved_medians(count: int, *actions: Callable[[], Awaitable[object]]) -> list[float]:
-    """Median seconds of each action, calling them in turn so that they share the machine's noise."""
-    for action in actions:
-        await median_latency(50, action)
-    timings: list[list[float]] = [[] for _ in actions]
-    for _ in range(count):
-        for action, samples in zip(actions, timings, strict=True):
-            started = time.perf_counter()
-            await action()
-            samples.append(time.perf_counter() - started)
-    return [statistics.median(samples) for samples in timings]
 
 
 async def throughput(tasks: int, total: int, action: Any) -> float:

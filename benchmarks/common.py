@@ -22,6 +22,25 @@ async def best_of(runs: int, setup: Callable[[], Awaitable[None]], action: Calla
     return min(timings)
 
 
+async def interleaved_medians(count: int, *actions: Callable[[], Awaitable[object]]) -> list[float]:
+    """Median seconds of each action, calling them in turn so that they share the machine's noise.
+
+    The order rotates every round: a call that follows another one pays for
+    what that one left behind (a server process still busy, a reset in
+    flight), and no action should always be the one that pays.
+    """
+    for action in actions:
+        await median_latency(50, action)
+    timings: list[list[float]] = [[] for _ in actions]
+    for round_number in range(count):
+        for step in range(len(actions)):
+            index = (round_number + step) % len(actions)
+            started = time.perf_counter()
+            await actions[index]()
+            timings[index].append(time.perf_counter() - started)
+    return [statistics.median(samples) for samples in timings]
+
+
 async def median_latency(count: int, action: Callable[[], Awaitable[object]]) -> float:
     """Median seconds of ``count`` sequential calls of ``action`` (after a short warm-up)."""
     for _ in range(min(50, count)):
@@ -47,6 +66,30 @@ def report(title: str, rows: list[tuple[str, float, float, str]]) -> None:
         else:
             ratio = ours / raw
             print(f"{what:<44} {ours * 1e6:>10.0f}us {raw * 1e6:>10.0f}us {ratio:>7.2f}x  (time vs raw)")
+
+
+def report_targets(title: str, figures: list[tuple[str, list[tuple[float, float]], str, float | None]]) -> None:
+    """Print ``(what, [(dataflow, reference), ...], reference name, target)`` as time ratios against their targets.
+
+    Each figure was measured in several rounds: the median round's ratio is
+    printed with the range over the rounds; a target of None is a figure shown
+    for comparison only.
+    """
+    print(f"\n{title}")
+    print(f"{'figure':<46} {'DataFlow':>10} {'reference':>10} {'ratio':>6} {'range':>11}  target")
+    for what, rounds, reference, target in figures:
+        ratios = sorted(ours / ref for ours, ref in rounds)
+        ours, ref = sorted(rounds, key=lambda pair: pair[0] / pair[1])[len(rounds) // 2]
+        ratio = ours / ref
+        spread = f"{ratios[0]:.2f}-{ratios[-1]:.2f}"
+        verdict = "" if target is None else f"<= {target:.2f}x {reference}: " + ("ok" if ratio <= target else "MISSED")
+        if target is None:
+            verdict = f"(vs {reference}, no target)"
+        print(f"{what:<46} {_duration(ours):>10} {_duration(ref):>10} {ratio:>5.2f}x {spread:>11}  {verdict}")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1e6:.0f}us" if seconds < 0.01 else f"{seconds * 1000:.1f}ms"
 
 
 def rows(n: int, start: int = 0) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ BENCHMARKS = {
     "bench_sqlite.py": "dataflow_sqlite",
     "bench_postgres.py": "dataflow_postgres",
     "bench_mysql.py": "dataflow_mysql",
+    "bench_query.py": "dataflow",  # each backend of its own whose package is installed
 }
 
 
