@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -13,8 +10,7 @@ from pathlib import Path
 from conftest import admin_connection, database_url, server_connections
 
 from dataflow.testing.helpers import define_people, open_db, run_node
-
-DATAFLOW_CLI = str(Path(sys.executable).with_name("dataflow"))
+from dataflow.testing.processes import DATAFLOW_CLI, UNCLOSED_SCRIPT, quiet_run
 
 
 def settle(database: str, expected: int, timeout: float = 5.0) -> int:
@@ -82,33 +78,8 @@ def test_threads_that_ended_leave_no_server_connections(database_name: str) -> N
         db.close()
 
 
-SCRIPT = textwrap.dedent(
-    """
-    import sys
-    from dataflow import DataFlow
-    from dataflow.testing.helpers import define_people, run_node
-
-    db = DataFlow(sys.argv[1])
-    define_people(db)
-    run_node(db, "UserCreateNode", {"name": "Ann", "email": "ann@example.com"})
-    print(run_node(db, "UserCountNode", {})["count"])
-    # no db.close(): the pools close at exit
-    """
-)
-
-
-def quiet_run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    """Run a process; it must succeed with nothing on stderr. Return its stdout."""
-    result = subprocess.run(
-        list(args), check=False, capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    return result.stdout
-
-
 def test_a_script_that_never_closes_its_dataflow_exits_quietly(database_name: str) -> None:
-    assert quiet_run(sys.executable, "-c", SCRIPT, database_url(database_name)).strip() == "1"
+    assert quiet_run(sys.executable, "-c", UNCLOSED_SCRIPT, database_url(database_name)).strip() == "1"
     assert settle(database_name, 0) == 0
 
 

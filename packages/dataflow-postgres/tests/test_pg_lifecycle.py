@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
-import subprocess
 import sys
-import textwrap
 import threading
 from pathlib import Path
 
@@ -15,8 +13,7 @@ from pg_testing import fetch, fetch_async, option, run_node, wait_for_connection
 
 from dataflow import AsyncLocalRuntime, WorkflowBuilder
 from dataflow.testing.helpers import define_people, open_db
-
-DATAFLOW_CLI = str(Path(sys.executable).with_name("dataflow"))
+from dataflow.testing.processes import DATAFLOW_CLI, UNCLOSED_SCRIPT, quiet_run
 
 
 def own_backends(url: str) -> list[int]:
@@ -101,33 +98,8 @@ def test_threads_that_ended_leave_no_server_connections(dataflow_database_url: s
     assert wait_for_connections(dataflow_database_url, 0) == 0
 
 
-SCRIPT = textwrap.dedent(
-    """
-    import sys
-    from dataflow import DataFlow
-    from dataflow.testing.helpers import define_people, run_node
-
-    db = DataFlow(sys.argv[1])
-    define_people(db)
-    run_node(db, "UserCreateNode", {"name": "Ann", "email": "ann@example.com"})
-    print(run_node(db, "UserCountNode", {})["count"])
-    # no db.close(): the pools close at exit
-    """
-)
-
-
-def quiet_run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    """Run a process; it must succeed with nothing on stderr. Return its stdout."""
-    result = subprocess.run(
-        list(args), check=False, capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=120
-    )
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    return result.stdout
-
-
 def test_a_script_that_never_closes_its_dataflow_exits_quietly(dataflow_database_url: str) -> None:
-    assert quiet_run(sys.executable, "-c", SCRIPT, dataflow_database_url).strip() == "1"
+    assert quiet_run(sys.executable, "-c", UNCLOSED_SCRIPT, dataflow_database_url).strip() == "1"
     assert wait_for_connections(dataflow_database_url, 0) == 0
 
 
