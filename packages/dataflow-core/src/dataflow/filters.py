@@ -386,35 +386,6 @@ def matches_everything(filter: Filter | None, table: TableSQL, related: RelatedT
     return compile_filter(filter, table, Params(table.dialect), related) == TRUE
 
 
-def compile_order_by(
-    order_by: Any, table: TableSQL, params: Params | None = None, related: RelatedTables | None = None
-) -> str:
-    """``ORDER BY`` text for ``["-age", "name", "team.name"]``; unknown fields raise ``FilterError``.
-
-    A dotted name follows forward relations (with ``related`` and ``params``):
-    the related row's value, or null when there is none or it is out of scope.
-    """
-    if order_by is None:
-        return ""
-    if isinstance(order_by, str):
-        order_by = [order_by]
-    if not isinstance(order_by, Sequence):
-        raise FilterError(f"{table.schema.name} order_by takes a list of field names", model=table.schema.name)
-    parts = []
-    for item in order_by:
-        if not isinstance(item, str):
-            raise FilterError(f"{table.schema.name} order_by: {item!r} is not a field name", model=table.schema.name)
-        name, direction = (item[1:], "DESC") if item.startswith("-") else (item.lstrip("+"), "ASC")
-        parts.append(f"{ordered_value(name, table, params, related, 'order_by')} {direction}")
-    return " ORDER BY " + ", ".join(parts) if parts else ""
-
-
-def ordered_value(name: str, table: TableSQL, params: Params | None, related: RelatedTables | None, where: str) -> str:
-    """SQL for the value of ``name`` (a field, or a dotted path through forward relations) in its sort order."""
-    compiler = FilterCompiler(table, params or Params(table.dialect), related)
-    return compiler.path_value(name, where)
-
-
 def qualified_filter(
     filter: Filter | None,
     table: TableSQL,

@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 
 from ..errors import FilterError
-from ..filters import compile_order_by
+from ..ordering import compile_order_by
 from ..relations import Relation
 from ..schema import ModelSchema, suggest
 from ..session import Session

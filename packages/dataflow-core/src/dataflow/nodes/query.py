@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import FilterError, ValidationError
 from ..fields import INT_MAX
-from ..filters import compile_order_by
+from ..ordering import compile_order_by
 from ..session import Session
 from ..sql import Params
 from .base import ModelNode
