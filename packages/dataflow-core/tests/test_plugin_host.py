@@ -180,10 +180,10 @@ def test_the_plugins_command_exits_1_on_a_misspelt_plugin_name() -> None:
         check=False,
         capture_output=True,
         text=True,
-        env={**os.environ, "DATAFLOW_PLUGINS": "sqlite,monitr"},
+        env={**os.environ, "DATAFLOW_PLUGINS": "sqlite,sqlitee"},
     )
     assert result.returncode == 1
-    assert "Error: DATAFLOW_PLUGINS names plugin 'monitr', which is not installed; did you mean 'monitor'?" in (
+    assert "Error: DATAFLOW_PLUGINS names plugin 'sqlitee', which is not installed; did you mean 'sqlite'?" in (
         result.stderr
     )
 
