@@ -5,7 +5,7 @@
 set -euo pipefail
 version=${1:-5.35.0}
 here="$(cd "$(dirname "$0")/.." && pwd)"
-target="$here/src/dataflow_gateway/explorer"
+target="$here/src/dataflow_gateway/explorer_assets"
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 (cd "$scratch" && npm pack --silent "swagger-ui-dist@$version" >/dev/null && tar xzf swagger-ui-dist-*.tgz)

@@ -1,8 +1,8 @@
 """``/docs``: an API explorer (Swagger UI) whose every asset the gateway serves itself, so it works offline.
 
 Swagger UI is vendored from the npm package ``swagger-ui-dist`` into
-``explorer/`` (see ``scripts/vendor-swagger-ui.sh``; its version is in
-``explorer/VERSION``): nothing is fetched from a CDN or at run time. The page
+``explorer_assets/`` (see ``scripts/vendor-swagger-ui.sh``; its version is in
+``explorer_assets/VERSION``): nothing is fetched from a CDN or at run time. The page
 sends a Content-Security-Policy that allows only the gateway's own origin, so
 a browser would refuse an external asset even if one crept in.
 """
@@ -66,7 +66,9 @@ class Explorer:
         async def asset(request: Request) -> Response:
             content = self._assets.get(name)
             if content is None:
-                content = self._assets[name] = (resources.files("dataflow_gateway") / "explorer" / name).read_bytes()
+                content = self._assets[name] = (
+                    resources.files("dataflow_gateway") / "explorer_assets" / name
+                ).read_bytes()
             return Response(content, media_type=media, headers={"Cache-Control": "public, max-age=3600"})
 
         return asset
