@@ -166,12 +166,12 @@ class Resource:
         return (201 if output["created"] else 200), output, {}
 
     async def bulk_create(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
-        rows = [self._writable(row) for row in await rows_body(request)]
+        rows = await rows_body(request, self._writable)
         return 201, await x.bulk_create(self.api.schema.name, rows, **self._bulk_options(request)), {}
 
     async def bulk_upsert(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
         options = self._bulk_options(request, ("conflict_on", "update_fields"))
-        rows = [self._writable(row) for row in await rows_body(request)]
+        rows = await rows_body(request, self._writable)
         return 200, await x.bulk_upsert(self.api.schema.name, rows, **options), {}
 
     async def bulk_update(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
@@ -262,10 +262,14 @@ async def object_body(request: Request) -> dict[str, Any]:
     return body
 
 
-async def rows_body(request: Request) -> list[Any]:
-    """A JSON array, or NDJSON read line by line (a bad line is named, and nothing is written)."""
+async def rows_body(request: Request, row: Callable[[Any], dict[str, Any]]) -> list[dict[str, Any]]:
+    """A JSON array, or NDJSON read line by line (a bad line is named, and nothing is written), each through ``row``.
+
+    Each NDJSON line becomes its checked record as it arrives, so the rows are
+    held once (as records), never as parsed JSON and records at the same time.
+    """
     if request.headers.get("content-type", "").split(";")[0].strip() == "application/x-ndjson":
-        rows: list[Any] = []
+        rows: list[dict[str, Any]] = []
         buffer = b""
         number = 0
         async for chunk in limited_stream(request):
@@ -274,15 +278,15 @@ async def rows_body(request: Request) -> list[Any]:
             for line in lines:
                 number += 1
                 if line.strip():
-                    rows.append(_ndjson_line(line, number))
+                    rows.append(row(_ndjson_line(line, number)))
         if buffer.strip():
-            rows.append(_ndjson_line(buffer, number + 1))
+            rows.append(row(_ndjson_line(buffer, number + 1)))
         return rows
     body = await json_body(request)
     if not isinstance(body, list):
         raise Problem(422, "the body must be a JSON array of records (or NDJSON)",
                       errors=[{"field": "", "message": "expected an array"}])  # fmt: skip
-    return body
+    return [row(item) for item in body]
 
 
 def _ndjson_line(line: bytes, number: int) -> Any:
