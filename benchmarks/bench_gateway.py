@@ -65,7 +65,8 @@ def with_options(url: str, **options: str) -> str:
 def uvicorn_process(factory: str, url: str, schema: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """``gateway_servers:<factory>`` under uvicorn on a free loopback port, until it answers; stopped at the end."""
     port = free_port()
-    env = {**os.environ, "BENCH_URL": url, "BENCH_SCHEMA": schema}
+    # The monitor plugin (metrics and spans per statement) is off, as the other servers have none.
+    env = {**os.environ, "BENCH_URL": url, "BENCH_SCHEMA": schema, "DATAFLOW_DISABLE_PLUGINS": "monitor"}
     command = [sys.executable, "-m", "uvicorn", f"gateway_servers:{factory}", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]  # fmt: skip
     process = subprocess.Popen(command, cwd=HERE, env=env)
