@@ -25,14 +25,16 @@ from starlette.routing import Route
 from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
 from dataflow.commands.loading import load_db
 from dataflow.errors import ConfigError, ValidationError
+from dataflow.schema import suggest
 from dataflow.workflow import Workflow
 
 from .auth import Authenticate, Principal
+from .bodies import object_body
 from .codec import dumps
 from .explorer import Explorer
 from .openapi import openapi_document
 from .problems import Problem, from_error, problem_response
-from .resource import WRITES, ModelAPI, Resource, object_body, respond
+from .resource import WRITES, ModelAPI, Resource, respond
 from .tracing import ServerSpans
 
 if TYPE_CHECKING:
@@ -284,4 +286,8 @@ def create_gateway(
             db = load_db(models, database_url)
         except click.ClickException as exc:
             raise ConfigError(exc.format_message(), field="models") from None
+    known = [name for name in inspect.signature(Gateway).parameters if name != "db"]
+    for name in options:
+        if name not in known:
+            raise ConfigError(f"create_gateway has no option {name!r}{suggest(name, known)}", field=name)
     return Gateway(db, enable_monitoring=enable_monitoring, **options)
