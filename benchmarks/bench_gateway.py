@@ -31,7 +31,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 import asyncpg
@@ -65,8 +65,7 @@ def with_options(url: str, **options: str) -> str:
 def uvicorn_process(factory: str, url: str, schema: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """``gateway_servers:<factory>`` under uvicorn on a free loopback port, until it answers; stopped at the end."""
     port = free_port()
-    # The monitor plugin (metrics and spans per statement) is off, as the other servers have none.
-    env = {**os.environ, "BENCH_URL": url, "BENCH_SCHEMA": schema, "DATAFLOW_DISABLE_PLUGINS": "monitor"}
+    env = {**os.environ, "BENCH_URL": url, "BENCH_SCHEMA": schema}
     command = [sys.executable, "-m", "uvicorn", f"gateway_servers:{factory}", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]  # fmt: skip
     process = subprocess.Popen(command, cwd=HERE, env=env)
@@ -205,14 +204,19 @@ async def soak(admin: asyncpg.Connection, server: subprocess.Popen[bytes], port:
     samples: list[tuple[float, int, int]] = []
     started = time.perf_counter()
 
+    done = asyncio.Event()
+
     async def sample() -> None:
-        while True:
+        # Stopped by an event, not cancelled: a cancel could land inside a query on the shared admin connection.
+        while not done.is_set():
             samples.append((time.perf_counter() - started, memory_kib(server.pid)["VmRSS"], await sessions(admin)))
-            await asyncio.sleep(max(1.0, args.soak_seconds / 12))
+            with suppress(TimeoutError):
+                await asyncio.wait_for(done.wait(), max(1.0, args.soak_seconds / 12))
 
     sampler = asyncio.ensure_future(sample())
     outcome = await fixed_rate(port, mixed, args.soak_rate, CONNECTIONS)
-    sampler.cancel()
+    done.set()
+    await sampler
     samples.append((time.perf_counter() - started, memory_kib(server.pid)["VmRSS"], await sessions(admin)))
     print(f"\nsoak: {total} requests at {args.soak_rate:g}/s over {outcome.seconds:.0f} s, 1 write in {writes_every}")
     print(f"  errors {outcome.errors}   statuses {dict(sorted(outcome.statuses.items()))}")
@@ -269,8 +273,10 @@ async def main(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    # No monitor in this process either: the BulkCreate node it times must pay what the gateway's node pays.
-    os.environ["DATAFLOW_DISABLE_PLUGINS"] = "monitor"
+    # The monitor plugin (metrics and spans per statement), where installed, is off in the gateway's process
+    # (the servers it is compared with have none) and in this one (the BulkCreate node timed here pays the same).
+    if importlib.util.find_spec("dataflow_monitor") is not None:
+        os.environ["DATAFLOW_DISABLE_PLUGINS"] = "monitor"
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default=DEFAULT_URL)
     parser.add_argument("--reads", type=int, default=4000, help="GET requests per server per round")
