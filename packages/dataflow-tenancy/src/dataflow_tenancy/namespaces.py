@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 from dataflow.errors import ConfigError
 
-from . import service  # noqa: F401 - a runtime cycle on purpose: lint must fail
 from .context import check_tenant
 
 if TYPE_CHECKING:

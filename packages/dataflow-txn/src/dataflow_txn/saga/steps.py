@@ -17,7 +17,6 @@ from dataflow.workflow import Workflow, WorkflowBuilder
 from dataflow.workflow.builder import NodeSpec
 
 from ..executor import Parameters, built
-from . import runner  # noqa: F401 - a layer violation on purpose: lint must fail
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
