@@ -22,7 +22,7 @@ from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, WorkflowErro
 from dataflow.errors import MigrationError
 from dataflow.migrate.live import LiveForeignKey, LiveIndex, LiveTable
 from dataflow.testing.helpers import Color, Priority, define_kinds, run_node
-from dataflow_mysql.migrate import MySQLSchemaEditor
+from dataflow_mysql.schema_editor import MySQLSchemaEditor
 from dataflow_mysql.type_changes import canonical, widens
 
 T = TypeVar("T")

@@ -26,8 +26,8 @@ from .server import DETECT_SQL, ServerInfo, capabilities
 if TYPE_CHECKING:
     # aiomysql is imported when the first connection opens, not when the plugin registers the dialect.
     from .connection import MySQLConnection
-    from .introspection import MySQLIntrospector
-    from .migrate import MySQLSchemaEditor
+    from .introspect import MySQLIntrospector
+    from .schema_editor import MySQLSchemaEditor
 
 UNLIMITED = "18446744073709551615"
 """MySQL's way to say "no LIMIT" when only OFFSET is wanted."""
@@ -227,12 +227,12 @@ class MySQLDialect(Dialect):
 
     def introspector(self) -> MySQLIntrospector:
         """Reads the live schema of the URL's database from information_schema."""
-        from .introspection import MySQLIntrospector
+        from .introspect import MySQLIntrospector
 
         return MySQLIntrospector(self)
 
     def schema_editor(self, tables: Mapping[str, ModelSchema]) -> MySQLSchemaEditor:
         """ALTER TABLE statements, one per step, and the ``GET_LOCK`` migration lock."""
-        from .migrate import MySQLSchemaEditor
+        from .schema_editor import MySQLSchemaEditor
 
         return MySQLSchemaEditor(self, tables)

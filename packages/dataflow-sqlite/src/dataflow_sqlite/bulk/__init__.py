@@ -13,7 +13,7 @@ from dataflow.dialect import Dialect
 from dataflow.fields import FieldKind
 from dataflow.session import Session
 
-from .connection import SQLiteConnection
+from ..connection import SQLiteConnection
 
 
 def _is_sqlite(dialect: Dialect) -> bool:
