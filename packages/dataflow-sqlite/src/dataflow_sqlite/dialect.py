@@ -12,9 +12,10 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from dataflow.bulk.strategy import BulkStrategy
 from dataflow.config import Config
 from dataflow.dialect import Capabilities, Codec, Dialect
 from dataflow.enum_checks import enum_check
@@ -24,6 +25,7 @@ from dataflow.schema import ModelSchema
 from dataflow.url import DatabaseURL
 
 from . import types
+from .bulk import STRATEGIES
 from .connection import SQLiteConnection
 from .errors import translate_error
 from .functions import DECIMAL_AGGREGATES
@@ -180,6 +182,10 @@ class SQLiteDialect(Dialect):
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise ConnectionError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
                 time.sleep(0.02)
+
+    @classmethod
+    def bulk_strategies(cls) -> Sequence[BulkStrategy]:
+        return STRATEGIES
 
     def introspector(self) -> SQLiteIntrospector:
         return SQLiteIntrospector()
