@@ -1,0 +1,502 @@
+"""Migrations on the dialect's database: what introspection reads back, each kind of step, refusals, history.
+
+Everything is checked through the dialect's own ``introspector()`` (the live
+schema a plan is made from) and through nodes, never through SQL of one
+database: a dialect passes when its introspector and schema editor agree
+with each other and with the models. What only one database does (SQLite's
+table rebuilds, MySQL's ``GET_LOCK``, PostgreSQL's transactional DDL) stays
+in that dialect's own ``tests/test_migrate.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import subprocess
+import sys
+import textwrap
+import uuid
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import pytest
+
+from ...database import DataFlow
+from ...errors import ForeignKeyViolationError, MigrationError, UniqueViolationError
+from ...fields import MaxLength
+from ...loops import run_sync
+from ...migrate.live import LiveTable
+from ..helpers import Color, Priority, count, define_kinds, define_people, failure, records, run_node
+
+Reopen = Callable[..., DataFlow]
+
+
+def live(db: DataFlow) -> dict[str, LiveTable]:
+    """The schema as the dialect's introspector reads it (the migrations' history table left out)."""
+
+    async def read() -> dict[str, LiveTable]:
+        async with db.migrator.session() as session:
+            return await db.migrator.live(session)
+
+    return run_sync(read, cleanup=db.close_loop)
+
+
+def table(db: DataFlow, name: str) -> LiveTable:
+    tables = live(db)
+    assert name in tables, f"no table {name!r} in {sorted(tables)}"
+    return tables[name]
+
+
+def nullability(db: DataFlow, name: str) -> dict[str, bool]:
+    return {c.name: c.nullable for c in table(db, name).columns}
+
+
+def indexes(db: DataFlow, name: str) -> set[tuple[tuple[str, ...], bool]]:
+    """``(columns, unique)`` of each index a model can describe (primary keys are not listed)."""
+    return {(i.columns, i.unique) for i in table(db, name).indexes}
+
+
+def foreign_keys(db: DataFlow, name: str) -> set[tuple[tuple[str, ...], str, tuple[str, ...]]]:
+    return {(k.columns, k.table, k.ref_columns) for k in table(db, name).foreign_keys}
+
+
+def planned(db: DataFlow, renames: tuple[str, ...] = ()) -> list[str]:
+    return [step.describe() for step in db.migration_plan(renames).steps]
+
+
+def history(db: DataFlow) -> list[dict[str, Any]]:
+    return run_sync(db.migrator.history, cleanup=db.close_loop)
+
+
+def person(db: DataFlow) -> None:
+    """The first version of Person: a nullable nickname and an index on name."""
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        nickname: Annotated[str, MaxLength(100)] | None = None
+        __dataflow__ = {"indexes": [("name",)]}
+
+
+def seed_people(reopen: Reopen, rows: int = 5) -> None:
+    db = reopen(env="production")
+    person(db)
+    db.migrate()
+    run_node(db, "PersonBulkCreateNode", {"data": [{"name": f"p{i}", "email": f"{i}@x"} for i in range(rows)]})
+    db.close()
+
+
+# -- introspection round trips -----------------------------------------------------------
+
+
+def test_a_table_of_every_kind_reads_back_as_its_model(reopen: Reopen) -> None:
+    db = reopen(env="production")
+    define_kinds(db)
+    assert planned(db) == ["create table kinds (Kinds)"]
+    assert db.migrate() is not None
+    kinds = table(db, "kinds")
+    assert [c.name for c in kinds.columns] == ["id", *(f.name for f in db.schema("Kinds").fields if f.name != "id")]
+    key = kinds.column("id")
+    assert key is not None and key.primary_key and key.auto_increment and not key.nullable
+    assert {name: nullable for name, nullable in nullability(db, "kinds").items() if nullable} == {"note": True}
+    assert db.migration_plan().empty
+    reread = reopen(env="production")
+    define_kinds(reread)
+    assert reread.migration_plan().empty  # a new instance reads the same schema and plans nothing
+    created = run_node(reread, "KindsCreateNode", sample_kinds())
+    assert created["color"] is Color.GREEN and created["priority"] is Priority.HIGH
+
+
+def sample_kinds() -> dict[str, Any]:
+    return {
+        "text": "t",
+        "number": 7,
+        "real": 1.5,
+        "flag": True,
+        "blob": b"\x00\x01",
+        "amount": decimal.Decimal("1.25"),
+        "moment": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        "day": dt.date(2024, 1, 2),
+        "clock": dt.time(3, 4, 5),
+        "ident": uuid.UUID(int=1),
+        "doc": {"a": 1},
+        "items": [1, 2],
+        "color": Color.GREEN,
+        "priority": Priority.HIGH,
+    }
+
+
+def test_new_models_read_back_with_their_indexes_unique_keys_and_foreign_keys(reopen: Reopen) -> None:
+    db = reopen(env="production")
+    define_people(db)
+    assert planned(db) == ["create table team (Team)", "create table user (User)"]
+    db.migrate()
+    assert set(live(db)) == {"team", "user"}
+    assert indexes(db, "user") >= {(("email",), True), (("age",), False)}
+    assert foreign_keys(db, "user") == {(("team_id",), "team", ("id",))}
+    assert nullability(db, "user") == {
+        "id": False,
+        "name": False,
+        "email": False,
+        "age": False,
+        "active": False,
+        "score": True,
+        "team_id": True,
+    }
+    assert db.migration_plan().empty
+
+
+# -- development and production ----------------------------------------------------------
+
+
+def test_development_adds_missing_nullable_columns_and_never_drops(reopen: Reopen) -> None:
+    seed_people(reopen)
+    db = reopen()
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        age: int | None = None
+
+    assert count(db, "Person") == 5
+    columns = nullability(db, "person")
+    assert columns["age"] is True
+    assert "nickname" in columns  # never dropped without an explicit migration
+
+
+def test_production_refuses_a_schema_that_does_not_match_at_first_use_and_prints_the_plan(reopen: Reopen) -> None:
+    seed_people(reopen)
+    db = reopen(env="production")
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        nickname: Annotated[str, MaxLength(100)] | None = None
+        age: int | None = None
+        __dataflow__ = {"indexes": [("name",)]}
+
+    cause = failure(db, "PersonCountNode")
+    assert isinstance(cause, MigrationError)
+    assert " 1. add column person.age" in cause.message and "dataflow migrate" in cause.message
+    assert "age" not in nullability(db, "person")
+
+
+# -- each kind of step -------------------------------------------------------------------
+
+
+def test_a_required_column_with_a_default_is_added_and_fills_the_existing_rows(reopen: Reopen) -> None:
+    seed_people(reopen)
+    db = reopen(env="production")
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        nickname: Annotated[str, MaxLength(100)] | None = None
+        score: int = 7
+        __dataflow__ = {"indexes": [("name",)]}
+
+    applied = db.migrate()
+    assert applied is not None and applied.steps == ("add column person.score",)
+    assert nullability(db, "person")["score"] is False
+    assert [r["score"] for r in records(db, "Person")] == [7] * 5
+    assert db.migration_plan().empty
+
+
+def test_a_required_column_without_a_default_is_refused_with_the_row_count(reopen: Reopen) -> None:
+    seed_people(reopen)
+    db = reopen(env="production")
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        nickname: Annotated[str, MaxLength(100)] | None = None
+        country: Annotated[str, MaxLength(100)]
+        __dataflow__ = {"indexes": [("name",)]}
+
+    with pytest.raises(MigrationError, match=r"add column person.country.*refused, 5 existing row\(s\)"):
+        db.migrate(allow_destructive=True)
+    assert "country" not in nullability(db, "person")
+    assert len(history(db)) == 1  # the seed's apply only: a refused plan applies and records nothing
+
+
+def test_dropping_a_column_is_destructive_and_keeps_the_other_columns_rows_and_indexes(reopen: Reopen) -> None:
+    seed_people(reopen)
+    db = reopen(env="production")
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        __dataflow__ = {"indexes": [("name",)]}
+
+    assert [step.destructive for step in db.migration_plan().steps] == [True]
+    with pytest.raises(MigrationError, match="destructive"):
+        db.migrate()
+    assert "nickname" in nullability(db, "person")
+    applied = db.migrate(allow_destructive=True)
+    assert applied is not None and applied.steps == ("drop column person.nickname",)
+    assert "nickname" not in nullability(db, "person")
+    assert indexes(db, "person") == {(("name",), False)}
+    assert [(r["name"], r["email"]) for r in records(db, "Person")][:2] == [("p0", "0@x"), ("p1", "1@x")]
+    assert count(db, "Person") == 5
+
+
+def test_a_rename_is_never_guessed_and_a_hint_keeps_the_data(reopen: Reopen) -> None:
+    seed_people(reopen)
+    development = reopen()
+    person(development)
+    run_node(development, "PersonUpdateNode", {"id": 1, "fields": {"nickname": "nick"}})
+    development.close()
+    db = reopen(env="production")
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        alias: Annotated[str, MaxLength(100)] | None = None
+        __dataflow__ = {"indexes": [("name",)]}
+
+    plan = db.migration_plan()
+    assert {s.describe() for s in plan.steps} == {"add column person.alias", "drop column person.nickname"}
+    assert any("Person.nickname=alias" in note for note in plan.notes)
+    with pytest.raises(MigrationError, match="destructive"):
+        db.migrate()
+    applied = db.migrate(renames=["Person.nickname=alias"])
+    assert applied is not None and applied.steps == ("rename column person.nickname to alias",)
+    assert run_node(db, "PersonReadNode", {"id": 1})["alias"] == "nick"
+    assert db.migration_plan().empty
+
+
+def test_not_null_is_refused_with_the_count_of_nulls_and_applied_once_they_are_filled(reopen: Reopen) -> None:
+    seed_people(reopen)
+    development = reopen()
+    person(development)
+    run_node(development, "PersonUpdateNode", {"id": 1, "fields": {"nickname": "one"}})
+    development.close()
+    db = reopen(env="production")
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        nickname: Annotated[str, MaxLength(100)]
+        __dataflow__ = {"indexes": [("name",)]}
+
+    assert planned(db) == ["alter column person.nickname: not null"]
+    assert "step 1 is refused while 4 existing row(s)" in str(db.migration_plan())
+    with pytest.raises(MigrationError, match=r"refused, 4 existing row\(s\)"):
+        db.migrate(allow_destructive=True)
+    assert nullability(db, "person")["nickname"] is True
+    development = reopen()
+    person(development)
+    for key in range(2, 6):
+        run_node(development, "PersonUpdateNode", {"id": key, "fields": {"nickname": f"n{key}"}})
+    development.close()
+    assert db.migrate(allow_destructive=True) is not None
+    assert nullability(db, "person")["nickname"] is False
+    assert [r["nickname"] for r in records(db, "Person")] == ["one", "n2", "n3", "n4", "n5"]
+    assert db.migration_plan().empty
+
+
+def test_a_column_that_becomes_nullable_is_not_destructive_and_keeps_its_values(reopen: Reopen) -> None:
+    seed_people(reopen)
+    db = reopen(env="production")
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)] | None = None
+        nickname: Annotated[str, MaxLength(100)] | None = None
+        __dataflow__ = {"indexes": [("name",)]}
+
+    plan = db.migration_plan()
+    assert planned(db) == ["alter column person.email: nullable"] and not plan.destructive
+    assert db.migrate() is not None
+    assert nullability(db, "person")["email"] is True
+    assert [r["email"] for r in records(db, "Person")] == [f"{i}@x" for i in range(5)]
+    assert run_node(db, "PersonCreateNode", {"name": "nobody"})["email"] is None
+
+
+def test_a_unique_index_is_refused_while_duplicates_exist_and_enforced_once_added(reopen: Reopen) -> None:
+    seed_people(reopen)
+    development = reopen()
+    person(development)
+    run_node(development, "PersonUpdateNode", {"id": 2, "fields": {"email": "0@x"}})
+    run_node(development, "PersonUpdateNode", {"id": 3, "fields": {"email": "0@x"}})
+    development.close()
+    db = reopen(env="production")
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        nickname: Annotated[str, MaxLength(100)] | None = None
+        __dataflow__ = {"indexes": [("name",)], "unique": [("email",)]}
+
+    assert planned(db) == ["add unique index on person (email)"]
+    with pytest.raises(MigrationError, match=r"refused, 2 existing row\(s\)"):
+        db.migrate()
+    assert indexes(db, "person") == {(("name",), False)}
+    development = reopen()
+    person(development)
+    assert run_node(development, "PersonBulkDeleteNode", {"ids": [2, 3]}) == {"deleted": 2}
+    development.close()
+    assert db.migrate() is not None
+    assert indexes(db, "person") == {(("name",), False), (("email",), True)}
+    assert isinstance(failure(db, "PersonCreateNode", {"name": "dup", "email": "0@x"}), UniqueViolationError)
+    assert db.migration_plan().empty
+
+
+def test_an_index_is_added_and_dropped(reopen: Reopen) -> None:
+    seed_people(reopen)
+    db = reopen(env="production")
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        nickname: Annotated[str, MaxLength(100)] | None = None
+        __dataflow__ = {"indexes": [("email", "name")]}
+
+    applied = db.migrate()
+    assert applied is not None
+    dropped = next(s for s in applied.steps if s.startswith("drop index"))
+    assert set(applied.steps) == {dropped, "add index on person (email, name)"}
+    assert dropped.endswith(" on person (name)")
+    assert indexes(db, "person") == {(("email", "name"), False)}
+    assert count(db, "Person") == 5
+    assert db.migration_plan().empty
+
+
+# -- foreign keys on existing columns ----------------------------------------------------
+
+
+def team_and_member(db: DataFlow, *, keyed: bool) -> None:
+    @db.model
+    class Team:
+        name: Annotated[str, MaxLength(100)]
+
+    if keyed:
+
+        @db.model
+        class Member:
+            name: Annotated[str, MaxLength(100)]
+            team_id: Team | None = None
+
+    else:
+
+        @db.model
+        class Member:  # type: ignore[no-redef]
+            name: Annotated[str, MaxLength(100)]
+            team_id: int | None = None
+
+
+def seed_members(reopen: Reopen, team_ids: list[int | None]) -> None:
+    db = reopen(env="production")
+    team_and_member(db, keyed=False)
+    db.migrate()
+    run_node(db, "TeamBulkCreateNode", {"data": [{"name": "t1"}, {"name": "t2"}]})
+    run_node(db, "MemberBulkCreateNode", {"data": [{"name": f"m{i}", "team_id": t} for i, t in enumerate(team_ids)]})
+    db.close()
+
+
+def test_a_foreign_key_on_an_existing_column_is_added_and_enforced(reopen: Reopen) -> None:
+    seed_members(reopen, [1, 2, None])
+    db = reopen(env="production")
+    team_and_member(db, keyed=True)
+    assert planned(db) == ["add foreign key on member (team_id) to Team"]
+    applied = db.migrate()
+    assert applied is not None and applied.steps == ("add foreign key on member (team_id) to Team",)
+    assert foreign_keys(db, "member") == {(("team_id",), "team", ("id",))}
+    assert [(r["name"], r["team_id"]) for r in records(db, "Member")] == [("m0", 1), ("m1", 2), ("m2", None)]
+    assert db.migration_plan().empty
+    assert isinstance(failure(db, "MemberCreateNode", {"name": "bad", "team_id": 404}), ForeignKeyViolationError)
+
+
+def test_a_foreign_key_is_refused_with_the_count_of_rows_that_point_nowhere(reopen: Reopen) -> None:
+    seed_members(reopen, [1, 404, 405, None])
+    db = reopen(env="production")
+    team_and_member(db, keyed=True)
+    with pytest.raises(MigrationError, match=r"refused, 2 existing row\(s\)"):
+        db.migrate()
+    assert foreign_keys(db, "member") == set()
+    development = reopen()  # production runs no node while the schema differs
+    team_and_member(development, keyed=False)
+    assert count(development, "Member") == 4
+
+
+def test_a_field_that_stops_referencing_drops_its_foreign_key_and_keeps_the_values(reopen: Reopen) -> None:
+    seed_members(reopen, [1])
+    db = reopen(env="production")
+    team_and_member(db, keyed=True)
+    db.migrate()
+    db.close()
+    db = reopen(env="production")
+    team_and_member(db, keyed=False)
+    applied = db.migrate()
+    assert applied is not None and len(applied.steps) == 1
+    assert applied.steps[0].startswith("drop foreign key") and applied.steps[0].endswith(" on member (team_id)")
+    assert foreign_keys(db, "member") == set()
+    assert db.migration_plan().empty
+    run_node(db, "MemberCreateNode", {"name": "free", "team_id": 404})
+    assert [(r["name"], r["team_id"]) for r in records(db, "Member")] == [("m0", 1), ("free", 404)]
+
+
+# -- history and concurrency -------------------------------------------------------------
+
+
+def test_history_records_every_apply_with_its_steps_and_checksum(reopen: Reopen) -> None:
+    db = reopen(env="production")
+    person(db)
+    first = db.migrate()
+    assert first is not None
+    assert db.migrate() is None  # nothing left to apply records nothing
+    db.close()
+    db = reopen(env="production")
+
+    @db.model
+    class Person:
+        name: Annotated[str, MaxLength(100)]
+        email: Annotated[str, MaxLength(100)]
+        nickname: Annotated[str, MaxLength(100)] | None = None
+        age: int | None = None
+        __dataflow__ = {"indexes": [("name",)]}
+
+    second = db.migrate()
+    assert second is not None and second.steps == ("add column person.age",)
+    entries = history(db)
+    # One entry per apply; a database without transactional DDL records each step as it completes
+    # ("auto [1/1] add column person.age"). Both applies here have one step.
+    assert [e["checksum"] for e in entries] == [first.checksum, second.checksum]
+    assert all(e["name"].split(" [")[0] == a.name for e, a in zip(entries, (first, second), strict=True))
+    assert all(len(entry["checksum"]) == 64 and "@" in entry["applied_by"] for entry in entries)
+    assert "CREATE TABLE" in entries[0]["statements"].upper()
+    assert "age" in entries[1]["statements"] and "nickname" not in entries[1]["statements"]
+    assert entries[0]["applied_at"] <= entries[1]["applied_at"]
+
+
+def test_three_processes_migrating_at_once_apply_the_plan_once(dataflow_database_url: str, reopen: Reopen) -> None:
+    script = textwrap.dedent(
+        f"""
+        from dataflow import DataFlow
+        db = DataFlow({dataflow_database_url!r}, env="production")
+
+        @db.model
+        class Person:
+            name: str
+            score: int = 1
+
+        print(repr(db.migrate()))
+        db.close()
+        """
+    )
+    processes = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [p.communicate(timeout=120)[0].strip() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0]
+    assert sorted(output == "None" for output in outputs) == [False, True, True]
+    assert len(history(reopen(env="production"))) == 1
