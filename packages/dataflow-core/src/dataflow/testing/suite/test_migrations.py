@@ -41,23 +41,23 @@ def live(db: DataFlow) -> dict[str, LiveTable]:
     return run_sync(read, cleanup=db.close_loop)
 
 
-def table(db: DataFlow, name: str) -> LiveTable:
+def live_table(db: DataFlow, name: str) -> LiveTable:
     tables = live(db)
     assert name in tables, f"no table {name!r} in {sorted(tables)}"
     return tables[name]
 
 
 def nullability(db: DataFlow, name: str) -> dict[str, bool]:
-    return {c.name: c.nullable for c in table(db, name).columns}
+    return {c.name: c.nullable for c in live_table(db, name).columns}
 
 
 def indexes(db: DataFlow, name: str) -> set[tuple[tuple[str, ...], bool]]:
     """``(columns, unique)`` of each index a model can describe (primary keys are not listed)."""
-    return {(i.columns, i.unique) for i in table(db, name).indexes}
+    return {(i.columns, i.unique) for i in live_table(db, name).indexes}
 
 
 def foreign_keys(db: DataFlow, name: str) -> set[tuple[tuple[str, ...], str, tuple[str, ...]]]:
-    return {(k.columns, k.table, k.ref_columns) for k in table(db, name).foreign_keys}
+    return {(k.columns, k.table, k.ref_columns) for k in live_table(db, name).foreign_keys}
 
 
 def planned(db: DataFlow, renames: tuple[str, ...] = ()) -> list[str]:
@@ -95,7 +95,7 @@ def test_a_table_of_every_kind_reads_back_as_its_model(reopen: Reopen) -> None:
     define_kinds(db)
     assert planned(db) == ["create table kinds (Kinds)"]
     assert db.migrate() is not None
-    kinds = table(db, "kinds")
+    kinds = live_table(db, "kinds")
     assert [c.name for c in kinds.columns] == ["id", *(f.name for f in db.schema("Kinds").fields if f.name != "id")]
     key = kinds.column("id")
     assert key is not None and key.primary_key and key.auto_increment and not key.nullable
@@ -135,7 +135,7 @@ def test_new_models_read_back_with_their_indexes_unique_keys_and_foreign_keys(re
     assert set(live(db)) == {"team", "user"}
     # The primary key's index is not listed; the others are, under DataFlow's names. A database that
     # indexes each foreign key's columns itself (MySQL) may list that index too.
-    listed = {(i.name, i.columns, i.unique) for i in table(db, "user").indexes}
+    listed = {(i.name, i.columns, i.unique) for i in live_table(db, "user").indexes}
     named = {("ix_user_age", ("age",), False), ("uq_user_email", ("email",), True)}
     assert listed >= named
     assert {columns for _, columns, _ in listed - named} <= {("team_id",)}
@@ -215,8 +215,8 @@ def test_a_required_column_with_a_default_is_added_and_fills_the_existing_rows(r
     applied = db.migrate()
     assert applied is not None and applied.steps == ("add column person.score", "add column person.color")
     assert nullability(db, "person")["score"] is False and nullability(db, "person")["color"] is False
-    color = table(db, "person").column("color")
-    assert color is not None and color.allowed == {"red", "green"}  # the enum's members, read back
+    color = live_table(db, "person").column("color")
+    assert color is not None and color.allowed == frozenset({"red", "green"})  # the enum's members, read back
     assert [(r["score"], r["color"]) for r in records(db, "Person")] == [(7, Color.GREEN)] * 5
     assert db.migration_plan().empty
 
@@ -454,7 +454,8 @@ def test_an_index_is_added_and_dropped(reopen: Reopen) -> None:
     dropped = next(s for s in applied.steps if s.startswith("drop index"))
     assert set(applied.steps) == {dropped, "add index on person (email, name)"}
     assert dropped == "drop index ix_person_name on person (name)"
-    assert {(i.name, i.columns) for i in table(db, "person").indexes} == {("ix_person_email_name", ("email", "name"))}
+    listed = {(i.name, i.columns) for i in live_table(db, "person").indexes}
+    assert listed == {("ix_person_email_name", ("email", "name"))}
     assert count(db, "Person") == 5
     assert db.migration_plan().empty
 
