@@ -12,80 +12,26 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-import subprocess
-import sys
-import textwrap
 import uuid
-from collections.abc import Callable
 from typing import Annotated, Any
 
 import pytest
 
-from ...database import DataFlow
-from ...errors import ForeignKeyViolationError, MigrationError, UniqueViolationError
+from ...errors import ForeignKeyViolationError, MigrationError
 from ...fields import MaxLength
-from ...loops import run_sync
-from ...migrate.live import LiveTable
 from ..helpers import Color, Priority, count, define_kinds, define_people, failure, records, run_node
-
-Reopen = Callable[..., DataFlow]
-
-
-def live(db: DataFlow) -> dict[str, LiveTable]:
-    """The schema as the dialect's introspector reads it (the migrations' history table left out)."""
-
-    async def read() -> dict[str, LiveTable]:
-        async with db.migrator.session() as session:
-            return await db.migrator.live(session)
-
-    return run_sync(read, cleanup=db.close_loop)
-
-
-def live_table(db: DataFlow, name: str) -> LiveTable:
-    tables = live(db)
-    assert name in tables, f"no table {name!r} in {sorted(tables)}"
-    return tables[name]
-
-
-def nullability(db: DataFlow, name: str) -> dict[str, bool]:
-    return {c.name: c.nullable for c in live_table(db, name).columns}
-
-
-def indexes(db: DataFlow, name: str) -> set[tuple[tuple[str, ...], bool]]:
-    """``(columns, unique)`` of each index a model can describe (primary keys are not listed)."""
-    return {(i.columns, i.unique) for i in live_table(db, name).indexes}
-
-
-def foreign_keys(db: DataFlow, name: str) -> set[tuple[tuple[str, ...], str, tuple[str, ...]]]:
-    return {(k.columns, k.table, k.ref_columns) for k in live_table(db, name).foreign_keys}
-
-
-def planned(db: DataFlow, renames: tuple[str, ...] = ()) -> list[str]:
-    return [step.describe() for step in db.migration_plan(renames).steps]
-
-
-def history(db: DataFlow) -> list[dict[str, Any]]:
-    return run_sync(db.migrator.history, cleanup=db.close_loop)
-
-
-def person(db: DataFlow) -> None:
-    """The first version of Person: a nullable nickname and an index on name."""
-
-    @db.model
-    class Person:
-        name: Annotated[str, MaxLength(100)]
-        email: Annotated[str, MaxLength(100)]
-        nickname: Annotated[str, MaxLength(100)] | None = None
-        __dataflow__ = {"indexes": [("name",)]}
-
-
-def seed_people(reopen: Reopen, rows: int = 5) -> None:
-    db = reopen(env="production")
-    person(db)
-    db.migrate()
-    run_node(db, "PersonBulkCreateNode", {"data": [{"name": f"p{i}", "email": f"{i}@x"} for i in range(rows)]})
-    db.close()
-
+from ..migrations import (
+    Reopen,
+    foreign_keys,
+    history,
+    indexes,
+    live,
+    live_table,
+    nullability,
+    person,
+    planned,
+    seed_people,
+)
 
 # -- introspection round trips -----------------------------------------------------------
 
@@ -406,184 +352,3 @@ def test_a_column_that_becomes_nullable_is_not_destructive_and_keeps_its_values(
     assert nullability(db, "person")["email"] is True
     assert [r["email"] for r in records(db, "Person")] == [f"{i}@x" for i in range(5)]
     assert run_node(db, "PersonCreateNode", {"name": "nobody"})["email"] is None
-
-
-def test_a_unique_index_is_refused_while_duplicates_exist_and_enforced_once_added(reopen: Reopen) -> None:
-    seed_people(reopen)
-    development = reopen()
-    person(development)
-    run_node(development, "PersonUpdateNode", {"id": 2, "fields": {"email": "0@x"}})
-    run_node(development, "PersonUpdateNode", {"id": 3, "fields": {"email": "0@x"}})
-    development.close()
-    db = reopen(env="production")
-
-    @db.model
-    class Person:
-        name: Annotated[str, MaxLength(100)]
-        email: Annotated[str, MaxLength(100)]
-        nickname: Annotated[str, MaxLength(100)] | None = None
-        __dataflow__ = {"indexes": [("name",)], "unique": [("email",)]}
-
-    assert planned(db) == ["add unique index on person (email)"]
-    with pytest.raises(MigrationError, match=r"refused, 2 existing row\(s\)"):
-        db.migrate()
-    assert indexes(db, "person") == {(("name",), False)}
-    development = reopen()
-    person(development)
-    assert run_node(development, "PersonBulkDeleteNode", {"ids": [2, 3]}) == {"deleted": 2}
-    development.close()
-    assert db.migrate() is not None
-    assert indexes(db, "person") == {(("name",), False), (("email",), True)}
-    assert isinstance(failure(db, "PersonCreateNode", {"name": "dup", "email": "0@x"}), UniqueViolationError)
-    assert db.migration_plan().empty
-
-
-def test_an_index_is_added_and_dropped(reopen: Reopen) -> None:
-    seed_people(reopen)
-    db = reopen(env="production")
-
-    @db.model
-    class Person:
-        name: Annotated[str, MaxLength(100)]
-        email: Annotated[str, MaxLength(100)]
-        nickname: Annotated[str, MaxLength(100)] | None = None
-        __dataflow__ = {"indexes": [("email", "name")]}
-
-    applied = db.migrate()
-    assert applied is not None
-    dropped = next(s for s in applied.steps if s.startswith("drop index"))
-    assert set(applied.steps) == {dropped, "add index on person (email, name)"}
-    assert dropped == "drop index ix_person_name on person (name)"
-    listed = {(i.name, i.columns) for i in live_table(db, "person").indexes}
-    assert listed == {("ix_person_email_name", ("email", "name"))}
-    assert count(db, "Person") == 5
-    assert db.migration_plan().empty
-
-
-# -- foreign keys on existing columns ----------------------------------------------------
-
-
-def team_and_member(db: DataFlow, *, keyed: bool) -> None:
-    @db.model
-    class Team:
-        name: Annotated[str, MaxLength(100)]
-
-    if keyed:
-
-        @db.model
-        class Member:
-            name: Annotated[str, MaxLength(100)]
-            team_id: Team | None = None
-
-    else:
-
-        @db.model
-        class Member:  # type: ignore[no-redef]
-            name: Annotated[str, MaxLength(100)]
-            team_id: int | None = None
-
-
-def seed_members(reopen: Reopen, team_ids: list[int | None]) -> None:
-    db = reopen(env="production")
-    team_and_member(db, keyed=False)
-    db.migrate()
-    run_node(db, "TeamBulkCreateNode", {"data": [{"name": "t1"}, {"name": "t2"}]})
-    run_node(db, "MemberBulkCreateNode", {"data": [{"name": f"m{i}", "team_id": t} for i, t in enumerate(team_ids)]})
-    db.close()
-
-
-def test_a_foreign_key_on_an_existing_column_is_added_and_enforced(reopen: Reopen) -> None:
-    seed_members(reopen, [1, 2, None])
-    db = reopen(env="production")
-    team_and_member(db, keyed=True)
-    assert planned(db) == ["add foreign key on member (team_id) to Team"]
-    applied = db.migrate()
-    assert applied is not None and applied.steps == ("add foreign key on member (team_id) to Team",)
-    assert foreign_keys(db, "member") == {(("team_id",), "team", ("id",))}
-    assert [(r["name"], r["team_id"]) for r in records(db, "Member")] == [("m0", 1), ("m1", 2), ("m2", None)]
-    assert db.migration_plan().empty
-    assert isinstance(failure(db, "MemberCreateNode", {"name": "bad", "team_id": 404}), ForeignKeyViolationError)
-
-
-def test_a_foreign_key_is_refused_with_the_count_of_rows_that_point_nowhere(reopen: Reopen) -> None:
-    seed_members(reopen, [1, 404, 405, None])
-    db = reopen(env="production")
-    team_and_member(db, keyed=True)
-    with pytest.raises(MigrationError, match=r"refused, 2 existing row\(s\)"):
-        db.migrate()
-    assert foreign_keys(db, "member") == set()
-    development = reopen()  # production runs no node while the schema differs
-    team_and_member(development, keyed=False)
-    assert count(development, "Member") == 4
-
-
-def test_a_field_that_stops_referencing_drops_its_foreign_key_and_keeps_the_values(reopen: Reopen) -> None:
-    seed_members(reopen, [1])
-    db = reopen(env="production")
-    team_and_member(db, keyed=True)
-    db.migrate()
-    db.close()
-    db = reopen(env="production")
-    team_and_member(db, keyed=False)
-    applied = db.migrate()
-    assert applied is not None and len(applied.steps) == 1
-    assert applied.steps[0].startswith("drop foreign key") and applied.steps[0].endswith(" on member (team_id)")
-    assert foreign_keys(db, "member") == set()
-    assert db.migration_plan().empty
-    run_node(db, "MemberCreateNode", {"name": "free", "team_id": 404})
-    assert [(r["name"], r["team_id"]) for r in records(db, "Member")] == [("m0", 1), ("free", 404)]
-
-
-# -- history and concurrency -------------------------------------------------------------
-
-
-def test_history_records_every_apply_with_its_steps_and_checksum(reopen: Reopen) -> None:
-    db = reopen(env="production")
-    person(db)
-    first = db.migrate()
-    assert first is not None
-    assert db.migrate() is None  # nothing left to apply records nothing
-    db.close()
-    db = reopen(env="production")
-
-    @db.model
-    class Person:
-        name: Annotated[str, MaxLength(100)]
-        email: Annotated[str, MaxLength(100)]
-        nickname: Annotated[str, MaxLength(100)] | None = None
-        age: int | None = None
-        __dataflow__ = {"indexes": [("name",)]}
-
-    second = db.migrate()
-    assert second is not None and second.steps == ("add column person.age",)
-    entries = history(db)
-    # One entry per apply; a database without transactional DDL records each step as it completes
-    # ("auto [1/1] add column person.age"). Both applies here have one step.
-    assert [e["checksum"] for e in entries] == [first.checksum, second.checksum]
-    assert all(e["name"].split(" [")[0] == a.name for e, a in zip(entries, (first, second), strict=True))
-    assert all(len(entry["checksum"]) == 64 and "@" in entry["applied_by"] for entry in entries)
-    assert "CREATE TABLE" in entries[0]["statements"].upper()
-    assert "age" in entries[1]["statements"] and "nickname" not in entries[1]["statements"]
-    assert entries[0]["applied_at"].tzinfo is not None and entries[0]["applied_at"] <= entries[1]["applied_at"]
-
-
-def test_three_processes_migrating_at_once_apply_the_plan_once(dataflow_database_url: str, reopen: Reopen) -> None:
-    script = textwrap.dedent(
-        f"""
-        from dataflow import DataFlow
-        db = DataFlow({dataflow_database_url!r}, env="production")
-
-        @db.model
-        class Person:
-            name: str
-            score: int = 1
-
-        print(repr(db.migrate()))
-        db.close()
-        """
-    )
-    processes = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) for _ in range(3)]
-    outputs = [p.communicate(timeout=120)[0].strip() for p in processes]
-    assert [p.returncode for p in processes] == [0, 0, 0]
-    assert sorted(output == "None" for output in outputs) == [False, True, True]
-    assert len(history(reopen(env="production"))) == 1
