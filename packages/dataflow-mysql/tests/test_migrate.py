@@ -205,9 +205,6 @@ def test_new_models_create_tables_with_their_indexes_unique_keys_and_foreign_key
     assert run_node(db, "PersonCountNode", {}) == {"count": 0}  # production accepts the schema it made
 
 
-# -- modes ---------------------------------------------------------------------------------
-
-
 # -- columns -------------------------------------------------------------------------------
 
 

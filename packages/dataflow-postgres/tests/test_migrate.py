@@ -226,9 +226,6 @@ def test_enum_checks_are_read_back_as_their_values() -> None:
     assert allowed_values("CHECK ((length(s) > 3))", "s") is None
 
 
-# -- development and production -------------------------------------------------------
-
-
 # -- columns ---------------------------------------------------------------------------
 
 
