@@ -9,6 +9,7 @@ import pytest
 from conftest import define_item, one_node, run
 
 from dataflow import DataFlow, WorkflowError
+from dataflow.bulk import offered_strategies
 from dataflow.bulk.strategy import BulkRequest
 from dataflow.database import registered_bulk_strategies
 from dataflow.errors import ConcurrentUpdateError, ValidationError
@@ -18,7 +19,9 @@ def upsert_strategies(db: DataFlow) -> list[str]:
     table = db.table_sql(db.schema("Item"))
     probe = BulkRequest("upsert", table, ("id", "name", "qty", "version"), conflict_on=("id",))
     return sorted(
-        s.name for s in registered_bulk_strategies() if s.operation == "upsert" and s.applies(db.dialect, probe)
+        s.name
+        for s in offered_strategies(registered_bulk_strategies(), db.dialect)
+        if s.operation == "upsert" and s.cannot_run(db.dialect, probe) is None
     )
 
 

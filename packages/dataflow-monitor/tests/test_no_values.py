@@ -12,6 +12,7 @@ import pytest
 from conftest import monitor, one_node, run
 
 from dataflow import DataFlow
+from dataflow.bulk import offered_strategies
 from dataflow.database import registered_bulk_strategies
 from dataflow.errors import ValidationError
 
@@ -44,7 +45,7 @@ async def _every_strategy(db: DataFlow) -> list[str]:
     """Run each bulk strategy that applies here, forced by name; return the names that ran."""
     ran = []
     nodes = {"create": "PersonBulkCreateNode", "upsert": "PersonBulkUpsertNode", "update": "PersonBulkUpdateNode"}
-    for index, strategy in enumerate(registered_bulk_strategies()):
+    for index, strategy in enumerate(offered_strategies(registered_bulk_strategies(), db.dialect)):
         if strategy.operation not in nodes:
             continue
         for return_ids in (False, True):

@@ -12,6 +12,7 @@ import pytest
 from pg_testing import fetch, option, plain_url, run_node
 
 from dataflow import DataFlow, UniqueViolationError, ValidationError, WorkflowError
+from dataflow.bulk import offered_strategies
 from dataflow.database import registered_bulk_strategies
 from dataflow.url import DatabaseURL
 from dataflow.workflow import LocalRuntime, WorkflowBuilder
@@ -56,7 +57,7 @@ def failure(db: DataFlow, node: str, params: dict[str, Any]) -> BaseException:
 
 def test_postgres_strategies_are_registered_and_preferred(db: DataFlow) -> None:
     best: dict[str, tuple[int, str]] = {}
-    for strategy in registered_bulk_strategies():
+    for strategy in offered_strategies(registered_bulk_strategies(), db.dialect):
         current = best.get(strategy.operation)
         if current is None or strategy.priority > current[0]:
             best[strategy.operation] = (strategy.priority, strategy.name)

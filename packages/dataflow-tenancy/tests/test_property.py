@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from tenancy_helpers import backend, everything, run
 
 from dataflow import DataFlow, UniqueViolationError, ValidationError, WorkflowError
+from dataflow.bulk import offered_strategies
 from dataflow.bulk.strategy import BulkRequest
 from dataflow.database import registered_bulk_strategies
 from dataflow_tenancy import TenancyError, TenantMismatchError
@@ -75,7 +76,9 @@ def applicable_strategies(db: DataFlow) -> dict[str, list[str | None]]:
     for operation in ("create", "update", "delete", "upsert"):
         request = BulkRequest(operation, table)
         runnable = {
-            s.name for s in registered_bulk_strategies() if s.operation == operation and s.applies(db.dialect, request)
+            s.name
+            for s in offered_strategies(registered_bulk_strategies(), db.dialect)
+            if s.operation == operation and s.cannot_run(db.dialect, request) is None
         }
         names[operation] = [None, *sorted(runnable)]
     return names

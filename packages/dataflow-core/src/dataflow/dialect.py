@@ -23,6 +23,7 @@ from .schema import ModelSchema
 from .url import DatabaseURL
 
 if TYPE_CHECKING:
+    from .bulk.strategy import BulkStrategy
     from .migrate.editor import SchemaEditor
     from .migrate.live import Introspector
 
@@ -337,6 +338,18 @@ class Dialect(abc.ABC):
     @abc.abstractmethod
     def translate_error(self, error: BaseException, schema: ModelSchema | None) -> DataFlowError:
         """DataFlow's error for a driver exception; ``schema`` is the model involved, if any."""
+
+    # -- bulk writes ----------------------------------------------------------------
+
+    @classmethod
+    def bulk_strategies(cls) -> Sequence[BulkStrategy]:
+        """The bulk strategies of this dialect (COPY, LOAD DATA, ...), offered only on its databases.
+
+        The generic strategies plugins register (``dataflow_register_bulk_strategies``)
+        are offered on every dialect besides these; the bulk nodes pick the
+        highest ``priority`` among those whose ``cannot_run`` gives no reason.
+        """
+        return ()
 
     # -- migrations ---------------------------------------------------------------
 

@@ -48,15 +48,16 @@ def dataflow_register_dialects(register: DialectRegister) -> None:
 
 @hookspec
 def dataflow_register_bulk_strategies(register: BulkStrategyRegister) -> None:
-    """Register bulk strategies.
+    """Register bulk strategies offered on every dialect.
 
     :param register: call ``register(strategy)`` with an object satisfying
         :class:`dataflow.bulk.BulkStrategy` (``name``, ``operation``,
-        ``priority``, ``applies(dialect, request)``, async ``run(session, request)``).
+        ``priority``, ``cannot_run(dialect, request)``, async ``run(session, request)``).
 
-    Called once per process. For each bulk request the applicable strategy
-    with the highest priority runs, unless the node's ``strategy`` parameter
-    names one.
+    Called once per process. A dialect's own strategies (COPY, LOAD DATA)
+    come from its :meth:`~dataflow.dialect.Dialect.bulk_strategies`, not from
+    this hook. For each bulk request the strategy with the highest priority
+    that can run it runs, unless the node's ``strategy`` parameter names one.
     """
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
+from dataflow.bulk.strategy import BulkStrategy
 from dataflow.config import Config
 from dataflow.dialect import Codec, Dialect, Pool
 from dataflow.errors import ConfigError, ConnectionError, DataFlowError
@@ -19,22 +20,21 @@ from dataflow.schema import ModelSchema
 from dataflow.url import DatabaseURL
 
 from . import ddl, types
+from .bulk import STRATEGIES
 from .errors import error_message, translate_error
 from .options import ConnectOptions, TLSNotNegotiated, tls_failure
-from .server import DETECT_SQL, ServerInfo, capabilities
+from .server import DETECT_SQL, NEW_ROW, ServerInfo, capabilities
 
 if TYPE_CHECKING:
     # aiomysql is imported when the first connection opens, not when the plugin registers the dialect.
     from .connection import MySQLConnection
-    from .introspection import MySQLIntrospector
-    from .migrate import MySQLSchemaEditor
+    from .introspect import MySQLIntrospector
+    from .schema_editor import MySQLSchemaEditor
 
 UNLIMITED = "18446744073709551615"
 """MySQL's way to say "no LIMIT" when only OFFSET is wanted."""
 DRIVERS = (None, "aiomysql", "pymysql")
 """``mysql+<driver>://`` suffixes accepted (SQLAlchemy-style URLs name one; the connection is aiomysql's anyway)."""
-NEW_ROW = "_df_new"
-"""The row alias of MySQL 8.0.19+ upserts."""
 
 
 class MySQLDialect(Dialect):
@@ -223,16 +223,22 @@ class MySQLDialect(Dialect):
     def translate_error(self, error: BaseException, schema: ModelSchema | None) -> DataFlowError:
         return translate_error(error, schema, self.constraint_name, str(self.url))
 
+    # -- bulk writes ------------------------------------------------------------
+
+    @classmethod
+    def bulk_strategies(cls) -> Sequence[BulkStrategy]:
+        return STRATEGIES
+
     # -- migrations -------------------------------------------------------------
 
     def introspector(self) -> MySQLIntrospector:
         """Reads the live schema of the URL's database from information_schema."""
-        from .introspection import MySQLIntrospector
+        from .introspect import MySQLIntrospector
 
         return MySQLIntrospector(self)
 
     def schema_editor(self, tables: Mapping[str, ModelSchema]) -> MySQLSchemaEditor:
         """ALTER TABLE statements, one per step, and the ``GET_LOCK`` migration lock."""
-        from .migrate import MySQLSchemaEditor
+        from .schema_editor import MySQLSchemaEditor
 
         return MySQLSchemaEditor(self, tables)

@@ -1,13 +1,14 @@
 """dataflow-mysql's plugin module, named in the ``dataflow`` entry-point group.
 
 Nothing here imports aiomysql: the dialect module does, when DataFlow asks
-for it (a ``mysql://`` or ``mariadb://`` URL).
+for it (a ``mysql://`` or ``mariadb://`` URL). Its bulk strategies come with
+the dialect (``MySQLDialect.bulk_strategies``).
 """
 
 from __future__ import annotations
 
 from dataflow import hookimpl
-from dataflow.registers import BulkStrategyRegister, DialectRegister
+from dataflow.registers import DialectRegister
 
 
 @hookimpl
@@ -15,11 +16,3 @@ def dataflow_register_dialects(register: DialectRegister) -> None:
     from .dialect import MySQLDialect
 
     register(MySQLDialect)
-
-
-@hookimpl
-def dataflow_register_bulk_strategies(register: BulkStrategyRegister) -> None:
-    from .bulk import STRATEGIES
-
-    for strategy in STRATEGIES:
-        register(strategy)

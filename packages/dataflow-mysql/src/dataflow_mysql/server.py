@@ -19,6 +19,10 @@ STATEMENT_OVERHEAD = 1024
 """Bytes kept free below ``max_allowed_packet``."""
 
 
+NEW_ROW = "_df_new"
+"""The row alias of MySQL 8.0.19+ upserts (where :attr:`ServerInfo.row_alias`)."""
+
+
 @attrs.frozen
 class ServerInfo:
     """A MySQL or MariaDB server, as far as DataFlow cares."""

@@ -8,11 +8,12 @@ loads.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import attrs
 
+from dataflow.bulk.strategy import BulkStrategy
 from dataflow.config import Config
 from dataflow.dialect import Capabilities, Codec, Dialect
 from dataflow.errors import ConfigError, ConnectionError, DataFlowError
@@ -21,6 +22,7 @@ from dataflow.schema import ModelSchema
 from dataflow.url import DatabaseURL
 
 from . import types
+from .bulk import STRATEGIES
 from .connection import PostgresConnection
 from .introspect import PostgresIntrospector
 from .options import PostgresOptions, parse_options
@@ -156,6 +158,10 @@ class PostgresDialect(Dialect):
             self.capabilities = attrs.evolve(self.capabilities, two_phase=two_phase)
 
     # -- migrations -------------------------------------------------------------
+
+    @classmethod
+    def bulk_strategies(cls) -> Sequence[BulkStrategy]:
+        return STRATEGIES
 
     def introspector(self) -> PostgresIntrospector:
         return PostgresIntrospector()

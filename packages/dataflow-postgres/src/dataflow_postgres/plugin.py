@@ -1,12 +1,13 @@
 """dataflow-postgres's plugin module, named in the ``dataflow`` entry-point group.
 
 Nothing here imports asyncpg: the dialect imports it when it creates a pool.
+Its bulk strategies come with the dialect (``PostgresDialect.bulk_strategies``).
 """
 
 from __future__ import annotations
 
 from dataflow import hookimpl
-from dataflow.registers import BulkStrategyRegister, DialectRegister
+from dataflow.registers import DialectRegister
 
 
 @hookimpl
@@ -14,11 +15,3 @@ def dataflow_register_dialects(register: DialectRegister) -> None:
     from .dialect import PostgresDialect
 
     register(PostgresDialect)
-
-
-@hookimpl
-def dataflow_register_bulk_strategies(register: BulkStrategyRegister) -> None:
-    from .bulk import STRATEGIES
-
-    for strategy in STRATEGIES:
-        register(strategy)

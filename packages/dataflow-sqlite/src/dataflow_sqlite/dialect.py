@@ -8,18 +8,14 @@ alive by an anchor connection, used through a pool of one connection.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import decimal
-import enum
-import json
-import operator
 import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
+from dataflow.bulk.strategy import BulkStrategy
 from dataflow.config import Config
 from dataflow.dialect import Capabilities, Codec, Dialect
 from dataflow.enum_checks import enum_check
@@ -28,76 +24,17 @@ from dataflow.fields import FieldKind, FieldSchema
 from dataflow.schema import ModelSchema
 from dataflow.url import DatabaseURL
 
+from . import types
+from .bulk import STRATEGIES
 from .connection import SQLiteConnection
 from .errors import translate_error
 from .functions import DECIMAL_AGGREGATES
-from .migrate import SQLiteIntrospector, SQLiteSchemaEditor
+from .introspect import SQLiteIntrospector
 from .options import parse_options
 from .pool import SQLitePool
+from .schema_editor import SQLiteSchemaEditor
 
 DEFAULT_FILE = "dataflow.db"
-
-_COLUMN_TYPES = {
-    FieldKind.STR: "TEXT",
-    FieldKind.INT: "INTEGER",
-    FieldKind.FLOAT: "REAL",
-    FieldKind.BOOL: "INTEGER",
-    FieldKind.BYTES: "BLOB",
-    FieldKind.DECIMAL: "TEXT",
-    FieldKind.DATETIME: "TEXT",
-    FieldKind.DATE: "TEXT",
-    FieldKind.TIME: "TEXT",
-    FieldKind.UUID: "TEXT",
-    FieldKind.JSON: "TEXT",
-}
-
-
-def _encode_datetime(value: dt.datetime) -> str:
-    # Aware values are stored in UTC and all with microseconds, so that text order is time order.
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC)
-    return value.isoformat(timespec="microseconds")
-
-
-def _decode_datetime(text: str) -> dt.datetime:
-    # Rows written before naive datetimes were taken as UTC hold naive text: they are UTC too.
-    value = dt.datetime.fromisoformat(text)
-    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
-
-
-def _encode_json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
-_ENCODERS: dict[FieldKind, Codec] = {
-    FieldKind.DECIMAL: str,
-    FieldKind.DATETIME: _encode_datetime,
-    FieldKind.DATE: dt.date.isoformat,
-    FieldKind.TIME: dt.time.isoformat,
-    FieldKind.UUID: str,
-    FieldKind.JSON: _encode_json,
-}
-
-
-_DECODERS: dict[FieldKind, Codec] = {
-    # SQLite hands back a REAL that holds a whole number as an int (RETURNING, for one).
-    FieldKind.FLOAT: float,
-    # SQLite keeps a value that does not convert to INTEGER (text such as 'x7') as it is: an int field
-    # must never hand it out. operator.index (in C, so cheap) returns ints and raises TypeError for the
-    # rest, which the core reports as a StoredValueError naming model, field and value.
-    FieldKind.INT: operator.index,
-    FieldKind.BOOL: bool,
-    FieldKind.DECIMAL: decimal.Decimal,
-    FieldKind.DATETIME: _decode_datetime,
-    FieldKind.DATE: dt.date.fromisoformat,
-    FieldKind.TIME: dt.time.fromisoformat,
-    FieldKind.UUID: uuid.UUID,
-    FieldKind.JSON: json.loads,
-}
-
-
-def _enum_value(value: enum.Enum) -> Any:
-    return value.value
 
 
 class SQLiteDialect(Dialect):
@@ -138,13 +75,7 @@ class SQLiteDialect(Dialect):
         return "?"
 
     def column_type(self, field: FieldSchema) -> str:
-        if field.column_type is not None:
-            return field.column_type
-        if field.kind is FieldKind.ENUM:
-            assert field.enum_type is not None
-            ints = all(isinstance(member.value, int) for member in field.enum_type)
-            return "INTEGER" if ints else "TEXT"
-        return _COLUMN_TYPES[field.kind]
+        return types.column_type(field)
 
     def table_checks(self, schema: ModelSchema) -> list[str]:
         # TEXT and INTEGER do not say an enum's members: a CHECK does, and migrations read it back.
@@ -192,14 +123,10 @@ class SQLiteDialect(Dialect):
     # -- values ---------------------------------------------------------------
 
     def encoder(self, field: FieldSchema) -> Codec | None:
-        if field.kind is FieldKind.ENUM:
-            return _enum_value
-        return _ENCODERS.get(field.kind)
+        return types.encoder(field)
 
     def decoder(self, field: FieldSchema) -> Codec | None:
-        if field.kind is FieldKind.ENUM:
-            return field.enum_type
-        return _DECODERS.get(field.kind)
+        return types.decoder(field)
 
     # -- connections ------------------------------------------------------------
 
@@ -255,6 +182,10 @@ class SQLiteDialect(Dialect):
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise ConnectionError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
                 time.sleep(0.02)
+
+    @classmethod
+    def bulk_strategies(cls) -> Sequence[BulkStrategy]:
+        return STRATEGIES
 
     def introspector(self) -> SQLiteIntrospector:
         return SQLiteIntrospector()

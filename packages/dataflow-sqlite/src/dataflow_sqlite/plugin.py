@@ -1,9 +1,12 @@
-"""dataflow-sqlite's plugin module, named in the ``dataflow`` entry-point group."""
+"""dataflow-sqlite's plugin module, named in the ``dataflow`` entry-point group.
+
+Its bulk strategies come with the dialect (``SQLiteDialect.bulk_strategies``).
+"""
 
 from __future__ import annotations
 
 from dataflow import hookimpl
-from dataflow.registers import BulkStrategyRegister, DialectRegister
+from dataflow.registers import DialectRegister
 
 
 @hookimpl
@@ -11,11 +14,3 @@ def dataflow_register_dialects(register: DialectRegister) -> None:
     from .dialect import SQLiteDialect
 
     register(SQLiteDialect)
-
-
-@hookimpl
-def dataflow_register_bulk_strategies(register: BulkStrategyRegister) -> None:
-    from .bulk import STRATEGIES
-
-    for strategy in STRATEGIES:
-        register(strategy)

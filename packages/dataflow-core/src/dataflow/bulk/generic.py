@@ -86,6 +86,10 @@ async def _count_outside_scope(
     return hidden
 
 
+RETURNS_NO_IDS = "it cannot return ids (return_ids=True)"
+"""Why a strategy that writes without reading back cannot run a request for the new rows' keys."""
+
+
 @attrs.frozen
 class ExecuteManyInsert:
     """One prepared INSERT run for every row: the driver's fastest plain path."""
@@ -94,8 +98,8 @@ class ExecuteManyInsert:
     operation: Operation = "create"
     priority: int = 10
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return not request.return_ids
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return RETURNS_NO_IDS if request.return_ids else None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table
@@ -114,8 +118,10 @@ class MultiRowInsert:
     operation: Operation = "create"
     priority: int = 5
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return not request.return_ids or "insert" in dialect.capabilities.returning
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        if request.return_ids and "insert" not in dialect.capabilities.returning:
+            return f"it returns ids with INSERT ... RETURNING, which {dialect.name} does not have"
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table
@@ -149,8 +155,8 @@ class CheckThenUpsert:
     operation: Operation = "upsert"
     priority: int = 5
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return dialect.capabilities.upsert
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return None if dialect.capabilities.upsert else f"{dialect.name} declares no upsert capability"
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         await refuse_conflicts_outside_scope(session, request)
@@ -193,8 +199,8 @@ class ExecuteManyUpdate:
     operation: Operation = "update"
     priority: int = 5
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return True
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table
@@ -220,8 +226,8 @@ class KeyListDelete:
     operation: Operation = "delete"
     priority: int = 5
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return True
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         from ..nodes.crud import delete_statement

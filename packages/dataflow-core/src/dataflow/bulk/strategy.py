@@ -72,36 +72,56 @@ class BulkStrategy(Protocol):
     # a streaming strategy (COPY) that reads them once, in order, overlaps validation with the server's
     # work, and a bad row raises from the iteration (the node's transaction takes back what was sent).
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        """Can this strategy run ``request`` on ``dialect``?"""
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        """None when this strategy can run ``request`` on ``dialect``, else why not, as a short phrase.
+
+        The phrase ends the error of a forced ``strategy=`` that cannot run
+        ("... cannot run this create on sqlite: it cannot return ids"). A
+        dialect's own strategies (:meth:`Dialect.bulk_strategies`) are only
+        offered on that dialect, so they need not check which dialect it is.
+        """
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         """Write the request; called inside ``session.atomic()``."""
 
 
+def offered_strategies(generic: Iterable[BulkStrategy], dialect: Dialect) -> list[BulkStrategy]:
+    """Every strategy a database of ``dialect`` can be offered: the generic ones, then the dialect's own."""
+    return [*generic, *dialect.bulk_strategies()]
+
+
 def choose_strategy(
-    strategies: Iterable[BulkStrategy], dialect: Dialect, request: BulkRequest, forced: str | None
+    generic: Iterable[BulkStrategy], dialect: Dialect, request: BulkRequest, forced: str | None
 ) -> BulkStrategy:
-    """The strategy to run: the one named by ``forced``, else the best applicable one."""
-    candidates = [s for s in strategies if s.operation == request.operation]
+    """The strategy to run: the one named by ``forced``, else the best one that can run ``request``.
+
+    ``generic`` are the strategies plugins registered for every dialect; the
+    dialect's own come from ``dialect.bulk_strategies()``.
+    """
+    candidates = [s for s in offered_strategies(generic, dialect) if s.operation == request.operation]
     model = request.table.schema.name
+    operation = f"{request.operation} on {dialect.name}"
     if forced is not None:
         for strategy in candidates:
             if strategy.name == forced:
-                if not strategy.applies(dialect, request):
+                reason = strategy.cannot_run(dialect, request)
+                if reason is not None:
                     raise ValidationError(
-                        f"bulk strategy {forced!r} cannot run this {request.operation} on {dialect.name}",
-                        model=model,
-                        field="strategy",
+                        f"bulk strategy {forced!r} cannot run this {operation}: {reason}", model=model, field="strategy"
                     )
                 return strategy
         names = ", ".join(sorted(s.name for s in candidates)) or "none"
         raise ValidationError(
-            f"unknown bulk {request.operation} strategy {forced!r}; available: {names}", model=model, field="strategy"
+            f"unknown bulk {request.operation} strategy {forced!r} for {dialect.name}; available on {dialect.name}: "
+            f"{names}",
+            model=model,
+            field="strategy",
         )
-    applicable = [s for s in candidates if s.applies(dialect, request)]
+    refusals = {s.name: s.cannot_run(dialect, request) for s in candidates}
+    applicable = [s for s in candidates if refusals[s.name] is None]
     if not applicable:
-        raise ValidationError(f"no bulk strategy can run this {request.operation} on {dialect.name}", model=model)
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in sorted(refusals.items())) or "none is registered"
+        raise ValidationError(f"no bulk strategy can run this {operation} ({reasons})", model=model)
     return max(applicable, key=lambda s: s.priority)
 
 

@@ -1,4 +1,6 @@
-"""MySQL bulk strategies: multi-row INSERT sized to the packet, measured upserts, LOAD DATA LOCAL INFILE.
+"""MySQL bulk strategies, offered by ``MySQLDialect.bulk_strategies``.
+
+Multi-row INSERT sized to the packet, measured upserts, LOAD DATA LOCAL INFILE.
 
 BulkUpdate and BulkDelete use the core's generic strategies, which run fast
 here because the MySQL connection pipelines ``executemany`` (many statements
@@ -7,12 +9,12 @@ per round trip) and key lists fit one statement.
 
 from __future__ import annotations
 
-from typing import Any
+from dataflow.bulk.strategy import BulkStrategy
 
 from .insert import MultiRowInsert
 from .load_data import LoadDataInsert
 from .upsert import CountedUpsert
 
-STRATEGIES: tuple[Any, ...] = (MultiRowInsert(), CountedUpsert(), LoadDataInsert())
+STRATEGIES: tuple[BulkStrategy, ...] = (MultiRowInsert(), CountedUpsert(), LoadDataInsert())
 
 __all__ = ["STRATEGIES", "CountedUpsert", "LoadDataInsert", "MultiRowInsert"]

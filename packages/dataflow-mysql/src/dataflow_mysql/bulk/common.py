@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dataflow.bulk.strategy import BulkRequest
 from dataflow.dialect import Connection, Dialect, ExecuteResult
@@ -17,10 +17,9 @@ if TYPE_CHECKING:
     from ..dialect import MySQLDialect
 
 
-def mysql_dialect(dialect: Dialect) -> MySQLDialect | None:
-    from ..dialect import MySQLDialect
-
-    return dialect if isinstance(dialect, MySQLDialect) else None
+def mysql_dialect(dialect: Dialect) -> MySQLDialect:
+    """``dialect`` as the MySQLDialect it is: these strategies are offered by it alone."""
+    return cast("MySQLDialect", dialect)
 
 
 def statement_bytes(dialect: MySQLDialect) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -10,9 +10,11 @@ from dataflow.bulk.strategy import BulkRequest, BulkResult, Operation
 from dataflow.dialect import Dialect
 from dataflow.session import Session
 
-from ..dialect import MySQLDialect
 from ..literals import pack_statements, row_literal
 from .common import chunk_size, execute, fetch, insert_prefix, mysql_dialect, reported_sql, statement_bytes
+
+if TYPE_CHECKING:
+    from ..dialect import MySQLDialect
 
 
 @attrs.frozen
@@ -30,13 +32,12 @@ class MultiRowInsert:
     operation: Operation = "create"
     priority: int = 20
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return mysql_dialect(dialect) is not None
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table
         dialect = mysql_dialect(table.dialect)
-        assert dialect is not None
         prefix = insert_prefix(request)
         literals = [row_literal(row) for row in request.rows]
         schema = table.schema

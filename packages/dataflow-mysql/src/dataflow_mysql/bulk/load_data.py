@@ -24,6 +24,7 @@ from typing import Any
 
 import attrs
 
+from dataflow.bulk.generic import RETURNS_NO_IDS
 from dataflow.bulk.strategy import BulkRequest, BulkResult, Operation
 from dataflow.dialect import Dialect
 from dataflow.fields import FieldKind
@@ -89,15 +90,15 @@ class LoadDataInsert:
     priority: int = 1
     """Below every other create strategy: it runs only when named."""
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
         mysql = mysql_dialect(dialect)
-        return (
-            mysql is not None
-            and not request.return_ids
-            and mysql.options.local_infile
-            and mysql.server is not None
-            and mysql.server.local_infile
-        )
+        if request.return_ids:
+            return RETURNS_NO_IDS
+        if not mysql.options.local_infile:
+            return "the database URL does not turn on local_infile=true"
+        if mysql.server is None or not mysql.server.local_infile:
+            return "the server does not allow LOAD DATA LOCAL INFILE (local_infile is OFF)"
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table

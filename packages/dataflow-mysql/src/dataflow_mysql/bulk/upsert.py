@@ -21,7 +21,7 @@ are what the statement itself did.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -32,9 +32,12 @@ from dataflow.filters import compile_filter
 from dataflow.session import Session
 from dataflow.sql import Params
 
-from ..dialect import NEW_ROW, MySQLDialect
 from ..literals import pack_statements, render, row_literal
+from ..server import NEW_ROW
 from .common import check_conflict_target, chunk_size, insert_prefix, mysql_dialect, reported_sql, statement_bytes
+
+if TYPE_CHECKING:
+    from ..dialect import MySQLDialect
 
 RESET = "SET @dataflow_ok = 0, @dataflow_dup = 0, @dataflow_key = 0, @dataflow_upd = 0"
 READ = "SELECT @dataflow_dup, @dataflow_key, @dataflow_upd"
@@ -77,14 +80,13 @@ class CountedUpsert:
     operation: Operation = "upsert"
     priority: int = 20
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return mysql_dialect(dialect) is not None
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table
         schema = table.schema
         dialect = mysql_dialect(table.dialect)
-        assert dialect is not None
         check_conflict_target(schema, request.conflict_on)
         prefix = insert_prefix(request)
         clause, values = update_clause(dialect, request)

@@ -1,4 +1,4 @@
-"""PostgreSQL bulk strategies, registered through ``dataflow_register_bulk_strategies``.
+"""PostgreSQL bulk strategies, offered by ``PostgresDialect.bulk_strategies`` on PostgreSQL databases only.
 
 | operation | strategy (priority) | how |
 |---|---|---|
@@ -17,13 +17,13 @@ The core's generic strategies (``executemany``, ``values``, ``upsert``,
 
 from __future__ import annotations
 
-from typing import Any
+from dataflow.bulk.strategy import BulkStrategy
 
 from .create import CopyInsert, UnnestInsert
 from .keys import AnyArrayDelete, UnnestUpdate
 from .upsert import CopyMerge, UnnestMerge
 
-STRATEGIES: tuple[Any, ...] = (
+STRATEGIES: tuple[BulkStrategy, ...] = (
     CopyInsert(),
     UnnestInsert(),
     CopyMerge(),

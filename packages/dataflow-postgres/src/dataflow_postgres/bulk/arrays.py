@@ -9,18 +9,19 @@ stays in asyncpg's prepared-statement cache.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dataflow.bulk.strategy import BulkRequest
 from dataflow.dialect import Dialect
 from dataflow.sql import Params, TableSQL
 
 from ..connection import rowcount
-from ..dialect import PostgresDialect
 from ..types import is_array
 
 if TYPE_CHECKING:
     import asyncpg
+
+    from ..dialect import PostgresDialect
 
 SOURCE_ALIAS = "_v"
 """Alias of an unnest source; its columns are ``_0``, ``_1``, ... and ``_k`` for the key.
@@ -30,24 +31,22 @@ that a scope filter names without qualification.
 """
 
 
-def is_postgres(dialect: Dialect) -> bool:
-    return isinstance(dialect, PostgresDialect)
+def postgres(dialect: Dialect) -> PostgresDialect:
+    """``dialect`` as the PostgresDialect it is: these strategies are offered by it alone."""
+    return cast("PostgresDialect", dialect)
 
 
-def postgres(table: TableSQL) -> PostgresDialect:
-    dialect = table.dialect
-    assert isinstance(dialect, PostgresDialect)
-    return dialect
-
-
-def has_array_column(request: BulkRequest) -> bool:
-    """Does the request write a native array column? ``unnest`` cannot carry one.
+def array_refusal(request: BulkRequest) -> str | None:
+    """Why an ``unnest`` strategy cannot run ``request``: it writes a native array column; else None.
 
     A parameter of type ``bigint[][]`` is one 2-D array (rectangular only),
     and ``unnest`` flattens it to its scalars, not to one array per row.
     """
     table = request.table
-    return any(is_array(table.field(c)) for c in request.columns)
+    arrays = [c for c in request.columns if is_array(table.field(c))]
+    if not arrays:
+        return None
+    return f"unnest would flatten the native array column(s) {', '.join(arrays)}"
 
 
 def column_list(table: TableSQL, columns: Sequence[str]) -> str:
@@ -56,7 +55,7 @@ def column_list(table: TableSQL, columns: Sequence[str]) -> str:
 
 def unnest_source(table: TableSQL, columns: Sequence[str], params: Params) -> str:
     """``unnest($1::text[], $2::int8[], ...)``, one typed array placeholder per column."""
-    dialect = postgres(table)
+    dialect = postgres(table.dialect)
     arrays = [f"{params.add(None)}::{dialect.array_type(table.field(c))}[]" for c in columns]
     return f"unnest({', '.join(arrays)})"
 

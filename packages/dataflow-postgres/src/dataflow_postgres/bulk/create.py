@@ -20,11 +20,11 @@ from dataflow.sql import Params
 from ..connection import driver, rowcount
 from .arrays import (
     allocate_keys,
+    array_refusal,
     column_list,
     copy_rows,
     generates_keys,
-    has_array_column,
-    is_postgres,
+    postgres,
     transpose,
     unnest_source,
     with_keys,
@@ -50,12 +50,6 @@ def _refused_by_rls(error: DataFlowError) -> bool:
     return getattr(cause, "sqlstate", None) == "0A000" and "row-level security" in str(cause)
 
 
-def _rls_tables(dialect: Dialect) -> set[str] | None:
-    """The dialect's tables known to refuse COPY (see ``PostgresDialect.rls_tables``)."""
-    tables: set[str] | None = getattr(dialect, "rls_tables", None)
-    return tables
-
-
 @attrs.frozen
 class CopyInsert:
     """Binary ``COPY ... FROM STDIN`` of every row in one stream: PostgreSQL's fastest load.
@@ -73,11 +67,10 @@ class CopyInsert:
     priority: int = 30
     whole_request: bool = True
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        if not is_postgres(dialect):
-            return False
-        tables = _rls_tables(dialect)
-        return not tables or request.table.table not in tables
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        if request.table.table in postgres(dialect).rls_tables:
+            return f"PostgreSQL refused COPY into {request.table.table}: its row-level security applies to this user"
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         try:
@@ -85,10 +78,9 @@ class CopyInsert:
             async with session.atomic():
                 return await self._copy(session, request)
         except DataFlowError as error:
-            tables = _rls_tables(session.dialect)
-            if tables is None or not _refused_by_rls(error):
+            if not _refused_by_rls(error):
                 raise
-            tables.add(request.table.table)
+            postgres(session.dialect).rls_tables.add(request.table.table)
         return await UnnestInsert().run(session, request)
 
     async def _copy(self, session: Session, request: BulkRequest) -> BulkResult:
@@ -123,8 +115,8 @@ class UnnestInsert:
     operation: Operation = "create"
     priority: int = 20
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return is_postgres(dialect) and not has_array_column(request)
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return array_refusal(request)
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table

@@ -19,7 +19,7 @@ from dataflow.nodes.crud import delete_statement
 from dataflow.session import Session
 from dataflow.sql import Params
 
-from .arrays import SOURCE_ALIAS, has_array_column, is_postgres, postgres, transpose, unnest_source
+from .arrays import SOURCE_ALIAS, array_refusal, postgres, transpose, unnest_source
 
 
 def _last_per_key(rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
@@ -36,8 +36,8 @@ class UnnestUpdate:
     operation: Operation = "update"
     priority: int = 30
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return is_postgres(dialect) and not has_array_column(request)
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return array_refusal(request)
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table
@@ -71,12 +71,12 @@ class AnyArrayDelete:
     operation: Operation = "delete"
     priority: int = 30
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return is_postgres(dialect)
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table
-        element = postgres(table).array_type(table.schema.pk)
+        element = postgres(table.dialect).array_type(table.schema.pk)
         deleted = 0
         for chunk in chunks(request.keys, request.batch_size):
             params = Params(table.dialect)

@@ -28,7 +28,7 @@ from dataflow.session import Session
 from dataflow.sql import Params, TableSQL
 
 from ..connection import driver
-from .arrays import column_list, copy_rows, has_array_column, is_postgres, transpose, unnest_source
+from .arrays import array_refusal, column_list, copy_rows, transpose, unnest_source
 
 TARGET_ALIAS = '"_t"'
 
@@ -102,8 +102,8 @@ class CopyMerge:
     whole_request: bool = True
     """One COPY and one merge for all the node's rows: the merge is the expensive statement."""
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return is_postgres(dialect)
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         if not session.in_transaction:
@@ -142,8 +142,8 @@ class UnnestMerge:
     operation: Operation = "upsert"
     priority: int = 20
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return is_postgres(dialect) and not has_array_column(request)
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return array_refusal(request)
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         table = request.table

@@ -14,6 +14,8 @@ from .test_express import *  # noqa: F403
 from .test_filters import *  # noqa: F403
 from .test_filters import population, tagged
 from .test_lifecycle import *  # noqa: F403
+from .test_migration_keys import *  # noqa: F403
+from .test_migrations import *  # noqa: F403
 from .test_nodes import *  # noqa: F403
 from .test_pages import *  # noqa: F403
 from .test_pages import crowd

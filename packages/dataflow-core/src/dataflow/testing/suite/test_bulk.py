@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...bulk.strategy import BulkRequest
+from ...bulk.strategy import BulkRequest, offered_strategies
 from ...database import DataFlow, registered_bulk_strategies
 from ...errors import ValidationError
 from ...nodes.bulk_base import PIPELINE_ROWS
@@ -19,7 +19,9 @@ def strategy_names(db: DataFlow, operation: str, **request: Any) -> list[str]:
     table = db.table_sql(db.schema("User"))
     probe = BulkRequest(operation, table, **request)  # type: ignore[arg-type]
     return sorted(
-        s.name for s in registered_bulk_strategies() if s.operation == operation and s.applies(db.dialect, probe)
+        s.name
+        for s in offered_strategies(registered_bulk_strategies(), db.dialect)
+        if s.operation == operation and s.cannot_run(db.dialect, probe) is None
     )
 
 
@@ -50,10 +52,36 @@ def test_every_create_strategy_writes_the_same_rows(users: DataFlow) -> None:
     assert all(s == first for s in snapshots.values())
 
 
-def test_unknown_strategy_is_a_validation_error(users: DataFlow) -> None:
+def test_unknown_strategy_is_a_validation_error_listing_only_this_dialects_strategies(users: DataFlow) -> None:
     error = failure(users, "UserBulkCreateNode", {"data": people(2), "strategy": "teleport"})
     assert isinstance(error, ValidationError) and error.field == "strategy"
+    name = users.dialect.name
+    offered = offered_strategies(registered_bulk_strategies(), users.dialect)
+    names = sorted(s.name for s in offered if s.operation == "create")
+    assert f"unknown bulk create strategy 'teleport' for {name}; available on {name}: " in error.message
+    assert error.message.endswith(", ".join(names))
     assert count(users, "User") == 0
+
+
+def test_a_dialects_own_strategies_are_offered_besides_the_generic_ones(db: DataFlow) -> None:
+    generic = registered_bulk_strategies()
+    own = db.dialect.bulk_strategies()
+    assert offered_strategies(generic, db.dialect) == [*generic, *own]
+    assert type(db.dialect).bulk_strategies() == own  # known from the class, before any database is met
+    names = [(s.operation, s.name) for s in offered_strategies(generic, db.dialect)]
+    assert len(names) == len(set(names)), "two strategies of one operation share a name"
+
+
+def test_a_forced_strategy_that_cannot_run_says_why_and_writes_nothing(users: DataFlow) -> None:
+    params = {"data": people(3), "strategy": "executemany", "return_ids": True}
+    error = failure(users, "UserBulkCreateNode", params)
+    assert isinstance(error, ValidationError) and (error.model, error.field) == ("User", "strategy")
+    assert error.message == (
+        f"bulk strategy 'executemany' cannot run this create on {users.dialect.name}: "
+        "it cannot return ids (return_ids=True)"
+    )
+    assert count(users, "User") == 0
+    assert run_node(users, "UserBulkCreateNode", {"data": people(3), "strategy": "executemany"}) == {"inserted": 3}
 
 
 def test_bulk_upsert_reports_measured_counts(users: DataFlow) -> None:

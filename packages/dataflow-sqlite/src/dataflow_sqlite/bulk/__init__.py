@@ -1,23 +1,21 @@
-"""SQLite bulk strategies: each does all its chunks in one hop to the connection's thread."""
+"""SQLite bulk strategies, offered by ``SQLiteDialect.bulk_strategies``.
+
+Each does all its chunks in one hop to the connection's thread.
+"""
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 import attrs
 
-from dataflow.bulk.generic import refuse_conflicts_outside_scope
-from dataflow.bulk.strategy import BulkRequest, BulkResult, Operation, chunks
+from dataflow.bulk.generic import RETURNS_NO_IDS, refuse_conflicts_outside_scope
+from dataflow.bulk.strategy import BulkRequest, BulkResult, BulkStrategy, Operation, chunks
 from dataflow.dialect import Dialect
 from dataflow.fields import FieldKind
 from dataflow.session import Session
 
-from .connection import SQLiteConnection
-
-
-def _is_sqlite(dialect: Dialect) -> bool:
-    return dialect.name == "sqlite"
+from ..connection import SQLiteConnection
 
 
 @attrs.frozen
@@ -28,8 +26,8 @@ class OneHopInsert:
     operation: Operation = "create"
     priority: int = 20
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return _is_sqlite(dialect) and not request.return_ids
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return RETURNS_NO_IDS if request.return_ids else None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         sql = request.table.insert(request.columns, returning=False)
@@ -63,8 +61,8 @@ class CountedUpsert:
     operation: Operation = "upsert"
     priority: int = 20
 
-    def applies(self, dialect: Dialect, request: BulkRequest) -> bool:
-        return _is_sqlite(dialect)
+    def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         await refuse_conflicts_outside_scope(session, request)
@@ -101,4 +99,4 @@ class CountedUpsert:
         return BulkResult(inserted=inserted, updated=updated)
 
 
-STRATEGIES: tuple[Any, ...] = (OneHopInsert(), CountedUpsert())
+STRATEGIES: tuple[BulkStrategy, ...] = (OneHopInsert(), CountedUpsert())

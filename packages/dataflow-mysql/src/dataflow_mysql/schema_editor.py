@@ -34,7 +34,7 @@ from dataflow.schema import ModelSchema
 from dataflow.session import Session
 
 from .ddl import LIVE_COLUMN, enum_checks, field_column_type, live_column
-from .introspection import MySQLColumn
+from .introspect import MySQLColumn
 from .type_changes import (
     BINARIES,
     BLOBS,
