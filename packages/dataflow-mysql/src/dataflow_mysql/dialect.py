@@ -21,6 +21,7 @@ from dataflow.url import DatabaseURL
 from . import ddl, types
 from .errors import error_message, translate_error
 from .options import ConnectOptions, TLSNotNegotiated, tls_failure
+from .replication import MariaDBReplication
 from .server import DETECT_SQL, ServerInfo, capabilities
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class MySQLDialect(Dialect):
 
     name: ClassVar[str] = "mysql"
     schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
+    replication = MariaDBReplication()
 
     def __init__(self, url: DatabaseURL, config: Config) -> None:
         super().__init__(url, config)
