@@ -23,9 +23,11 @@ import pytest
 
 from dataflow.testing.replication import (
     MariaDBPair,
+    PgBouncer,
     PostgresPair,
     ReplicationUnavailable,
     start_mariadb_pair,
+    start_pgbouncer,
     start_postgres_pair,
 )
 
@@ -123,3 +125,38 @@ def replicated(request: Any) -> tuple[str, str, Any]:
         return primary, replica, request.getfixturevalue("pg_pair")
     primary, replica = request.getfixturevalue("mariadb_urls")
     return primary, replica, request.getfixturevalue("mariadb_pair")
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_pair: PostgresPair) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the pair's primary, two server connections per database."""
+    try:
+        bouncer = start_pgbouncer(
+            Path(tempfile.mkdtemp(prefix="dataflow_pgbouncer_")), pg_pair.primary_port, pool_size=2
+        )
+    except (ReplicationUnavailable, OSError) as exc:
+        _unavailable("PgBouncer", exc)
+    try:
+        yield bouncer
+    finally:
+        bouncer.close()
+
+
+@pytest.fixture(scope="session")
+def bouncer_session_database(pg_pair: PostgresPair) -> Iterator[str]:
+    """A database on the primary for the PgBouncer tests, reached through PgBouncer by name."""
+    name = f"b_{secrets.token_hex(5)}"
+    asyncio.run(pg_execute(pg_pair.primary_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield name
+    finally:
+        asyncio.run(pg_execute(pg_pair.primary_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def bouncer_database(pg_pair: PostgresPair, bouncer_session_database: str) -> str:
+    """That database with an empty ``public`` schema (PgBouncer carries no ``search_path``: one schema for all)."""
+    base = pg_pair.primary_url.rsplit("/", 1)[0]
+    asyncio.run(pg_execute(f"{base}/{bouncer_session_database}", "DROP SCHEMA IF EXISTS public CASCADE",
+                           "CREATE SCHEMA public"))  # fmt: skip
+    return bouncer_session_database

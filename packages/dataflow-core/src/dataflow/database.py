@@ -25,6 +25,7 @@ from .pooling import LoopPools
 from .registers import SchemaExtension
 from .relations import RelationMap
 from .replicas import ReplicaSet, split_replica_option
+from .routing import note_writes
 from .schema import MODEL_OPTIONS, ModelSchema, schema_from_class, suggest
 from .session import Session
 from .sql import TableSQL
@@ -282,6 +283,8 @@ class DataFlow:
         return self._pools.pools()
 
     async def close_session(self, session: Session) -> None:
+        if session.wrote and self.replicas is not None:
+            await note_writes(self, session)
         pool = session.pool
         discard = session.broken
         if not discard and session.in_transaction:

@@ -142,15 +142,11 @@ class Express:
             async with self._session.lock:
                 return await run_sql(self._session, query, params, result)
         session = await self._db.open_session(run_id=uuid.uuid4().hex, context=self._context)
-        route = RunRoute()
-        route.wrote.add(self._db)  # raw SQL may write: the caller's next reads must see it
+        session.wrote = True  # raw SQL may write: the caller's next reads must see it
         try:
             return await run_sql(session, query, params, result)
         finally:
-            try:
-                await route.remember_writes(self._db, session)
-            finally:
-                await self._db.close_session(session)
+            await self._db.close_session(session)
 
     # -- running ----------------------------------------------------------------
 
@@ -190,12 +186,9 @@ class Express:
         try:
             return await self._timed(node, session, inputs)
         finally:
-            try:
-                if route is not None:
-                    route.used_primary(db, node_class, inputs)
-                    await route.remember_writes(db, session)
-            finally:
-                await db.close_session(session)
+            if route is not None:
+                route.used_primary(db, node_class, inputs, session)
+            await db.close_session(session)
 
     async def _timed(self, node: ModelNode, session: Session, inputs: dict[str, Any]) -> Any:
         monitors = self._db.monitors
@@ -251,12 +244,10 @@ class ExpressSync:
 async def transaction(db: DataFlow, isolation: str | None = None) -> AsyncIterator[Express]:
     """One session in one transaction: committed when the block ends, rolled back when it raises."""
     session = await db.open_session(run_id=uuid.uuid4().hex)
-    route = RunRoute()
-    route.wrote.add(db)
+    session.wrote = True
     try:
         await session.begin(isolation)
         yield Express(db, session)
         await session.commit()
-        await route.remember_writes(db, session)
     finally:
         await db.close_session(session)

@@ -95,6 +95,22 @@ def check_replica_run(workflow: Workflow, parameters: Mapping[str, Mapping[str, 
             )
 
 
+async def note_writes(db: DataFlow, session: Session) -> None:
+    """A primary session that wrote is going back, committed: note how far the caller's writes reached.
+
+    Called by ``DataFlow.close_session``, so that every writer (runs, express
+    calls, transaction blocks, dataflow-txn's participants) is covered.
+    """
+    replicas = db.replicas
+    if replicas is None or session.broken or session.in_transaction:
+        return
+    try:
+        position = await replicas.probe.write_position(session.connection)
+    except Exception:  # noqa: BLE001 - unknown: the window keeps the caller on the primary
+        position = None
+    caller_marks().wrote(replicas, position, db.config.read_your_writes_window)
+
+
 class RunRoute:
     """The routing state of one run (or one express call): its replica sessions and which databases it wrote."""
 
@@ -127,10 +143,11 @@ class RunRoute:
             and self.marks.needs(db.replicas) != PRIMARY_ONLY
         )
 
-    def used_primary(self, db: DataFlow, node_class: type[Node], inputs: Mapping[str, Any]) -> None:
+    def used_primary(self, db: DataFlow, node_class: type[Node], inputs: Mapping[str, Any], session: Session) -> None:
         """A node ran on the primary: a writing one pins the rest of the run's reads there."""
         if db.replicas is not None and not node_class.reads_only(inputs):
             self.wrote.add(db)
+            session.wrote = True
 
     async def on_replica(
         self, db: DataFlow, run_id: str | None, context: Mapping[str, Any], run: Callable[[Session], Awaitable[Any]]
@@ -160,17 +177,6 @@ class RunRoute:
                 session.replica.failed(exc)
                 del self.sessions[db]
                 await db.close_session(session)
-
-    async def remember_writes(self, db: DataFlow, session: Session) -> None:
-        """Before a primary session of a run that wrote goes back: note how far the caller's writes reached."""
-        replicas = db.replicas
-        if replicas is None or db not in self.wrote or session.broken:
-            return
-        try:
-            position = await replicas.probe.write_position(session.connection)
-        except Exception:  # noqa: BLE001 - unknown: the window keeps the caller on the primary
-            position = None
-        self.marks.wrote(replicas, position, db.config.read_your_writes_window)
 
     async def finish(self) -> None:
         """Give back the replica sessions."""

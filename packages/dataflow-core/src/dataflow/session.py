@@ -42,6 +42,9 @@ class Session:
         self.context = context
         self.lock = asyncio.Lock()
         self.broken = False
+        self.wrote = False
+        """Something that may write ran here: closing the session notes how far the writes reached
+        (read-your-writes, :mod:`dataflow.routing`)."""
         self._monitors = db.monitors
         self._echo = db.config.echo
         self._savepoints = 0

@@ -329,3 +329,58 @@ def start_mariadb_pair(root: Path) -> MariaDBPair:
         pair.close()
         raise
     return pair
+
+
+@attrs.define
+class PgBouncer:
+    """PgBouncer in transaction pooling mode in front of one PostgreSQL server (any database name passes)."""
+
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+
+    def url(self, database: str, query: str = "") -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}" + (f"?{query}" if query else "")
+
+    def close(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=30)
+            self.process = None
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start_pgbouncer(root: Path, server_port: int, *, pool_size: int = 20) -> PgBouncer:
+    """Start ``pgbouncer`` (``pool_mode = transaction``, trust auth) forwarding every database to ``server_port``.
+
+    ``pool_size`` is the number of server connections per database and user,
+    shared by all clients: 1 makes every client take turns on one server session.
+    """
+    binary = find_binary("pgbouncer")
+    root.mkdir(parents=True, exist_ok=True)
+    bouncer = PgBouncer(root, free_port())
+    (root / "userlist.txt").write_text('"postgres" ""\n')
+    (root / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"* = host=127.0.0.1 port={server_port}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {bouncer.port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {root / 'userlist.txt'}\n"
+        f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 1000\n"
+        f"logfile = {root / 'pgbouncer.log'}\npidfile = {root / 'pgbouncer.pid'}\n"
+        "server_reset_query =\nignore_startup_parameters = extra_float_digits\n"
+    )
+    _own(root, "postgres")
+    os.chmod(root, 0o755)
+    bouncer.process = subprocess.Popen(
+        _as_user("postgres", [binary, str(root / "pgbouncer.ini")]),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(bouncer.port, root / "pgbouncer.log", "pgbouncer", bouncer.process)
+    except BaseException:
+        bouncer.close()
+        raise
+    return bouncer

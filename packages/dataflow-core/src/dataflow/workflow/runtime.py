@@ -155,8 +155,6 @@ class _Run:
                         await session.rollback()
             except DataFlowError as exc:
                 failure = failure or exc
-        for db, session in self.sessions.items():
-            await self.route.remember_writes(db, session)
         while self.sessions:
             db, session = self.sessions.popitem()
             await db.close_session(session)
@@ -239,7 +237,7 @@ class _Run:
             if output is not NO_REPLICA:
                 return output
         session = await self.session_for(db)
-        self.route.used_primary(db, spec.node_class, inputs)
+        self.route.used_primary(db, spec.node_class, inputs, session)
         return await self.run_on(session, node_id, inputs)
 
     async def run_on(self, session: Session, node_id: str, inputs: dict[str, Any]) -> Any:
