@@ -43,6 +43,10 @@ class WriteMarks:
     def __init__(self) -> None:
         self._marks: weakref.WeakKeyDictionary[ReplicaSet, tuple[str, float]] = weakref.WeakKeyDictionary()
 
+    def __bool__(self) -> bool:
+        """Has this caller written anything it may still need to read (a cheap test before :meth:`needs`)?"""
+        return bool(self._marks)
+
     def needs(self, replicas: ReplicaSet) -> str | None:
         """The position a replica must have replayed to serve this caller (``PRIMARY_ONLY``: none can); None: any."""
         mark = self._marks.get(replicas)
@@ -124,24 +128,19 @@ class RunRoute:
 
     def wants_replica(self, db: DataFlow, node_class: type[Node], inputs: Mapping[str, Any], choice: Any) -> bool:
         """May this node run on one of ``db``'s replicas? (``choice`` is the node's ``replica`` input.)"""
-        if choice is not None and type(choice) is not bool:
-            raise ValidationError(
-                f"{node_class.type_name}: replica must be true or false, got {choice!r}", field=REPLICA
-            )
-        reads = node_class.reads_only(inputs)
-        if choice is True and not reads:
-            raise ValidationError(
-                f"{node_class.type_name}: replica=True, but this node writes; writes run on the primary", field=REPLICA
-            )
-        return (
-            reads
-            and not self.pinned
-            and db.replicas is not None
-            and choice is not False
-            and self.replica is not False
-            and db not in self.wrote
-            and self.marks.needs(db.replicas) != PRIMARY_ONLY
-        )
+        if choice is not None:
+            if type(choice) is not bool:
+                message = f"{node_class.type_name}: replica must be true or false, got {choice!r}"
+                raise ValidationError(message, field=REPLICA)
+            if choice is True and not node_class.reads_only(inputs):
+                raise ValidationError(
+                    f"{node_class.type_name}: replica=True, but this node writes; writes run on the primary",
+                    field=REPLICA,
+                )
+        replicas = db.replicas
+        if replicas is None or self.pinned or choice is False or self.replica is False or db in self.wrote:
+            return False
+        return node_class.reads_only(inputs) and (not self.marks or self.marks.needs(replicas) != PRIMARY_ONLY)
 
     def used_primary(self, db: DataFlow, node_class: type[Node], inputs: Mapping[str, Any], session: Session) -> None:
         """A node ran on the primary: a writing one pins the rest of the run's reads there."""

@@ -116,6 +116,8 @@ class PostgresPair:
     replica_port: int
     bin_dir: Path
     database: str = "test"
+    extra: list[str] = attrs.field(factory=list)
+    """Data dirs of the replicas :meth:`add_replica` started."""
 
     @property
     def primary_url(self) -> str:
@@ -130,6 +132,21 @@ class PostgresPair:
         if action != "stop":
             command[-1:-1] = ["-l", str(self.root / f"{data}.log")]
         _run(_as_user("postgres", command), f"pg_ctl {action} ({data})")
+
+    def add_replica(self, name: str) -> str:
+        """Another streaming replica of the primary (data dir ``name``), started; its URL."""
+        port = free_port()
+        _run(
+            _as_user("postgres", [str(self.bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary_port),
+                                  "-U", "postgres", "-D", str(self.root / name), "-R", "-X", "stream", "--no-sync",
+                                  "-c", "fast"]),
+            "pg_basebackup",
+        )  # fmt: skip
+        with (self.root / name / "postgresql.auto.conf").open("a") as conf:
+            conf.write(f"port = {port}\n")
+        self.extra.append(name)
+        self._ctl(name, "start")
+        return f"postgresql://postgres@127.0.0.1:{port}/{self.database}"
 
     def stop_replica(self, mode: str = "immediate") -> None:
         """Stop the replica (``immediate``: as a crash would, its clients cut at once)."""
@@ -146,7 +163,7 @@ class PostgresPair:
         _run(_as_user("postgres", [str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "replica"), "reload"]), "reload")
 
     def close(self) -> None:
-        for data in ("replica", "primary"):
+        for data in (*self.extra, "replica", "primary"):
             with contextlib.suppress(ReplicationUnavailable, subprocess.TimeoutExpired):
                 self._ctl(data, "stop", "-m", "immediate")
         shutil.rmtree(self.root, ignore_errors=True)
