@@ -134,3 +134,25 @@ def test_replica_true_on_a_writing_node_names_the_input(replicated: tuple[str, s
         assert fresh_count(db, replica=False) == 0
     finally:
         db.close()
+
+
+def test_monitors_see_replica_statements_under_the_replicas_name(replicated: tuple[str, str, Any]) -> None:
+    from dataflow.events import StatementExecuted
+
+    db = open_replicated(replicated)
+    seen: list[str] = []
+
+    class Recorder:
+        def handle(self, event: object) -> None:
+            if isinstance(event, StatementExecuted) and event.operation == "count":
+                seen.append(event.database)
+
+    try:
+        db.monitors.append(Recorder())
+        seed_and_delay(db, replicated[2])
+        fresh_count(db)
+        fresh_count(db, replica=False)
+        assert db.replicas is not None
+        assert seen[-2:] == [db.replicas.replicas[0].label, db.label]
+    finally:
+        db.close()

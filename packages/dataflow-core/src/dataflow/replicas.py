@@ -110,6 +110,7 @@ class ReplicaSession(Session):
     def __init__(self, db: DataFlow, replica: Replica, connection: Any, **options: Any) -> None:
         super().__init__(db, connection, **options)
         self.replica = replica
+        self.label = replica.label
 
 
 @attrs.frozen

@@ -291,6 +291,7 @@ class MariaDBPair:
     def start_replica(self) -> None:
         self._start("replica")
         self.sql("replica", "START SLAVE")
+        self.wait_replicating()
 
     def delay(self, seconds: float) -> None:
         """Make the replica apply each transaction ``seconds`` after the primary (whole seconds; 0: no delay)."""
@@ -299,6 +300,34 @@ class MariaDBPair:
             "STOP SLAVE",
             f"CHANGE MASTER TO MASTER_DELAY = {int(seconds)}",
             "START SLAVE",
+        )
+        self.wait_replicating()
+
+    def wait_replicating(self) -> None:
+        """Until both replication threads run and the replica reports its lag (NULL while they start)."""
+        import pymysql
+
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            connection = pymysql.connect(
+                unix_socket=str(self.root / "replica.sock"), user="root", connect_timeout=10,
+                cursorclass=pymysql.cursors.DictCursor,
+            )  # fmt: skip
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SHOW SLAVE STATUS")
+                    status = cursor.fetchone() or {}
+            finally:
+                connection.close()
+            if (
+                status.get("Slave_IO_Running") == "Yes"
+                and status.get("Slave_SQL_Running") == "Yes"
+                and status.get("Seconds_Behind_Master") is not None
+            ):
+                return
+            time.sleep(0.05)
+        raise ReplicationUnavailable(
+            f"the MariaDB replica did not resume replicating: {_tail(self.root / 'replica.log')}"
         )
 
     def close(self) -> None:
