@@ -10,6 +10,7 @@ from conftest import wait_until
 from replica_helpers import table, write_behind_dataflows_back
 
 from dataflow import DataFlow
+from dataflow.replicas import BACKOFF_MAX
 from dataflow.routing import caller_context
 from dataflow.testing.helpers import define_people, run_node
 
@@ -88,7 +89,7 @@ def test_no_read_fails_when_the_replica_stops_in_the_middle_of_a_read_load(repli
         assert replica.failures >= 1  # taken out, retried with backoff
         pair.start_replica()
         time.sleep(0.2)
-        wait_until(lambda: replica.failures == 0)  # back in after a successful connect
+        wait_until(lambda: replica.failures == 0, timeout=BACKOFF_MAX + 20)  # back in after a successful connect
     finally:
         stop.set()
         for thread in threads:

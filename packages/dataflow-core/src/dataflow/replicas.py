@@ -90,9 +90,16 @@ class Replica:
         return now - self.lag_checked < LAG_CHECK_INTERVAL and (self.lag is None or self.lag > max_lag)
 
     def failed(self, error: BaseException) -> None:
-        """Take it out for a backoff that doubles with each failure in a row."""
+        """Take it out for a backoff that doubles with each failure in a row.
+
+        Sessions that fail together (the server went away under several
+        reads) count once: a failure while it is already out changes nothing.
+        """
+        now = monotonic()
+        if now < self.down_until:
+            return
         self.failures += 1
-        self.down_until = monotonic() + min(BACKOFF_MAX, BACKOFF_START * 2 ** (self.failures - 1))
+        self.down_until = now + min(BACKOFF_MAX, BACKOFF_START * 2 ** (self.failures - 1))
         self.last_error = f"{type(error).__name__}: {getattr(error, 'message', None) or error}"
         self.lag_checked = -math.inf
 
