@@ -19,6 +19,7 @@ import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -389,6 +390,9 @@ class PgBouncer:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}" + (f"?{query}" if query else "")
 
     def close(self) -> None:
+        # pgbouncer runs under runuser, which does not pass a kill on: end it by its own pid first.
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int((self.root / "pgbouncer.pid").read_text().strip()), signal.SIGKILL)
         if self.process is not None:
             self.process.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
