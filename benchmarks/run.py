@@ -14,6 +14,7 @@ BENCHMARKS = {
     "bench_mysql.py": "dataflow_mysql",
     "bench_query.py": "dataflow",  # each backend of its own whose package is installed
     "bench_gateway.py": "dataflow_gateway",
+    "bench_replicas.py": "dataflow_postgres",  # starts its own primary and two replicas
 }
 
 

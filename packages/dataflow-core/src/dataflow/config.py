@@ -1,7 +1,8 @@
 """DataFlow's settings: one attrs class, filled from keywords, then the environment, then defaults.
 
 Every setting ``x`` has the keyword ``DataFlow(x=...)`` and the environment
-variable ``DATAFLOW_X``; the URL also reads ``DATABASE_URL``.
+variable ``DATAFLOW_X``; the URL also reads ``DATABASE_URL``, the replicas
+``DATAFLOW_REPLICA_URLS``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,28 @@ if TYPE_CHECKING:
     import cattrs
 
 ENVIRONMENTS = ("development", "test", "production")
+REPLICA_ROUTINGS = ("round_robin", "least_busy")
+
+
+def _not_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ConfigError(f"{attribute.name} must not be negative, got {value!r}", field=attribute.name)
+
+
+def _routing(instance: object, attribute: attrs.Attribute[Any], value: str) -> None:
+    if value not in REPLICA_ROUTINGS:
+        raise ConfigError(
+            f"replica_routing must be one of {', '.join(REPLICA_ROUTINGS)}, got {value!r}", field="replica_routing"
+        )
+
+
+def _urls(value: Any) -> tuple[str, ...]:
+    """A comma-separated string (an environment variable) or a list of URLs, as a tuple."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if not isinstance(value, (list, tuple)) or not all(isinstance(url, str) for url in value):
+        raise ConfigError(f"replicas must be a list of database URLs, got {type(value).__name__}", field="replicas")
+    return tuple(value)
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -64,6 +87,19 @@ class Config:
     ``create_tables`` refuse to run.
     """
 
+    replicas: tuple[str, ...] = attrs.field(
+        default=(), converter=_urls, repr=lambda urls: repr(tuple(mask_password(url) for url in urls))
+    )
+    """Read replicas of the database (also ``DATAFLOW_REPLICA_URLS``, comma-separated, and ``?replica=``
+    in the URL); reads outside transactions go to them (docs/scaling.md)."""
+    max_replica_lag: float = attrs.field(default=5.0, validator=_positive)
+    """Seconds a replica may be behind its primary and still serve reads."""
+    read_your_writes_window: float = attrs.field(default=5.0, validator=_not_negative)
+    """Seconds after a write during which the same caller's reads see it (the primary, or a replica
+    that replayed past it); 0 limits read-your-writes to the writing run itself."""
+    replica_routing: str = attrs.field(default="round_robin", validator=_routing)
+    """How a read picks among usable replicas: ``round_robin`` or ``least_busy`` (fewest sessions open)."""
+
     def __attrs_post_init__(self) -> None:
         if self.existing_schema and self.auto_migrate:
             raise ConfigError(
@@ -102,7 +138,8 @@ def _converter() -> cattrs.Converter:
     # Built on first use: cattrs is the slowest part of ``import dataflow``.
     import cattrs
 
-    converter = cattrs.Converter()
+    # Attribute converters first: ``replicas`` takes a comma-separated string as well as a list.
+    converter = cattrs.Converter(prefer_attrib_converters=True)
     converter.register_structure_hook(bool, _structure_bool)
     return converter
 
@@ -123,6 +160,8 @@ def load_config(keywords: Mapping[str, Any], environ: Mapping[str, str] | None =
         variable = f"DATAFLOW_{name.upper()}"
         if variable in environ:
             values[name] = environ[variable]
+    if "replicas" not in values and environ.get("DATAFLOW_REPLICA_URLS"):
+        values["replicas"] = environ["DATAFLOW_REPLICA_URLS"]
     if "database_url" not in values and environ.get("DATABASE_URL"):
         values["database_url"] = environ["DATABASE_URL"]
     values.update(keywords)

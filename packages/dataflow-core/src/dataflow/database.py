@@ -24,6 +24,8 @@ from .plugins import plugin_host
 from .pooling import LoopPools
 from .registers import SchemaExtension
 from .relations import RelationMap
+from .replicas import ReplicaSet, split_replica_option
+from .routing import note_writes
 from .schema import MODEL_OPTIONS, ModelSchema, schema_from_class, suggest
 from .session import Session
 from .sql import TableSQL
@@ -106,13 +108,17 @@ class DataFlow:
         if self.config.echo:
             enable_echo()
         dialects = registered_dialects()
-        self.url = DatabaseURL.parse(self.config.database_url or self._default_url(dialects))
+        self.url, replicas_in_url = split_replica_option(
+            DatabaseURL.parse(self.config.database_url or self._default_url(dialects))
+        )
         dialect_cls = dialects.get(self.url.scheme)
         if dialect_cls is None:
             package = KNOWN_DIALECT_PACKAGES.get(self.url.scheme)
             hint = f"install it with: pip install {package}" if package else "no installed plugin provides it"
             raise ConfigError(f"no DataFlow dialect for {self.url.scheme}:// URLs is installed; {hint}")
         self.dialect: Dialect = dialect_cls(self.url, self.config)
+        self.replicas: ReplicaSet | None = ReplicaSet.configure(self, replicas_in_url, dialect_cls)
+        """The read replicas (docs/scaling.md); None when there are none."""
         self.label = str(self.url)
         self.schemas: dict[str, ModelSchema] = {}
         self.relations = RelationMap()
@@ -277,6 +283,8 @@ class DataFlow:
         return self._pools.pools()
 
     async def close_session(self, session: Session) -> None:
+        if session.wrote and self.replicas is not None:
+            await note_writes(self, session)
         pool = session.pool
         discard = session.broken
         if not discard and session.in_transaction:
@@ -313,6 +321,11 @@ class DataFlow:
                 except Exception:  # noqa: BLE001 - the connection is discarded below instead
                     discard = True
             await pool.release(connection, discard=discard or session.broken)
+
+    @property
+    def schema_ready(self) -> bool:
+        """Have every model's tables been created or checked (the first session of a loop does it)?"""
+        return len(self._schema_ready) >= len(self.schemas)
 
     async def _prepare_schema(self, session: Session) -> None:
         """Once per model set: create what is missing (development) or check it (production)."""
@@ -380,10 +393,12 @@ class DataFlow:
     async def close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Close the pool bound to ``loop`` (the running one), if any."""
         await self._pools.close_loop(loop)
+        if self.replicas is not None:
+            await self.replicas.close_loop(loop)
 
     async def close_async(self) -> None:
         """Close every pool: the running loop's cleanly, the others' at once."""
-        await self._pools.close_loop(asyncio.get_running_loop())
+        await self.close_loop(asyncio.get_running_loop())
         self._pools.close_all()
         self._finish_close()
 
@@ -395,10 +410,14 @@ class DataFlow:
         private = existing_thread_loop()
         if private is not None and not private.is_running():
             self._pools.end_loop(private)
+            if self.replicas is not None:
+                self.replicas.end_loop(private)
         self._pools.close_all()
         self._finish_close()
 
     def _finish_close(self) -> None:
+        if self.replicas is not None:
+            self.replicas.close_all()
         self.dialect.dispose()
         self.closed = True
         _live.discard(self)

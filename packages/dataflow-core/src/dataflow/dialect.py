@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .bulk.strategy import BulkStrategy
     from .migrate.editor import SchemaEditor
     from .migrate.live import Introspector
+    from .replication import ReplicationProbe
 
 ISOLATION_LEVELS = ("read uncommitted", "read committed", "repeatable read", "serializable")
 
@@ -133,6 +134,8 @@ class Dialect(abc.ABC):
     schemes: ClassVar[tuple[str, ...]]
     """URL schemes this dialect answers to, without ``+driver``."""
     capabilities: Capabilities = Capabilities()
+    replication: ClassVar[ReplicationProbe | None] = None
+    """How to read write/replay positions and lag; None: this database has no read replicas."""
 
     def __init__(self, url: DatabaseURL, config: Config) -> None:
         self.url = url

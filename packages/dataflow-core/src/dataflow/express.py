@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any
 from .errors import ConfigError, ValidationError
 from .events import NodeFinished, emit
 from .loops import run_sync
-from .nodes.base import ModelNode, run_model_node
+from .nodes.base import REPLICA, ModelNode, run_model_node
 from .nodes.cursor import keyset_order
 from .raw_sql import run_sql
+from .routing import NO_REPLICA, RunRoute, caller_marks
 from .schema import suggest
 from .session import Session
 
@@ -141,6 +142,7 @@ class Express:
             async with self._session.lock:
                 return await run_sql(self._session, query, params, result)
         session = await self._db.open_session(run_id=uuid.uuid4().hex, context=self._context)
+        session.wrote = True  # raw SQL may write: the caller's next reads must see it
         try:
             return await run_sql(session, query, params, result)
         finally:
@@ -165,11 +167,28 @@ class Express:
         node = node_class(f"express.{operation.lower()}", {})
         if self._session is not None:
             return await self._timed(node, self._session, inputs)
-        session = await self._db.open_session(run_id=uuid.uuid4().hex, context=self._context)
+        db = self._db
+        run_id = uuid.uuid4().hex
+        choice = inputs.pop(REPLICA, None) if REPLICA in inputs else None
+        route: RunRoute | None = None
+        if db.replicas is not None or choice is not None:
+            route = RunRoute()
+            if route.wants_replica(db, node_class, inputs, choice):
+                try:
+                    output = await route.on_replica(
+                        db, run_id, self._context, lambda session: self._timed(node, session, dict(inputs))
+                    )
+                finally:
+                    await route.finish()
+                if output is not NO_REPLICA:
+                    return output
+        session = await db.open_session(run_id=run_id, context=self._context)
         try:
             return await self._timed(node, session, inputs)
         finally:
-            await self._db.close_session(session)
+            if route is not None:
+                route.used_primary(db, node_class, inputs, session)
+            await db.close_session(session)
 
     async def _timed(self, node: ModelNode, session: Session, inputs: dict[str, Any]) -> Any:
         monitors = self._db.monitors
@@ -212,6 +231,7 @@ class ExpressSync:
         method = getattr(self._express, name)
 
         def call(*args: Any, **kwargs: Any) -> Any:
+            caller_marks()  # in the caller's own context, so that its next calls see what this one writes
             # A temporary loop (called inside a running one) closes its pools before it ends.
             return run_sync(lambda: method(*args, **kwargs), cleanup=self._db.close_loop)
 
@@ -224,6 +244,7 @@ class ExpressSync:
 async def transaction(db: DataFlow, isolation: str | None = None) -> AsyncIterator[Express]:
     """One session in one transaction: committed when the block ends, rolled back when it raises."""
     session = await db.open_session(run_id=uuid.uuid4().hex)
+    session.wrote = True
     try:
         await session.begin(isolation)
         yield Express(db, session)

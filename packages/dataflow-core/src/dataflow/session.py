@@ -35,6 +35,8 @@ class Session:
         self, db: DataFlow, connection: Connection, *, run_id: str | None, context: Mapping[str, Any], pool: Pool
     ) -> None:
         self.db = db
+        self.label = db.label
+        """The database as errors and monitors name it (a replica session names its replica)."""
         self.pool = pool
         self.dialect = db.dialect
         self.connection = connection
@@ -42,6 +44,9 @@ class Session:
         self.context = context
         self.lock = asyncio.Lock()
         self.broken = False
+        self.wrote = False
+        """Something that may write ran here: closing the session notes how far the writes reached
+        (read-your-writes, :mod:`dataflow.routing`)."""
         self._monitors = db.monitors
         self._echo = db.config.echo
         self._savepoints = 0
@@ -117,7 +122,7 @@ class Session:
         writes by key, for monitors (never a value from the record).
         """
         if self.broken:
-            raise ConnectionError(f"the connection to {self.db.label} was lost earlier in this run")
+            raise ConnectionError(f"the connection to {self.label} was lost earlier in this run")
         if self._echo:
             sql_log.info("%s", sql)
         started = perf_counter()
@@ -160,7 +165,7 @@ class Session:
         emit(
             self._monitors,
             StatementExecuted(
-                database=self.db.label,
+                database=self.label,
                 sql=sql,
                 duration=perf_counter() - started,
                 rowcount=rowcount,
@@ -198,7 +203,7 @@ class Session:
 
     def _finished(self, committed: bool) -> None:
         if self._monitors:
-            emit(self._monitors, TransactionFinished(database=self.db.label, run_id=self.run_id, committed=committed))
+            emit(self._monitors, TransactionFinished(database=self.label, run_id=self.run_id, committed=committed))
 
     @asynccontextmanager
     async def atomic(self) -> AsyncIterator[None]:

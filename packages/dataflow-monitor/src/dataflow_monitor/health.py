@@ -54,6 +54,8 @@ class HealthReport:
     pool: dict[str, int] | None = None
     replication_lag: float | None = None
     """Seconds a replica is behind its primary, where the database tells (None on a primary)."""
+    replicas: tuple[dict[str, Any], ...] = ()
+    """The read replicas (``replicas=[...]``): replica, status (ok, lagging, not replicating, down), lag, error."""
     prepared_transactions: tuple[dict[str, Any], ...] = ()
     """Prepared (two-phase) transactions older than the threshold: gid, owner, database, age."""
     pending_migrations: list[str] | None = None
@@ -99,7 +101,9 @@ async def check(db: Any, *, timeout: float, prepared_age: float) -> HealthReport
             error = f"no answer within {timeout:g}s"
         return HealthReport(db.label, dialect, "down", pool=pool_state(db), error=error)
     pending, plan_error = await _pending_migrations(db, timeout)
-    problems = [
+    replicas = [] if db.replicas is None else [attrs.asdict(s) for s in await db.replicas.status(timeout)]
+    problems = [describe_replica(r) for r in replicas if r["status"] != "ok"]
+    problems += [
         f"prepared transaction {p['gid']!r} has waited {p['age']:.0f}s for COMMIT/ROLLBACK PREPARED"
         for p in prepared
         if p["age"] is not None
@@ -118,6 +122,7 @@ async def check(db: Any, *, timeout: float, prepared_age: float) -> HealthReport
         server_version=version,
         pool=pool_state(db),
         replication_lag=lag,
+        replicas=tuple(replicas),
         prepared_transactions=tuple(prepared),
         pending_migrations=pending,
         problems=tuple(problems),
@@ -160,6 +165,14 @@ async def _server_details(dialect: str, connection: Any, prepared_age: float) ->
                 prepared.append({"gid": gid, "owner": None, "database": None, "age": age})
         return prepared, None
     return [], None
+
+
+def describe_replica(status: dict[str, Any]) -> str:
+    """A problem line for a replica that cannot serve reads (they go to the primary meanwhile)."""
+    if status["status"] == "lagging":
+        return f"replica {status['replica']} lags {status['lag']:.1f}s behind the primary; reads skip it"
+    detail = f": {status['error']}" if status.get("error") else ""
+    return f"replica {status['replica']} is {status['status']}{detail}; reads skip it"
 
 
 def branch_age(gid: str) -> float | None:

@@ -23,6 +23,7 @@ from . import ddl, types
 from .bulk import STRATEGIES
 from .errors import error_message, translate_error
 from .options import ConnectOptions, TLSNotNegotiated, tls_failure
+from .replication import MariaDBReplication
 from .server import DETECT_SQL, NEW_ROW, ServerInfo, capabilities
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class MySQLDialect(Dialect):
 
     name: ClassVar[str] = "mysql"
     schemes: ClassVar[tuple[str, ...]] = ("mysql", "mariadb")
+    replication = MariaDBReplication()
 
     def __init__(self, url: DatabaseURL, config: Config) -> None:
         super().__init__(url, config)

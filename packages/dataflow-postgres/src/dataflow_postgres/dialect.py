@@ -27,6 +27,7 @@ from .connection import PostgresConnection
 from .introspect import PostgresIntrospector
 from .options import PostgresOptions, parse_options
 from .pool import PostgresPool
+from .replication import PostgresReplication
 from .schema_editor import PostgresSchemaEditor
 
 DRIVERS = (None, "asyncpg")
@@ -37,6 +38,7 @@ class PostgresDialect(Dialect):
 
     name: ClassVar[str] = "postgresql"
     schemes: ClassVar[tuple[str, ...]] = ("postgresql", "postgres")
+    replication = PostgresReplication()
 
     def __init__(self, url: DatabaseURL, config: Config) -> None:
         super().__init__(url, config)

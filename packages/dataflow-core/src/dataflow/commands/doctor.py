@@ -45,6 +45,11 @@ async def _check(db: DataFlow, with_models: bool, report: dict[str, Any]) -> Non
     except DataFlowError as exc:
         report["problems"].append(f"cannot connect: {exc.message}")
         return
+    if db.replicas is not None:
+        report["replicas"] = [attrs.asdict(status) for status in await db.replicas.status(timeout=10.0)]
+        for status in report["replicas"]:
+            if status["status"] != "ok":
+                report["problems"].append(f"replica {status['replica']} is {status['status']}: {status['error'] or ''}")
     report["capabilities"] = {
         k: sorted(v) if isinstance(v, frozenset) else v for k, v in attrs.asdict(db.dialect.capabilities).items()
     }
@@ -75,6 +80,9 @@ def _print(report: dict[str, Any]) -> None:
     click.echo(f"database: {report['database']} ({report['dialect']})")
     if "server_version" in report:
         click.echo(f"server: {report['server_version']}")
+    for status in report.get("replicas", ()):
+        lag = f", lag {status['lag']:.1f}s" if status["lag"] is not None else ""
+        click.echo(f"replica: {status['replica']} ({status['status']}{lag})")
     if "capabilities" in report:
         click.echo("capabilities:")
         for name, value in report["capabilities"].items():

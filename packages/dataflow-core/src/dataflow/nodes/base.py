@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from ..session import Session
     from ..sql import TableSQL
 
+READ_OPERATIONS = frozenset({"read", "list", "count", "aggregate"})
+"""The model operations that only read: outside a transaction they may run on a read replica."""
+REPLICA = "replica"
+"""The reserved input of every model node choosing where it reads: False forces the primary
+(see :mod:`dataflow.routing`); the runtime takes it out before the node runs."""
+
 AS_TENANT = "as_tenant"
 """The reserved input of every model node naming the one tenant it runs for (admin tools).
 
@@ -41,6 +47,11 @@ class Node:
     def __init__(self, node_id: str, params: Mapping[str, Any]) -> None:
         self.node_id = node_id
         self.params = dict(params)
+
+    @classmethod
+    def reads_only(cls, inputs: Mapping[str, Any]) -> bool:
+        """Does a node with these inputs only read? Such nodes may run on a read replica."""
+        return False
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -90,6 +101,10 @@ class ModelNode(Node):
     def parameters_for(cls, schema: ModelSchema) -> frozenset[str] | None:
         """The inputs the node generated for ``schema`` accepts."""
         return cls.parameters
+
+    @classmethod
+    def reads_only(cls, inputs: Mapping[str, Any]) -> bool:
+        return cls.operation in READ_OPERATIONS
 
     def error(self, message: str, field: str | None = None) -> ValidationError:
         return ValidationError(f"{self.type_name}: {message}", model=self.schema.name, field=field)

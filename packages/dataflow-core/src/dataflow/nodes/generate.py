@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from ..schema import ModelSchema
 from .aggregate import AggregateNode
-from .base import AS_TENANT, ModelNode
+from .base import AS_TENANT, REPLICA, ModelNode
 from .bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode, BulkUpsertNode
 from .crud import CreateNode, DeleteNode, ReadNode, UpdateNode, UpsertNode
 from .query import CountNode, ListNode
@@ -40,8 +40,8 @@ def model_nodes(db: DataFlow, schema: ModelSchema) -> dict[str, type[ModelNode]]
             "type_name": name,
             "schema": schema,
             "db": db,
-            # Every model node takes the reserved ``as_tenant`` (see nodes/base.py and the runtime).
-            "parameters": None if parameters is None else parameters | {AS_TENANT},
+            # Every model node takes the reserved ``as_tenant`` and ``replica`` (see nodes/base.py and the runtime).
+            "parameters": None if parameters is None else parameters | {AS_TENANT, REPLICA},
             "database": db,
             "__doc__": f"{base.__doc__}\n\nGenerated for model {schema.name} on {db.label}.",
             "__module__": __name__,

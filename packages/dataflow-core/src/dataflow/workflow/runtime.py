@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import DataFlowError, WorkflowBuildError, WorkflowError
 from ..events import NodeFinished, WorkflowFinished, emit
 from ..loops import run_sync
-from ..nodes.base import ModelNode, run_model_node
+from ..nodes.base import REPLICA, ModelNode, run_model_node
+from ..routing import NO_REPLICA, RunRoute, caller_marks, check_replica_run
 from ..session import Session
 from .builder import Connection, NodeSpec, Workflow, WorkflowBuilder, no_such_output
 from .expression import MissingOutput
@@ -86,6 +87,7 @@ class _Run:
         context: Mapping[str, Any],
         sessions: Mapping[DataFlow, Session] | None = None,
         run_id: str | None = None,
+        replica: bool | None = None,
     ) -> None:
         self.workflow = workflow
         self.parameters = parameters
@@ -97,6 +99,8 @@ class _Run:
         self.sessions: dict[DataFlow, Session] = dict(sessions or {})
         self.external = sessions is not None
         """The caller holds the sessions: nothing is opened, committed, rolled back or closed here."""
+        self.route = RunRoute(replica=replica, pinned=transaction or self.external)
+        """Which nodes read on replicas (:mod:`dataflow.routing`)."""
         self.databases: list[DataFlow] = list(self.sessions)
         """Every database the run used a session of (kept after the sessions are released)."""
         # The caller may be a node holding its session's lock (a scope running a sub-workflow):
@@ -141,6 +145,7 @@ class _Run:
         if self.external:
             return None
         failure: BaseException | None = None
+        await self.route.finish()
         for session in list(self.sessions.values()):
             try:
                 if self.transaction and session.in_transaction:
@@ -219,12 +224,26 @@ class _Run:
         runtime_params = self.parameters.get(node_id)
         if runtime_params:
             inputs = {**inputs, **runtime_params}
-        node = spec.node_class(node_id, spec.params)
         db = spec.node_class.database
         if db is None:
-            return await node.run(None, inputs)
+            return await spec.node_class(node_id, spec.params).run(None, inputs)
+        choice = inputs.pop(REPLICA, None) if REPLICA in inputs else None
+        if (db.replicas is not None or choice is not None) and self.route.wants_replica(
+            db, spec.node_class, inputs, choice
+        ):
+            output = await self.route.on_replica(
+                db, self.run_id, self.context, lambda session: self.run_on(session, node_id, dict(inputs))
+            )
+            if output is not NO_REPLICA:
+                return output
         session = await self.session_for(db)
-        monitors = db.monitors
+        self.route.used_primary(db, spec.node_class, inputs, session)
+        return await self.run_on(session, node_id, inputs)
+
+    async def run_on(self, session: Session, node_id: str, inputs: dict[str, Any]) -> Any:
+        spec = self.workflow.nodes[node_id]
+        node = spec.node_class(node_id, spec.params)
+        monitors = session.db.monitors
         started = perf_counter()
         error: str | None = None
         turn = self._turns.setdefault(id(session), asyncio.Lock()) if self.external else session.lock
@@ -298,6 +317,7 @@ class AsyncLocalRuntime:
         context: Mapping[str, Any] | None = None,
         sessions: Mapping[DataFlow, Session] | None = None,
         run_id: str | None = None,
+        replica: bool | None = None,
     ) -> tuple[Results, str]:
         """Run ``workflow``; return ``(results by node id, run id)``.
 
@@ -308,6 +328,10 @@ class AsyncLocalRuntime:
         ``sessions`` runs the nodes on sessions the caller holds (a two-phase
         participant, a saga step, a savepoint scope): the run opens, commits,
         rolls back and closes nothing, and a node of any other database fails.
+
+        ``replica=False`` keeps every node on the primaries; ``replica=True``
+        promises the run only reads and fails before it starts when a node
+        would write (see :mod:`dataflow.routing`).
         """
         if sessions is not None and (transaction or isolation is not None):
             raise WorkflowBuildError("a run on the caller's sessions leaves transactions to the caller")
@@ -319,6 +343,8 @@ class AsyncLocalRuntime:
         for node_id in parameters:
             if node_id not in workflow.nodes:
                 raise WorkflowBuildError(f"parameters name unknown node {node_id!r}", node_id=node_id)
+        if replica is True:
+            check_replica_run(workflow, parameters, transaction or isolation is not None)
         run_context = dict(context or {})
         if tenant is not None:
             run_context["tenant"] = tenant
@@ -330,6 +356,7 @@ class AsyncLocalRuntime:
             context=run_context,
             sessions=sessions,
             run_id=run_id,
+            replica=replica,
         )
         success = False
         started = perf_counter()
@@ -386,4 +413,5 @@ class LocalRuntime:
     ) -> tuple[Results, str]:
         from ..database import close_loop_pools
 
+        caller_marks()  # in the caller's own context, so that its next runs see what this one writes
         return run_sync(lambda: self._runtime.execute_async(workflow, parameters, **options), cleanup=close_loop_pools)

@@ -5,7 +5,8 @@
 
 With several ``DataFlow`` instances open, ``database`` (the instance or its
 label) says which database the statement runs on; it must be given when the
-node is added, since the run opens the session before the node runs.
+node is added, since the run opens the session before the node runs. It runs
+on the primary unless ``read_only=True`` says it only reads (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -27,7 +28,14 @@ class SQLNode(Node):
     """One raw SQL statement with named placeholders; outputs ``rows``/``count``, ``row``, ``value`` or ``rowcount``."""
 
     type_name: ClassVar[str] = "SQLNode"
-    parameters: ClassVar[frozenset[str] | None] = frozenset({"query", "params", "result", "database"})
+    parameters: ClassVar[frozenset[str] | None] = frozenset(
+        {"query", "params", "result", "database", "read_only", "replica"}
+    )
+
+    @classmethod
+    def reads_only(cls, inputs: Mapping[str, Any]) -> bool:
+        """``read_only=True`` promises the statement only reads: outside a transaction it may run on a replica."""
+        return inputs.get("read_only") is True
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:

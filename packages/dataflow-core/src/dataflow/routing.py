@@ -1,0 +1,184 @@
+"""Which database a node runs on, primary or read replica, and read-your-writes across runs.
+
+Outside a transaction, a node that only reads (``Node.reads_only``) runs on a
+replica unless its run or the node says ``replica=False``, its run already
+wrote to that database (the run's own primary session sees its writes), or
+the caller wrote within ``read_your_writes_window`` seconds and no replica has
+replayed that write yet. Everything else runs on the primary. A replica that
+fails mid-read is taken out and the read runs again elsewhere, so no read
+fails because a replica went down.
+
+The caller's writes are kept per *caller context*: the context variables of
+the task (or thread, for the synchronous faces) that starts runs and express
+calls. :func:`caller_context` starts a fresh one (one per request, say).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import weakref
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
+from time import monotonic
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConnectionError, DataFlowError, ValidationError, WorkflowBuildError
+from .nodes.base import REPLICA, Node
+
+if TYPE_CHECKING:
+    from .database import DataFlow
+    from .replicas import ReplicaSession, ReplicaSet
+    from .session import Session
+    from .workflow.builder import Workflow
+
+PRIMARY_ONLY = ""
+"""A write whose position could not be read: until the window ends, only the primary will do."""
+NO_REPLICA: Any = object()
+"""What :meth:`RunRoute.on_replica` returns when no replica would do: run on the primary."""
+
+
+class WriteMarks:
+    """Where one caller context's last writes reached, per replica set, and until when reads must see them."""
+
+    def __init__(self) -> None:
+        self._marks: weakref.WeakKeyDictionary[ReplicaSet, tuple[str, float]] = weakref.WeakKeyDictionary()
+
+    def __bool__(self) -> bool:
+        """Has this caller written anything it may still need to read (a cheap test before :meth:`needs`)?"""
+        return bool(self._marks)
+
+    def needs(self, replicas: ReplicaSet) -> str | None:
+        """The position a replica must have replayed to serve this caller (``PRIMARY_ONLY``: none can); None: any."""
+        mark = self._marks.get(replicas)
+        if mark is None:
+            return None
+        if monotonic() >= mark[1]:
+            del self._marks[replicas]
+            return None
+        return mark[0]
+
+    def wrote(self, replicas: ReplicaSet, position: str | None, window: float) -> None:
+        if window > 0:
+            self._marks[replicas] = (PRIMARY_ONLY if position is None else position, monotonic() + window)
+
+
+_marks: contextvars.ContextVar[WriteMarks | None] = contextvars.ContextVar("dataflow_write_marks", default=None)
+
+
+def caller_marks() -> WriteMarks:
+    """The write marks of the running caller context, made on first use."""
+    marks = _marks.get()
+    if marks is None:
+        marks = WriteMarks()
+        _marks.set(marks)
+    return marks
+
+
+@contextmanager
+def caller_context() -> Iterator[WriteMarks]:
+    """A fresh caller context for the block: writes made before it (or beside it) do not pin its reads."""
+    token = _marks.set(WriteMarks())
+    try:
+        yield _marks.get()  # type: ignore[misc]
+    finally:
+        _marks.reset(token)
+
+
+def check_replica_run(workflow: Workflow, parameters: Mapping[str, Mapping[str, Any]], transaction: bool) -> None:
+    """``replica=True`` on a run: refuse it before anything runs when a node would write."""
+    if transaction:
+        raise WorkflowBuildError("replica=True and a transaction: transactions run on the primary")
+    for node_id, spec in workflow.nodes.items():
+        node_class = spec.node_class
+        inputs = {**spec.params, **parameters.get(node_id, {})}
+        if node_class.database is not None and not node_class.reads_only(inputs):
+            raise WorkflowBuildError(
+                f"replica=True, but node {node_id!r} ({node_class.type_name}) writes; a run on replicas only "
+                "reads (drop replica=True, or mark a reading SQLNode read_only=True)",
+                node_id=node_id,
+            )
+
+
+async def note_writes(db: DataFlow, session: Session) -> None:
+    """A primary session that wrote is going back, committed: note how far the caller's writes reached.
+
+    Called by ``DataFlow.close_session``, so that every writer (runs, express
+    calls, transaction blocks, dataflow-txn's participants) is covered.
+    """
+    replicas = db.replicas
+    if replicas is None or session.broken or session.in_transaction:
+        return
+    try:
+        position = await replicas.probe.write_position(session.connection)
+    except Exception:  # noqa: BLE001 - unknown: the window keeps the caller on the primary
+        position = None
+    caller_marks().wrote(replicas, position, db.config.read_your_writes_window)
+
+
+class RunRoute:
+    """The routing state of one run (or one express call): its replica sessions and which databases it wrote."""
+
+    def __init__(self, *, replica: bool | None = None, pinned: bool = False) -> None:
+        self.replica = replica
+        self.pinned = pinned
+        """A transaction run, or a run on the caller's sessions: everything on the primary."""
+        self.marks = caller_marks()
+        self.wrote: set[DataFlow] = set()
+        self.sessions: dict[DataFlow, ReplicaSession] = {}
+
+    def wants_replica(self, db: DataFlow, node_class: type[Node], inputs: Mapping[str, Any], choice: Any) -> bool:
+        """May this node run on one of ``db``'s replicas? (``choice`` is the node's ``replica`` input.)"""
+        if choice is not None:
+            if type(choice) is not bool:
+                message = f"{node_class.type_name}: replica must be true or false, got {choice!r}"
+                raise ValidationError(message, field=REPLICA)
+            if choice is True and not node_class.reads_only(inputs):
+                raise ValidationError(
+                    f"{node_class.type_name}: replica=True, but this node writes; writes run on the primary",
+                    field=REPLICA,
+                )
+        replicas = db.replicas
+        if replicas is None or self.pinned or choice is False or self.replica is False or db in self.wrote:
+            return False
+        return node_class.reads_only(inputs) and (not self.marks or self.marks.needs(replicas) != PRIMARY_ONLY)
+
+    def used_primary(self, db: DataFlow, node_class: type[Node], inputs: Mapping[str, Any], session: Session) -> None:
+        """A node ran on the primary: a writing one pins the rest of the run's reads there."""
+        if db.replicas is not None and not node_class.reads_only(inputs):
+            self.wrote.add(db)
+            session.wrote = True
+
+    async def on_replica(
+        self, db: DataFlow, run_id: str | None, context: Mapping[str, Any], run: Callable[[Session], Awaitable[Any]]
+    ) -> Any:
+        """``run(session)`` on a replica session of the run; ``NO_REPLICA`` when none is usable.
+
+        A replica that loses its connection mid-read is taken out and the read
+        runs again on the next one (reads are safe to repeat).
+        """
+        replicas = db.replicas
+        assert replicas is not None
+        if not db.schema_ready:
+            return NO_REPLICA  # the primary's first session creates or checks the tables
+        while True:
+            session = self.sessions.get(db)
+            if session is None:
+                needs = self.marks.needs(replicas)
+                session = await replicas.open_session(db, run_id=run_id, context=context, needs=needs)
+                if session is None:
+                    return NO_REPLICA
+                self.sessions[db] = session
+            try:
+                return await run(session)
+            except DataFlowError as exc:
+                if not session.broken and not isinstance(exc, ConnectionError):
+                    raise
+                session.replica.failed(exc)
+                del self.sessions[db]
+                await db.close_session(session)
+
+    async def finish(self) -> None:
+        """Give back the replica sessions."""
+        while self.sessions:
+            db, session = self.sessions.popitem()
+            await db.close_session(session)
