@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -100,7 +101,7 @@ def _structure_bool(value: Any, _type: Any) -> bool:
 @functools.cache
 def _converter() -> cattrs.Converter:
     # Built on first use: cattrs is the slowest part of ``import dataflow``.
-    import cattrs
+    import cattrs  # noqa: PLC0415 - lazy on purpose, see above
 
     converter = cattrs.Converter()
     converter.register_structure_hook(bool, _structure_bool)
@@ -109,7 +110,7 @@ def _converter() -> cattrs.Converter:
 
 def load_config(keywords: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
     """Build a :class:`Config` from keywords over environment variables over defaults."""
-    import cattrs
+    import cattrs  # noqa: PLC0415 - cattrs is slow to import; only a DataFlow() needs it, not ``import dataflow``
 
     environ = os.environ if environ is None else environ
     for key in keywords:
@@ -137,7 +138,7 @@ def load_config(keywords: Mapping[str, Any], environ: Mapping[str, str] | None =
 
 
 def _describe(exc: cattrs.BaseValidationError) -> str:
-    import cattrs
+    import cattrs  # noqa: PLC0415 - cattrs is slow to import (see _converter)
 
     for sub in exc.exceptions:
         if isinstance(sub, ConfigError):
@@ -148,8 +149,6 @@ def _describe(exc: cattrs.BaseValidationError) -> str:
 
 def read_env_file(path: str = ".env") -> None:
     """Put the ``KEY=value`` lines of ``path`` into the environment; variables already set win."""
-    from pathlib import Path
-
     file = Path(path)
     if not file.is_file():
         return

@@ -11,6 +11,7 @@ their driver's exceptions; the core passes them to
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
@@ -19,11 +20,11 @@ import attrs
 from .config import Config
 from .errors import ConfigError, DataFlowError, MigrationError
 from .fields import FieldSchema
+from .migrate.editor import SchemaEditor
 from .schema import ModelSchema
 from .url import DatabaseURL
 
 if TYPE_CHECKING:
-    from .migrate.editor import SchemaEditor
     from .migrate.live import Introspector
 
 ISOLATION_LEVELS = ("read uncommitted", "read committed", "repeatable read", "serializable")
@@ -242,8 +243,6 @@ class Dialect(abc.ABC):
 
     def constraint_name(self, schema: ModelSchema, kind: str, columns: Sequence[str]) -> str:
         """A deterministic constraint or index name within the identifier limit."""
-        import hashlib
-
         name = f"{kind}_{schema.table}_{'_'.join(columns)}"
         limit = self.capabilities.max_identifier_length
         if len(name.encode()) > limit:
@@ -346,8 +345,6 @@ class Dialect(abc.ABC):
 
     def schema_editor(self, tables: Mapping[str, ModelSchema]) -> SchemaEditor:
         """The writer of migration SQL; ``tables`` are the models, for foreign keys."""
-        from .migrate.editor import SchemaEditor
-
         return SchemaEditor(self, tables)
 
     def dispose(self) -> None:  # noqa: B027 - optional hook, most dialects hold nothing
