@@ -165,7 +165,7 @@ async def _server_details(dialect: str, connection: Any, prepared_age: float) ->
 def branch_age(gid: str) -> float | None:
     """Seconds since a dataflow-txn branch ``gid`` began (its id says when); None for other ids."""
     try:
-        from dataflow_txn.gid import BranchId
+        from dataflow_txn.gid import BranchId  # noqa: PLC0415 - dataflow-txn is optional
     except ImportError:  # dataflow-txn is not installed: no branch of ours to recognise
         return None
     branch = BranchId.parse(gid)

@@ -12,14 +12,14 @@ from dataflow.registers import BulkStrategyRegister, DialectRegister
 
 @hookimpl
 def dataflow_register_dialects(register: DialectRegister) -> None:
-    from .dialect import MySQLDialect
+    from .dialect import MySQLDialect  # noqa: PLC0415 - a plugin module loads its dialect only when the hook runs
 
     register(MySQLDialect)
 
 
 @hookimpl
 def dataflow_register_bulk_strategies(register: BulkStrategyRegister) -> None:
-    from .bulk import STRATEGIES
+    from .bulk import STRATEGIES  # noqa: PLC0415 - a plugin module loads its strategies only when the hook runs
 
     for strategy in STRATEGIES:
         register(strategy)

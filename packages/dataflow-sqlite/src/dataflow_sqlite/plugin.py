@@ -8,14 +8,14 @@ from dataflow.registers import BulkStrategyRegister, DialectRegister
 
 @hookimpl
 def dataflow_register_dialects(register: DialectRegister) -> None:
-    from .dialect import SQLiteDialect
+    from .dialect import SQLiteDialect  # noqa: PLC0415 - a plugin module loads its dialect only when the hook runs
 
     register(SQLiteDialect)
 
 
 @hookimpl
 def dataflow_register_bulk_strategies(register: BulkStrategyRegister) -> None:
-    from .bulk import STRATEGIES
+    from .bulk import STRATEGIES  # noqa: PLC0415 - a plugin module loads its strategies only when the hook runs
 
     for strategy in STRATEGIES:
         register(strategy)

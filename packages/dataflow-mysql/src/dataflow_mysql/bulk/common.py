@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 
 def mysql_dialect(dialect: Dialect) -> MySQLDialect | None:
-    from ..dialect import MySQLDialect
+    from ..dialect import MySQLDialect  # noqa: PLC0415 - the dialect module imports the bulk strategies
 
     return dialect if isinstance(dialect, MySQLDialect) else None
 
