@@ -20,8 +20,6 @@ from .express import Express, ExpressSync
 from .express import transaction as express_transaction
 from .extensions import Extensions
 from .loops import existing_thread_loop, run_sync, running_loop
-from .migrate.runner import Migrator
-from .migrate.startup import create_missing_tables, prepare_schema
 from .nodes.generate import model_nodes
 from .plugins import plugin_host
 from .pooling import LoopPools
@@ -34,7 +32,7 @@ from .url import DatabaseURL
 from .versioning import add_version_field
 
 if TYPE_CHECKING:
-    from .migrate.runner import Applied
+    from .migrate.runner import Applied, Migrator
     from .migrate.steps import Plan
     from .nodes.base import Node
     from .scoping import SessionHook, TenancyFilter
@@ -312,6 +310,10 @@ class DataFlow:
 
     async def _prepare_schema(self, session: Session) -> None:
         """Once per model set: create what is missing (development) or check it (production)."""
+        # Lazy on purpose: migration code loads at the first schema check, not at ``import dataflow``,
+        # whose time is a benchmark target (benchmarks/bench_sqlite.py).
+        from .migrate.startup import prepare_schema  # noqa: PLC0415
+
         async with self._pools.lock():
             if len(self._schema_ready) < len(self.schemas):
                 names = set(self.schemas)
@@ -336,6 +338,8 @@ class DataFlow:
 
     async def create_tables_async(self) -> None:
         """Create every model's table and indexes that does not exist yet (never alters or drops)."""
+        from .migrate.startup import create_missing_tables  # noqa: PLC0415 - lazy on purpose, see _prepare_schema
+
         self.migrator.refuse_existing_schema("create_tables")
         async with self.standalone_session() as session:
             await create_missing_tables(self, session)
@@ -349,6 +353,8 @@ class DataFlow:
     @property
     def migrator(self) -> Migrator:
         """Plans and applies schema changes for these models (see :mod:`dataflow.migrate`)."""
+        from .migrate.runner import Migrator  # noqa: PLC0415 - lazy on purpose, see _prepare_schema
+
         return Migrator(self)
 
     def migration_plan(self, renames: Iterable[str] = ()) -> Plan:

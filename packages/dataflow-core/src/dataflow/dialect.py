@@ -20,11 +20,11 @@ import attrs
 from .config import Config
 from .errors import ConfigError, DataFlowError, MigrationError
 from .fields import FieldSchema
-from .migrate.editor import SchemaEditor
 from .schema import ModelSchema
 from .url import DatabaseURL
 
 if TYPE_CHECKING:
+    from .migrate.editor import SchemaEditor
     from .migrate.live import Introspector
 
 ISOLATION_LEVELS = ("read uncommitted", "read committed", "repeatable read", "serializable")
@@ -345,6 +345,10 @@ class Dialect(abc.ABC):
 
     def schema_editor(self, tables: Mapping[str, ModelSchema]) -> SchemaEditor:
         """The writer of migration SQL; ``tables`` are the models, for foreign keys."""
+        # Lazy on purpose: migration code loads at the first schema check, not at ``import dataflow``,
+        # whose time is a benchmark target (benchmarks/bench_sqlite.py).
+        from .migrate.editor import SchemaEditor  # noqa: PLC0415
+
         return SchemaEditor(self, tables)
 
     def dispose(self) -> None:  # noqa: B027 - optional hook, most dialects hold nothing
