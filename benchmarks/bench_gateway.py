@@ -38,7 +38,7 @@ import asyncpg
 
 sys.path.insert(0, str(Path(__file__).parent))
 from common import define, rows
-from http_load import Outcome, Request, closed_loop, fixed_rate
+from http_load import Connection, Outcome, Request, closed_loop, fixed_rate
 
 from dataflow import DataFlow
 
@@ -157,8 +157,6 @@ async def request_rates(ports: dict[str, int], args: argparse.Namespace) -> None
 
 async def bulk(url: str, schema: str, server: subprocess.Popen[bytes], port: int, count: int) -> None:
     """``count`` rows as NDJSON through the gateway, against the BulkCreate node in this process."""
-    from http_load import Connection
-
     body = b"\n".join(json.dumps(row).encode() for row in rows(count, start=10_000_000))
     before = memory_kib(server.pid)
     connection = await Connection.open(port)

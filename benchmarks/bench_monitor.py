@@ -58,7 +58,7 @@ class Timed:
 
 
 async def bench(url: str, plain_url: str, rows_count: int, reads: int, rounds: int) -> None:
-    from dataflow_monitor import Monitor
+    from dataflow_monitor import Monitor  # noqa: PLC0415 - dataflow-monitor is optional in the bench env; only this benchmark needs it
 
     monitored, plain = DataFlow(url), without_monitor(plain_url)
     assert hasattr(monitored, "monitor") and not hasattr(plain, "monitor")

@@ -21,6 +21,7 @@ import gc
 import importlib.util
 import os
 import secrets
+import sqlite3
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from common import define, interleaved_medians, node, report_targets, rows
 
 from dataflow import AsyncLocalRuntime, DataFlow
+from dataflow.url import DatabaseURL
 
 Figure = tuple[str, list[tuple[float, float]], str, float | None]
 Action = Callable[[], Awaitable[object]]
@@ -233,7 +235,7 @@ async def stream_memory(db: DataFlow, expected: int) -> tuple[float, float]:
 
 async def bench_postgres(url: str, args: argparse.Namespace) -> None:
     # Each backend imports its driver when it runs: one that is not installed must not stop the others.
-    import asyncpg
+    import asyncpg  # noqa: PLC0415 - a driver, needed only when the PostgreSQL figures are asked for
 
     schema = f"bench_query_{secrets.token_hex(3)}"
     admin = await asyncpg.connect(url)
@@ -246,7 +248,7 @@ async def bench_postgres(url: str, args: argparse.Namespace) -> None:
 
 
 async def _bench_postgres(url: str, schema: str, admin: Any, args: argparse.Namespace) -> None:
-    import asyncpg
+    import asyncpg  # noqa: PLC0415 - a driver, needed only when the PostgreSQL figures are asked for
 
     separator = "&" if "?" in url else "?"
     db = DataFlow(f"{url}{separator}schema={schema}&pool_size=10")
@@ -316,7 +318,7 @@ async def _bench_postgres(url: str, schema: str, admin: Any, args: argparse.Name
 
 
 async def bench_sqlite(args: argparse.Namespace) -> None:
-    import aiosqlite
+    import aiosqlite  # noqa: PLC0415 - a driver, needed only for the SQLite baseline
 
     with tempfile.TemporaryDirectory() as directory:
         path = os.path.join(directory, "query.db")
@@ -358,8 +360,6 @@ async def bench_sqlite(args: argparse.Namespace) -> None:
 
 
 def sqlite3_version() -> str:
-    import sqlite3
-
     return sqlite3.sqlite_version
 
 
@@ -367,10 +367,8 @@ def sqlite3_version() -> str:
 
 
 async def bench_mysql(url_text: str, args: argparse.Namespace) -> None:
-    import aiomysql
-    from bench_mysql import connect_args, with_database
-
-    from dataflow.url import DatabaseURL
+    import aiomysql  # noqa: PLC0415 - a driver, needed only when the MariaDB figures are asked for
+    from bench_mysql import connect_args, with_database  # noqa: PLC0415 - bench_mysql imports the MariaDB driver
 
     url = DatabaseURL.parse(url_text)
     database = f"bench_query_{secrets.token_hex(3)}"

@@ -25,6 +25,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import dataflow_tenancy.plugin
 from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
 from dataflow.plugins import plugin_host
 from dataflow_tenancy import Tenancy
@@ -75,8 +76,6 @@ def workflow(db: DataFlow, node: str, params: dict[str, Any]) -> WorkflowBuilder
 
 def untenanted(url: str) -> DataFlow:
     """A DataFlow made while the tenancy plugin is unregistered: no filter at all."""
-    import dataflow_tenancy.plugin
-
     host = plugin_host()
     host.load()
     host.unregister("tenancy")

@@ -11,6 +11,10 @@ table shape (in their own PostgreSQL schema, named by ``BENCH_URL``'s
   one session per request, the way its tutorials write it.
 """
 
+# Each factory imports its own stack inside itself, on purpose: a server process loads only
+# the framework it serves, so no stack's import cost or state leaks into another's figures.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import json

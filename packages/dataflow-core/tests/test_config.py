@@ -9,6 +9,7 @@ import pytest
 
 from dataflow import ConfigError, DataFlow
 from dataflow.config import load_config
+from dataflow.plugins import PluginHost
 
 
 def test_defaults() -> None:
@@ -68,8 +69,6 @@ def test_url_of_an_uninstalled_dialect_names_the_package() -> None:
 
 
 def test_known_dialect_not_installed_names_its_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataflow.plugins import PluginHost
-
     host = PluginHost()
     monkeypatch.setenv("DATAFLOW_PLUGINS", "core,sqlite")
     host.load()

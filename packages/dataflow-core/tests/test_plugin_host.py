@@ -16,7 +16,8 @@ from click.testing import CliRunner
 
 from dataflow import ConfigError, DataFlow, hookimpl
 from dataflow.cli import main
-from dataflow.plugins import PluginHost, plugin_registered
+from dataflow.database import registered_model_options
+from dataflow.plugins import PluginHost, plugin_host, plugin_registered
 from dataflow.registers import ModelOptionRegister, MonitorRegister
 from dataflow.testing.helpers import define_people, run_node
 
@@ -341,9 +342,6 @@ def test_a_plugin_declares_the_model_options_it_owns(tmp_path: Path) -> None:
 
 
 def test_a_plugin_option_that_the_core_already_has_is_reported_and_skipped() -> None:
-    from dataflow.database import registered_model_options
-    from dataflow.plugins import plugin_host
-
     with plugin_registered(TakenOption(), "taken"):
         options = registered_model_options()
         problems = [(p.plugin, p.error) for p in plugin_host().problems]

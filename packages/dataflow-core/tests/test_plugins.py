@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from dataflow import DataFlow, LocalRuntime, ValidationError, WorkflowBuilder, hookimpl
+from dataflow import DataFlow, LocalRuntime, ValidationError, WorkflowBuilder, cli, hookimpl
 from dataflow.cli import main
 from dataflow.fields import FieldKind, FieldSchema
 from dataflow.nodes import Node
@@ -21,11 +21,10 @@ from dataflow.plugins import PluginHost, plugin_registered
 from dataflow.registers import ModelOptionRegister, SchemaExtensionRegister
 from dataflow.schema import ModelSchema
 from dataflow.testing.helpers import define_people, failure, run_node
+from statement_counter.plugin import StatementCounter
 
 
 def test_the_example_third_party_plugin_is_discovered_through_its_entry_point(tmp_path: Path) -> None:
-    from statement_counter.plugin import StatementCounter
-
     infos = {info.name: info for info in PluginHost().info()}
     assert infos["statement_counter"].distribution == "dataflow-example-statement-counter"
     assert infos["statement_counter"].hooks == ("dataflow_register_monitors",)
@@ -199,8 +198,6 @@ def test_plugins_add_node_types_by_name() -> None:
 
 
 def test_plugins_add_cli_commands() -> None:
-    from dataflow import cli
-
     with plugin_registered(ExtensionPlugin(), "extension"):
         group = cli.build_cli()
         result = CliRunner().invoke(group, ["hello"])

@@ -13,11 +13,13 @@ from dataflow import (
     ConfigError,
     DataFlow,
     MaxLength,
+    ValidationError,
     WorkflowBuilder,
     WorkflowBuildError,
     WorkflowError,
 )
 from dataflow.fields import Array, FieldKind
+from dataflow.plugins import PluginHost
 from dataflow.testing.helpers import run_node
 
 
@@ -180,8 +182,6 @@ def test_max_length_inside_or_outside_optional(db: DataFlow) -> None:
 
 
 def test_multi_tenant_without_a_tenancy_plugin_fails_closed(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataflow.plugins import PluginHost
-
     host = PluginHost()
     monkeypatch.setenv("DATAFLOW_PLUGINS", "core,sqlite")
     host.load()
@@ -208,7 +208,6 @@ def test_multi_tenant_without_a_tenancy_plugin_fails_closed(tmp_path: Any, monke
 
 
 def test_typed_lists_record_their_element_kind_and_stay_json(db: DataFlow) -> None:
-
     @db.model
     class Tagged:
         counts: list[int]
@@ -233,8 +232,6 @@ def test_typed_lists_record_their_element_kind_and_stay_json(db: DataFlow) -> No
 
 
 def test_typed_list_elements_are_validated(db: DataFlow) -> None:
-    from dataflow import ValidationError
-
     @db.model
     class Tagged:
         counts: list[int]
@@ -273,8 +270,6 @@ def test_typed_list_elements_are_validated(db: DataFlow) -> None:
 
 
 def test_typed_list_elements_are_validated_by_nodes(db: DataFlow) -> None:
-    from dataflow import ValidationError, WorkflowError
-
     @db.model
     class Tagged:
         counts: list[int]
@@ -287,7 +282,6 @@ def test_typed_list_elements_are_validated_by_nodes(db: DataFlow) -> None:
 
 
 def test_array_marker_on_anything_but_a_typed_scalar_list_is_a_config_error(db: DataFlow) -> None:
-
     class Color(enum.Enum):
         RED = "red"
 

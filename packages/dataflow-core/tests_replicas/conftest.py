@@ -13,13 +13,12 @@ import asyncio
 import os
 import secrets
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
+from replica_sql import pg_execute, pg_fetch, wait_until
 
 from dataflow.testing.replication import (
     MariaDBPair,
@@ -61,30 +60,6 @@ def mariadb_pair() -> Iterator[MariaDBPair]:
         yield pair
     finally:
         pair.close()
-
-
-async def pg_execute(url: str, *statements: str) -> None:
-    connection = await asyncpg.connect(url, timeout=10)
-    try:
-        for statement in statements:
-            await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def pg_fetch(url: str, sql: str, *args: Any) -> list[Any]:
-    connection = await asyncpg.connect(url, timeout=10)
-    try:
-        return list(await connection.fetch(sql, *args))
-    finally:
-        await connection.close()
-
-
-def wait_until(check: Any, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "replication did not catch up"
-        time.sleep(0.05)
 
 
 @pytest.fixture

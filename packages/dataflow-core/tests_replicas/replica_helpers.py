@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from conftest import pg_execute
+from replica_sql import pg_execute
 
 from dataflow import DataFlow
 from dataflow.testing.replication import MariaDBPair

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from replica_helpers import table, write_behind_dataflows_back
+from replica_sql import wait_until
 
 from dataflow import AsyncLocalRuntime, DataFlow, LocalRuntime, WorkflowBuilder
 from dataflow.routing import caller_context
@@ -21,7 +22,6 @@ def open_delayed(replicated: tuple[str, str, Any], **options: Any) -> DataFlow:
     define_people(db)
     with caller_context():
         run_node(db, "UserCreateNode", {"name": "Seed", "email": "seed@x"})
-    from conftest import wait_until
 
     def caught_up() -> bool:
         with caller_context():
@@ -92,8 +92,6 @@ def test_a_replica_that_replayed_past_the_write_serves_the_writer(replicated: tu
         with caller_context():
             db.express_sync.create("User", {"name": "Ann", "email": "ann@x"})
             pair.delay(0)
-            from conftest import wait_until
-
             with caller_context():
                 wait_until(lambda: db.express_sync.count("User", replica=True)["count"] == 2)
             pair.delay(DELAY)

@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import pg_fetch, wait_until
+from replica_sql import pg_fetch, wait_until
 
 from dataflow import DataFlow
 from dataflow.errors import ConfigError

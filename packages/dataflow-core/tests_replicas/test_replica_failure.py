@@ -6,8 +6,8 @@ import threading
 import time
 from typing import Any
 
-from conftest import wait_until
 from replica_helpers import table, write_behind_dataflows_back
+from replica_sql import wait_until
 
 from dataflow import DataFlow
 from dataflow.replicas import BACKOFF_MAX

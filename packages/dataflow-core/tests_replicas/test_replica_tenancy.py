@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import pg_execute, wait_until
+from replica_sql import pg_execute, wait_until
 
 from dataflow import DataFlow
 from dataflow.routing import caller_context

@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from replica_helpers import table, write_behind_dataflows_back
+from replica_sql import wait_until
 
 from dataflow import DataFlow, LocalRuntime, WorkflowBuilder
 from dataflow.errors import ValidationError, WorkflowBuildError, WorkflowError
+from dataflow.events import StatementExecuted
 from dataflow.routing import caller_context
 from dataflow.testing.helpers import define_people, run_node
 
@@ -41,8 +43,6 @@ def seed_and_delay(db: DataFlow, pair: Any) -> None:
 
 
 def _wait_replicated(db: DataFlow, expected: int) -> None:
-    from conftest import wait_until
-
     def replicated() -> bool:
         with caller_context():
             try:
@@ -137,8 +137,6 @@ def test_replica_true_on_a_writing_node_names_the_input(replicated: tuple[str, s
 
 
 def test_monitors_see_replica_statements_under_the_replicas_name(replicated: tuple[str, str, Any]) -> None:
-    from dataflow.events import StatementExecuted
-
     db = open_replicated(replicated)
     seen: list[str] = []
 

@@ -7,9 +7,13 @@ import json
 from decimal import Decimal
 from typing import Any
 
+from openapi_spec_validator import validate
+from starlette.applications import Starlette
+from starlette.routing import Mount
 from starlette.testclient import TestClient
 
 from dataflow import DataFlow
+from dataflow_gateway import create_gateway
 
 
 def ann(**extra: Any) -> dict[str, Any]:
@@ -97,8 +101,6 @@ def test_ndjson_bulk_is_read_line_by_line(client: TestClient, db: DataFlow) -> N
 
 
 def test_the_openapi_document_is_valid_and_names_every_route(client: TestClient) -> None:
-    from openapi_spec_validator import validate
-
     document = client.get("/api/openapi.json").json()
     validate(document)
     assert {"/api/customers", "/api/customers/{key}", "/api/customers/bulk", "/api/team", "/api/document"} <= set(
@@ -111,11 +113,6 @@ def test_the_openapi_document_is_valid_and_names_every_route(client: TestClient)
 
 
 def test_mounted_inside_another_application_it_serves_under_the_mount(db: DataFlow) -> None:
-    from starlette.applications import Starlette
-    from starlette.routing import Mount
-
-    from dataflow_gateway import create_gateway
-
     outer = Starlette(routes=[Mount("/data", app=create_gateway(db))])
     with TestClient(outer) as client:
         created = client.post("/data/api/customers", json=ann())
@@ -125,8 +122,6 @@ def test_mounted_inside_another_application_it_serves_under_the_mount(db: DataFl
 
 
 def test_monitoring_serves_metrics_with_route_templates_and_health(db: DataFlow) -> None:
-    from dataflow_gateway import create_gateway
-
     with TestClient(create_gateway(db, enable_monitoring=True)) as client:
         client.post("/api/customers", json=ann())
         for key in (1, 2, 3):

@@ -6,12 +6,10 @@ import asyncio
 from typing import Any
 
 import pytest
-from conftest import define_item, one_node, run
+from monitor_helpers import define_item, one_node, run
 
 from dataflow import DataFlow, WorkflowError
-from dataflow.bulk import offered_strategies
-from dataflow.bulk.strategy import BulkRequest
-from dataflow.database import registered_bulk_strategies
+from dataflow.bulk.strategy import BulkRequest, offered_strategies, registered_bulk_strategies
 from dataflow.errors import ConcurrentUpdateError, ValidationError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import define_item, one_node, run
+from monitor_helpers import define_item, one_node, run
 from prometheus_client.parser import text_string_to_metric_families
 
 from dataflow import DataFlow

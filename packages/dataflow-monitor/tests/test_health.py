@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiomysql
+import asyncpg
 import pytest
-from conftest import define_item, monitor, one_node, run, samples
+from monitor_helpers import define_item, monitor, one_node, run, samples
 
 from dataflow import DataFlow, LocalRuntime, WorkflowBuilder
 from dataflow.errors import MigrationError
 from dataflow.testing.servers import fresh_database
+from dataflow.url import DatabaseURL
 from dataflow_monitor import HealthCheck, HealthReport
 
 
@@ -94,9 +99,9 @@ def test_health_check_node_reports_each_database_and_false_when_one_is_down(tmp_
 
 
 def test_old_prepared_transactions_make_postgres_degraded(postgres_session_database: str) -> None:
-    import asyncpg
-
-    gid = f"dataflow_monitor_test_{id(object())}"
+    # Other tests (and other people) may hold prepared transactions on the same server at the same time:
+    # the report is checked for this one, never for the server-wide list.
+    gid = f"dataflow_monitor_test_{uuid.uuid4().hex}"
 
     async def body() -> HealthReport:
         raw = await asyncpg.connect(postgres_session_database)
@@ -117,8 +122,8 @@ def test_old_prepared_transactions_make_postgres_degraded(postgres_session_datab
 
     report = asyncio.run(body())
     assert report.status == "degraded" and not report.healthy
-    assert [p["gid"] for p in report.prepared_transactions] == [gid]
-    assert gid in report.problems[0]
+    assert gid in [p["gid"] for p in report.prepared_transactions]
+    assert any(gid in problem for problem in report.problems)
 
 
 def test_health_after_work_shows_in_the_snapshot(tmp_path: object) -> None:
@@ -202,11 +207,6 @@ def mysql_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 def test_prepared_xa_branches_of_dataflow_txn_are_judged_by_the_age_their_id_carries(mysql_database_url: str) -> None:
     pytest.importorskip("dataflow_txn")
-    import time
-
-    import aiomysql
-
-    from dataflow.url import DatabaseURL
 
     url = DatabaseURL.parse(mysql_database_url)
     suffix = f"{int(time.time() * 1000) % 0xFFFFFF:06x}00"

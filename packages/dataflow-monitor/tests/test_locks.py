@@ -11,7 +11,7 @@ from typing import Any
 
 import pymysql
 import pytest
-from conftest import Gate, define_item, monitor, run, samples
+from monitor_helpers import Gate, define_item, monitor, run, samples
 
 from dataflow import DataFlow, WorkflowBuilder, WorkflowError
 from dataflow.errors import DeadlockError

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import prometheus_client
 import pytest
-from conftest import define_item, monitor, one_node, run, samples
+from monitor_helpers import define_item, monitor, one_node, run, samples
 
 from dataflow import DataFlow, WorkflowBuilder, WorkflowError
 from dataflow.events import StatementExecuted

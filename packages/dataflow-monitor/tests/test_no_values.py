@@ -9,11 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import monitor, one_node, run
+from monitor_helpers import monitor, one_node, run
 
 from dataflow import DataFlow
-from dataflow.bulk import offered_strategies
-from dataflow.database import registered_bulk_strategies
+from dataflow.bulk.strategy import offered_strategies, registered_bulk_strategies
 from dataflow.errors import ValidationError
 
 pytest.importorskip("opentelemetry.sdk.trace", reason="opentelemetry-sdk is not installed")

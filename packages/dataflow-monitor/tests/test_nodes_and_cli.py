@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import define_item, monitor, one_node, run
+from monitor_helpers import define_item, monitor, one_node, run
 
 from dataflow import DataFlow, LocalRuntime, WorkflowBuilder
 from dataflow.cli import build_cli
 from dataflow.errors import ConfigError, ValidationError
+from dataflow.loops import run_sync
 from dataflow_monitor import HealthCheck, start_http_server
 from dataflow_monitor.settings import load_settings
 
@@ -64,7 +65,6 @@ def test_dataflow_monitor_prints_top_statements_pool_and_waits(tmp_path: Path) -
     define_item(db)
     try:
         LocalRuntime()  # the sync facade's loop keeps the pool open, as an application's would
-        from dataflow.loops import run_sync
 
         run_sync(lambda: work(db))
         with start_http_server(db, port=0) as server:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import Gate, define_item, monitor, one_node, run, samples
+from monitor_helpers import Gate, define_item, monitor, one_node, run, samples
 
 from dataflow import DataFlow, WorkflowBuilder, WorkflowError
 from dataflow.errors import ConcurrentUpdateError, ConfigError

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from conftest import define_item, monitor, run, samples
+from monitor_helpers import define_item, monitor, run, samples
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 

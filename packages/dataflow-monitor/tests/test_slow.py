@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 import pytest
-from conftest import define_item, monitor, one_node, run, samples
+from monitor_helpers import define_item, monitor, one_node, run, samples
 
 from dataflow import DataFlow, LocalRuntime
 

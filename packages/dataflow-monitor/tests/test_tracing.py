@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import define_item, monitor, one_node, run
+from monitor_helpers import define_item, monitor, one_node, run
 
 from dataflow import DataFlow
 

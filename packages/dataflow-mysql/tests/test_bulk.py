@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 import attrs
 import pytest
-from conftest import admin_connection, database_url
-from mysql_helpers import open_db, without_returning
+from mysql_helpers import admin_connection, database_url, open_db, without_returning
 
 from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, UniqueViolationError, ValidationError
 from dataflow.testing.helpers import count, define_people, failure, people, records, run_node

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import admin_connection
+from mysql_helpers import admin_connection
 
 from dataflow.cli import main
 

@@ -6,8 +6,7 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from conftest import admin_connection, database_url
-from mysql_helpers import open_db
+from mysql_helpers import admin_connection, database_url, open_db
 
 from dataflow import (
     ConnectionError,

@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 
 import pymysql
 import pytest
-from conftest import admin_connection
+from mysql_helpers import admin_connection
 
 from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, WorkflowError
 from dataflow.errors import MigrationError

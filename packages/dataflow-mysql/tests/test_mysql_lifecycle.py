@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import admin_connection, database_url, server_connections
+from mysql_helpers import admin_connection, database_url, server_connections
 
 from dataflow.testing.helpers import define_people, open_db, run_node
 from dataflow.testing.processes import DATAFLOW_CLI, UNCLOSED_SCRIPT, quiet_run

@@ -9,8 +9,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import admin_connection, database_url, server_connections
-from mysql_helpers import open_db
+from mysql_helpers import admin_connection, database_url, open_db, server_connections
 
 from dataflow import (
     AsyncLocalRuntime,

@@ -10,6 +10,9 @@ from typing import Annotated
 import pytest
 
 from dataflow import ConfigError, DataFlow, MaxLength
+from dataflow.errors import FilterError
+from dataflow.filters import compile_filter
+from dataflow.sql import Params
 from dataflow_mysql import MySQLDialect, ServerInfo
 from dataflow_mysql.literals import literal, pack_statements, render
 
@@ -180,10 +183,6 @@ def test_statements_are_packed_under_the_byte_budget() -> None:
 
 
 def test_overlaps_needs_json_overlaps_and_an_older_server_says_so() -> None:
-    from dataflow.errors import FilterError
-    from dataflow.filters import compile_filter
-    from dataflow.sql import Params
-
     for server, has_overlaps in (
         (MARIADB, True),
         (MYSQL8, True),

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import admin_connection, database_url
-from mysql_helpers import open_db
+from mysql_helpers import admin_connection, database_url, open_db
 from tls_server import TLSServer, tls_database, tls_server_fixture  # noqa: F401 - the tls_server fixture
 
 from dataflow import AsyncLocalRuntime, WorkflowBuilder

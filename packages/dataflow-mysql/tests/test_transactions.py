@@ -7,8 +7,7 @@ from typing import Any
 
 import pymysql
 import pytest
-from conftest import admin_connection, database_url
-from mysql_helpers import open_db, without_returning
+from mysql_helpers import admin_connection, database_url, open_db, without_returning
 
 from dataflow import DataFlow, LocalRuntime, NotFoundError, WorkflowBuilder, WorkflowError
 from dataflow.nodes.base import Node

@@ -12,8 +12,7 @@ import pytest
 from pg_testing import fetch, option, plain_url, run_node
 
 from dataflow import DataFlow, UniqueViolationError, ValidationError, WorkflowError
-from dataflow.bulk import offered_strategies
-from dataflow.database import registered_bulk_strategies
+from dataflow.bulk.strategy import offered_strategies, registered_bulk_strategies
 from dataflow.url import DatabaseURL
 from dataflow.workflow import LocalRuntime, WorkflowBuilder
 from dataflow_postgres import PostgresDialect

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any, ClassVar
 
 import pytest
 from pg_testing import run_node, server_connections, wait_for_connections
 
+import dataflow_postgres.pool
 from dataflow import AsyncLocalRuntime, DataFlow, PoolTimeoutError, WorkflowBuilder
 from dataflow.dialect import Pool
 from dataflow.errors import ConnectionError
+from dataflow.loops import run_sync
+from dataflow.nodes.base import Node
+from dataflow.session import Session
 
 
 def define(db: DataFlow) -> None:
@@ -69,8 +74,6 @@ def test_separate_event_loops_never_share_connections(dataflow_database_url: str
 
     async def from_sync_facade() -> int:
         return await backend_pid(db)
-
-    from dataflow.loops import run_sync
 
     third = run_sync(from_sync_facade)
     assert len({first, second, third}) == 3
@@ -200,8 +203,6 @@ def test_pool_state_counts_connections(dataflow_database_url: str) -> None:
 
 
 def test_a_connection_idle_too_long_is_replaced(dataflow_database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import dataflow_postgres.pool
-
     async def main() -> tuple[int, int, int]:
         db = DataFlow(dataflow_database_url, pool_size=1)
         try:
@@ -219,11 +220,6 @@ def test_a_connection_idle_too_long_is_replaced(dataflow_database_url: str, monk
 
 
 def test_a_cancelled_run_gives_its_connection_back_usable(dataflow_database_url: str) -> None:
-    from typing import Any, ClassVar
-
-    from dataflow.nodes.base import Node
-    from dataflow.session import Session
-
     db = DataFlow(dataflow_database_url, pool_size=1)
 
     class Sleep(Node):

@@ -10,10 +10,20 @@ import sys
 import textwrap
 import threading
 from pathlib import Path
+from typing import Annotated
 
 import pytest
 
-from dataflow import AsyncLocalRuntime, ConfigError, ConnectionError, DataFlow, WorkflowBuilder, WorkflowError
+from dataflow import (
+    AsyncLocalRuntime,
+    ConfigError,
+    ConnectionError,
+    DataFlow,
+    ValidationError,
+    WorkflowBuilder,
+    WorkflowError,
+)
+from dataflow.fields import Array
 from dataflow.testing.helpers import count, define_people, people, run_node
 
 
@@ -190,11 +200,6 @@ def test_two_instances_opening_a_new_file_at_once_both_succeed(tmp_path: Path) -
 
 
 def test_array_fields_are_stored_as_json_text(tmp_path: Path) -> None:
-    from typing import Annotated
-
-    from dataflow import ValidationError
-    from dataflow.fields import Array
-
     db = DataFlow(f"sqlite:///{tmp_path / 'arrays.db'}")
     try:
         namespace = {

@@ -14,8 +14,7 @@ import pytest
 from tenancy_helpers import arun, customers, everything, fails, run
 
 from dataflow import DataFlow, NotFoundError, ValidationError, WorkflowError
-from dataflow.bulk import offered_strategies
-from dataflow.database import registered_bulk_strategies
+from dataflow.bulk.strategy import offered_strategies, registered_bulk_strategies
 from dataflow_tenancy import TenantMismatchError, purge_tenant
 
 ACME, GLOBEX = "acme", "globex"

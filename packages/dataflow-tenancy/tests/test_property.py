@@ -22,9 +22,7 @@ from hypothesis import strategies as st
 from tenancy_helpers import backend, everything, run
 
 from dataflow import DataFlow, UniqueViolationError, ValidationError, WorkflowError
-from dataflow.bulk import offered_strategies
-from dataflow.bulk.strategy import BulkRequest
-from dataflow.database import registered_bulk_strategies
+from dataflow.bulk.strategy import BulkRequest, offered_strategies, registered_bulk_strategies
 from dataflow_tenancy import TenancyError, TenantMismatchError
 
 TENANTS = ("acme", "globex", "initech")

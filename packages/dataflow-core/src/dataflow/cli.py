@@ -6,6 +6,12 @@ import json
 
 import click
 
+from .commands.doctor import doctor
+from .commands.init import init
+from .commands.inspectdb import inspectdb
+from .commands.migrate import migrate
+from .commands.shell import shell
+from .config import read_env_file
 from .errors import ConfigError
 from .plugins import plugin_host
 
@@ -64,12 +70,6 @@ def plugins_command(as_json: bool) -> None:
 
 
 def _add_builtin_commands() -> None:
-    from .commands.doctor import doctor
-    from .commands.init import init
-    from .commands.inspectdb import inspectdb
-    from .commands.migrate import migrate
-    from .commands.shell import shell
-
     for command in (migrate, init, shell, doctor, inspectdb):
         main.add_command(command)
 
@@ -89,8 +89,6 @@ def build_cli() -> click.Group:
 
 def run() -> None:
     """Entry point of the ``dataflow`` script; reads ``.env`` in the working directory first."""
-    from .config import read_env_file
-
     read_env_file()
     try:
         cli = build_cli()

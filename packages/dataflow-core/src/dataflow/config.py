@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -136,7 +137,7 @@ def _structure_bool(value: Any, _type: Any) -> bool:
 @functools.cache
 def _converter() -> cattrs.Converter:
     # Built on first use: cattrs is the slowest part of ``import dataflow``.
-    import cattrs
+    import cattrs  # noqa: PLC0415 - lazy on purpose, see above
 
     # Attribute converters first: ``replicas`` takes a comma-separated string as well as a list.
     converter = cattrs.Converter(prefer_attrib_converters=True)
@@ -146,7 +147,7 @@ def _converter() -> cattrs.Converter:
 
 def load_config(keywords: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Config:
     """Build a :class:`Config` from keywords over environment variables over defaults."""
-    import cattrs
+    import cattrs  # noqa: PLC0415 - cattrs is slow to import; only a DataFlow() needs it, not ``import dataflow``
 
     environ = os.environ if environ is None else environ
     for key in keywords:
@@ -176,7 +177,7 @@ def load_config(keywords: Mapping[str, Any], environ: Mapping[str, str] | None =
 
 
 def _describe(exc: cattrs.BaseValidationError) -> str:
-    import cattrs
+    import cattrs  # noqa: PLC0415 - cattrs is slow to import (see _converter)
 
     for sub in exc.exceptions:
         if isinstance(sub, ConfigError):
@@ -187,8 +188,6 @@ def _describe(exc: cattrs.BaseValidationError) -> str:
 
 def read_env_file(path: str = ".env") -> None:
     """Put the ``KEY=value`` lines of ``path`` into the environment; variables already set win."""
-    from pathlib import Path
-
     file = Path(path)
     if not file.is_file():
         return

@@ -20,6 +20,7 @@ from .express import Express, ExpressSync
 from .express import transaction as express_transaction
 from .extensions import Extensions
 from .loops import existing_thread_loop, run_sync, running_loop
+from .nodes.generate import model_nodes
 from .plugins import plugin_host
 from .pooling import LoopPools
 from .registers import SchemaExtension
@@ -33,7 +34,6 @@ from .url import DatabaseURL
 from .versioning import add_version_field
 
 if TYPE_CHECKING:
-    from .bulk.strategy import BulkStrategy
     from .migrate.runner import Applied, Migrator
     from .migrate.steps import Plan
     from .nodes.base import Node
@@ -71,10 +71,6 @@ def registered_dialects() -> dict[str, type[Dialect]]:
         return {scheme: cls for cls in classes for scheme in cls.schemes}
 
     return plugin_host().cached("dataflow_register_dialects", build)
-
-
-def registered_bulk_strategies() -> list[BulkStrategy]:
-    return plugin_host().cached("dataflow_register_bulk_strategies", list)
 
 
 def registered_model_options() -> dict[str, str]:
@@ -171,8 +167,6 @@ class DataFlow:
 
     def model(self, cls: C) -> C:
         """Register a type-hinted class as a model and generate its twelve nodes."""
-        from .nodes.generate import model_nodes
-
         schema = schema_from_class(cls, self._classes, registered_model_options())
         for extend in self.schema_extensions:
             schema = extend(schema)
@@ -329,7 +323,9 @@ class DataFlow:
 
     async def _prepare_schema(self, session: Session) -> None:
         """Once per model set: create what is missing (development) or check it (production)."""
-        from .migrate.startup import prepare_schema
+        # Lazy on purpose: migration code loads at the first schema check, not at ``import dataflow``,
+        # whose time is a benchmark target (benchmarks/bench_sqlite.py).
+        from .migrate.startup import prepare_schema  # noqa: PLC0415
 
         async with self._pools.lock():
             if len(self._schema_ready) < len(self.schemas):
@@ -355,7 +351,7 @@ class DataFlow:
 
     async def create_tables_async(self) -> None:
         """Create every model's table and indexes that does not exist yet (never alters or drops)."""
-        from .migrate.startup import create_missing_tables
+        from .migrate.startup import create_missing_tables  # noqa: PLC0415 - lazy on purpose, see _prepare_schema
 
         self.migrator.refuse_existing_schema("create_tables")
         async with self.standalone_session() as session:
@@ -370,7 +366,7 @@ class DataFlow:
     @property
     def migrator(self) -> Migrator:
         """Plans and applies schema changes for these models (see :mod:`dataflow.migrate`)."""
-        from .migrate.runner import Migrator
+        from .migrate.runner import Migrator  # noqa: PLC0415 - lazy on purpose, see _prepare_schema
 
         return Migrator(self)
 

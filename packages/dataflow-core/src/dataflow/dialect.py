@@ -11,6 +11,7 @@ their driver's exceptions; the core passes them to
 from __future__ import annotations
 
 import abc
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
 
@@ -246,8 +247,6 @@ class Dialect(abc.ABC):
 
     def constraint_name(self, schema: ModelSchema, kind: str, columns: Sequence[str]) -> str:
         """A deterministic constraint or index name within the identifier limit."""
-        import hashlib
-
         name = f"{kind}_{schema.table}_{'_'.join(columns)}"
         limit = self.capabilities.max_identifier_length
         if len(name.encode()) > limit:
@@ -362,7 +361,9 @@ class Dialect(abc.ABC):
 
     def schema_editor(self, tables: Mapping[str, ModelSchema]) -> SchemaEditor:
         """The writer of migration SQL; ``tables`` are the models, for foreign keys."""
-        from .migrate.editor import SchemaEditor
+        # Lazy on purpose: migration code loads at the first schema check, not at ``import dataflow``,
+        # whose time is a benchmark target (benchmarks/bench_sqlite.py).
+        from .migrate.editor import SchemaEditor  # noqa: PLC0415
 
         return SchemaEditor(self, tables)
 

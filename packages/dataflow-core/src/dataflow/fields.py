@@ -21,6 +21,11 @@ import attrs
 from .errors import ConfigError, ValidationError
 
 
+def utcnow() -> dt.datetime:
+    """The aware current time that managed timestamps (``created_at``, ``updated_at``, ``deleted_at``) get."""
+    return dt.datetime.now(dt.UTC)
+
+
 class FieldKind(enum.Enum):
     """The storage kinds DataFlow knows; dialects map each to a column type."""
 

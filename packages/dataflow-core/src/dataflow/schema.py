@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from .errors import ConfigError
+from .errors import ConfigError, ValidationError
 from .fields import ELEMENT_KINDS, MISSING, PYTHON_KINDS, Array, ColumnType, FieldKind, FieldSchema, MaxLength
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -78,8 +78,6 @@ class ModelSchema:
         """The field called ``name``, or a ``ValidationError`` naming the nearest one."""
         found = self.by_name.get(name) if isinstance(name, str) else None
         if found is None:
-            from .errors import ValidationError
-
             raise ValidationError(
                 f"{self.name} has no {what} {name!r}{suggest(name, self.by_name)}", model=self.name, field=str(name)
             )

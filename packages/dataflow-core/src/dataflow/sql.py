@@ -12,7 +12,7 @@ from typing import Any
 
 from .dialect import Codec, Dialect
 from .errors import StoredValueError
-from .fields import FieldSchema
+from .fields import FieldSchema, utcnow
 from .schema import ModelSchema
 
 
@@ -134,6 +134,17 @@ class TableSQL:
 
     def field(self, name: str) -> FieldSchema:
         return self.schema.by_name[name]
+
+
+def delete_statement(table: TableSQL, params: Params) -> str:
+    """``DELETE FROM t``, or for soft-delete models ``UPDATE t SET deleted_at = now``.
+
+    Call before compiling the WHERE clause into ``params``: the timestamp is
+    bound first, so positional placeholders stay in text order.
+    """
+    if not table.schema.soft_delete:
+        return f"DELETE FROM {table.table}"
+    return f"UPDATE {table.table} SET {table.quoted['deleted_at']} = {params.add(table.encode('deleted_at', utcnow()))}"
 
 
 def _fix(field: FieldSchema) -> str:

@@ -220,7 +220,7 @@ class Gateway:
 def _monitoring(db: DataFlow) -> Monitoring:
     try:
         # dataflow-monitor is optional: imported only when monitoring is asked for.
-        from .monitoring import Monitoring
+        from .monitoring import Monitoring  # noqa: PLC0415 - optional dependency, see the comment above
     except ImportError as exc:
         raise ConfigError(
             f"enable_monitoring=True needs dataflow-monitor: pip install dataflow-monitor ({exc})",

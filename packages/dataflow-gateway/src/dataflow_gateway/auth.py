@@ -63,7 +63,7 @@ def jwt_auth(
     the ``sub`` claim, the tenant ``tenant_claim``, scopes the space-separated
     ``scope_claim``.
     """
-    import jwt
+    import jwt  # noqa: PLC0415 - PyJWT is an optional extra: only JWT auth needs it
 
     allowed = [a for a in algorithms if a.lower() != "none"]
     if not allowed:

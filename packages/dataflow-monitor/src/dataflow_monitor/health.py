@@ -178,7 +178,7 @@ def describe_replica(status: dict[str, Any]) -> str:
 def branch_age(gid: str) -> float | None:
     """Seconds since a dataflow-txn branch ``gid`` began (its id says when); None for other ids."""
     try:
-        from dataflow_txn.gid import BranchId
+        from dataflow_txn.gid import BranchId  # noqa: PLC0415 - dataflow-txn is optional
     except ImportError:  # dataflow-txn is not installed: no branch of ours to recognise
         return None
     branch = BranchId.parse(gid)

@@ -25,6 +25,7 @@ from .pools import pool_state
 from .runs import RunTracker
 from .settings import MonitorSettings, changed
 from .slow import SlowStatement, SlowStatementLog
+from .snapshot import build_snapshot
 from .statements import StatementTable
 from .tracing import Spans, available
 
@@ -284,6 +285,4 @@ class Monitor:
 
     def snapshot(self, top: int = 10) -> dict[str, Any]:
         """The current numbers as plain data (what ``TransactionMonitorNode`` returns)."""
-        from .snapshot import build_snapshot
-
         return build_snapshot(self, top)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from dataflow.database import live_instances
 from dataflow.errors import ValidationError
 from dataflow.nodes.base import Node
 from dataflow.session import Session
@@ -14,8 +15,6 @@ from .monitor import Monitor
 
 def monitored(selection: Any) -> list[Any]:
     """The live monitored instances, or those ``selection`` names (labels or instances)."""
-    from dataflow.database import live_instances
-
     found = [db for db in live_instances() if Monitor in db.extensions]
     if selection is None:
         return sorted(found, key=lambda db: db.label)

@@ -50,7 +50,7 @@ _CHECK = re.compile(r"CONSTRAINT `?([^`' ]+)`? failed|Check constraint '([^']+)'
 
 def error_code(error: BaseException) -> int | None:
     """The MySQL error number of a PyMySQL error (whose ``args`` are ``(number, message)``)."""
-    from pymysql.err import MySQLError
+    from pymysql.err import MySQLError  # noqa: PLC0415 - the driver, imported only when an error is translated
 
     if isinstance(error, MySQLError) and error.args and isinstance(error.args[0], int):
         return error.args[0]
@@ -58,7 +58,7 @@ def error_code(error: BaseException) -> int | None:
 
 
 def error_message(error: BaseException) -> str:
-    from pymysql.err import MySQLError
+    from pymysql.err import MySQLError  # noqa: PLC0415 - the driver, imported only when an error is translated
 
     if isinstance(error, MySQLError) and len(error.args) > 1:
         return str(error.args[1])
@@ -129,7 +129,7 @@ def translate_error(
 
 def is_connection_error(error: BaseException) -> bool:
     """Did ``error`` break (or prevent) the connection, so that it must not be reused?"""
-    from pymysql.err import InterfaceError, InternalError
+    from pymysql.err import InterfaceError, InternalError  # noqa: PLC0415 - the driver, imported only when an error is translated
 
     if isinstance(error, (OSError, asyncio.TimeoutError, EOFError, InterfaceError)):
         return True

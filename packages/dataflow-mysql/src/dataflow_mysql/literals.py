@@ -102,7 +102,7 @@ def literal(value: Any) -> str:
     for base, convert in _CONVERTERS.items():
         if isinstance(value, base) and base is not bool:
             return convert(value)
-    from pymysql.converters import escape_item
+    from pymysql.converters import escape_item  # noqa: PLC0415 - the driver, imported only when a literal is rendered
 
     text: str = escape_item(value, "utf8mb4")
     return text

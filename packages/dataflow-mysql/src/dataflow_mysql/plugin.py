@@ -13,6 +13,6 @@ from dataflow.registers import DialectRegister
 
 @hookimpl
 def dataflow_register_dialects(register: DialectRegister) -> None:
-    from .dialect import MySQLDialect
+    from .dialect import MySQLDialect  # noqa: PLC0415 - a plugin module loads its dialect only when the hook runs
 
     register(MySQLDialect)

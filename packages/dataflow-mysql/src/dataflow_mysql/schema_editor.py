@@ -25,11 +25,10 @@ import attrs
 
 from dataflow.enum_checks import enum_members
 from dataflow.errors import DataFlowError, MigrationError
-from dataflow.fields import FieldKind, FieldSchema
+from dataflow.fields import FieldKind, FieldSchema, utcnow
 from dataflow.migrate.editor import SchemaEditor
 from dataflow.migrate.live import LiveColumn, LiveIndex
 from dataflow.migrate.steps import Statement
-from dataflow.nodes.rows import utcnow
 from dataflow.schema import ModelSchema
 from dataflow.session import Session
 

@@ -120,7 +120,7 @@ class PostgresDialect(Dialect):
 
     async def connect(self) -> PostgresConnection:
         """A new connection; failures are ``ConnectionError`` naming the URL without its password."""
-        import asyncpg
+        import asyncpg  # noqa: PLC0415 - the driver, imported only when a pool is created
 
         try:
             raw = await asyncpg.connect(**self.connect_arguments())
@@ -172,7 +172,7 @@ class PostgresDialect(Dialect):
         return PostgresSchemaEditor(self, tables)
 
     def translate_error(self, error: BaseException, schema: ModelSchema | None) -> DataFlowError:
-        from .errors import translate_error
+        from .errors import translate_error  # noqa: PLC0415 - errors imports the driver; only a failure needs it
 
         return translate_error(error, schema, self.label, self.constraint_fields)
 

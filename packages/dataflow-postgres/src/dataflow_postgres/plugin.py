@@ -12,6 +12,6 @@ from dataflow.registers import DialectRegister
 
 @hookimpl
 def dataflow_register_dialects(register: DialectRegister) -> None:
-    from .dialect import PostgresDialect
+    from .dialect import PostgresDialect  # noqa: PLC0415 - a plugin module loads its dialect only when the hook runs
 
     register(PostgresDialect)

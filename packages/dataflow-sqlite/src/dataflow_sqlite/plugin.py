@@ -11,6 +11,6 @@ from dataflow.registers import DialectRegister
 
 @hookimpl
 def dataflow_register_dialects(register: DialectRegister) -> None:
-    from .dialect import SQLiteDialect
+    from .dialect import SQLiteDialect  # noqa: PLC0415 - a plugin module loads its dialect only when the hook runs
 
     register(SQLiteDialect)

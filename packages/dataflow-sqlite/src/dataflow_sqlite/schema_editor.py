@@ -8,11 +8,10 @@ from typing import Any
 
 from dataflow.enum_checks import enum_members
 from dataflow.errors import MigrationError
-from dataflow.fields import FieldKind, FieldSchema
+from dataflow.fields import FieldKind, FieldSchema, utcnow
 from dataflow.migrate.editor import SchemaEditor
 from dataflow.migrate.live import LiveColumn
 from dataflow.migrate.steps import Statement
-from dataflow.nodes.rows import utcnow
 from dataflow.schema import ModelSchema
 from dataflow.session import Session
 

@@ -11,7 +11,7 @@ from ..dialect import Dialect
 from ..errors import UniqueViolationError
 from ..filters import compile_filter
 from ..session import Session
-from ..sql import Params, TableSQL
+from ..sql import Params, TableSQL, delete_statement
 from .strategy import BulkRequest, BulkResult, Operation, chunks
 
 
@@ -230,8 +230,6 @@ class KeyListDelete:
         return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
-        from ..nodes.crud import delete_statement
-
         table = request.table
         deleted = 0
         for chunk in chunks(request.keys, rows_per_statement(table.dialect, request, 1)):

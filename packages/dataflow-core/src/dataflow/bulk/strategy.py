@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import attrs
 
 from ..errors import ValidationError
+from ..plugins import plugin_host
 
 if TYPE_CHECKING:
     from ..dialect import Dialect
@@ -128,3 +129,8 @@ def choose_strategy(
 def chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def registered_bulk_strategies() -> list[BulkStrategy]:
+    """Every bulk strategy the loaded plugins register (core's own included), read once per plugin set."""
+    return plugin_host().cached("dataflow_register_bulk_strategies", list)

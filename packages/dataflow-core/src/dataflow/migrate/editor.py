@@ -7,8 +7,7 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 from ..errors import MigrationError
-from ..fields import FieldKind, FieldSchema
-from ..nodes.rows import utcnow
+from ..fields import FieldKind, FieldSchema, utcnow
 from ..schema import ModelSchema
 from .live import LiveColumn, LiveTable
 from .steps import Statement

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import attrs
 
-from ..dialect import Connection
+if TYPE_CHECKING:
+    from ..dialect import Connection
 
 
 @attrs.frozen

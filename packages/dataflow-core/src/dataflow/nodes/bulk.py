@@ -10,9 +10,9 @@ from typing import Any
 
 from ..bulk.strategy import BulkRequest
 from ..session import Session
-from ..sql import Params, TableSQL
+from ..sql import Params, TableSQL, delete_statement
 from .bulk_base import BulkNode, PipelinedBulkNode
-from .crud import delete_statement
+from .crud import update_record
 from .outputs import SCALAR, Items, Keys, Shape, counts
 from .references import check_references
 from .rows import RowPreparer, changes, check_known, check_unprotected, key_value
@@ -189,8 +189,6 @@ class BulkUpdateNode(BulkNode):
 
     async def _versioned(self, session: Session, table: TableSQL, rows: Sequence[Any]) -> dict[str, Any]:
         """One checked UPDATE per row: a row giving a stale ``version`` fails the whole call."""
-        from .crud import update_record
-
         pk = self.schema.primary_key
         protected = session.protected(self.schema)
         updated = 0

@@ -13,7 +13,7 @@ from typing import Any
 
 import attrs
 
-from ..bulk.strategy import BulkRequest, BulkResult, BulkStrategy, choose_strategy
+from ..bulk.strategy import BulkRequest, BulkResult, BulkStrategy, choose_strategy, registered_bulk_strategies
 from ..errors import ValidationError
 from ..session import Session
 from ..sql import TableSQL
@@ -81,8 +81,6 @@ class BulkNode(ModelNode):
         return preparer.prepare(rows, start=start)
 
     def strategy(self, session: Session, request: BulkRequest, inputs: Mapping[str, Any]) -> BulkStrategy:
-        from ..database import registered_bulk_strategies
-
         return choose_strategy(registered_bulk_strategies(), session.dialect, request, inputs.get("strategy"))
 
     async def run_strategy(self, session: Session, request: BulkRequest, inputs: Mapping[str, Any]) -> BulkResult:

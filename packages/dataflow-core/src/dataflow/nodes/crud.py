@@ -8,12 +8,12 @@ from typing import Any
 from ..errors import ConcurrentUpdateError, NotFoundError, UniqueViolationError, ValidationError
 from ..schema import ModelSchema
 from ..session import Session
-from ..sql import Params, TableSQL
+from ..sql import Params, TableSQL, delete_statement
 from .base import ModelNode
 from .include import attach, parse_includes
 from .outputs import SCALAR, Keys, Shape, counts, record_shape
 from .references import check_references
-from .rows import changes, check_known, check_unprotected, key_value, new_record, utcnow
+from .rows import changes, check_known, check_unprotected, key_value, new_record
 from .statements import (
     assignments,
     check_confirmed,
@@ -225,17 +225,6 @@ class DeleteNode(ModelNode):
         if has_id and result.rowcount == 0 and inputs.get("raise_on_not_found", True):
             raise _not_found(self, key)
         return {"deleted": result.rowcount}
-
-
-def delete_statement(table: TableSQL, params: Params) -> str:
-    """``DELETE FROM t``, or for soft-delete models ``UPDATE t SET deleted_at = now``.
-
-    Call before compiling the WHERE clause into ``params``: the timestamp is
-    bound first, so positional placeholders stay in text order.
-    """
-    if not table.schema.soft_delete:
-        return f"DELETE FROM {table.table}"
-    return f"UPDATE {table.table} SET {table.quoted['deleted_at']} = {params.add(table.encode('deleted_at', utcnow()))}"
 
 
 class UpsertNode(ModelNode):

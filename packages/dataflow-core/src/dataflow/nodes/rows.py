@@ -8,7 +8,7 @@ from operator import itemgetter
 from typing import Any
 
 from ..errors import ValidationError
-from ..fields import COLUMN_CHECKS, FieldKind, FieldSchema
+from ..fields import COLUMN_CHECKS, FieldKind, FieldSchema, utcnow
 from ..schema import ModelSchema, suggest
 from ..sql import TableSQL
 
@@ -20,10 +20,6 @@ _EXACT_TYPES: dict[FieldKind, type] = {
 }
 
 _MISSING = object()
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def check_known(schema: ModelSchema, names: Any, what: str, *, writable_only: bool = True) -> None:

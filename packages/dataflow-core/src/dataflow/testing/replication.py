@@ -267,7 +267,7 @@ class MariaDBPair:
 
     def sql(self, name: str, *statements: str) -> list[tuple[object, ...]]:
         """Run statements on ``primary`` or ``replica`` as root, through its socket; the last one's rows."""
-        import pymysql
+        import pymysql  # noqa: PLC0415 - a driver: dataflow-core does not depend on it, only these MariaDB fixtures do
 
         connection = pymysql.connect(
             unix_socket=str(self.root / f"{name}.sock"), user="root", connect_timeout=10, autocommit=True
@@ -306,7 +306,7 @@ class MariaDBPair:
 
     def wait_replicating(self) -> None:
         """Until both replication threads run and the replica reports its lag (NULL while they start)."""
-        import pymysql
+        import pymysql  # noqa: PLC0415 - a driver: dataflow-core does not depend on it, only these MariaDB fixtures do
 
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

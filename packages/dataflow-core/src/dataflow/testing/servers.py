@@ -53,7 +53,7 @@ def with_database(url: str, database: str, query: str = "") -> str:
 
 
 async def _postgres(url: str, *statements: str) -> None:
-    import asyncpg
+    import asyncpg  # noqa: PLC0415 - a driver: the sqlite env runs these helpers without it
 
     connection = await asyncpg.connect(url, timeout=5)
     try:
@@ -64,7 +64,7 @@ async def _postgres(url: str, *statements: str) -> None:
 
 
 def _mysql(url: str, *statements: str) -> None:
-    import pymysql
+    import pymysql  # noqa: PLC0415 - a driver: the sqlite env runs these helpers without it
 
     parsed = DatabaseURL.parse(url)
     connection = pymysql.connect(

@@ -7,6 +7,7 @@ error: pass the class (``db.nodes["UserCreateNode"]``) instead.
 
 from __future__ import annotations
 
+from ..database import live_instances
 from ..errors import WorkflowBuildError
 from ..nodes.base import Node
 from ..plugins import plugin_host
@@ -18,8 +19,6 @@ def plugin_node_types() -> dict[str, type[Node]]:
 
 
 def resolve_node_type(name: str, node_id: str) -> type[Node]:
-    from ..database import live_instances
-
     candidates: list[type[Node]] = [db.nodes[name] for db in live_instances() if name in db.nodes]
     plugin_type = plugin_node_types().get(name)
     if plugin_type is not None:

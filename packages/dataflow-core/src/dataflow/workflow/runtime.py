@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
+from ..database import close_loop_pools
 from ..errors import DataFlowError, WorkflowBuildError, WorkflowError
 from ..events import NodeFinished, WorkflowFinished, emit
 from ..loops import run_sync
@@ -411,7 +412,5 @@ class LocalRuntime:
         parameters: Mapping[str, Mapping[str, Any]] | None = None,
         **options: Any,
     ) -> tuple[Results, str]:
-        from ..database import close_loop_pools
-
         caller_marks()  # in the caller's own context, so that its next runs see what this one writes
         return run_sync(lambda: self._runtime.execute_async(workflow, parameters, **options), cleanup=close_loop_pools)

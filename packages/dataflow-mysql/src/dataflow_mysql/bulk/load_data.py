@@ -71,7 +71,7 @@ def tsv(rows: Sequence[Sequence[Any]]) -> bytes:
 
 def warning_error(warnings: Sequence[Sequence[Any]], expected: int, loaded: int) -> Exception:
     """The driver error a LOAD DATA warning stands for (so that it is translated like any other)."""
-    from pymysql.err import OperationalError, error_map
+    from pymysql.err import OperationalError, error_map  # noqa: PLC0415 - the driver, imported only when a strategy runs
 
     for level, code, message in warnings:
         if level in ("Error", "Warning"):

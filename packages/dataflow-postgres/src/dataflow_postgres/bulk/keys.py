@@ -15,9 +15,8 @@ import attrs
 from dataflow.bulk.strategy import BulkRequest, BulkResult, Operation, chunks
 from dataflow.dialect import Dialect
 from dataflow.filters import compile_filter
-from dataflow.nodes.crud import delete_statement
 from dataflow.session import Session
-from dataflow.sql import Params
+from dataflow.sql import Params, delete_statement
 
 from .arrays import SOURCE_ALIAS, array_refusal, postgres, transpose, unnest_source
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...bulk.strategy import BulkRequest, offered_strategies
-from ...database import DataFlow, registered_bulk_strategies
+from ...bulk.strategy import BulkRequest, offered_strategies, registered_bulk_strategies
+from ...database import DataFlow
 from ...errors import ValidationError
 from ...nodes.bulk_base import PIPELINE_ROWS
 from ..helpers import count, failure, people, records, run_node
