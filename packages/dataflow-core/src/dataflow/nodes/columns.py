@@ -91,38 +91,31 @@ class ColumnPlan:
         missing = [p for p in range(len(self.names)) if p not in taken]
         if any(p not in self.constants for p in missing):
             return None
-        getter = itemgetter(*(self.names[p] for p in present))
         try:
-            values: list[Any] = list(map(getter, rows))
+            # Column by column straight from the dicts: no object is made per value or per row here,
+            # so checking adds no garbage-collector work (the one tuple per row is made at the end).
+            columns: dict[int, list[Any]] = {p: list(map(itemgetter(self.names[p]), rows)) for p in present}
         except KeyError:
             return None  # as many keys, other names
-        if len(present) == 1:
-            values = [(value,) for value in values]
-        # One transposition gives every column (zip runs in C).
-        columns: dict[int, Sequence[Any]] = dict(zip(present, zip(*values, strict=True), strict=True))
         if not self._valid(columns, count):
             return None
-        converted = False
         for position, encoder in self.encoders:
             if position not in columns:
                 continue
             accepts_all = getattr(encoder, "accepts_all", None)
             if accepts_all is not None:
-                if not accepts_all(list(columns[position])):
+                if not accepts_all(columns[position]):
                     return None
                 continue
             try:
                 columns[position] = list(map(encoder, columns[position]))
             except ValidationError:
                 return None
-            converted = True
-        if not missing and not converted and not self.managed_count:
-            return values  # the tuples itemgetter made are the parameter rows
         full = [columns[p] if p in columns else repeat(self.constants[p], count) for p in range(len(self.names))]
         full += [repeat(now, count)] * self.managed_count
         return list(zip(*full, strict=False))  # the repeats are endless; the columns have ``count`` values
 
-    def _valid(self, columns: dict[int, Sequence[Any]], count: int) -> bool:
+    def _valid(self, columns: dict[int, list[Any]], count: int) -> bool:
         for position, column in columns.items():
             if list(map(type, column)).count(self.exact[position]) != count:
                 return False

@@ -31,6 +31,7 @@ def define_readings(db: DataFlow) -> None:
         valid: bool = True
         note: str | None = None
         level: int = 3
+        __dataflow__ = {"unique": [("sensor",)]}
 
 
 @pytest.fixture
