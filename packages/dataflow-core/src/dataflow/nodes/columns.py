@@ -112,7 +112,7 @@ class ColumnPlan:
             except ValidationError:
                 return None
         full = [columns[p] if p in columns else repeat(self.constants[p], count) for p in range(len(self.names))]
-        full += [repeat(now, count)] * self.managed_count
+        full += [repeat(now, count) for _ in range(self.managed_count)]  # one iterator per column
         return list(zip(*full, strict=False))  # the repeats are endless; the columns have ``count`` values
 
     def _valid(self, columns: dict[int, list[Any]], count: int) -> bool:

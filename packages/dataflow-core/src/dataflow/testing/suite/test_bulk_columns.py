@@ -158,3 +158,19 @@ def test_naive_datetimes_in_uniform_rows_are_taken_as_utc(db: DataFlow) -> None:
     run_node(db, "StampBulkCreateNode", {"data": data})
     stored = records(db, "Stamp")
     assert [r["at"] for r in stored] == [(naive + dt.timedelta(minutes=i)).replace(tzinfo=dt.UTC) for i in range(ROWS)]
+
+
+def test_uniform_rows_of_a_model_with_timestamps_all_get_both_stamps(db: DataFlow) -> None:
+    @db.model
+    class Entry:
+        title: str
+        views: int = 0
+        __dataflow__ = {"timestamps": True}
+
+    data = [{"title": f"t{i}"} for i in range(ROWS)]
+    assert run_node(db, "EntryBulkCreateNode", {"data": data}) == {"inserted": ROWS}
+    stored = records(db, "Entry")
+    assert [r["title"] for r in stored] == [f"t{i}" for i in range(ROWS)]
+    assert {r["views"] for r in stored} == {0}
+    stamps = {r["created_at"] for r in stored} | {r["updated_at"] for r in stored}
+    assert len(stamps) == 1 and next(iter(stamps)).tzinfo is not None  # one clock reading for the request
