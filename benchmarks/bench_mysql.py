@@ -1,6 +1,6 @@
 """DataFlow on MySQL/MariaDB against raw aiomysql, same server, same data, one run.
 
-    python benchmarks/bench_mysql.py [--rows 100000] [--reads 2000] [--url mysql://root@127.0.0.1:3306/test]
+    python benchmarks/bench_mysql.py [--rows 100000] [--reads 2000] [--memory-rows 1000000] [--url mysql://...]
 
 Each side gets its own database (created here, dropped at the end) holding
 the same table: 5 columns, an auto-increment key, a unique sku, the same
@@ -21,7 +21,17 @@ from typing import Any
 import aiomysql
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import best_of, checked_run, define, interleaved_medians, node, report, rows
+from common import (
+    as_tuples,
+    checked_run,
+    define,
+    interleaved_best,
+    interleaved_medians,
+    node,
+    peak_memory,
+    report,
+    rows,
+)
 
 from dataflow import AsyncLocalRuntime, DataFlow
 from dataflow.url import DatabaseURL
@@ -70,7 +80,7 @@ async def throughput(tasks: int, total: int, action: Any) -> float:
     return time.perf_counter() - started
 
 
-async def bench(url_text: str, rows_count: int, reads: int) -> None:
+async def bench(url_text: str, rows_count: int, reads: int, memory_rows: int) -> None:
     url = DatabaseURL.parse(url_text)
     raw_db, df_db = f"bench_raw_{secrets.token_hex(3)}", f"bench_df_{secrets.token_hex(3)}"
     admin = await aiomysql.connect(**connect_args(url, None))
@@ -78,7 +88,7 @@ async def bench(url_text: str, rows_count: int, reads: int) -> None:
         await cursor.execute(f"CREATE DATABASE {raw_db} CHARACTER SET utf8mb4")
         await cursor.execute(f"CREATE DATABASE {df_db} CHARACTER SET utf8mb4")
     try:
-        await _bench(url, raw_db, df_db, rows_count, reads)
+        await _bench(url, raw_db, df_db, rows_count, reads, memory_rows)
     finally:
         async with admin.cursor() as cursor:
             await cursor.execute(f"DROP DATABASE {raw_db}")
@@ -86,7 +96,7 @@ async def bench(url_text: str, rows_count: int, reads: int) -> None:
         admin.close()
 
 
-async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, reads: int) -> None:
+async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, reads: int, memory_rows: int) -> None:
     db = DataFlow(with_database(url, df_db) + "?pool_size=10&local_infile=true")
     define(db)
     await db.create_tables_async()
@@ -100,15 +110,15 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
     results = []
 
     data = rows(rows_count)
-    tuples = [tuple(r[c] for c in COLUMNS) for r in data]
     create = node(db, "ItemBulkCreateNode", {"data": data, "batch_size": 10000}).build()
 
     async def raw_clear() -> None:
         await cursor.execute("TRUNCATE TABLE item")
 
     async def raw_insert() -> None:
+        # From the same dicts as DataFlow: the tuples are built inside the raw side's timing.
         await raw.begin()
-        await cursor.executemany(INSERT, tuples)
+        await cursor.executemany(INSERT, as_tuples(data, COLUMNS))
         await raw.commit()
 
     async def df_clear() -> None:
@@ -116,13 +126,11 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
 
     df_insert = checked_run(runtime, create, {"inserted": rows_count})
 
-    raw_time = await best_of(3, raw_clear, raw_insert)
-    df_time = await best_of(3, df_clear, df_insert)
-    results.append((f"BulkCreate {rows_count:,} rows x 5 cols", df_time, raw_time, "throughput"))
+    raw_time, df_time = await interleaved_best(5, (raw_clear, raw_insert), (df_clear, df_insert))
+    results.append((f"BulkCreate {rows_count:,} rows x 5 cols", df_time, raw_time, "throughput", 1.0))
 
     half = rows_count // 2
     upsert_rows = rows(rows_count, start=half)
-    upsert_tuples = [tuple(r[c] for c in COLUMNS) for r in upsert_rows]
 
     async def raw_seed() -> None:
         await raw_clear()
@@ -130,7 +138,7 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
 
     async def raw_upsert() -> None:
         await raw.begin()
-        await cursor.executemany(UPSERT, upsert_tuples)
+        await cursor.executemany(UPSERT, as_tuples(upsert_rows, COLUMNS))
         await raw.commit()
 
     upsert = node(db, "ItemBulkUpsertNode", {"data": upsert_rows, "conflict_on": ["sku"], "batch_size": 10000}).build()
@@ -141,17 +149,15 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
 
     df_upsert = checked_run(runtime, upsert, {"inserted": half, "updated": rows_count - half})
 
-    raw_time = await best_of(3, raw_seed, raw_upsert)
-    df_time = await best_of(3, df_seed, df_upsert)
-    results.append((f"BulkUpsert {rows_count:,} rows, half existing", df_time, raw_time, "throughput"))
+    raw_time, df_time = await interleaved_best(5, (raw_seed, raw_upsert), (df_seed, df_upsert))
+    results.append((f"BulkUpsert {rows_count:,} rows, half existing", df_time, raw_time, "throughput", 1.0))
 
     if dialect.options.local_infile and server.local_infile:
         load = node(db, "ItemBulkCreateNode", {"data": data, "strategy": "load_data"}).build()
 
         df_load = checked_run(runtime, load, {"inserted": rows_count})
 
-        raw_time = await best_of(3, raw_clear, raw_insert)
-        df_time = await best_of(3, df_clear, df_load)
+        raw_time, df_time = await interleaved_best(5, (raw_clear, raw_insert), (df_clear, df_load))
         results.append((f"BulkCreate {rows_count:,} rows, load_data", df_time, raw_time, "throughput"))
 
     await cursor.execute("SELECT id FROM item ORDER BY id LIMIT 10000")
@@ -174,8 +180,8 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
         return await runtime.execute_async(read)
 
     df_latency, raw_latency, held_latency = await interleaved_medians(reads, df_read, raw_read, raw_held_read)
-    results.append((f"ReadNode workflow, median of {reads:,} (raw pool)", df_latency, raw_latency, "latency"))
-    results.append((f"ReadNode workflow, median of {reads:,} (raw held)", df_latency, held_latency, "latency"))
+    results.append((f"ReadNode workflow, median of {reads:,} (raw pool)", df_latency, raw_latency, "latency", 1.0))
+    results.append((f"ReadNode workflow, median of {reads:,} (raw held)", df_latency, held_latency, "latency", 1.2))
 
     reads_total, tasks = 10_000, 100
 
@@ -200,6 +206,14 @@ async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, rea
     )
     raw_pool.close()
     await raw_pool.wait_closed()
+    if memory_rows:
+        big = node(db, "ItemBulkCreateNode", {"data": [], "batch_size": 10000}).build()
+
+        async def bulk_create(data: list[dict[str, Any]]) -> None:
+            outcome, _ = await runtime.execute_async(big, {"n": {"data": data}})
+            assert outcome["n"] == {"inserted": len(data)}, outcome
+
+        await peak_memory(f"{server.label} BulkCreate memory", memory_rows, df_clear, bulk_create)
     raw.close()
     await db.close_async()
 
@@ -209,8 +223,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--reads", type=int, default=2000)
     parser.add_argument("--url", default="mysql://root@127.0.0.1:3306/test")
+    parser.add_argument("--memory-rows", type=int, default=1_000_000, help="rows of the memory figure (0: none)")
     args = parser.parse_args()
-    asyncio.run(bench(args.url, args.rows, args.reads))
+    asyncio.run(bench(args.url, args.rows, args.reads, args.memory_rows))
 
 
 if __name__ == "__main__":

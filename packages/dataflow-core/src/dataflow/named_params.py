@@ -8,6 +8,7 @@ identifier, outside string literals, quoted identifiers and comments; ``::``
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -17,15 +18,18 @@ from .errors import ValidationError
 from .schema import suggest
 
 # Skipped whole: '...' strings, "..." and `...` identifiers, -- and /* */ comments, and ::.
-_TOKEN = re.compile(
-    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|--[^\n]*|/\*.*?\*/|::|:([A-Za-z_][A-Za-z0-9_]*)""",
-    re.S,
-)
+_TOKEN = r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|--[^\n]*|/\*.*?\*/|::|:([A-Za-z_][A-Za-z0-9_]*)"""
+
+
+@functools.cache
+def _token() -> re.Pattern[str]:
+    """The token pattern, compiled on first use rather than at ``import dataflow``."""
+    return re.compile(_TOKEN, re.S)
 
 
 def placeholder_names(query: str) -> list[str]:
     """The names of ``query``'s placeholders, in order of first appearance."""
-    return list(dict.fromkeys(m.group(1) for m in _TOKEN.finditer(query) if m.group(1)))
+    return list(dict.fromkeys(m.group(1) for m in _token().finditer(query) if m.group(1)))
 
 
 def bind_named(query: str, params: Mapping[str, Any] | None, dialect: Dialect) -> tuple[str, list[Any]]:
@@ -59,4 +63,4 @@ def bind_named(query: str, params: Mapping[str, Any] | None, dialect: Dialect) -
         values.append(params[name])
         return dialect.placeholder(len(values))
 
-    return _TOKEN.sub(replace, query), values
+    return _token().sub(replace, query), values

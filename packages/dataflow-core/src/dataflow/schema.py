@@ -7,7 +7,6 @@ Everything downstream (SQL, nodes, tenancy, migrations) reads the
 from __future__ import annotations
 
 import copy
-import difflib
 import enum
 import re
 import types
@@ -86,6 +85,8 @@ class ModelSchema:
 
 def suggest(name: object, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the nearest choice, or ``""``."""
+    import difflib  # noqa: PLC0415  # only an error message needs it: not worth importing with dataflow
+
     close = difflib.get_close_matches(str(name), list(choices), n=1)
     return f"; did you mean {close[0]!r}?" if close else ""
 

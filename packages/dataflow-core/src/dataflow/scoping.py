@@ -25,6 +25,8 @@ class TenancyFilter(Protocol):
     # ``protected_fields(schema) -> Iterable[str]``: fields no Update, BulkUpdate or upsert may change.
     # ``conflict_fields(schema) -> Iterable[str]``: fields every upsert conflict target must include
     # (``tenant_id``), put in front of the caller's ``conflict_on`` unless that is the primary key.
+    # ``fills(schema) -> bool``: False when ``fill`` returns every row of ``schema`` unchanged and never
+    # raises (a model the filter does not scope); bulk writes then skip copying and filling each row.
 
 
 class SessionHook(Protocol):

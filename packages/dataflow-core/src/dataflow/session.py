@@ -278,6 +278,17 @@ class Session:
                 required += [name for name in conflict_fields(schema) if name not in conflict_on]
         return (*dict.fromkeys(required), *conflict_on) if required else conflict_on
 
+    def fills(self, schema: ModelSchema) -> bool:
+        """May a tenancy filter change or refuse rows of ``schema``? False lets bulk writes skip copying them.
+
+        A filter without the optional ``fills(schema)`` method is asked about every row.
+        """
+        for tenancy_filter in self.db.tenancy_filters:
+            fills = getattr(tenancy_filter, "fills", None)
+            if fills is None or fills(schema):
+                return True
+        return False
+
     def fill(self, schema: ModelSchema, row: dict[str, Any]) -> dict[str, Any]:
         """``row`` as the tenancy filters complete it, before it is validated and written."""
         for tenancy_filter in self.db.tenancy_filters:

@@ -42,6 +42,11 @@ class TableSQL:
         self.columns = schema.column_names
         self.quoted = {name: q(name) for name in self.columns}
         self.select_list = ", ".join(self.quoted[c] for c in self.columns)
+        self.select_by_key = (
+            f"SELECT {self.select_list} FROM {self.table} WHERE {self.quoted[schema.primary_key]} = "
+            f"{dialect.placeholder(1)}"
+        )
+        """The row of one key, outside any scope (tenancy, soft delete): one bound parameter."""
         self.encoders: dict[str, Codec] = {}
         self.decoders: list[tuple[int, str, Codec | None]] = []
         for index, field in enumerate(schema.fields):

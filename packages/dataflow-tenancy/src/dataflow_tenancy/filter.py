@@ -134,6 +134,10 @@ class TenantFilter:
             "row-level security (PostgreSQL) so that the database enforces the tenant",
         )
 
+    def fills(self, schema: ModelSchema) -> bool:
+        """Only tenant-scoped models have rows to fill or refuse: the core skips the rest of a bulk write's rows."""
+        return strategy(schema) is not None
+
     def protected_fields(self, schema: ModelSchema) -> Iterable[str]:
         """``tenant_id`` of row-level models: no Update, BulkUpdate or upsert may change it."""
         return _PROTECTED if strategy(schema) == ROW else ()

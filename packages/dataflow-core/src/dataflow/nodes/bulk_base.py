@@ -7,7 +7,7 @@ violation leaves the table exactly as it was.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -18,7 +18,7 @@ from ..errors import ValidationError
 from ..session import Session
 from ..sql import TableSQL
 from .base import ModelNode
-from .lazy_rows import LazyRows
+from .lazy_rows import LazyRows, Row
 from .rows import RowPreparer, check_known
 from .statements import check_conflict_target, visible_scope
 
@@ -53,7 +53,7 @@ class BulkNode(ModelNode):
         return fields
 
     def filled(self, session: Session, rows: Sequence[Any]) -> Sequence[Any]:
-        if not session.db.tenancy_filters:
+        if not session.db.tenancy_filters or not session.fills(self.schema):
             return rows
         return [session.fill(self.schema, dict(row)) if isinstance(row, Mapping) else row for row in rows]
 
@@ -69,16 +69,29 @@ class BulkNode(ModelNode):
             columns.append(field.name)
         return tuple(columns)
 
+    def preparer(self, table: TableSQL, columns: tuple[str, ...]) -> Callable[[Sequence[Any], int], list[Row]]:
+        """Validates and encodes slices of rows for ``columns``: ``prepare(rows, start)``.
+
+        Made once per request, so that every slice reuses the same compiled checks.
+        """
+        preparer = RowPreparer(table, columns)
+        pk = self.schema.pk
+        needs_key = pk.auto_increment and pk.name in columns
+        key = pk.name
+
+        def prepare(rows: Sequence[Any], start: int = 0) -> list[Row]:
+            if needs_key:
+                for index, row in enumerate(rows, start):
+                    if isinstance(row, Mapping) and row.get(key) is None:
+                        raise self.error(f"data[{index}] has no {key!r}; give it in every row or in none", key)
+            return preparer.prepare(rows, start=start)
+
+        return prepare
+
     def prepare(
         self, table: TableSQL, rows: Sequence[Any], columns: tuple[str, ...], start: int = 0
     ) -> list[Sequence[Any]]:
-        preparer = RowPreparer(table, columns)
-        pk = self.schema.pk
-        if pk.auto_increment and pk.name in columns:
-            for index, row in enumerate(rows, start):
-                if isinstance(row, Mapping) and row.get(pk.name) is None:
-                    raise self.error(f"data[{index}] has no {pk.name!r}; give it in every row or in none", pk.name)
-        return preparer.prepare(rows, start=start)
+        return self.preparer(table, columns)(rows, start)
 
     def strategy(self, session: Session, request: BulkRequest, inputs: Mapping[str, Any]) -> BulkStrategy:
         return choose_strategy(registered_bulk_strategies(), session.dialect, request, inputs.get("strategy"))
@@ -166,7 +179,8 @@ class PipelinedBulkNode(BulkNode):
         self, table: TableSQL, rows: Sequence[Any], columns: tuple[str, ...], *, keep: bool = True
     ) -> LazyRows:
         """``rows`` validated and encoded for ``columns`` as they are read (see :class:`LazyRows` for ``keep``)."""
-        return LazyRows(len(rows), lambda start, stop: self.prepare(table, rows[start:stop], columns, start), keep=keep)
+        prepare = self.preparer(table, columns)
+        return LazyRows(len(rows), lambda start, stop: prepare(rows[start:stop], start), keep=keep)
 
     def upsert_rows(
         self,
@@ -191,8 +205,10 @@ class PipelinedBulkNode(BulkNode):
             # Which row of a key is last is known only once every row is read.
             return template, duplicates.keep_last(self.prepare(table, rows, columns))
 
+        prepare_slice = self.preparer(table, columns)
+
         def prepare(start: int, stop: int) -> list[Sequence[Any]]:
-            prepared = self.prepare(table, rows[start:stop], columns, start)
+            prepared = prepare_slice(rows[start:stop], start)
             duplicates.refuse(prepared, start)
             return prepared
 

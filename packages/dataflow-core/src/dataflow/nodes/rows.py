@@ -8,16 +8,10 @@ from operator import itemgetter
 from typing import Any
 
 from ..errors import ValidationError
-from ..fields import COLUMN_CHECKS, FieldKind, FieldSchema, utcnow
+from ..fields import COLUMN_CHECKS, FieldSchema, utcnow
 from ..schema import ModelSchema, suggest
 from ..sql import TableSQL
-
-_EXACT_TYPES: dict[FieldKind, type] = {
-    FieldKind.STR: str,
-    FieldKind.INT: int,
-    FieldKind.FLOAT: float,
-    FieldKind.BOOL: bool,
-}
+from .columns import EXACT_TYPES, ColumnPlan
 
 _MISSING = object()
 
@@ -110,11 +104,12 @@ def _encode(values: tuple[Any, ...], encoded: list[tuple[int, Any]]) -> tuple[An
 class RowPreparer:
     """Validates and encodes many records into parameter rows, as fast as Python allows.
 
-    The common case (every value present and of its field's exact type, as
-    data from a file or another database usually is) is checked for a whole
-    row at once: the values are taken with one ``itemgetter`` call and their
-    types compared as one tuple. Any other row goes through each field's full
-    validation, which gives the same result with a precise error.
+    Uniform rows (the same keys in every row, plain values of their fields'
+    exact types) are checked a column at a time (:class:`~.columns.ColumnPlan`).
+    Otherwise a row with every value present and of its field's exact type is
+    checked at once: the values are taken with one ``itemgetter`` call and
+    their types compared as one tuple. Any other row goes through each
+    field's full validation, which gives the same result with a precise error.
     """
 
     def __init__(self, table: TableSQL, columns: Sequence[str], *, fill_defaults: bool = True) -> None:
@@ -130,7 +125,7 @@ class RowPreparer:
         self.value_checks: list[tuple[int, Any]] = []
         for name in self.columns:
             field = schema.by_name[name]
-            exact = _EXACT_TYPES.get(field.kind)
+            exact = EXACT_TYPES.get(field.kind)
             if not field.managed:
                 if field.max_length is not None:
                     self.length_limits.append((len(self.spec), field.max_length))
@@ -151,11 +146,12 @@ class RowPreparer:
         self.single = len(value_columns) == 1
         self.fast_types = tuple(exact for _, _, exact, _, m in self.spec if not m)
         self.managed_count = len(managed) - len(value_columns)
+        self.columns_plan = ColumnPlan(table, self.columns, fill_defaults=fill_defaults)
 
     def prepare(self, rows: Sequence[Any], what: str = "data", start: int = 0) -> list[Sequence[Any]]:
         """Parameter rows for ``rows``; errors name ``what[index]``, counting from ``start``."""
         now = utcnow() if self.schema.timestamps else None
-        uniform = self._prepare_uniform(rows, now)
+        uniform = self.columns_plan.prepare(rows, now)
         if uniform is not None:
             return uniform
         tail = (now,) * self.managed_count
@@ -189,48 +185,6 @@ class RowPreparer:
                         continue
             append(self._prepare_row(row, index, what, now))
         return prepared
-
-    def _prepare_uniform(self, rows: Sequence[Any], now: Any) -> list[Sequence[Any]] | None:
-        """All rows at once, column by column in C loops, when every value is of its exact type.
-
-        Returns None when any row is not that simple; the row-by-row path then
-        finds the first problem and names it.
-        """
-        if not self.fast or not rows or self.getter is None:
-            return None
-        if set(map(type, rows)) != {dict} or set(map(len, rows)) != {len(self.fast_types)}:
-            return None
-        try:
-            values: list[Any] = list(map(self.getter, rows))
-        except KeyError:
-            return None
-        if self.single:
-            values = [(value,) for value in values]
-        limits, checks = dict(self.length_limits), dict(self.value_checks)
-        accepting = {position: getattr(encoder, "accepts_all", None) for position, encoder in self.encoded}
-        for position, expected in enumerate(self.fast_types):
-            limit, check, accepts_all = limits.get(position), checks.get(position), accepting.get(position)
-            # A column that more checks read is taken out once, as a list.
-            taken = map(itemgetter(position), values)
-            column = taken if limit is None and check is None and accepts_all is None else list(taken)
-            if set(map(type, column)) != {expected}:
-                return None
-            if limit is not None and max(map(len, column)) > limit:
-                return None
-            if check is not None and not check(column):
-                return None
-            if accepts_all is not None and not accepts_all(column):
-                return None
-        converting = [(position, encoder) for position, encoder in self.encoded if accepting[position] is None]
-        if converting:
-            try:
-                values = [_encode(row, converting) for row in values]
-            except ValidationError:
-                return None
-        if self.managed_count:
-            tail = (now,) * self.managed_count
-            values = [row + tail for row in values]
-        return values
 
     def _prepare_row(self, row: Any, index: int, what: str, now: Any) -> list[Any]:
         model = self.schema.name

@@ -11,6 +11,7 @@ literals: numbers, quoted strings, ``true false null`` and lists.
 
 from __future__ import annotations
 
+import functools
 import operator
 import re
 from collections.abc import Callable, Iterator, Mapping
@@ -20,15 +21,19 @@ import attrs
 
 from ..errors import WorkflowBuildError
 
-_TOKEN = re.compile(
-    r"""\s*(?:
+_TOKEN_PATTERN = r"""\s*(?:
     (?P<number>-?\d+(?:\.\d+)?)
   | (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
   | (?P<op>==|!=|<=|>=|<|>|\(|\)|\[|\]|,)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*)
-    )""",
-    re.VERBOSE,
-)
+    )"""
+
+
+@functools.cache
+def _token() -> re.Pattern[str]:
+    """The token pattern, compiled when the first condition is parsed (compiling it costs ``import dataflow`` ms)."""
+    return re.compile(_TOKEN_PATTERN, re.VERBOSE)
+
 
 _COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq,
@@ -176,7 +181,7 @@ class _Parser:
         while index < len(text):
             if text[index:].strip() == "":
                 break
-            match = _TOKEN.match(text, index)
+            match = _token().match(text, index)
             if match is None or match.end() == index:
                 raise self.error(f"unexpected character {text[index:].strip()[0]!r}")
             kind = match.lastgroup

@@ -11,7 +11,7 @@ fails.
 from __future__ import annotations
 
 import asyncio
-import uuid
+import os
 from collections import deque
 from collections.abc import Mapping
 from time import perf_counter
@@ -95,7 +95,8 @@ class _Run:
         self.transaction = transaction
         self.isolation = isolation
         self.context = context
-        self.run_id = run_id or uuid.uuid4().hex
+        # 32 random hex digits, as uuid4().hex gave, at a fifth of its cost (a run id is opaque).
+        self.run_id = run_id or os.urandom(16).hex()
         self.results: Results = {}
         self.sessions: dict[DataFlow, Session] = dict(sessions or {})
         self.external = sessions is not None

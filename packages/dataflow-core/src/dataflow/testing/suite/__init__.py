@@ -9,6 +9,8 @@ from .test_aggregate import sales
 from .test_bad_input import *  # noqa: F403
 from .test_bad_input import users_and_ann
 from .test_bulk import *  # noqa: F403
+from .test_bulk_columns import *  # noqa: F403
+from .test_bulk_columns import readings
 from .test_concurrency import *  # noqa: F403
 from .test_express import *  # noqa: F403
 from .test_filters import *  # noqa: F403
@@ -37,6 +39,7 @@ __all__ = [
     "crowd",
     "db",
     "population",
+    "readings",
     "reopen",
     "sales",
     "samples",
