@@ -9,6 +9,8 @@ from .test_aggregate import sales
 from .test_bad_input import *  # noqa: F403
 from .test_bad_input import users_and_ann
 from .test_bulk import *  # noqa: F403
+from .test_changes import *  # noqa: F403
+from .test_changes import captured
 from .test_concurrency import *  # noqa: F403
 from .test_express import *  # noqa: F403
 from .test_filters import *  # noqa: F403
@@ -32,6 +34,7 @@ from .test_write_guards import *  # noqa: F403
 from .test_write_guards import two_users
 
 __all__ = [
+    "captured",
     "crowd",
     "db",
     "population",
