@@ -16,21 +16,30 @@ from typing import TYPE_CHECKING, Any
 from dataflow.sql import Params, TableSQL
 
 from .tables import ENTRIES, HEADS
-from .values import dumps
 
 if TYPE_CHECKING:
     from dataflow.session import Session
 
-HASHED = ("chain", "seq", "model", "record_key", "operation", "changes", "at", "actor", "tenant", "run_id", "node_id")
-"""The fields an entry's hash covers, besides the previous entry's hash."""
-
-
 WRITTEN = tuple(name for name in ENTRIES.column_names if name != "id")
+PER_ENTRY = ("seq", "record_key", "operation", "changes")
+SHARED = ("chain", "model", "at", "actor", "tenant", "run_id", "node_id")
+"""The fields an entry's hash covers, besides the previous entry's hash: its own, and those an entry usually
+shares with the others written by the same node run (joined once for all of them)."""
 
 
-def entry_hash(entry: Mapping[str, Any], prev_hash: str) -> str:
-    body = dumps({name: entry.get(name) for name in HASHED})
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+def _text(value: Any) -> str:
+    return "\x00" if value is None else f"{type(value).__name__[0]}{value}"
+
+
+def shared_part(entry: Mapping[str, Any]) -> str:
+    return "\x1f".join(_text(entry.get(name)) for name in SHARED)
+
+
+def entry_hash(entry: Mapping[str, Any], prev_hash: str, shared: str | None = None) -> str:
+    """SHA-256 of the previous hash and the covered fields, each unambiguous (None is not "", 1 is not "1")."""
+    own = "\x1f".join(_text(entry[name]) for name in PER_ENTRY)
+    tail = shared if shared is not None else shared_part(entry)
+    return hashlib.sha256(f"{prev_hash}\x1f{own}\x1f{tail}".encode()).hexdigest()
 
 
 def chain_name(tenant: str | None, table: str) -> str:
@@ -41,30 +50,56 @@ async def append(
     session: Session, entries_table: TableSQL, heads: TableSQL, chain: str, entries: Sequence[dict[str, Any]]
 ) -> None:
     """Number, hash and insert ``entries`` at the end of ``chain``, in the session's transaction."""
-    q = heads.quoted
-    dialect = session.dialect
-    insert_head = dialect.upsert_sql(
-        HEADS.table, ("chain", "seq", "hash"), [dialect.placeholder(i) for i in (1, 2, 3)], ("chain",), ()
-    )
-    await session.execute(insert_head, [chain, 0, ""], operation="audit")
-    params = Params(dialect)
-    count = params.add(len(entries))
-    name = params.add(chain)
-    reserve = f"UPDATE {heads.table} SET {q['seq']} = {q['seq']} + {count} WHERE {q['chain']} = {name}"
-    await session.execute(reserve, params.values, operation="audit")
-    params = Params(dialect)
-    select = f"SELECT {q['seq']}, {q['hash']} FROM {heads.table} WHERE {q['chain']} = {params.add(chain)}"
-    (head,) = await session.fetch(select, params.values, operation="audit")
-    last, prev_hash = int(head[0]), str(head[1])
+    last, prev_hash = await _reserve(session, heads, chain, len(entries))
     seq = last - len(entries)
+    shared: dict[tuple[Any, ...], str] = {}
     for entry in entries:
         seq += 1
         entry["chain"], entry["seq"], entry["prev_hash"] = chain, seq, prev_hash
-        entry["hash"] = prev_hash = entry_hash(entry, prev_hash)
-    columns = WRITTEN
-    rows = [entries_table.encode_row(entry, columns) for entry in entries]
-    await session.executemany(entries_table.insert(columns, returning=False), rows, operation="audit")
-    params = Params(dialect)
+        common = tuple(entry[name] for name in SHARED)
+        text = shared.get(common)
+        if text is None:
+            text = shared[common] = shared_part(entry)
+        entry["hash"] = prev_hash = entry_hash(entry, prev_hash, text)
+    # Every written value is a str, an int or None, which every driver takes as it is.
+    rows = [tuple(entry[name] for name in WRITTEN) for entry in entries]
+    await session.executemany(entries_table.insert(WRITTEN, returning=False), rows, operation="audit")
+    q = heads.quoted
+    params = Params(session.dialect)
     checkpoint = f"UPDATE {heads.table} SET {q['hash']} = {params.add(prev_hash)} WHERE {q['chain']} = "
     checkpoint += params.add(chain)
     await session.execute(checkpoint, params.values, operation="audit")
+
+
+async def _reserve(session: Session, heads: TableSQL, chain: str, count: int) -> tuple[int, str]:
+    """Take ``count`` numbers at the end of ``chain`` and hold its head's row lock.
+
+    Returns the new last number and the hash of the entry before the taken ones.
+    The head row is made the first time (a concurrent first writer's row is kept).
+    """
+    reserved = await _advance(session, heads, chain, count)
+    if reserved is None:
+        dialect = session.dialect
+        holders = [dialect.placeholder(i) for i in (1, 2, 3)]
+        insert = dialect.upsert_sql(HEADS.table, ("chain", "seq", "hash"), holders, ("chain",), ())
+        await session.execute(insert, [chain, 0, ""], operation="audit")
+        reserved = await _advance(session, heads, chain, count)
+    assert reserved is not None, "the head row exists: it was just made"
+    return reserved
+
+
+async def _advance(session: Session, heads: TableSQL, chain: str, count: int) -> tuple[int, str] | None:
+    q = heads.quoted
+    params = Params(session.dialect)
+    sql = f"UPDATE {heads.table} SET {q['seq']} = {q['seq']} + {params.add(count)} WHERE {q['chain']} = "
+    sql += params.add(chain)
+    if "update" in session.dialect.capabilities.returning:
+        rows = await session.fetch(f"{sql} RETURNING {q['seq']}, {q['hash']}", params.values, operation="audit")
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+    result = await session.execute(sql, params.values, operation="audit")
+    if not result.rowcount:
+        return None
+    params = Params(session.dialect)
+    select = f"SELECT {q['seq']}, {q['hash']} FROM {heads.table} WHERE {q['chain']} = {params.add(chain)}"
+    (head,) = await session.fetch(select, params.values, operation="audit")
+    return int(head[0]), str(head[1])

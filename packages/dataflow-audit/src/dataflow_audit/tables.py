@@ -36,7 +36,7 @@ class _AuditEntry:
     __dataflow__ = {
         "table": "dataflow_audit",
         "unique": [("chain", "seq")],
-        "indexes": [("model", "record_key"), ("tenant",)],
+        "indexes": [("model", "record_key")],
     }
 
 

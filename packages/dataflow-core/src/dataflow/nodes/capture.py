@@ -204,8 +204,12 @@ async def run_captured(
             keys = list(before)
             if capture.creates:
                 keys += _created_keys(node, output)
-            written = await read_columns(session, table, (pk,), [(k,) for k in keys], node.operation, scoped=False)
-            after = {row[pk]: row for row in written}
+            record = _output_record(table, output)
+            if record is not None and capture.kind != "delete" and set(keys) == {record[pk]}:
+                after = {record[pk]: record}  # the node read its one record back already
+            else:
+                written = await read_columns(session, table, (pk,), [(k,) for k in keys], node.operation, scoped=False)
+                after = {row[pk]: row for row in written}
         changes = tuple(
             _row_change(capture.kind, key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after])
         )
@@ -217,6 +221,14 @@ async def run_captured(
     if wants_ids and not asked_ids and isinstance(output, dict):
         output = {k: v for k, v in output.items() if k != "ids"}
     return output
+
+
+def _output_record(table: TableSQL, output: Any) -> Row | None:
+    """The whole stored record a single-record write returned (Create, Update by id, Upsert), else None."""
+    record = output.get("record", output) if isinstance(output, Mapping) else None
+    if isinstance(record, Mapping) and all(column in record for column in table.columns):
+        return dict(record)
+    return None
 
 
 def _row_change(kind: ChangeKind, key: Any, before: Row | None, after: Row | None) -> RowChange:
