@@ -13,6 +13,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dataflow.bulk.strategy import BulkRequest, choose_strategy
+from dataflow.database import registered_bulk_strategies
 from dataflow.sql import Params, TableSQL
 
 from .tables import ENTRIES, HEADS
@@ -20,6 +22,8 @@ from .tables import ENTRIES, HEADS
 if TYPE_CHECKING:
     from dataflow.session import Session
 
+BULK_FROM = 50
+"""From this many entries on, a bulk strategy writes them; fewer go in one executemany."""
 WRITTEN = tuple(name for name in ENTRIES.column_names if name != "id")
 PER_ENTRY = ("seq", "record_key", "operation", "changes")
 SHARED = ("chain", "model", "at", "actor", "tenant", "run_id", "node_id")
@@ -61,9 +65,15 @@ async def append(
         if text is None:
             text = shared[common] = shared_part(entry)
         entry["hash"] = prev_hash = entry_hash(entry, prev_hash, text)
-    # Every written value is a str, an int or None, which every driver takes as it is.
+    # Every written value is a str, an int or None, which every driver takes as it is. The dialect's
+    # fastest bulk insert writes them (COPY on PostgreSQL): set-wise, however many rows the node changed.
     rows = [tuple(entry[name] for name in WRITTEN) for entry in entries]
-    await session.executemany(entries_table.insert(WRITTEN, returning=False), rows, operation="audit")
+    if len(rows) < BULK_FROM:
+        await session.executemany(entries_table.insert(WRITTEN, returning=False), rows, operation="audit")
+    else:
+        request = BulkRequest("create", entries_table, WRITTEN, rows, batch_size=len(rows))
+        strategy = choose_strategy(registered_bulk_strategies(), session.dialect, request, None)
+        await strategy.run(session, request)
     q = heads.quoted
     params = Params(session.dialect)
     checkpoint = f"UPDATE {heads.table} SET {q['hash']} = {params.add(prev_hash)} WHERE {q['chain']} = "
