@@ -32,3 +32,8 @@ def sqlite_db(tmp_path: object) -> Iterator[DataFlow]:
     define_models(instance)
     yield instance
     instance.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: object) -> str:
+    return f"sqlite:///{tmp_path}/personal.db"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -109,10 +109,21 @@ async def history(
 
 
 async def as_of(
-    session: Session, table: TableSQL, schema: ModelSchema, key: Any, at: dt.datetime, tenant: str | None = None
+    session: Session,
+    table: TableSQL,
+    schema: ModelSchema,
+    key: Any,
+    at: dt.datetime,
+    tenant: str | None = None,
+    opener: Callable[[list[AuditEntry]], Awaitable[list[AuditEntry]]] | None = None,
 ) -> dict[str, Any] | None:
-    """Replay the record's entries up to ``at``: its audited fields as they were, or None (absent then)."""
+    """Replay the record's entries up to ``at``: its audited fields as they were, or None (absent then).
+
+    ``opener`` opens sealed personal values first.
+    """
     entries = await history(session, table, schema, key, until=at, tenant=tenant)
+    if opener is not None:
+        entries = await opener(entries)
     record: dict[str, Any] | None = None
     for entry in reversed(entries):
         if entry.operation == "delete" and all(after is None for _, after in entry.changes.values()):

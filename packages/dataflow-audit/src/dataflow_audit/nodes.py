@@ -75,4 +75,5 @@ class AuditHistoryNode(Node):
             until=inputs.get("until"),
             limit=inputs.get("limit"),
         )
+        entries = await audit.open_entries(session, entries)
         return {"entries": [e.as_dict() for e in entries], "count": len(entries)}

@@ -6,8 +6,10 @@ from dataflow.errors import ConfigError
 from dataflow.schema import ModelSchema, suggest
 
 AUDIT = "audit"
+SUBJECT = "subject"
 OPTIONS = {
     AUDIT: "dataflow-audit: record every write of the model (True, or a list of the fields to record)",
+    SUBJECT: "dataflow-audit: the model's records are data subjects, identified by this field (e.g. 'id')",
 }
 
 
@@ -21,8 +23,21 @@ def audited_fields(schema: ModelSchema) -> tuple[str, ...] | None:
     return tuple(option)
 
 
+def personal_fields(schema: ModelSchema) -> tuple[str, ...]:
+    """The audited fields declared ``Personal()``: sealed in the trail."""
+    return tuple(name for name in audited_fields(schema) or () if schema.by_name[name].personal)
+
+
 def check_options(schema: ModelSchema) -> ModelSchema:
-    """A schema extension that changes nothing: it refuses a malformed ``audit`` option before the model exists."""
+    """A schema extension that changes nothing: it refuses a malformed option before the model exists."""
+    subject = schema.options.get(SUBJECT)
+    if subject is not None and (not isinstance(subject, str) or subject not in schema.by_name):
+        raise ConfigError(
+            f"{schema.name}: __dataflow__['subject'] must name the field that identifies a subject, got {subject!r}"
+            f"{suggest(str(subject), schema.by_name)}",
+            model=schema.name,
+            field=SUBJECT,
+        )
     option = schema.options.get(AUDIT)
     if option is None or isinstance(option, bool):
         return schema
@@ -41,3 +56,15 @@ def check_options(schema: ModelSchema) -> ModelSchema:
                 field=AUDIT,
             )
     return schema
+
+
+def subject_of(schema: ModelSchema, subjects: dict[str, str], key: object, image: dict[str, object]) -> str:
+    """The data subject a row is about: ``Customer:7`` for a subject model's row, or for a row whose foreign key
+    names one; the row itself otherwise. ``subjects`` maps each subject model to its identifying field."""
+    field = subjects.get(schema.name)
+    if field is not None:
+        return f"{schema.name}:{image.get(field)}"
+    for candidate in schema.fields:
+        if candidate.references in subjects and image.get(candidate.name) is not None:
+            return f"{candidate.references}:{image[candidate.name]}"
+    return f"{schema.name}:{key}"

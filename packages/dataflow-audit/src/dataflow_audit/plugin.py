@@ -18,7 +18,7 @@ from dataflow.registers import (
     SessionHookRegister,
 )
 
-from .options import OPTIONS, check_options
+from .options import OPTIONS
 from .recorder import AuditRecorder
 from .service import AuditSessionHook, audit_of
 
@@ -30,8 +30,8 @@ def dataflow_register_model_options(register: ModelOptionRegister) -> None:
 
 
 @hookimpl
-def dataflow_register_schema_extensions(register: SchemaExtensionRegister) -> None:
-    register(check_options)
+def dataflow_register_schema_extensions(register: SchemaExtensionRegister, db: DataFlow) -> None:
+    register(audit_of(db).check_model)
 
 
 @hookimpl

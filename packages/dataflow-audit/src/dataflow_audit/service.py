@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import logging
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from dataflow.changes import RowChange
+from dataflow.errors import ConfigError
 from dataflow.loops import run_sync
 from dataflow.schema import ModelSchema
 from dataflow.sql import TableSQL
 
 from .history import AuditEntry, as_of, history
-from .tables import ENTRIES, HEADS, create_tables
+from .options import AUDIT, SUBJECT, check_options, personal_fields
+from .sealing import MASTER_KEY_ENV, KeyRing, aad, is_sealed, master_key_from_environment, open_sealed, parse_master_key
+from .tables import ENTRIES, HEADS, KEYS, create_tables
 from .verify import VerifyResult, verify
+
+log = logging.getLogger("dataflow.audit")
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
@@ -39,6 +45,8 @@ class Audit:
         self._actor: contextvars.ContextVar[str | None] = contextvars.ContextVar(
             f"audit_actor_{id(self)}", default=None
         )
+        self.keys = TableSQL(db.dialect, KEYS)
+        self._master = master_key_from_environment()
         self._ready = False
         self.audited = False
         """Set when the first audited model is defined: until then no session creates the tables."""
@@ -69,9 +77,56 @@ class Audit:
 
     # -- writing -------------------------------------------------------------------
 
-    def protect(self, schema: ModelSchema, row: RowChange, diff: dict[str, list[Any]]) -> dict[str, list[Any]]:
-        """The changes as they are stored (the hook where personal values would be sealed)."""
-        return diff
+    def configure(self, *, master_key: str | bytes | None) -> None:
+        """Set the master key that wraps the subjects' keys (else ``DATAFLOW_AUDIT_MASTER_KEY``)."""
+        self._master = parse_master_key(master_key, "master_key")
+
+    def keyring(self) -> KeyRing:
+        """The subjects' keys; without a master key (development only) a random one for this process."""
+        if self._master is None:
+            if self.db.config.production:
+                raise ConfigError(f"audit of personal fields needs a master key in production: set {MASTER_KEY_ENV}")
+            log.warning(
+                "dataflow-audit: no %s; personal values are sealed under a key that lives only in this process",
+                MASTER_KEY_ENV,
+            )
+            self._master = secrets.token_bytes(32)
+        return KeyRing(self.keys, self._master)
+
+    def subjects(self) -> dict[str, str]:
+        """Each subject model (``__dataflow__ = {"subject": field}``) and the field that identifies its records."""
+        return {name: s.options[SUBJECT] for name, s in self.db.schemas.items() if s.options.get(SUBJECT)}
+
+    def check_model(self, schema: ModelSchema) -> ModelSchema:
+        """A schema extension: options well-formed, and personal fields audited in production only with a key."""
+        schema = check_options(schema)
+        if personal_fields(schema) and self._master is None and self.db.config.production:
+            raise ConfigError(
+                f"{schema.name} audits personal fields ({', '.join(personal_fields(schema))}) and no audit master "
+                f"key is configured: set {MASTER_KEY_ENV} (32 bytes, base64) before the models are defined",
+                model=schema.name,
+                field=AUDIT,
+            )
+        return schema
+
+    async def open_entries(self, session: Session, entries: list[AuditEntry]) -> list[AuditEntry]:
+        """``entries`` with their sealed values opened (None where the subject's key was destroyed)."""
+        sealed = [
+            (entry, name, side)
+            for entry in entries
+            for name, pair in entry.changes.items()
+            for side, value in enumerate(pair)
+            if is_sealed(value)
+        ]
+        if not sealed:
+            return entries
+        keys = await self.keyring().read(
+            session, {entry.changes[name][side]["subject"] for entry, name, side in sealed}
+        )
+        for entry, name, side in sealed:
+            value = entry.changes[name][side]
+            entry.changes[name][side] = open_sealed(keys, value, aad(value["subject"], entry.model, entry.key, name))
+        return entries
 
     async def ensure_tables(self, session: Session) -> None:
         """Create the audit tables once per instance, outside any transaction."""
@@ -113,10 +168,11 @@ class Audit:
         schema = self.db.schema(model)
         async with self.db.standalone_session() as session:
             await self.ensure_tables(session)
-            return await history(
+            found = await history(
                 session, self.entries, schema, key, actor=actor, operation=operation, since=since, until=until,
                 limit=limit,
             )  # fmt: skip
+            return await self.open_entries(session, found)
 
     def history(self, model: str | type, key: Any, **filters: Any) -> list[AuditEntry]:
         """Synchronous :meth:`history_async`."""
@@ -127,7 +183,9 @@ class Audit:
         schema = self.db.schema(model)
         async with self.db.standalone_session() as session:
             await self.ensure_tables(session)
-            return await as_of(session, self.entries, schema, key, at)
+            return await as_of(
+                session, self.entries, schema, key, at, opener=lambda found: self.open_entries(session, found)
+            )
 
     def as_of(self, model: str | type, key: Any, at: dt.datetime) -> dict[str, Any] | None:
         """Synchronous :meth:`as_of_async`."""

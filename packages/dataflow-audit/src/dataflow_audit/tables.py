@@ -49,7 +49,18 @@ class _AuditHead:
 
 ENTRIES: ModelSchema = schema_from_class(_AuditEntry, {})
 HEADS: ModelSchema = schema_from_class(_AuditHead, {})
-TABLES = (ENTRIES, HEADS)
+
+
+class _AuditKey:
+    subject: Annotated[str, MaxLength(300)]
+    wrapped: str
+    created_at: int
+    tenant: Annotated[str | None, MaxLength(100)] = None
+    __dataflow__ = {"table": "dataflow_audit_key", "primary_key": "subject"}
+
+
+KEYS: ModelSchema = schema_from_class(_AuditKey, {})
+TABLES = (ENTRIES, HEADS, KEYS)
 
 
 async def create_tables(session: Session) -> None:
