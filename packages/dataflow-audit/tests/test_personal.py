@@ -17,7 +17,7 @@ from audit_helpers import open_db, run_node
 from dataflow import DataFlow, LocalRuntime, MaxLength, Personal, WorkflowBuilder
 from dataflow.errors import ConfigError, UniqueViolationError, ValidationError, WorkflowError
 from dataflow_audit import Audit
-from dataflow_audit.sealing import AuditKeyError
+from dataflow_audit.sealing import AuditKeyError, destroy_key
 
 EMAIL = "ann.secret@example.com"
 PHONE = 4915550123
@@ -94,7 +94,7 @@ def test_a_destroyed_subject_key_leaves_the_chain_verifiable_and_the_values_unre
 
         async def shred() -> int:
             async with db.standalone_session() as session, session.atomic():
-                return await Audit.of(db).keyring().destroy(session, f"Customer:{ann['id']}")
+                return await destroy_key(session, Audit.of(db).keys, f"Customer:{ann['id']}")
 
         assert asyncio.run(shred()) == 1
         (created,) = db.audit.history("Customer", ann["id"])

@@ -18,6 +18,7 @@ from dataflow.registers import (
     SessionHookRegister,
 )
 
+from .gdpr import Gdpr
 from .options import OPTIONS
 from .recorder import AuditRecorder
 from .service import AuditSessionHook, audit_of
@@ -49,6 +50,7 @@ def dataflow_instance_created(db: DataFlow) -> None:
     service = audit_of(db)
     db.extensions.shortcut("audit", service)
     db.extensions.shortcut("actor", service.acting_as)
+    db.extensions.shortcut("gdpr", db.extensions.add(Gdpr(db, service)))
 
 
 @hookimpl

@@ -113,12 +113,13 @@ class KeyRing:
             keys.update(await self.read(session, missing))
         return keys
 
-    async def destroy(self, session: Session, subject: str) -> int:
-        """Crypto-shredding: delete the subject's key; its sealed values can never be read again."""
-        params = Params(self.table.dialect)
-        sql = f"DELETE FROM {self.table.table} WHERE {self.table.quoted['subject']} = {params.add(subject)}"
-        result = await session.execute(sql, params.values, operation="audit")
-        return result.rowcount
+
+async def destroy_key(session: Session, keys_table: TableSQL, subject: str) -> int:
+    """Crypto-shredding: delete the subject's key; its sealed values can never be read again (no master key needed)."""
+    params = Params(keys_table.dialect)
+    sql = f"DELETE FROM {keys_table.table} WHERE {keys_table.quoted['subject']} = {params.add(subject)}"
+    result = await session.execute(sql, params.values, operation="audit")
+    return result.rowcount
 
 
 def seal(key: bytes, value: Any, subject: str, context: bytes) -> dict[str, str]:

@@ -59,8 +59,19 @@ class _AuditKey:
     __dataflow__ = {"table": "dataflow_audit_key", "primary_key": "subject"}
 
 
+class _Erasure:
+    subject: Annotated[str, MaxLength(300)]
+    mode: Annotated[str, MaxLength(16)]
+    at: int
+    records: int
+    actor: Annotated[str | None, MaxLength(200)] = None
+    tenant: Annotated[str | None, MaxLength(100)] = None
+    __dataflow__ = {"table": "dataflow_gdpr_erasure", "unique": [("subject",)]}
+
+
 KEYS: ModelSchema = schema_from_class(_AuditKey, {})
-TABLES = (ENTRIES, HEADS, KEYS)
+ERASURES: ModelSchema = schema_from_class(_Erasure, {})
+TABLES = (ENTRIES, HEADS, KEYS, ERASURES)
 
 
 async def create_tables(session: Session) -> None:
