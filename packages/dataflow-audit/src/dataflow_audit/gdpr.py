@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -21,14 +20,15 @@ import attrs
 
 from dataflow.errors import ValidationError
 from dataflow.express import Express
-from dataflow.fields import FieldKind, FieldSchema
 from dataflow.loops import run_sync
-from dataflow.schema import ModelSchema
 from dataflow.sql import Params, TableSQL
 
+from .anonymize import anonymized, personal_of
+from .retention import RetentionCount, apply_retention
 from .sealing import destroy_key
 from .subjects import TiedRecords, find_tied
 from .tables import ERASURES
+from .transactions import transaction
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
@@ -36,13 +36,6 @@ if TYPE_CHECKING:
     from .service import Audit
 
 MODES = ("anonymize", "delete")
-_PLAIN_VALUES: dict[FieldKind, Any] = {
-    FieldKind.INT: 0,
-    FieldKind.FLOAT: 0.0,
-    FieldKind.BOOL: False,
-    FieldKind.DATE: dt.date(1970, 1, 1),
-    FieldKind.DATETIME: dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
-}
 
 
 @attrs.frozen
@@ -54,22 +47,6 @@ class ErasureResult:
     mode: str
     records: dict[str, int]
     already_erased: bool = False
-
-
-def anonymized(schema: ModelSchema, field: FieldSchema, key: Any) -> Any:
-    """A value that says nothing about the person, unique per record (unique e-mail columns stay unique)."""
-    if field.kind is FieldKind.STR:
-        text = f"erased-{schema.name.lower()}-{key}-{field.name}"
-        return text[: field.max_length] if field.max_length else text
-    if field.nullable:
-        return None
-    if field.kind in _PLAIN_VALUES:
-        return _PLAIN_VALUES[field.kind]
-    return field.make_default()
-
-
-def personal_of(schema: ModelSchema) -> list[FieldSchema]:
-    return [f for f in schema.fields if f.personal]
 
 
 class Gdpr:
@@ -115,30 +92,32 @@ class Gdpr:
             raise ValidationError(f"mode must be 'anonymize' or 'delete', got {mode!r}", field="mode")
         actor = actor or context.get("actor") or self.audit.current_actor()
         context = {**context, "actor": actor} if actor else dict(context)
-        session = await self.db.open_session(run_id=uuid.uuid4().hex, context=context)
-        try:
-            await session.begin()
-            express = Express(self.db, session, context)
-            name = self.db.schema(model).name
+        name = self.db.schema(model).name
+        async with transaction(self.db, context) as (session, express):
             previous = await self._previous(session, name, key)
             if previous is not None:
-                await session.rollback()
                 return ErasureResult(name, key, previous, {}, already_erased=True)
             found = await find_tied(self.db, express, model, key)
             counts = await (self._delete(express, found) if mode == "delete" else self._anonymize(express, found))
             tenant = found.record.get("tenant_id")
             subject = f"{found.model}:{found.key}"
             await destroy_key(session, self.audit.keys, subject if tenant is None else f"{tenant}/{subject}")
-            row = {"subject": f"{found.model}:{found.key}", "mode": mode, "actor": actor, "tenant": tenant,
+            row = {"subject": subject, "mode": mode, "actor": actor, "tenant": tenant,
                    "at": time.time_ns() // 1000, "records": sum(counts.values())}  # fmt: skip
             columns = tuple(row)
-            await session.execute(
-                self.erasures.insert(columns, returning=False), self.erasures.encode_row(row, columns), operation="gdpr"
-            )
-            await session.commit()
-            return ErasureResult(found.model, found.key, mode, counts)
-        finally:
-            await self.db.close_session(session)
+            insert = self.erasures.insert(columns, returning=False)
+            await session.execute(insert, self.erasures.encode_row(row, columns), operation="gdpr")
+        return ErasureResult(found.model, found.key, mode, counts)
+
+    async def retention_async(self, *, dry_run: bool = False, batch: int = 500, **context: Any) -> list[RetentionCount]:
+        """Apply every model's ``retention`` rule in batches (see :mod:`.retention`); counts per model."""
+        return await apply_retention(self.db, dry_run=dry_run, batch=batch, **context)
+
+    def retention(self, *, dry_run: bool = False, batch: int = 500, **context: Any) -> list[RetentionCount]:
+        """Synchronous :meth:`retention_async`."""
+        return run_sync(
+            lambda: self.retention_async(dry_run=dry_run, batch=batch, **context), cleanup=self.db.close_loop
+        )
 
     def erase(self, model: str | type, key: Any, mode: str = "anonymize", **options: Any) -> ErasureResult:
         """Synchronous :meth:`erase_async`."""

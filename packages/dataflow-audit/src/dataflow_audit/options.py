@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataflow.errors import ConfigError
+from dataflow.fields import FieldKind
 from dataflow.schema import ModelSchema, suggest
 
 AUDIT = "audit"
 SUBJECT = "subject"
+RETENTION = "retention"
 OPTIONS = {
     AUDIT: "dataflow-audit: record every write of the model (True, or a list of the fields to record)",
     SUBJECT: "dataflow-audit: the model's records are data subjects, identified by this field (e.g. 'id')",
+    RETENTION: "dataflow-audit: {'field': a datetime field, 'days': n, 'action': 'delete' or 'anonymize'}",
 }
 
 
@@ -38,6 +41,7 @@ def check_options(schema: ModelSchema) -> ModelSchema:
             model=schema.name,
             field=SUBJECT,
         )
+    check_retention(schema)
     option = schema.options.get(AUDIT)
     if option is None or isinstance(option, bool):
         return schema
@@ -68,3 +72,25 @@ def subject_of(schema: ModelSchema, subjects: dict[str, str], key: object, image
         if candidate.references in subjects and image.get(candidate.name) is not None:
             return f"{candidate.references}:{image[candidate.name]}"
     return f"{schema.name}:{key}"
+
+
+def check_retention(schema: ModelSchema) -> None:
+    rule = schema.options.get(RETENTION)
+    if rule is None:
+        return
+
+    def refuse(problem: str) -> ConfigError:
+        return ConfigError(f"{schema.name}: __dataflow__['retention'] {problem}", model=schema.name, field=RETENTION)
+
+    if not isinstance(rule, dict) or set(rule) - {"field", "days", "action"} or "field" not in rule:
+        raise refuse(f"must be {{'field': ..., 'days': n, 'action': 'delete' | 'anonymize'}}, got {rule!r}")
+    field = schema.by_name.get(rule["field"]) if isinstance(rule["field"], str) else None
+    if field is None:
+        raise refuse(f"names {rule['field']!r}, which is not a field{suggest(str(rule['field']), schema.by_name)}")
+    if field.kind not in (FieldKind.DATETIME, FieldKind.DATE):
+        raise refuse(f"field {field.name!r} is {field.type_name}, not a datetime: retention counts days from it")
+    days = rule.get("days")
+    if type(days) is not int or days < 1:
+        raise refuse(f"'days' must be a positive whole number, got {days!r}")
+    if rule.get("action", "delete") not in ("delete", "anonymize"):
+        raise refuse(f"'action' must be 'delete' or 'anonymize', got {rule.get('action')!r}")

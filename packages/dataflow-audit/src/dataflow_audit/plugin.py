@@ -63,5 +63,7 @@ def dataflow_register_node_types(register: NodeTypeRegister) -> None:
 @hookimpl
 def dataflow_register_commands(register: CommandRegister) -> None:
     from .cli import audit
+    from .gdpr_cli import gdpr
 
     register(audit)
+    register(gdpr)
