@@ -67,7 +67,8 @@ class Gdpr:
         for name, rows in {found.model: [found.record], **found.tied}.items():
             pk = self.db.schema(name).primary_key
             for row in rows:
-                history += [e.as_dict() for e in await self.audit.history_async(name, row[pk])]
+                found_entries = await self.audit.history_async(name, row[pk], context=context)
+                history += [e.as_dict() for e in found_entries]
         history.sort(key=lambda e: (e["at"], e["id"]))
         document: dict[str, Any] = _jsonable(
             {

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from dataflow.errors import ValidationError
+from dataflow.errors import ConfigError, ValidationError
 from dataflow.schema import ModelSchema
 from dataflow.sql import Params, TableSQL
 
@@ -71,6 +71,24 @@ def to_entry(row: Mapping[str, Any]) -> AuditEntry:
     )
 
 
+def visible_tenant(session: Session, schema: ModelSchema) -> tuple[bool, str | None]:
+    """Whose entries of ``schema`` the session may read: ``(False, None)`` all, ``(True, t)`` tenant ``t``'s only.
+
+    The model's tenancy decides, as for its rows: the scope a tenancy filter puts
+    on the model (``{"tenant_id": t}``) narrows its history; an admin scope does not.
+    A scope of another shape is refused (fail closed).
+    """
+    scope = session.scope(schema) if session.db.tenancy_filters else None
+    if scope is None:
+        return False, None
+    tenant = scope.get("tenant_id") if isinstance(scope, Mapping) and len(scope) == 1 else None
+    if not isinstance(tenant, str):
+        raise ConfigError(
+            f"{schema.name}: its tenancy scope {scope!r} cannot narrow the audit trail", model=schema.name
+        )
+    return True, tenant
+
+
 def _conditions(table: TableSQL, params: Params, equal: Mapping[str, Any]) -> list[str]:
     return [f"{table.quoted[name]} = {params.add(value)}" for name, value in equal.items() if value is not None]
 
@@ -86,16 +104,18 @@ async def history(
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
     limit: int | None = None,
-    tenant: str | None = None,
 ) -> list[AuditEntry]:
-    """One record's entries, newest first."""
+    """One record's entries, newest first; only the session's tenant's under tenancy."""
     if operation is not None and operation not in OPERATIONS:
         raise ValidationError(f"operation must be one of {', '.join(OPERATIONS)}, got {operation!r}", field="operation")
     if limit is not None and (type(limit) is not int or limit < 1):
         raise ValidationError(f"limit must be a positive integer, got {limit!r}", field="limit")
     params = Params(table.dialect)
-    equal = {"model": schema.name, "record_key": str(key), "actor": actor, "operation": operation, "tenant": tenant}
+    scoped, tenant = visible_tenant(session, schema)
+    equal = {"model": schema.name, "record_key": str(key), "actor": actor, "operation": operation}
     conditions = _conditions(table, params, equal)
+    if scoped:
+        conditions.append(f"{table.quoted['tenant']} = {params.add(tenant)}")
     if since is not None:
         conditions.append(f"{table.quoted['at']} >= {params.add(micros(since, 'since'))}")
     if until is not None:
@@ -114,14 +134,13 @@ async def as_of(
     schema: ModelSchema,
     key: Any,
     at: dt.datetime,
-    tenant: str | None = None,
     opener: Callable[[list[AuditEntry]], Awaitable[list[AuditEntry]]] | None = None,
 ) -> dict[str, Any] | None:
     """Replay the record's entries up to ``at``: its audited fields as they were, or None (absent then).
 
     ``opener`` opens sealed personal values first.
     """
-    entries = await history(session, table, schema, key, until=at, tenant=tenant)
+    entries = await history(session, table, schema, key, until=at)
     if opener is not None:
         entries = await opener(entries)
     record: dict[str, Any] | None = None

@@ -12,7 +12,7 @@ import contextvars
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -163,10 +163,15 @@ class Audit:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
         limit: int | None = None,
+        context: Mapping[str, Any] | None = None,
     ) -> list[AuditEntry]:
-        """The entries of one record, newest first, filtered by actor, operation and time range."""
+        """The entries of one record, newest first, filtered by actor, operation and time range.
+
+        Under tenancy only the current tenant's (``context={"tenant": ...}`` or a
+        ``db.tenant(...)`` block), as for the model's rows.
+        """
         schema = self.db.schema(model)
-        async with self.db.standalone_session() as session:
+        async with self.db.standalone_session(context) as session:
             await self.ensure_tables(session)
             found = await history(
                 session, self.entries, schema, key, actor=actor, operation=operation, since=since, until=until,
@@ -178,18 +183,22 @@ class Audit:
         """Synchronous :meth:`history_async`."""
         return run_sync(lambda: self.history_async(model, key, **filters), cleanup=self.db.close_loop)
 
-    async def as_of_async(self, model: str | type, key: Any, at: dt.datetime) -> dict[str, Any] | None:
+    async def as_of_async(
+        self, model: str | type, key: Any, at: dt.datetime, context: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         """The record as it was at ``at`` (None when it did not exist then), rebuilt from its entries."""
         schema = self.db.schema(model)
-        async with self.db.standalone_session() as session:
+        async with self.db.standalone_session(context) as session:
             await self.ensure_tables(session)
             return await as_of(
                 session, self.entries, schema, key, at, opener=lambda found: self.open_entries(session, found)
             )
 
-    def as_of(self, model: str | type, key: Any, at: dt.datetime) -> dict[str, Any] | None:
+    def as_of(
+        self, model: str | type, key: Any, at: dt.datetime, context: Mapping[str, Any] | None = None
+    ) -> dict[str, Any] | None:
         """Synchronous :meth:`as_of_async`."""
-        return run_sync(lambda: self.as_of_async(model, key, at), cleanup=self.db.close_loop)
+        return run_sync(lambda: self.as_of_async(model, key, at, context), cleanup=self.db.close_loop)
 
 
 def audit_of(db: DataFlow) -> Audit:
