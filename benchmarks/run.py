@@ -13,6 +13,7 @@ BENCHMARKS = {
     "bench_postgres.py": "dataflow_postgres",
     "bench_mysql.py": "dataflow_mysql",
     "bench_query.py": "dataflow",  # each backend of its own whose package is installed
+    "bench_gateway.py": "dataflow_gateway",
 }
 
 

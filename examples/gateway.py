@@ -1,7 +1,7 @@
 """A REST API for a model in a dozen lines: create_gateway, then uvicorn (or any ASGI server).
 
     python -m pip install ./packages/dataflow-core ./packages/dataflow-sqlite ./packages/dataflow-gateway
-    python examples/gateway.py           # serves http://127.0.0.1:8000/api/book, docs at /api/openapi.json
+    python examples/gateway.py           # serves http://127.0.0.1:8000/api/book; explorer at /api/docs
 
 With ``--check`` it does not listen: it sends a few requests in-process and
 prints the answers, which is what the example's test runs.

@@ -10,7 +10,7 @@ from txn_helpers import create_account
 from dataflow import DataFlow
 from dataflow_txn import Saga, SagaContext, SagaError, run_once
 from dataflow_txn.idempotency import Markers
-from dataflow_txn.sagalog import COMPENSATING, SagaLog, process_owner
+from dataflow_txn.saga.log import COMPENSATING, SagaLog, process_owner
 from dataflow_txn.storage import now_ms
 
 DAY_MS = 86_400_000

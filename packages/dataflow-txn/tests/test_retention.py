@@ -14,7 +14,7 @@ from dataflow import ConfigError, DataFlow
 from dataflow_txn import RetentionReport, purge_history, run_once
 from dataflow_txn.cli import format_duration, parse_duration, txn
 from dataflow_txn.idempotency import fence
-from dataflow_txn.saga_runner import marker_key, saga_ids_of_marker
+from dataflow_txn.saga.keys import marker_key, saga_ids_of_marker
 
 MONTH = timedelta(days=30)
 

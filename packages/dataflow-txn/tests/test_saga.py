@@ -15,7 +15,7 @@ from txn_helpers import HERE, accounts, create_account, kill, open_accounts, run
 
 from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder, WorkflowBuildError
 from dataflow_txn import Saga, SagaError, SagaService, run_once
-from dataflow_txn.sagas import SagaRecoveryReport
+from dataflow_txn.saga import SagaRecoveryReport
 
 
 async def balances(*dbs: DataFlow) -> list[dict[str, int]]:

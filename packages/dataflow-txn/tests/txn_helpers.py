@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from dataflow import DataFlow, MaxLength, WorkflowBuilder
+# The txn env installs every dialect, so the drivers the server checks use are there.
+import asyncpg
+import pymysql
+
+from dataflow import AsyncLocalRuntime, DataFlow, MaxLength, WorkflowBuilder
 from dataflow.testing.servers import fresh_database, server_url
 from dataflow.url import DatabaseURL
 
@@ -48,8 +55,6 @@ def create_account(db: DataFlow, name: str, balance: int = 0, node_id: str = "cr
 
 async def accounts(db: DataFlow) -> dict[str, int]:
     """Every account's balance by name, read in a run of its own."""
-    from dataflow import AsyncLocalRuntime
-
     workflow = WorkflowBuilder()
     workflow.add_node(db.nodes["AccountListNode"], "list", {"order_by": ["name"]})
     results, _ = await AsyncLocalRuntime().execute_async(workflow)
@@ -72,8 +77,6 @@ def _pg_admin_url(database: str = "postgres") -> str:
 
 
 async def _pg_prepared(prefix: str) -> list[tuple[str, str]]:
-    import asyncpg
-
     connection = await asyncpg.connect(_pg_admin_url(), timeout=5)
     try:
         rows = await connection.fetch("SELECT gid, database FROM pg_prepared_xacts WHERE starts_with(gid, $1)", prefix)
@@ -96,8 +99,6 @@ def _mysql_prepared(prefix: str) -> list[str]:
 
 def _in_thread(call: Any) -> Any:
     """``call()`` on a thread of its own: usable from inside a running event loop too."""
-    from concurrent.futures import ThreadPoolExecutor
-
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(call).result()
 
@@ -114,8 +115,6 @@ def our_prepared(backend: str, coordinator: str | None = None) -> list[str]:
 
 
 async def _pg_execute(url: str, sql: str) -> None:
-    import asyncpg
-
     connection = await asyncpg.connect(url, timeout=5)
     try:
         await connection.execute(sql)
@@ -124,8 +123,6 @@ async def _pg_execute(url: str, sql: str) -> None:
 
 
 def _mysql_connect() -> Any:
-    import pymysql
-
     parsed = DatabaseURL.parse(server_url("mysql"))
     return pymysql.connect(
         host=parsed.host or "127.0.0.1",
@@ -187,9 +184,6 @@ def start_script(script: str, *args: str) -> subprocess.Popen[str]:
 
 def wait_for_line(process: subprocess.Popen[str], expected: str, timeout: float = 60.0) -> list[str]:
     """Read the child's output until a line equal to ``expected``; fail with its stderr if it exits first."""
-    import queue
-    import threading
-
     assert process.stdout is not None
     stdout = process.stdout
     lines: queue.Queue[str | None] = queue.Queue()

@@ -25,13 +25,17 @@ from starlette.routing import Route
 from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
 from dataflow.commands.loading import load_db
 from dataflow.errors import ConfigError, ValidationError
+from dataflow.schema import suggest
 from dataflow.workflow import Workflow
 
 from .auth import Authenticate, Principal
+from .bodies import object_body
 from .codec import dumps
+from .explorer import Explorer
 from .openapi import openapi_document
 from .problems import Problem, from_error, problem_response
-from .resource import WRITES, ModelAPI, Resource, object_body, respond
+from .resource import WRITES, ModelAPI, Resource, respond
+from .tracing import ServerSpans
 
 if TYPE_CHECKING:
     from .monitoring import Monitoring
@@ -64,6 +68,8 @@ class Gateway:
         require_if_match: bool = False,
         title: str = "DataFlow API",
         enable_monitoring: bool = False,
+        tracer_provider: Any = None,
+        docs: bool = True,
     ) -> None:
         if authenticate is None and db.config.production and not allow_anonymous:
             raise ConfigError(
@@ -90,6 +96,8 @@ class Gateway:
         }
         self.workflows: dict[str, tuple[Workflow, bool]] = {}
         self.monitoring = _monitoring(db) if enable_monitoring else None
+        self.spans = ServerSpans(tracer_provider)
+        self.explorer = Explorer(self.prefix, title) if docs else None
         self.app = Starlette(routes=self._routes(), exception_handlers={404: self._not_found, 405: self._not_allowed})
         self.app.state.max_body = max_body
 
@@ -105,6 +113,8 @@ class Gateway:
 
     def _routes(self) -> list[Route]:
         routes = [Route(f"{self.prefix}/openapi.json", self._openapi, methods=["GET"])]
+        if self.explorer is not None:
+            routes += self.explorer.routes()
         if self.monitoring is not None:
             routes.append(Route("/metrics", self.monitoring.metrics_route, methods=["GET"]))
             routes.append(Route("/health", self.monitoring.health_route, methods=["GET"]))
@@ -125,9 +135,9 @@ class Gateway:
     def _counted(
         self, template: str, method: str, handler: Callable[[Request], Awaitable[Response]]
     ) -> Callable[[Request], Awaitable[Response]]:
-        """``handler``, counted under its route template when monitoring is on."""
+        """``handler`` in a server span, and counted under its route template when monitoring is on."""
         if self.monitoring is None:
-            return handler
+            return self.spans.wrap(template, method, handler)
         metrics = self.monitoring.metrics
 
         async def counted(request: Request) -> Response:
@@ -136,7 +146,7 @@ class Gateway:
             metrics.observe(template, method, response.status_code, perf_counter() - started)
             return response
 
-        return counted
+        return self.spans.wrap(template, method, counted)
 
     def _handler(self, model: str, operation: str, run: Callable[..., Any]) -> Callable[[Request], Awaitable[Response]]:
         scope = f"{self.apis[model].path}:{'write' if operation in WRITES else 'read'}"
@@ -276,4 +286,8 @@ def create_gateway(
             db = load_db(models, database_url)
         except click.ClickException as exc:
             raise ConfigError(exc.format_message(), field="models") from None
+    known = [name for name in inspect.signature(Gateway).parameters if name != "db"]
+    for name in options:
+        if name not in known:
+            raise ConfigError(f"create_gateway has no option {name!r}{suggest(name, known)}", field=name)
     return Gateway(db, enable_monitoring=enable_monitoring, **options)

@@ -53,14 +53,23 @@ STATUSES: Sequence[tuple[type[DataFlowError], int]] = (
 )
 
 
+# A detail or field message is cut at this length: messages quote what the client sent (an unknown
+# name, say), and a 20 KB query parameter must not come back as a 20 KB error.
+MAX_TEXT = 500
+
+
+def bounded(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "\u2026"
+
+
 class Problem(Exception):
     """An HTTP error the gateway raises itself: a status, a detail, and field errors for validation."""
 
     def __init__(self, status: int, detail: str, *, errors: Sequence[dict[str, Any]] = (), **headers: str) -> None:
         super().__init__(detail)
         self.status = status
-        self.detail = detail
-        self.errors = list(errors)
+        self.detail = bounded(detail)
+        self.errors = [{k: bounded(v) if isinstance(v, str) else v for k, v in error.items()} for error in errors]
         self.headers = {name.replace("_", "-"): value for name, value in headers.items()}
 
 

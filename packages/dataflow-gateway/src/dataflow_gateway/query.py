@@ -36,7 +36,7 @@ def single(params: QueryParams) -> dict[str, str]:
 def json_parameter(name: str, text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
         raise Problem(400, f"query parameter {name!r} is not valid JSON") from None
 
 
@@ -122,13 +122,23 @@ def _parameter(name: str, text: str, max_limit: int) -> Any:
     return text  # after: an opaque cursor the node checks
 
 
-def refuse_hidden(filter: Any, hidden: set[str], where: str = "filter") -> None:
-    """A filter naming a hidden field is refused as if the field did not exist: hidden fields leak nothing."""
+# Deeper filters are refused before any node sees them: no real query nests 32 levels, and a
+# filter of thousands of nested "$not"s would exhaust the compiler's recursion.
+MAX_FILTER_DEPTH = 32
+
+
+def refuse_hidden(filter: Any, hidden: set[str], where: str = "filter", depth: int = 0) -> None:
+    """A filter naming a hidden field is refused as if the field did not exist: hidden fields leak nothing.
+
+    A filter nested deeper than :data:`MAX_FILTER_DEPTH` is refused too.
+    """
+    if depth > MAX_FILTER_DEPTH:
+        raise Problem(400, f"{where} is nested deeper than {MAX_FILTER_DEPTH} levels")
     if isinstance(filter, Mapping):
         for key, value in filter.items():
             if isinstance(key, str) and not key.startswith("$") and key.partition(".")[0] in hidden:
                 raise Problem(400, f"{where}: unknown field {key!r}")
-            refuse_hidden(value, hidden, where)
+            refuse_hidden(value, hidden, where, depth + 1)
     elif isinstance(filter, list):
         for item in filter:
-            refuse_hidden(item, hidden, where)
+            refuse_hidden(item, hidden, where, depth + 1)

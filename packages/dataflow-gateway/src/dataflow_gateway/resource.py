@@ -8,7 +8,6 @@ default every operation is served at the table's name.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -17,16 +16,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dataflow.express import Express
+from dataflow.fields import FieldKind
 from dataflow.schema import ModelSchema, suggest
 
+from .bodies import object_body, rows_body
 from .codec import decode_record, dumps
 from .problems import Problem
-from .query import AGGREGATE_PARAMETERS, LIST_PARAMETERS, list_parameters, refuse_hidden
+from .query import AGGREGATE_PARAMETERS, LIST_PARAMETERS, json_parameter, list_parameters, refuse_hidden
 
 OPERATIONS = ("list", "read", "create", "update", "delete", "count", "aggregate", "upsert",
               "bulk_create", "bulk_update", "bulk_delete", "bulk_upsert")  # fmt: skip
 API_OPTIONS = ("path", "operations", "hidden", "read_only")
 WRITES = frozenset(OPERATIONS) - {"list", "read", "count", "aggregate"}
+MAX_KEY_DIGITS = 20  # a sign and 19 digits: the range of a 64-bit integer
 
 
 @attrs.frozen
@@ -38,6 +40,7 @@ class ModelAPI:
     operations: frozenset[str]
     hidden: frozenset[str] = frozenset()
     read_only: frozenset[str] = frozenset()
+    bytes_fields: frozenset[str] = frozenset()  # sent as base64 text, decoded before the node sees them
 
     @classmethod
     def of(cls, schema: ModelSchema, options: Mapping[str, Any] | None) -> ModelAPI:
@@ -54,7 +57,8 @@ class ModelAPI:
                 raise ValueError(f"{schema.name} api names unknown field {name!r}{suggest(name, schema.by_name)}")
         if schema.primary_key in hidden:
             raise ValueError(f"{schema.name} api cannot hide the key {schema.primary_key!r}")
-        return cls(schema, str(options.get("path", schema.table)), operations, hidden, read_only)
+        bytes_fields = frozenset(f.name for f in schema.fields if f.kind is FieldKind.BYTES)
+        return cls(schema, str(options.get("path", schema.table)), operations, hidden, read_only, bytes_fields)
 
     @property
     def visible(self) -> set[str]:
@@ -166,12 +170,12 @@ class Resource:
         return (201 if output["created"] else 200), output, {}
 
     async def bulk_create(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
-        rows = [self._writable(row) for row in await rows_body(request)]
+        rows = await rows_body(request, self._writable)
         return 201, await x.bulk_create(self.api.schema.name, rows, **self._bulk_options(request)), {}
 
     async def bulk_upsert(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
         options = self._bulk_options(request, ("conflict_on", "update_fields"))
-        rows = [self._writable(row) for row in await rows_body(request)]
+        rows = await rows_body(request, self._writable)
         return 200, await x.bulk_upsert(self.api.schema.name, rows, **options), {}
 
     async def bulk_update(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
@@ -187,7 +191,7 @@ class Resource:
         options: dict[str, Any] = {}
         for name, text in request.query_params.items():
             if name == "filter":
-                options["filter"] = json.loads(text) if text else {}
+                options["filter"] = json_parameter(name, text) if text else {}
             elif name == "confirmed":
                 options["confirmed"] = text == "true"
             elif name == "ids":
@@ -203,19 +207,25 @@ class Resource:
         text = request.path_params["key"]
         field = self.api.schema.pk
         if field.kind.value == "int":
-            if not text.lstrip("-").isdigit():
-                raise Problem(404, f"no {self.api.schema.name} {text!r}: its key is an integer")
+            # No stored key has more digits than a 64-bit integer: a longer one is simply not there.
+            if not text.lstrip("-").isdigit() or len(text) > MAX_KEY_DIGITS:
+                shown = text if len(text) <= MAX_KEY_DIGITS else text[:MAX_KEY_DIGITS] + "\u2026"
+                raise Problem(404, f"no {self.api.schema.name} {shown!r}: its key is an integer of at most 19 digits")
             return int(text)
         return text
 
     def _writable(self, record: Any) -> dict[str, Any]:
-        if not isinstance(record, Mapping):
+        """A request record checked for read-only fields, with bytes decoded; a bulk runs this once per row."""
+        if not isinstance(record, dict):  # what json gives for an object
             raise Problem(422, "each record must be a JSON object", errors=[{"field": "", "message": "not an object"}])
-        for name in record:
-            if name in self.api.read_only:
-                detail = f"{self.api.schema.name}.{name} is read-only"
-                raise Problem(422, detail, errors=[{"field": name, "message": "read-only"}])
-        return decode_record(self.api.schema, record)
+        read_only = self.api.read_only
+        if read_only and not read_only.isdisjoint(record):
+            name = next(name for name in record if name in read_only)
+            detail = f"{self.api.schema.name}.{name} is read-only"
+            raise Problem(422, detail, errors=[{"field": name, "message": "read-only"}])
+        if self.api.bytes_fields and not self.api.bytes_fields.isdisjoint(record):
+            return decode_record(self.api.schema, record)
+        return record
 
     def _bulk_options(self, request: Request, allowed: Sequence[str] = ("batch_size", "return_ids")) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -253,67 +263,6 @@ def names_or_value(name: str, text: str) -> Any:
     if not text.isdigit():
         raise Problem(400, f"query parameter {name!r} must be a positive integer")
     return int(text)
-
-
-async def object_body(request: Request) -> dict[str, Any]:
-    body = await json_body(request)
-    if not isinstance(body, dict):
-        raise Problem(422, "the body must be a JSON object", errors=[{"field": "", "message": "expected an object"}])
-    return body
-
-
-async def rows_body(request: Request) -> list[Any]:
-    """A JSON array, or NDJSON read line by line (a bad line is named, and nothing is written)."""
-    if request.headers.get("content-type", "").split(";")[0].strip() == "application/x-ndjson":
-        rows: list[Any] = []
-        buffer = b""
-        number = 0
-        async for chunk in limited_stream(request):
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                number += 1
-                if line.strip():
-                    rows.append(_ndjson_line(line, number))
-        if buffer.strip():
-            rows.append(_ndjson_line(buffer, number + 1))
-        return rows
-    body = await json_body(request)
-    if not isinstance(body, list):
-        raise Problem(422, "the body must be a JSON array of records (or NDJSON)",
-                      errors=[{"field": "", "message": "expected an array"}])  # fmt: skip
-    return body
-
-
-def _ndjson_line(line: bytes, number: int) -> Any:
-    try:
-        return json.loads(line)
-    except ValueError:
-        raise Problem(400, f"NDJSON line {number} is not valid JSON; nothing was written") from None
-
-
-async def json_body(request: Request) -> Any:
-    media = request.headers.get("content-type", "").split(";")[0].strip()
-    if media != "application/json":
-        raise Problem(415, f"send application/json, not {media or 'no content type'}")
-    data = b"".join([chunk async for chunk in limited_stream(request)])
-    try:
-        return json.loads(data)
-    except ValueError:
-        raise Problem(400, "the body is not valid JSON") from None
-
-
-async def limited_stream(request: Request) -> Any:
-    limit: int = request.app.state.max_body
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise Problem(413, f"the body is over the limit of {limit} bytes")
-    seen = 0
-    async for chunk in request.stream():
-        seen += len(chunk)
-        if seen > limit:
-            raise Problem(413, f"the body is over the limit of {limit} bytes")
-        yield chunk
 
 
 def respond(status: int, body: Any, headers: Mapping[str, str]) -> Response:

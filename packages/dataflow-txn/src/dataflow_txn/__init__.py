@@ -1,17 +1,15 @@
 """dataflow-txn: retries, savepoint scopes, sagas and two-phase commit across DataFlow databases."""
 
 from .coordinator import Branch, TwoPhaseCoordinator, TwoPhaseOutcome
-from .distributed import DistributedTransaction, TransactionOutcome
+from .distributed import DistributedTransaction, DistributedTransactionNode, TransactionOutcome
 from .errors import InDoubtError, RetryError, SagaError, SagaInProgressError, TwoPhaseError
 from .events import InDoubtBranch, SagaRecovered, TransactionRetried
 from .executor import run_on_sessions
 from .idempotency import run_once
-from .nodes import DistributedTransactionNode, SagaNode
 from .recovery import RecoveryReport
 from .retention import RetentionReport, purge_history
 from .retry import RetryingRuntime, RetryPolicy, execute_with_retry
-from .saga import Saga, SagaContext, SagaOutcome
-from .sagas import SagaRecoveryReport, SagaService
+from .saga import Saga, SagaContext, SagaNode, SagaOutcome, SagaRecoveryReport, SagaService
 from .scope import TransactionScopeNode, add_transaction_scope, transaction_scope
 
 __all__ = [

@@ -32,9 +32,12 @@ import click
 
 from dataflow import DataFlow
 from dataflow.commands.loading import MODELS_HELP, import_user_module, load_db
+from dataflow.database import live_instances
 from dataflow.errors import DataFlowError
 
+from .coordinator import TwoPhaseCoordinator, live_coordinators
 from .retention import BATCH_SIZE, RetentionReport, purge_history
+from .saga import SagaService
 
 
 def _url(text: str) -> str:
@@ -53,9 +56,6 @@ async def _recover(
     participants: tuple[str, ...],
     older_than: float,
 ) -> dict[str, Any]:
-    from .coordinator import TwoPhaseCoordinator, live_coordinators
-    from .sagas import SagaService
-
     opened: list[DataFlow] = []
     report: dict[str, Any] = {"two_phase": {}, "sagas": {}}
     try:
@@ -82,8 +82,6 @@ async def _recover(
             done = await each.recover(older_than=older_than)
             report["two_phase"][each.name] = attrs.asdict(done)
         if apps:
-            from dataflow.database import live_instances
-
             for db in live_instances():
                 service = db.extensions.get(SagaService)
                 if service is not None and service.names:

@@ -28,7 +28,7 @@ from .events import InDoubtBranch
 from .executor import Parameters, run_on_sessions
 from .gid import BranchId, TransactionId, check_name
 from .participants import Participant, participant_for
-from .recovery import RecoveryReport, close_session
+from .recovery import RecoveryReport, close_session, in_doubt, recover
 from .txnlog import COMMIT, TransactionLog
 
 if TYPE_CHECKING:
@@ -294,8 +294,6 @@ class TwoPhaseCoordinator:
         ``keep`` seconds ago are deleted. Safe to run concurrently with
         coordinators and with other recoveries.
         """
-        from .recovery import recover
-
         return await recover(self, older_than=older_than, keep=keep)
 
     async def in_doubt(self, *, older_than: float = 0.0) -> list[InDoubtBranch]:
@@ -304,8 +302,6 @@ class TwoPhaseCoordinator:
         Each is also given to the monitors of its database (action
         ``"found"``), so a periodic call reports transactions stuck in doubt.
         """
-        from .recovery import in_doubt
-
         return await in_doubt(self, older_than)
 
 

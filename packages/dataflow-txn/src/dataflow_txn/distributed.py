@@ -20,12 +20,12 @@ and a saga otherwise (then compensations are needed).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import attrs
 
 from dataflow.database import close_loop_pools
-from dataflow.errors import WorkflowBuildError
+from dataflow.errors import ValidationError, WorkflowBuildError
 from dataflow.loops import run_sync
 from dataflow.nodes.base import Node
 from dataflow.workflow import Workflow, WorkflowBuilder
@@ -34,11 +34,13 @@ from .coordinator import Branch, TwoPhaseCoordinator
 from .executor import built, check_bound, check_parameters
 from .gid import check_name
 from .retry import RetryPolicy, not_repeatable, retrying
-from .saga import CompensationParams, Saga
-from .sagas import sagas_of
+from .saga.definition import Saga
+from .saga.service import SagaService
+from .saga.steps import CompensationParams
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
+    from dataflow.session import Session
 
 PATTERNS = ("2pc", "saga", "auto")
 
@@ -104,7 +106,7 @@ class DistributedTransaction:
         self.participants: list[ParticipantSpec] = []
         self._saga: Saga | None = None
         # Saga recovery in another process finds this transaction's saga by name, once defined.
-        sagas_of(log).provide(self.name, self.saga)
+        SagaService.of(log).provide(self.name, self.saga)
 
     def __repr__(self) -> str:
         return (
@@ -236,10 +238,8 @@ class DistributedTransaction:
 
     def node(self, type_name: str = "DistributedTransactionNode") -> type[Node]:
         """A workflow node type running this transaction (checked now): inputs ``parameters`` and ``key``."""
-        from .nodes import distributed_transaction_node
-
         self.build()
-        return distributed_transaction_node(self, type_name)
+        return type(type_name, (DistributedTransactionNode,), {"type_name": type_name, "bound": self})
 
 
 def _participant_params(name: str) -> Any:
@@ -249,3 +249,29 @@ def _participant_params(name: str) -> Any:
         return found
 
     return params
+
+
+class DistributedTransactionNode(Node):
+    """Runs a :class:`~dataflow_txn.DistributedTransaction`.
+
+    Inputs: ``transaction`` (unless the node type is bound to one),
+    ``parameters`` (by participant, then node id), ``key`` (saga idempotency
+    key). Output: ``{"pattern", "transaction_id", "results", "incomplete", "replayed"}``.
+    """
+
+    type_name: ClassVar[str] = "DistributedTransactionNode"
+    parameters: ClassVar[frozenset[str] | None] = frozenset({"transaction", "parameters", "key"})
+    bound: ClassVar[DistributedTransaction | None] = None
+
+    @classmethod
+    def required_inputs(cls) -> frozenset[str]:
+        return frozenset({"transaction"}) if cls.bound is None else frozenset()
+
+    async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
+        transaction = inputs.get("transaction") or type(self).bound
+        if not isinstance(transaction, DistributedTransaction):
+            raise ValidationError(
+                f"{self.type_name}: 'transaction' must be a DistributedTransaction", field="transaction"
+            )
+        outcome = await transaction.execute_async(inputs.get("parameters"), key=inputs.get("key"))
+        return outcome.as_dict()

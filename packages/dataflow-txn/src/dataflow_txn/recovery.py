@@ -21,7 +21,7 @@ from dataflow.events import TransactionFinished, emit
 
 from .events import InDoubtBranch
 from .gid import BranchId
-from .participants import Participant, participant_for
+from .participants import Participant, XAConnection, participant_for
 from .txnlog import ABORT, TransactionLog
 
 if TYPE_CHECKING:
@@ -165,8 +165,6 @@ async def _resolve(
 
 async def close_session(db: DataFlow, session: Session) -> None:
     """Give a session back; one still wrapped for XA (or marked broken) is discarded, never reused."""
-    from .participants import XAConnection
-
     if isinstance(session.connection, XAConnection):
         session.connection = session.connection.inner
         session.broken = True

@@ -36,8 +36,8 @@ from dataflow.sql import Params
 
 from . import idempotency
 from .idempotency import Markers
-from .saga_runner import MARKER_PREFIX, marker_key, saga_ids_of_marker
-from .sagalog import COMPENSATED, COMPLETED, SagaLog
+from .saga.keys import MARKER_PREFIX, marker_key, saga_ids_of_marker
+from .saga.log import COMPENSATED, COMPLETED, SagaLog
 from .storage import Table, now_ms
 
 if TYPE_CHECKING:

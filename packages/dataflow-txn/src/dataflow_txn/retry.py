@@ -23,7 +23,7 @@ from dataflow.events import emit
 from dataflow.loops import run_sync
 from dataflow.workflow import AsyncLocalRuntime, Workflow, WorkflowBuilder
 
-from .errors import RetryError
+from .errors import InDoubtError, RetryError
 from .events import TransactionRetried
 from .executor import built, databases_of
 
@@ -53,8 +53,6 @@ class RetryPolicy:
 
 def retryable(error: BaseException | None) -> bool:
     """Is ``error``, or an error it wraps (``cause``, ``__cause__``), marked ``retryable``?"""
-    from .errors import InDoubtError
-
     seen: set[int] = set()
     while error is not None and id(error) not in seen:
         seen.add(id(error))

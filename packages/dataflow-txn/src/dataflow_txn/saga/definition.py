@@ -20,101 +20,24 @@ defines the same ``Saga`` (same name, same steps) before it recovers.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import attrs
-
-from dataflow.errors import ConfigError, WorkflowBuildError
+from dataflow.database import close_loop_pools
+from dataflow.errors import ConfigError, ValidationError, WorkflowBuildError
 from dataflow.loops import run_sync
 from dataflow.nodes.base import Node
-from dataflow.workflow import Workflow, WorkflowBuilder
-from dataflow.workflow.builder import NodeSpec
 
-from .executor import Parameters, built, check_bound
+from ..executor import check_bound
+from .runner import start
+from .service import SagaService
+from .steps import STEP_NAME, Action, CompensationParams, SagaOutcome, SagaStep, StepParams, Target
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
+    from dataflow.session import Session
 
-    from .sagas import SagaService
-
-STEP_NAME = re.compile(r"\A[a-z][a-z0-9_]{0,39}\Z")
 SAGA_NAME = re.compile(r"\A[A-Za-z][A-Za-z0-9_.-]{0,99}\Z")
-
-
-@attrs.frozen
-class SagaContext:
-    """What a step's parameter function sees: the saga's input and the completed steps' outputs."""
-
-    saga_id: str
-    input: Mapping[str, Any]
-    results: Mapping[str, Any]
-
-
-Target = Workflow | WorkflowBuilder | type[Node]
-StepParams = Mapping[str, Any] | Callable[[SagaContext], Mapping[str, Any]] | None
-CompensationParams = Mapping[str, Any] | Callable[[SagaContext, Any], Mapping[str, Any]] | None
-
-
-@attrs.frozen
-class Action:
-    """A workflow to run, or one node wrapped in one (``single`` is its node id; its output is the result)."""
-
-    workflow: Workflow
-    single: str | None = None
-
-    @classmethod
-    def of(cls, target: Target, node_id: str) -> Action:
-        if isinstance(target, type) and issubclass(target, Node):
-            # Built by hand, not by WorkflowBuilder.build(): the node's inputs arrive at run
-            # time (the step's parameters), which build() cannot know; the node validates them.
-            spec = NodeSpec(node_id=node_id, node_class=target, params={})
-            workflow = Workflow(
-                nodes={node_id: spec}, connections=(), order=(node_id,), incoming={node_id: ()}, outgoing={node_id: ()}
-            )
-            return cls(workflow, node_id)
-        return cls(built(target, inputs_at_run=True))
-
-    def parameters(self, params: Mapping[str, Any] | None) -> Parameters:
-        """Run-time parameters by node id: a single node's parameters are its own inputs."""
-        if not params:
-            return {}
-        if self.single is not None:
-            return {self.single: dict(params)}
-        return {node_id: dict(values) for node_id, values in params.items()}
-
-    def output(self, results: Mapping[str, Any]) -> Any:
-        return results.get(self.single) if self.single is not None else dict(results)
-
-
-@attrs.frozen
-class SagaStep:
-    name: str
-    db: DataFlow
-    action: Action
-    params: StepParams = None
-    compensation: Action | None = None
-    compensation_params: CompensationParams = None
-
-    def resolve_params(self, context: SagaContext) -> Mapping[str, Any]:
-        params = self.params(context) if callable(self.params) else self.params
-        return dict(params or {})
-
-    def resolve_compensation_params(self, context: SagaContext, output: Any) -> Mapping[str, Any]:
-        params = self.compensation_params
-        params = params(context, output) if callable(params) else params
-        return dict(params or {})
-
-
-@attrs.frozen
-class SagaOutcome:
-    """A saga that completed: every step's output by step name; ``replayed`` when its key had completed before."""
-
-    saga_id: str
-    results: Mapping[str, Any]
-    replayed: bool = False
-    status: str = "completed"
-    pattern: str = "saga"
 
 
 class Saga:
@@ -136,9 +59,7 @@ class Saga:
 
     @property
     def service(self) -> SagaService:
-        from .sagas import sagas_of
-
-        return sagas_of(self.log)
+        return SagaService.of(self.log)
 
     def __repr__(self) -> str:
         return f"Saga({self.name!r}, steps={[step.name for step in self.steps]})"
@@ -193,19 +114,43 @@ class Saga:
         A failed step raises ``SagaError`` after the completed steps were
         compensated.
         """
-        from .saga_runner import start
-
         self.check()
         return await start(self, dict(input or {}), key, context or {})
 
     def execute(self, input: Mapping[str, Any] | None = None, **options: Any) -> SagaOutcome:
         """Synchronous :meth:`execute_async`."""
-        from dataflow.database import close_loop_pools
-
         return run_sync(lambda: self.execute_async(input, **options), cleanup=close_loop_pools)
 
     def node(self, type_name: str = "SagaNode") -> type[Node]:
         """A workflow node type that runs this saga: inputs ``input`` and ``key``; output the outcome as a dict."""
-        from .nodes import saga_node
+        return type(type_name, (SagaNode,), {"type_name": type_name, "bound": self})
 
-        return saga_node(self, type_name)
+
+class SagaNode(Node):
+    """Runs a :class:`~dataflow_txn.Saga`.
+
+    Inputs: ``saga`` (unless the node type is bound to one), ``input`` (the
+    saga's input), ``key`` (idempotency key). Output: ``{"pattern": "saga",
+    "saga_id", "results", "replayed"}``; a failed saga raises ``SagaError``
+    after compensating.
+    """
+
+    type_name: ClassVar[str] = "SagaNode"
+    parameters: ClassVar[frozenset[str] | None] = frozenset({"saga", "input", "key"})
+    bound: ClassVar[Saga | None] = None
+
+    @classmethod
+    def required_inputs(cls) -> frozenset[str]:
+        return frozenset({"saga"}) if cls.bound is None else frozenset()
+
+    async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
+        saga = inputs.get("saga") or type(self).bound
+        if not isinstance(saga, Saga):
+            raise ValidationError(f"{self.type_name}: 'saga' must be a Saga", field="saga")
+        outcome = await saga.execute_async(inputs.get("input"), key=inputs.get("key"))
+        return {
+            "pattern": "saga",
+            "saga_id": outcome.saga_id,
+            "results": dict(outcome.results),
+            "replayed": outcome.replayed,
+        }

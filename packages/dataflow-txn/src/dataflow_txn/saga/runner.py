@@ -10,17 +10,16 @@ like the others; one without a marker is fenced, so that it never commits.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataflow.errors import DataFlowError, UniqueViolationError
 
-from .errors import SagaError, SagaInProgressError
-from .idempotency import fence, run_once
-from .saga import Saga, SagaContext, SagaOutcome, SagaStep
-from .sagalog import (
+from ..errors import SagaError, SagaInProgressError
+from ..idempotency import fence, run_once
+from .keys import check_saga_id, marker_key
+from .log import (
     COMPENSATED,
     COMPENSATING,
     COMPLETED,
@@ -32,42 +31,17 @@ from .sagalog import (
     SagaRecord,
     process_owner,
 )
+from .steps import SagaContext, SagaOutcome, SagaStep
 
-SAGA_ID = re.compile(r"\A[A-Za-z0-9_.:-]{1,100}\Z")
-MARKER_PREFIX = "saga:"
-UNDO_SUFFIX = ":undo"
+if TYPE_CHECKING:
+    # Annotations only: the definition sits above the runner and calls it.
+    from .definition import Saga
 
 Completed = list[tuple[int, SagaStep, Any]]
 
 
-def check_saga_id(key: str) -> str:
-    if not isinstance(key, str) or SAGA_ID.match(key) is None:
-        raise ValueError(f"saga key {key!r}: use 1-100 of letters, digits, '_', '.', ':' and '-'")
-    return key
-
-
 def step_key(saga_id: str, step: SagaStep, undo: bool = False) -> str:
     return marker_key(saga_id, step.name, undo)
-
-
-def marker_key(saga_id: str, step: str, undo: bool = False) -> str:
-    """The idempotency key of a saga step (or of its compensation) in the step's database."""
-    return f"{MARKER_PREFIX}{saga_id}:{step}" + (UNDO_SUFFIX if undo else "")
-
-
-def saga_ids_of_marker(key: str) -> tuple[str, ...]:
-    """The saga ids a step's marker key may belong to; empty for a key that is not a saga step's.
-
-    Saga ids may contain ':', and a step may be named ``undo``, so
-    ``saga:a:b:undo`` is either the compensation of step ``b`` of saga ``a``
-    or step ``undo`` of saga ``a:b``: both are returned.
-    """
-    if not key.startswith(MARKER_PREFIX):
-        return ()
-    rest = key[len(MARKER_PREFIX) :]
-    forms = [rest, rest[: -len(UNDO_SUFFIX)]] if rest.endswith(UNDO_SUFFIX) else [rest]
-    candidates = (form.rpartition(":")[0] for form in forms)
-    return tuple(dict.fromkeys(saga_id for saga_id in candidates if SAGA_ID.match(saga_id)))
 
 
 def _message(error: BaseException) -> str:

@@ -18,15 +18,16 @@ import attrs
 from dataflow.errors import DataFlowError
 from dataflow.events import emit
 
-from .errors import SagaError
-from .events import SagaRecovered
-from .saga_runner import recover_one
-from .sagalog import SagaLog, process_owner
+from ..errors import SagaError
+from ..events import SagaRecovered
+from .log import SagaLog, process_owner
+from .runner import recover_one
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
 
-    from .saga import Saga
+    # Annotations only: a Saga registers itself here, so its module sits above this one.
+    from .definition import Saga
 
 
 @attrs.define
@@ -153,8 +154,3 @@ class SagaService:
         finally:
             await self.db.close_session(session)
         return report
-
-
-def sagas_of(db: DataFlow) -> SagaService:
-    """``db``'s saga service: :meth:`SagaService.of`."""
-    return SagaService.of(db)

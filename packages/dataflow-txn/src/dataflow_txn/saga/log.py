@@ -20,9 +20,9 @@ import attrs
 
 from dataflow.fields import MaxLength
 
-from .errors import SagaInProgressError
-from .storage import Table, declare, now_ms
-from .values import dumps, loads
+from ..errors import SagaInProgressError
+from ..storage import Table, declare, now_ms
+from ..values import dumps, loads
 
 if TYPE_CHECKING:
     from dataflow.session import Session
