@@ -37,7 +37,7 @@ from .errors import (
     WorkflowBuildError,
     WorkflowError,
 )
-from .fields import ColumnType, MaxLength
+from .fields import ColumnType, MaxLength, Personal
 from .plugins import hookimpl
 from .workflow import AsyncLocalRuntime, LocalRuntime, Workflow, WorkflowBuilder
 
@@ -61,6 +61,7 @@ __all__ = [
     "LockTimeoutError",
     "ColumnType",
     "MaxLength",
+    "Personal",
     "NotFoundError",
     "NotNullViolationError",
     "PoolTimeoutError",

@@ -34,6 +34,7 @@ from .url import DatabaseURL
 from .versioning import add_version_field
 
 if TYPE_CHECKING:
+    from .changes import ChangeListener
     from .migrate.runner import Applied, Migrator
     from .migrate.steps import Plan
     from .nodes.base import Node
@@ -132,6 +133,7 @@ class DataFlow:
         self.tenancy_filters: list[TenancyFilter] = host.collect("dataflow_register_tenancy_filters", db=self)
         self.schema_extensions: list[SchemaExtension] = host.collect("dataflow_register_schema_extensions", db=self)
         self.session_hooks: list[SessionHook] = host.collect("dataflow_register_session_hooks", db=self)
+        self.change_listeners: list[ChangeListener] = host.collect("dataflow_register_change_listeners", db=self)
         self.closed = False
         _live.add(self)
         host.notify("dataflow_instance_created", db=self)

@@ -114,6 +114,15 @@ class ColumnType:
 
 
 @attrs.frozen
+class Personal:
+    """``Annotated[str, Personal()]``: personal data, never shown in an error message (plugins may do more).
+
+    The value is validated as usual; a refused value is named by its field and
+    type only. dataflow-audit encrypts personal values in its trail.
+    """
+
+
+@attrs.frozen
 class Array:
     """``Annotated[list[int], Array()]``: store the list as a native array where the database has them.
 
@@ -155,6 +164,8 @@ class FieldSchema:
     """Declared ``Array()``: a native array column where the dialect has one (``element_kind`` is set)."""
     column_type: str | None = None
     """Declared ``ColumnType(...)``: the database type of the column, instead of the dialect's for the kind."""
+    personal: bool = attrs.field(default=False, eq=False)
+    """Declared ``Personal()``: personal data (the column is the same; migrations ignore it)."""
 
     @property
     def has_default(self) -> bool:
@@ -172,6 +183,20 @@ class FieldSchema:
 
     def validate(self, value: Any, model: str) -> Any:
         """Return ``value`` as this field's Python type, or raise ``ValidationError``."""
+        if not self.personal:
+            return self._validate(value, model)
+        try:
+            return self._validate(value, model)
+        except ValidationError as exc:
+            # The message of a refused personal value names the field and the type, never the value.
+            raise ValidationError(
+                f"{model}.{self.name} expects {self.type_name}; the value given was refused "
+                "(it is personal data, so it is not shown)",
+                model=model,
+                field=exc.field or self.name,
+            ) from None
+
+    def _validate(self, value: Any, model: str) -> Any:
         if value is None:
             if self.nullable:
                 return None

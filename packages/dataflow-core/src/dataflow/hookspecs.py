@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .database import DataFlow
     from .registers import (
         BulkStrategyRegister,
+        ChangeListenerRegister,
         CommandRegister,
         DialectRegister,
         ModelOptionRegister,
@@ -184,4 +185,22 @@ def dataflow_register_model_options(register: ModelOptionRegister) -> None:
     Called once per process, when the first model is defined. A model option
     that neither the core nor a plugin declares is a ``ConfigError`` naming the
     nearest valid one.
+    """
+
+
+@hookspec
+def dataflow_register_change_listeners(register: ChangeListenerRegister, db: DataFlow) -> None:
+    """Register listeners that receive the before and after images of the rows each write changes.
+
+    :param register: call ``register(listener)`` with an object satisfying
+        :class:`dataflow.changes.ChangeListener`: ``captures(schema)`` says
+        whether it wants a model's changes (asked once, in ``db.model``), and
+        async ``changed(session, changes)`` receives a
+        :class:`dataflow.changes.ChangeSet` per write node run, on the write's
+        session and inside its transaction (raising rolls the write back).
+        Models no listener captures run exactly as without the hook.
+    :param db: the ``DataFlow`` being created (its ``config``, ``dialect`` and
+        ``extensions`` are set; its monitors, filters and hooks not yet).
+
+    Called once per ``DataFlow`` instance, when it is created.
     """

@@ -9,6 +9,7 @@ if TYPE_CHECKING:
     import click
 
     from .bulk.strategy import BulkStrategy
+    from .changes import ChangeListener
     from .dialect import Dialect
     from .events import Monitor
     from .nodes.base import Node
@@ -71,3 +72,9 @@ class ModelOptionRegister(Protocol):
     """``register(name, description)`` of ``dataflow_register_model_options``."""
 
     def __call__(self, name: str, description: str, /) -> None: ...
+
+
+class ChangeListenerRegister(Protocol):
+    """``register(listener)`` of ``dataflow_register_change_listeners``."""
+
+    def __call__(self, listener: ChangeListener, /) -> None: ...

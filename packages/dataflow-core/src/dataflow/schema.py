@@ -17,7 +17,17 @@ from typing import Any
 import attrs
 
 from .errors import ConfigError, ValidationError
-from .fields import ELEMENT_KINDS, MISSING, PYTHON_KINDS, Array, ColumnType, FieldKind, FieldSchema, MaxLength
+from .fields import (
+    ELEMENT_KINDS,
+    MISSING,
+    PYTHON_KINDS,
+    Array,
+    ColumnType,
+    FieldKind,
+    FieldSchema,
+    MaxLength,
+    Personal,
+)
 
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -212,6 +222,7 @@ def _field_from_hint(
     column_type = None
     nullable = False
     array = False
+    personal = False
     # Both Annotated[X | None, ...] and Annotated[X, ...] | None are accepted.
     for _ in range(2):
         if typing.get_origin(hint) is typing.Annotated:
@@ -223,6 +234,8 @@ def _field_from_hint(
                     array = True
                 elif isinstance(extra, ColumnType):
                     column_type = extra.value
+                elif isinstance(extra, Personal):
+                    personal = True
         if typing.get_origin(hint) in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(hint) if a is not type(None)]
             if len(args) != 1:
@@ -255,6 +268,7 @@ def _field_from_hint(
         default_factory=default_factory,
         max_length=max_length,
         column_type=column_type,
+        personal=personal,
     )
     if hint is cls:
         # The kind is a placeholder until the key is known (see schema_from_class).

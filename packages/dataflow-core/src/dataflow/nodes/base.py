@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from ..errors import ValidationError
 from ..schema import ModelSchema, suggest
@@ -89,6 +89,12 @@ class Node:
         raise NotImplementedError
 
 
+class CapturedRun(Protocol):
+    """Runs a write node of a captured model, reporting its changes (:func:`dataflow.nodes.capture.run_captured`)."""
+
+    async def __call__(self, node: ModelNode, session: Session, inputs: dict[str, Any], /) -> Any: ...
+
+
 class ModelNode(Node):
     """A node generated for one model of one DataFlow instance."""
 
@@ -96,6 +102,8 @@ class ModelNode(Node):
     db: ClassVar[DataFlow]
     operation: ClassVar[str]
     repeatable = True
+    captured_run: ClassVar[CapturedRun | None] = None
+    """Set on the write nodes of a model a change listener captures (see :mod:`dataflow.nodes.capture`)."""
 
     @classmethod
     def parameters_for(cls, schema: ModelSchema) -> frozenset[str] | None:
@@ -116,13 +124,14 @@ class ModelNode(Node):
 async def run_model_node(node: ModelNode, session: Session, inputs: dict[str, Any]) -> Any:
     """Run a model node on ``session`` (whose turn the caller holds), honouring the reserved ``as_tenant``."""
     node_tenant = inputs.pop(AS_TENANT, None)
+    run = node.captured_run
     if node_tenant is None:
-        return await node.run(session, inputs)
+        return await node.run(session, inputs) if run is None else await run(node, session, inputs)
     # One node for one tenant (admin tools): the tenancy filter reads ``node_tenant``
     # while this node holds the session, and may refuse it (never a switch of tenants).
     context = session.context
     session.context = {**context, "node_tenant": node_tenant}
     try:
-        return await node.run(session, inputs)
+        return await node.run(session, inputs) if run is None else await run(node, session, inputs)
     finally:
         session.context = context

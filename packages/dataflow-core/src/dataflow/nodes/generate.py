@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from ..schema import ModelSchema
 from .aggregate import AggregateNode
 from .base import AS_TENANT, REPLICA, ModelNode
 from .bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode, BulkUpsertNode
+from .capture import capture_for, run_captured
 from .crud import CreateNode, DeleteNode, ReadNode, UpdateNode, UpsertNode
 from .query import CountNode, ListNode
 
@@ -33,6 +35,7 @@ OPERATIONS: dict[str, type[ModelNode]] = {
 def model_nodes(db: DataFlow, schema: ModelSchema) -> dict[str, type[ModelNode]]:
     """``{"UserCreateNode": <class>, ...}`` bound to ``db`` and ``schema``."""
     nodes: dict[str, type[ModelNode]] = {}
+    listeners = tuple(listener for listener in db.change_listeners if listener.captures(schema))
     for suffix, base in OPERATIONS.items():
         name = f"{schema.name}{suffix}Node"
         parameters = base.parameters_for(schema)
@@ -46,5 +49,9 @@ def model_nodes(db: DataFlow, schema: ModelSchema) -> dict[str, type[ModelNode]]
             "__doc__": f"{base.__doc__}\n\nGenerated for model {schema.name} on {db.label}.",
             "__module__": __name__,
         }
+        capture = capture_for(base) if listeners else None
+        if capture is not None:
+            # A partial, not a function: the class attribute does not bind to instances.
+            attributes["captured_run"] = functools.partial(run_captured, capture=capture, listeners=listeners)
         nodes[name] = type(name, (base,), attributes)
     return nodes

@@ -316,6 +316,7 @@ class AsyncLocalRuntime:
         transaction: bool = False,
         isolation: str | None = None,
         tenant: str | None = None,
+        actor: str | None = None,
         context: Mapping[str, Any] | None = None,
         sessions: Mapping[DataFlow, Session] | None = None,
         run_id: str | None = None,
@@ -325,7 +326,8 @@ class AsyncLocalRuntime:
 
         ``parameters`` override node parameters by node id. ``isolation``
         implies ``transaction``. ``tenant`` and ``context`` reach tenancy
-        filters and monitors. A failed node raises ``WorkflowError``.
+        filters and monitors; ``actor`` (who runs it, for audit trails) is
+        ``context["actor"]``. A failed node raises ``WorkflowError``.
 
         ``sessions`` runs the nodes on sessions the caller holds (a two-phase
         participant, a saga step, a savepoint scope): the run opens, commits,
@@ -350,6 +352,8 @@ class AsyncLocalRuntime:
         run_context = dict(context or {})
         if tenant is not None:
             run_context["tenant"] = tenant
+        if actor is not None:
+            run_context["actor"] = actor
         run = _Run(
             workflow,
             parameters,

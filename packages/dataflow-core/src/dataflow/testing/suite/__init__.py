@@ -11,6 +11,8 @@ from .test_bad_input import users_and_ann
 from .test_bulk import *  # noqa: F403
 from .test_bulk_columns import *  # noqa: F403
 from .test_bulk_columns import readings
+from .test_changes import *  # noqa: F403
+from .test_changes import captured
 from .test_concurrency import *  # noqa: F403
 from .test_express import *  # noqa: F403
 from .test_filters import *  # noqa: F403
@@ -36,6 +38,7 @@ from .test_write_guards import *  # noqa: F403
 from .test_write_guards import two_users
 
 __all__ = [
+    "captured",
     "crowd",
     "db",
     "population",

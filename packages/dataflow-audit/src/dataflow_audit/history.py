@@ -1,0 +1,156 @@
+"""Reading the trail back: one record's entries newest first, and the record as it was at a moment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from dataflow.errors import ConfigError, ValidationError
+from dataflow.schema import ModelSchema
+from dataflow.sql import Params, TableSQL
+
+from .values import loads
+
+if TYPE_CHECKING:
+    from dataflow.session import Session
+
+OPERATIONS = ("create", "update", "delete")
+
+
+@attrs.frozen
+class AuditEntry:
+    """One recorded change of one record: ``changes`` maps each field to ``[before, after]``."""
+
+    id: int
+    model: str
+    key: str
+    operation: str
+    changes: dict[str, list[Any]]
+    at: dt.datetime
+    actor: str | None
+    tenant: str | None
+    run_id: str | None
+    node_id: str | None
+    chain: str
+    seq: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: the timestamp as ISO text."""
+        return {**attrs.asdict(self), "at": self.at.isoformat()}
+
+
+def micros(moment: dt.datetime, what: str) -> int:
+    if not isinstance(moment, dt.datetime):
+        raise ValidationError(f"{what} must be a datetime, got {moment!r}", field=what)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)  # naive datetimes are UTC, as everywhere in DataFlow
+    return int(moment.timestamp() * 1_000_000)
+
+
+def moment(value: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value / 1_000_000, dt.UTC)
+
+
+def to_entry(row: Mapping[str, Any]) -> AuditEntry:
+    return AuditEntry(
+        id=row["id"],
+        model=row["model"],
+        key=row["record_key"],
+        operation=row["operation"],
+        changes=loads(row["changes"]),
+        at=moment(row["at"]),
+        actor=row["actor"],
+        tenant=row["tenant"],
+        run_id=row["run_id"],
+        node_id=row["node_id"],
+        chain=row["chain"],
+        seq=row["seq"],
+    )
+
+
+def visible_tenant(session: Session, schema: ModelSchema) -> tuple[bool, str | None]:
+    """Whose entries of ``schema`` the session may read: ``(False, None)`` all, ``(True, t)`` tenant ``t``'s only.
+
+    The model's tenancy decides, as for its rows: the scope a tenancy filter puts
+    on the model (``{"tenant_id": t}``) narrows its history; an admin scope does not.
+    A scope of another shape is refused (fail closed).
+    """
+    scope = session.scope(schema) if session.db.tenancy_filters else None
+    if scope is None:
+        return False, None
+    tenant = scope.get("tenant_id") if isinstance(scope, Mapping) and len(scope) == 1 else None
+    if not isinstance(tenant, str):
+        raise ConfigError(
+            f"{schema.name}: its tenancy scope {scope!r} cannot narrow the audit trail", model=schema.name
+        )
+    return True, tenant
+
+
+def _conditions(table: TableSQL, params: Params, equal: Mapping[str, Any]) -> list[str]:
+    return [f"{table.quoted[name]} = {params.add(value)}" for name, value in equal.items() if value is not None]
+
+
+async def history(
+    session: Session,
+    table: TableSQL,
+    schema: ModelSchema,
+    key: Any,
+    *,
+    actor: str | None = None,
+    operation: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int | None = None,
+) -> list[AuditEntry]:
+    """One record's entries, newest first; only the session's tenant's under tenancy."""
+    if operation is not None and operation not in OPERATIONS:
+        raise ValidationError(f"operation must be one of {', '.join(OPERATIONS)}, got {operation!r}", field="operation")
+    if limit is not None and (type(limit) is not int or limit < 1):
+        raise ValidationError(f"limit must be a positive integer, got {limit!r}", field="limit")
+    params = Params(table.dialect)
+    scoped, tenant = visible_tenant(session, schema)
+    equal = {"model": schema.name, "record_key": str(key), "actor": actor, "operation": operation}
+    conditions = _conditions(table, params, equal)
+    if scoped:
+        conditions.append(f"{table.quoted['tenant']} = {params.add(tenant)}")
+    if since is not None:
+        conditions.append(f"{table.quoted['at']} >= {params.add(micros(since, 'since'))}")
+    if until is not None:
+        conditions.append(f"{table.quoted['at']} <= {params.add(micros(until, 'until'))}")
+    sql = f"SELECT {table.select_list} FROM {table.table} WHERE {' AND '.join(conditions)}"
+    sql += f" ORDER BY {table.quoted['at']} DESC, {table.quoted['id']} DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    rows = await session.fetch(sql, params.values, operation="audit")
+    return [to_entry(table.decode(row)) for row in rows]
+
+
+async def as_of(
+    session: Session,
+    table: TableSQL,
+    schema: ModelSchema,
+    key: Any,
+    at: dt.datetime,
+    opener: Callable[[list[AuditEntry]], Awaitable[list[AuditEntry]]] | None = None,
+) -> dict[str, Any] | None:
+    """Replay the record's entries up to ``at``: its audited fields as they were, or None (absent then).
+
+    ``opener`` opens sealed personal values first.
+    """
+    entries = await history(session, table, schema, key, until=at)
+    if opener is not None:
+        entries = await opener(entries)
+    record: dict[str, Any] | None = None
+    for entry in reversed(entries):
+        if entry.operation == "delete" and all(after is None for _, after in entry.changes.values()):
+            record = None
+            continue
+        record = dict(record or {})
+        if entry.operation == "create":
+            record = {schema.primary_key: schema.pk.validate(key, schema.name) if key is not None else None}
+        for name, (_, after) in entry.changes.items():
+            record[name] = after
+    return record

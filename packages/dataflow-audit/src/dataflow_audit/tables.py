@@ -1,0 +1,89 @@
+"""The package's own tables: ``dataflow_audit`` (the entries) and ``dataflow_audit_head`` (each chain's checkpoint).
+
+They are declared like models, so each dialect's own DDL, quoting and codecs
+apply, but are not registered with ``db.model``: they get no nodes, and
+schema extensions (a tenant column) never touch them. Values that are hashed
+are stored as text or integers (a timestamp in microseconds), so that every
+backend gives back exactly what was hashed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from dataflow.errors import DataFlowError
+from dataflow.fields import MaxLength
+from dataflow.schema import ModelSchema, schema_from_class
+
+if TYPE_CHECKING:
+    from dataflow.session import Session
+
+
+class _AuditEntry:
+    chain: Annotated[str, MaxLength(200)]
+    seq: int
+    model: Annotated[str, MaxLength(100)]
+    record_key: Annotated[str, MaxLength(200)]
+    operation: Annotated[str, MaxLength(16)]
+    changes: str
+    at: int
+    prev_hash: Annotated[str, MaxLength(64)]
+    hash: Annotated[str, MaxLength(64)]
+    actor: Annotated[str | None, MaxLength(200)] = None
+    tenant: Annotated[str | None, MaxLength(100)] = None
+    run_id: Annotated[str | None, MaxLength(64)] = None
+    node_id: Annotated[str | None, MaxLength(200)] = None
+    __dataflow__ = {
+        "table": "dataflow_audit",
+        "unique": [("chain", "seq")],
+        "indexes": [("model", "record_key")],
+    }
+
+
+class _AuditHead:
+    chain: Annotated[str, MaxLength(200)]
+    seq: int = 0
+    hash: Annotated[str, MaxLength(64)] = ""
+    __dataflow__ = {"table": "dataflow_audit_head", "primary_key": "chain"}
+
+
+ENTRIES: ModelSchema = schema_from_class(_AuditEntry, {})
+HEADS: ModelSchema = schema_from_class(_AuditHead, {})
+
+
+class _AuditKey:
+    subject: Annotated[str, MaxLength(300)]
+    wrapped: str
+    created_at: int
+    tenant: Annotated[str | None, MaxLength(100)] = None
+    __dataflow__ = {"table": "dataflow_audit_key", "primary_key": "subject"}
+
+
+class _Erasure:
+    subject: Annotated[str, MaxLength(300)]
+    mode: Annotated[str, MaxLength(16)]
+    at: int
+    records: int
+    actor: Annotated[str | None, MaxLength(200)] = None
+    tenant: Annotated[str | None, MaxLength(100)] = None
+    __dataflow__ = {"table": "dataflow_gdpr_erasure", "unique": [("subject",)]}
+
+
+KEYS: ModelSchema = schema_from_class(_AuditKey, {})
+ERASURES: ModelSchema = schema_from_class(_Erasure, {})
+TABLES = (ENTRIES, HEADS, KEYS, ERASURES)
+
+
+async def create_tables(session: Session) -> None:
+    """Create the tables that are missing; run it outside a transaction (MySQL commits on DDL)."""
+    for schema in TABLES:
+        statements = session.dialect.create_table_sql(schema, {schema.name: schema})
+        for attempt in range(2):
+            try:
+                for statement in statements:
+                    await session.execute(statement, operation="create_table")
+                break
+            except DataFlowError:
+                # Two sessions creating the same table at once: PostgreSQL may refuse the second.
+                if attempt or session.in_transaction:
+                    raise
