@@ -29,6 +29,9 @@ Filter = Mapping[str, Any]
 TRUE, FALSE = "1 = 1", "1 = 0"
 """The folded constant conditions; they bind no parameters."""
 QUANTIFIERS = {"$some": "EXISTS", "$none": "NOT EXISTS"}
+# Nesting a filter may reach: each object of conditions is a level, a step through a relation (a subquery)
+# four. Within it every backend parses the SQL (SQLite's parser gives up first: past ~45 NOTs or ~9 steps).
+MAX_FILTER_DEPTH, RELATION_STEP = 32, 4
 
 
 class RelatedTables(Protocol):
@@ -60,6 +63,7 @@ class FilterCompiler:
         aliases: Iterator[int] | None = None,
         *,
         qualify: bool = False,
+        depth: int = 0,
     ) -> None:
         self.table = table
         self.params = params
@@ -68,6 +72,7 @@ class FilterCompiler:
         self.qualifier = qualifier or table.table
         self.aliases = aliases if aliases is not None else itertools.count(1)
         self.qualify = qualify
+        self.depth = depth
 
     def error(self, message: str, field: str | None = None) -> FilterError:
         return FilterError(f"{self.model} filter: {message}", model=self.model, field=field)
@@ -75,8 +80,16 @@ class FilterCompiler:
     def compile(self, node: Any) -> str:
         if not isinstance(node, Mapping):
             raise self.error(f"expected an object of conditions, got {type(node).__name__}")
-        mark = len(self.params.values)
-        return self.all_of([self.clause(key, value) for key, value in node.items()], mark)
+        if self.depth >= MAX_FILTER_DEPTH:
+            raise self.error(
+                f"nested more than {MAX_FILTER_DEPTH} levels deep (a relation step counts {RELATION_STEP})"
+            )
+        self.depth += 1
+        try:
+            mark = len(self.params.values)
+            return self.all_of([self.clause(key, value) for key, value in node.items()], mark)
+        finally:
+            self.depth -= 1
 
     def all_of(self, parts: list[str], mark: int) -> str:
         """``parts`` joined by AND, constants folded (see :meth:`joined`)."""
@@ -191,7 +204,10 @@ class FilterCompiler:
         assert self.related is not None
         target = self.related.table(relation.target)
         alias = target.dialect.quote(f"dataflow_r{next(self.aliases)}")
-        inner = FilterCompiler(target, self.params, self.related, alias, self.aliases, qualify=self.qualify)
+        depth = self.depth + RELATION_STEP - 1  # the inner compile() adds the last level
+        inner = FilterCompiler(
+            target, self.params, self.related, alias, self.aliases, qualify=self.qualify, depth=depth
+        )
         return inner, f"{target.table} AS {alias}"
 
     def visible(self, compiler: FilterCompiler, condition: str) -> str:
