@@ -46,8 +46,13 @@ class ListNode(ModelNode):
         table = self.table(session)
         shown = inputs.get("fields")
         if shown is not None:
-            if isinstance(shown, str) or not all(isinstance(c, str) for c in shown):
-                raise FilterError(f"{self.schema.name} fields: expected a list of field names", model=self.schema.name)
+            # An empty list would SELECT no columns: a syntax error on SQLite and MySQL, empty records on PostgreSQL.
+            if isinstance(shown, str) or not shown or not all(isinstance(c, str) for c in shown):
+                raise FilterError(
+                    f"{self.schema.name} fields: expected a non-empty list of field names (leave fields out for all)",
+                    model=self.schema.name,
+                    field="fields",
+                )
             shown = tuple(shown)
             check_known(self.schema, shown, "fields", writable_only=False)
         includes = parse_includes(session, self.schema, inputs.get("include"))
