@@ -158,6 +158,16 @@ class Dialect(abc.ABC):
     def placeholder(self, index: int) -> str:
         """The text of bound parameter number ``index`` (1-based)."""
 
+    def raw_sql_text(self, text: str) -> str:
+        """A caller's raw SQL between placeholders (``db.sql``), as the driver must receive it with parameters.
+
+        Drivers that put parameters into the text with ``%`` formatting (the
+        DB-API ``format`` paramstyle) need each literal ``%`` doubled; they
+        format only statements that have parameters, so this is applied to
+        those alone. The default passes the text unchanged.
+        """
+        return text
+
     @abc.abstractmethod
     def column_type(self, field: FieldSchema) -> str:
         """The column type for ``field`` in CREATE TABLE."""

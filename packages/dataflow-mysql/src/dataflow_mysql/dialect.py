@@ -65,6 +65,10 @@ class MySQLDialect(Dialect):
     def placeholder(self, index: int) -> str:
         return "%s"
 
+    def raw_sql_text(self, text: str) -> str:
+        # Parameters are formatted into the statement with % (literals.render): a literal % must be %%.
+        return text.replace("%", "%%")
+
     def column_type(self, field: FieldSchema) -> str:
         return types.column_type(field, keyed=field.primary_key)
 
