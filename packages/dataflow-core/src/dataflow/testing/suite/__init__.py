@@ -17,6 +17,7 @@ from .test_concurrency import *  # noqa: F403
 from .test_express import *  # noqa: F403
 from .test_filters import *  # noqa: F403
 from .test_filters import population, tagged
+from .test_hostile_input import *  # noqa: F403
 from .test_lifecycle import *  # noqa: F403
 from .test_migration_keys import *  # noqa: F403
 from .test_migrations import *  # noqa: F403
