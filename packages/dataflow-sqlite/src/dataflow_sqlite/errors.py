@@ -14,6 +14,7 @@ from dataflow.errors import (
     NotNullViolationError,
     QueryCancelledError,
     UniqueViolationError,
+    ValidationError,
 )
 from dataflow.schema import ModelSchema
 
@@ -47,4 +48,11 @@ def translate_error(error: BaseException, schema: ModelSchema | None, path: str)
             return ConnectionError(f"SQLite database {path!r} cannot be written: {message}", model=model)
         if "interrupted" in message:
             return QueryCancelledError(f"the statement was interrupted: {message}", model=model)
+        if "ON CONFLICT clause does not match" in message:  # as PostgreSQL's 42P10 is translated
+            where = f"{model}: " if model else ""
+            return ValidationError(
+                f"{where}conflict_on must name the fields of the primary key or of a unique constraint",
+                model=model,
+                field="conflict_on",
+            )
     return DatabaseError(f"SQLite error: {message}", model=model)

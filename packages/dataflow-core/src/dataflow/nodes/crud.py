@@ -301,10 +301,19 @@ class UpsertNode(ModelNode):
     ) -> dict[str, Any] | None:
         params = Params(table.dialect)
         condition = where(session, table, params, {name: record[name] for name in conflict_on})
+        limit = table.dialect.limit_clause(params.add(2), None)
         rows = await session.fetch(
-            f"SELECT {table.select_list} FROM {table.table}{condition}",
+            f"SELECT {table.select_list} FROM {table.table}{condition}{limit}",
             params.values,
             schema=self.schema,
             operation="upsert",
         )
+        if len(rows) > 1:
+            # A conflict_on that is not a unique key may match several records; updating one of them is a guess.
+            raise ValidationError(
+                f"{self.schema.name} upsert: conflict_on ({', '.join(conflict_on)}) matches more than one record; "
+                "name the primary key or a unique group",
+                model=self.schema.name,
+                field="conflict_on",
+            )
         return table.decode(rows[0]) if rows else None

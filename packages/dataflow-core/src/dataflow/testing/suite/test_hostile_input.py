@@ -83,3 +83,15 @@ def test_a_literal_percent_in_raw_sql_means_itself_with_and_without_parameters(u
     query = f"SELECT name, '100%' AS p, '%s' AS s FROM {table} WHERE name LIKE 'A%' AND age % 2 = :odd"
     assert users.sql(query, {"odd": 1}) == [{"name": "Ann", "p": "100%", "s": "%s"}]
     assert users.sql(f"SELECT name FROM {table} WHERE name LIKE 'B%'") == [{"name": "Bob"}]
+
+
+def test_upsert_on_a_field_several_records_share_is_refused_and_changes_none(users: DataFlow) -> None:
+    seeded(users)
+    run_node(users, "UserCreateNode", {"name": "Ann", "email": "ann2@x", "age": 5})
+    before = sorted((u["email"], u["age"]) for u in run_node(users, "UserListNode", {})["records"])
+    single = failure(users, "UserUpsertNode", {"name": "Ann", "email": "new@x", "age": 99, "conflict_on": ["name"]})
+    bulk = failure(users, "UserBulkUpsertNode", {"data": [{"name": "Ann", "email": "new@x", "age": 99}],
+                                                 "conflict_on": ["name"]})  # fmt: skip
+    for error in (single, bulk):
+        assert isinstance(error, ValidationError) and error.field == "conflict_on", error
+    assert sorted((u["email"], u["age"]) for u in run_node(users, "UserListNode", {})["records"]) == before
