@@ -61,7 +61,8 @@ def test_a_filter_nested_too_deep_is_400(client: TestClient, depth: int) -> None
         deep_filter = '{"$not": ' + deep_filter + "}"
     answered = client.get("/api/customers", params={"filter": deep_filter})
     if depth // 10 > MAX_FILTER_DEPTH:
-        assert "nested deeper" in problem(answered, 400)["detail"]
+        detail = problem(answered, 400)["detail"]  # the gateway's cap or the core's, whichever is met first
+        assert "nested" in detail and str(MAX_FILTER_DEPTH) in detail
     else:
         assert answered.status_code == 200
 

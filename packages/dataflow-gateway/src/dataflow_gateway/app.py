@@ -32,6 +32,7 @@ from .auth import Authenticate, Principal
 from .bodies import object_body
 from .codec import dumps
 from .explorer import Explorer
+from .hiding import Hiding
 from .openapi import openapi_document
 from .problems import Problem, from_error, problem_response
 from .resource import WRITES, ModelAPI, Resource, respond
@@ -90,8 +91,11 @@ class Gateway:
         for name in expose or {}:
             if name not in db.schemas:
                 raise ConfigError(f"expose names unknown model {name!r}", field="expose")
+        hiding = Hiding(db.relations, {name: api.hidden for name, api in self.apis.items()})
         self.resources = {
-            name: Resource(api, max_limit=max_limit, default_limit=default_limit, require_if_match=require_if_match)
+            name: Resource(
+                api, max_limit=max_limit, default_limit=default_limit, require_if_match=require_if_match, hiding=hiding
+            )
             for name, api in self.apis.items()
         }
         self.workflows: dict[str, tuple[Workflow, bool]] = {}

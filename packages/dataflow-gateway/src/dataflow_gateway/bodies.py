@@ -76,8 +76,10 @@ async def json_body(request: Request) -> Any:
     data = b"".join([chunk async for chunk in limited_stream(request)])
     try:
         return json.loads(data)
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply to parse
+    except ValueError:
         raise Problem(400, "the body is not valid JSON") from None
+    except RecursionError:
+        raise Problem(400, "the body is nested too deeply to parse") from None
 
 
 async def limited_stream(request: Request) -> AsyncIterator[bytes]:

@@ -45,7 +45,7 @@ def names(text: str) -> list[str]:
 
 
 def count(name: str, text: str, maximum: int | None = None) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise Problem(400, f"query parameter {name!r} must be a non-negative integer, got {text[:40]!r}")
     value = int(text)
     if maximum is not None and value > maximum:

@@ -17,10 +17,12 @@ from starlette.responses import Response
 
 from dataflow.express import Express
 from dataflow.fields import FieldKind
+from dataflow.relations import RelationMap
 from dataflow.schema import ModelSchema, suggest
 
 from .bodies import object_body, rows_body
 from .codec import decode_record, dumps
+from .hiding import Hiding
 from .problems import Problem
 from .query import AGGREGATE_PARAMETERS, LIST_PARAMETERS, json_parameter, list_parameters, refuse_hidden
 
@@ -77,8 +79,13 @@ Handler = Callable[[Request, Express], Any]
 class Resource:
     """The handlers of one model; each returns (status, body, headers)."""
 
-    def __init__(self, api: ModelAPI, *, max_limit: int, default_limit: int, require_if_match: bool) -> None:
+    def __init__(
+        self, api: ModelAPI, *, max_limit: int, default_limit: int, require_if_match: bool, hiding: Hiding | None = None
+    ) -> None:
         self.api = api
+        # Hidden fields of every exposed model, so that relations reach none of them (hiding.py).
+        self.hiding = hiding or Hiding(RelationMap(), {api.schema.name: api.hidden})
+        self.model = api.schema.name
         self.max_limit = max_limit
         self.default_limit = default_limit
         self.require_if_match = require_if_match
@@ -89,18 +96,18 @@ class Resource:
     def _query(self, request: Request, allowed: Sequence[str]) -> dict[str, Any]:
         params = list_parameters(self.api.schema, request.query_params, allowed=allowed, visible=self.api.visible,
                                  max_limit=self.max_limit, default_limit=self.default_limit)  # fmt: skip
-        for name in ("filter", "having"):
-            refuse_hidden(params.get(name), set(self.api.hidden), name)
+        self.hiding.refuse_filter(self.model, params.get("filter"))
+        refuse_hidden(params.get("having"), set(self.api.hidden), "having")
         for name in ("fields", "order_by", "group_by"):
             for field in params.get(name, ()) or ():
-                if str(field).lstrip("-+").partition(".")[0] in self.api.hidden:
-                    raise Problem(400, f"{name}: unknown field {field!r}")
+                self.hiding.refuse_path(self.model, str(field).lstrip("-+"), name)
+        self.hiding.refuse_include(self.model, params.get("include"))
         return params
 
     async def list(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
         params = self._query(request, LIST_PARAMETERS)
         page = await x.list(self.api.schema.name, **params)
-        page["records"] = [self.api.shown(r) for r in page["records"]]
+        page["records"] = self.hiding.shown(self.model, page["records"])
         headers = {}
         if page.get("next"):
             query = dict(request.query_params) | {"after": page["next"]}
@@ -131,7 +138,7 @@ class Resource:
             if name != "include":
                 raise Problem(400, f"unknown query parameter {name!r}{suggest(name, ['include'])}")
         record = await x.read(self.api.schema.name, key, **options)
-        return 200, self.api.shown(record), self._etag(record)
+        return 200, self.hiding.shown(self.model, record), self._etag(record)
 
     # -- writing ----------------------------------------------------------------
 
@@ -165,6 +172,7 @@ class Resource:
     async def upsert(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
         body = await object_body(request)
         options = {name: body.pop(name) for name in ("conflict_on", "update_fields") if name in body}
+        self._refuse_hidden_conflict(options.get("conflict_on"))
         output = await x.upsert(self.api.schema.name, self._writable(body), **options)
         output["record"] = self.api.shown(output["record"])
         return (201 if output["created"] else 200), output, {}
@@ -175,12 +183,13 @@ class Resource:
 
     async def bulk_upsert(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
         options = self._bulk_options(request, ("conflict_on", "update_fields"))
+        self._refuse_hidden_conflict(options.get("conflict_on"))
         rows = await rows_body(request, self._writable)
         return 200, await x.bulk_upsert(self.api.schema.name, rows, **options), {}
 
     async def bulk_update(self, request: Request, x: Express) -> tuple[int, Any, dict[str, str]]:
         body = await object_body(request)
-        refuse_hidden(body.get("filter"), set(self.api.hidden))
+        self.hiding.refuse_filter(self.model, body.get("filter"))
         if "fields" in body:
             body["fields"] = self._writable(body["fields"])
         if "data" in body:
@@ -195,24 +204,33 @@ class Resource:
             elif name == "confirmed":
                 options["confirmed"] = text == "true"
             elif name == "ids":
-                options["ids"] = [part for part in text.split(",") if part]
+                options["ids"] = [self._key_value(part) for part in text.split(",") if part]
             else:
                 raise Problem(400, f"unknown query parameter {name!r}{suggest(name, ['filter', 'confirmed', 'ids'])}")
-        refuse_hidden(options.get("filter"), set(self.api.hidden))
+        self.hiding.refuse_filter(self.model, options.get("filter"))
         return 200, await x.bulk_delete(self.api.schema.name, **options), {}
 
     # -- helpers ----------------------------------------------------------------
 
     def _key(self, request: Request) -> Any:
         text = request.path_params["key"]
-        field = self.api.schema.pk
-        if field.kind.value == "int":
-            # No stored key has more digits than a 64-bit integer: a longer one is simply not there.
-            if not text.lstrip("-").isdigit() or len(text) > MAX_KEY_DIGITS:
-                shown = text if len(text) <= MAX_KEY_DIGITS else text[:MAX_KEY_DIGITS] + "\u2026"
-                raise Problem(404, f"no {self.api.schema.name} {shown!r}: its key is an integer of at most 19 digits")
+        # No stored key has more digits than a 64-bit integer: a longer one is simply not there.
+        if self.api.schema.pk.kind.value == "int" and (not _is_integer(text) or len(text) > MAX_KEY_DIGITS):
+            shown = text if len(text) <= MAX_KEY_DIGITS else text[:MAX_KEY_DIGITS] + "\u2026"
+            raise Problem(404, f"no {self.api.schema.name} {shown!r}: its key is an integer of at most 19 digits")
+        return self._key_value(text)
+
+    def _key_value(self, text: str) -> Any:
+        """A key given as text (a path segment, an item of ``?ids=``) as the key field's type."""
+        if self.api.schema.pk.kind.value == "int" and _is_integer(text) and len(text) <= MAX_KEY_DIGITS:
             return int(text)
-        return text
+        return text  # the node's validation names a key of the wrong type
+
+    def _refuse_hidden_conflict(self, conflict_on: Any) -> None:
+        # Upsert's "created" answers whether a record holds the value: conflict_on a hidden field is an oracle.
+        for name in conflict_on if isinstance(conflict_on, list) else ():
+            if name in self.api.hidden:
+                raise Problem(400, f"conflict_on: unknown field {name!r}")
 
     def _writable(self, record: Any) -> dict[str, Any]:
         """A request record checked for read-only fields, with bytes decoded; a bulk runs this once per row."""
@@ -250,7 +268,7 @@ class Resource:
                 raise Problem(428, "send If-Match with the record's ETag: this API requires it for changes")
             return None
         text = header.strip().removeprefix("W/").strip('"')
-        if not text.isdigit():
+        if not _is_digits(text):
             raise Problem(412, f"If-Match {header!r} is not an ETag of this record")
         return int(text)
 
@@ -260,9 +278,18 @@ def names_or_value(name: str, text: str) -> Any:
         return [part for part in text.split(",") if part]
     if name == "return_ids":
         return text == "true"
-    if not text.isdigit():
+    if not _is_digits(text):
         raise Problem(400, f"query parameter {name!r} must be a positive integer")
     return int(text)
+
+
+def _is_digits(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes ``"²"``, which ``int()`` then refuses (a 500)."""
+    return text.isascii() and text.isdigit()
+
+
+def _is_integer(text: str) -> bool:
+    return _is_digits(text.removeprefix("-"))
 
 
 def respond(status: int, body: Any, headers: Mapping[str, str]) -> Response:
