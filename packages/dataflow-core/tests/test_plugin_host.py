@@ -300,10 +300,10 @@ def test_one_object_per_class_in_db_extensions(tmp_path: Path) -> None:
         db.close()
 
 
-class AuditOption:
+class StampOption:
     @hookimpl
     def dataflow_register_model_options(self, register: ModelOptionRegister) -> None:
-        register("audit", "keep an audit trail of the model's writes")
+        register("stamped", "stamp every record with its writer")
 
 
 class TakenOption:
@@ -315,28 +315,28 @@ class TakenOption:
 def test_a_plugin_declares_the_model_options_it_owns(tmp_path: Path) -> None:
     db = DataFlow(f"sqlite:///{tmp_path / 'o.db'}")
     try:
-        with plugin_registered(AuditOption(), "audit"):
+        with plugin_registered(StampOption(), "stamp"):
 
             @db.model
             class Widget:
                 name: str
-                __dataflow__ = {"audit": True}
+                __dataflow__ = {"stamped": True}
 
-            assert db.schema("Widget").options["audit"] is True
+            assert db.schema("Widget").options["stamped"] is True
             with pytest.raises(ConfigError) as caught:
 
                 @db.model
                 class Gadget:
                     name: str
-                    __dataflow__ = {"audti": True}
+                    __dataflow__ = {"stampd": True}
 
-            assert "Gadget.__dataflow__ has no option 'audti'; did you mean 'audit'?" in caught.value.message
-        with pytest.raises(ConfigError, match=r"Gizmo\.__dataflow__ has no option 'audit'"):
+            assert "Gadget.__dataflow__ has no option 'stampd'; did you mean 'stamped'?" in caught.value.message
+        with pytest.raises(ConfigError, match=r"Gizmo\.__dataflow__ has no option 'stamped'"):
 
             @db.model
             class Gizmo:
                 name: str
-                __dataflow__ = {"audit": True}
+                __dataflow__ = {"stamped": True}
     finally:
         db.close()
 
