@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from replica_sql import pg_execute, wait_until
+from replica_sql import pg_execute, pg_fetch, wait_until
 
 from dataflow import DataFlow
 from dataflow.routing import caller_context
@@ -57,6 +57,8 @@ def rls_db(pg_pair: Any, pg_urls: tuple[str, str]) -> Iterator[DataFlow]:
             pg_pair.primary_url, f'CREATE ROLE "{role}" LOGIN', f'GRANT USAGE, CREATE ON SCHEMA "{schema}" TO "{role}"'
         )
     )
+    # Until the role has replicated, connecting to the replica fails and takes it out (with backoff).
+    wait_until(lambda: asyncio.run(pg_fetch(pg_pair.replica_url, "SELECT 1 FROM pg_roles WHERE rolname = $1", role)))
 
     def as_role(url: str) -> str:
         return url.replace("postgresql://postgres@", f"postgresql://{role}@")
@@ -65,6 +67,10 @@ def rls_db(pg_pair: Any, pg_urls: tuple[str, str]) -> Iterator[DataFlow]:
     define_models(db)
     try:
         arun(lambda: install_row_level_security(db))
+        # The tables and policies reach the replica a moment later; a read before that is an error, not a miss.
+        policies = "SELECT count(*) FROM pg_policies WHERE schemaname = $1"
+        installed = asyncio.run(pg_fetch(pg_pair.primary_url, policies, schema))[0][0]
+        wait_until(lambda: asyncio.run(pg_fetch(pg_pair.replica_url, policies, schema))[0][0] == installed)
         yield db
     finally:
         db.close()
@@ -83,6 +89,7 @@ def test_row_level_security_settings_apply_on_replica_sessions(rls_db: DataFlow,
     pg_pair.delay(30)  # from here on the replica differs from the primary: reads that match it ran there
     run(rls_db, "CustomerBulkCreateNode", {"data": customers(1, "late"), "strategy": "unnest"}, tenant="acme")
     assert replica_count(tenant="acme") == 2
+    assert rls_db.replicas is not None and rls_db.replicas.replicas[0].failures == 0  # the replica served
     assert replica_count(tenant="globex") == 3
     with caller_context():  # the admin scope on a replica session: every tenant, as the replica has them
         rows = run(rls_db, "CustomerListNode", {}, replica=True, context={"tenant_admin": "check"})

@@ -162,6 +162,18 @@ class PostgresPair:
         conf.write_text(f"recovery_min_apply_delay = '{int(seconds * 1000)}ms'\n")
         _own(conf, "postgres")
         _run(_as_user("postgres", [str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "replica"), "reload"]), "reload")
+        # pg_ctl reload only signals: wait until the replica's sessions see the new delay, so that a
+        # write made after delay() returns is not applied under the old one.
+        wanted = str(int(seconds * 1000))
+        query = "SELECT setting FROM pg_settings WHERE name = 'recovery_min_apply_delay'"
+        show = [str(self.bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(self.replica_port), "-U", "postgres",
+                "-d", "postgres", "-tAc", query]  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT
+        while _run(show, "reading recovery_min_apply_delay").strip() != wanted:
+            if time.monotonic() > deadline:
+                raise ReplicationUnavailable(f"the replica did not take recovery_min_apply_delay = {wanted}ms")
+            time.sleep(0.05)
+        time.sleep(0.2)  # the startup process takes the signal on its own schedule, next to the sessions
 
     def close(self) -> None:
         for data in (*self.extra, "replica", "primary"):
