@@ -89,4 +89,3 @@ def test_a_write_without_authentication_is_recorded_as_anonymous(audited: DataFl
         ("create", "anonymous", None),
         ("update", "anonymous", None),
     ]
-

@@ -60,8 +60,9 @@ def test_no_personal_value_reaches_problem_documents_spans_or_logs(
         spans = exporter.get_finished_spans()
         seen = {
             "problem documents": "\n".join(problems),
-            "spans": repr([(s.name, dict(s.attributes or {}), [dict(e.attributes or {}) for e in s.events])
-                           for s in spans]),  # fmt: skip
+            "spans": repr(
+                [(s.name, dict(s.attributes or {}), [dict(e.attributes or {}) for e in s.events]) for s in spans]
+            ),
             "logs": "\n".join(record.getMessage() for record in caplog.records),
         }
         assert len(spans) > 7 and "INSERT INTO" in seen["spans"]
