@@ -31,6 +31,8 @@ def _emails(db: DataFlow) -> list[str]:
         "DELETE FROM {user} WHERE age > 0",
         "INSERT INTO {user} (name, email, age) VALUES ('Raw', 'raw@example.com', 1)",
         "/* a comment first */ DELETE FROM {user}",
+        "WITH gone AS (DELETE FROM {user} RETURNING id) SELECT COUNT(*) FROM gone",
+        "EXPLAIN ANALYZE DELETE FROM {user}",
     ],
 )
 def test_a_raw_write_of_an_audited_table_is_refused_and_changes_nothing(db: DataFlow, query: str) -> None:
@@ -49,6 +51,8 @@ def test_a_raw_write_that_only_reads_an_audited_table_runs(db: DataFlow) -> None
     assert copied == 2 and db.express_sync.count("Tag") == {"count": 2}
     assert db.sql("UPDATE tag SET label = 'user'", result="none") == 2  # a string that names the table is no table
     assert db.sql(f"SELECT COUNT(*) AS n FROM {_user_table(db)}", result="value") == 3
+    assert db.sql(f"WITH n AS (SELECT id FROM {_user_table(db)}) SELECT COUNT(*) FROM n", result="value") == 3
+    assert db.sql(f"EXPLAIN SELECT * FROM {_user_table(db)}")  # EXPLAIN without ANALYZE does not run it
 
 
 def test_a_named_insert_returning_whole_rows_is_recorded(db: DataFlow) -> None:

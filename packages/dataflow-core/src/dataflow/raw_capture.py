@@ -3,7 +3,8 @@
 DataFlow cannot know which rows an arbitrary statement changes, so a raw
 statement whose written table (the one after ``INSERT INTO``, between
 ``UPDATE`` and ``SET``, between ``DELETE`` and ``WHERE``; any table a ``WITH``
-that writes, a ``TRUNCATE``, ``COPY``, ``LOAD DATA`` or ``MERGE`` names) is the
+or ``EXPLAIN ANALYZE`` that writes, a ``TRUNCATE``, ``COPY``, ``LOAD DATA`` or
+``MERGE`` names) is the
 table of a model a change listener captures (``__dataflow__ = {"audit": True}``)
 is refused with a ``ValidationError`` on ``query``. The change is known, and the
 statement runs captured, when the caller names the model (``model="Account"``)
@@ -76,8 +77,9 @@ def written_tables(query: str, tables: Sequence[str]) -> tuple[str, list[str]]:
     """The statement's first word, and which of ``tables`` it may write (none for a statement that only reads)."""
     tokens = _tokens(query)
     first = _first(tokens)
-    if first == "WITH":
-        words = [word for word, quoted in tokens if not quoted]
+    words = [word for word, quoted in tokens if not quoted]
+    if first == "WITH" or (first == "EXPLAIN" and {"ANALYZE", "ANALYSE"} & set(words)):
+        # A WITH may hold a write; EXPLAIN ANALYZE runs the statement it explains.
         # ``SELECT ... FOR UPDATE`` locks rows, it does not write them.
         writes = any(
             w in _WRITE_WORDS and not (w == "UPDATE" and words[i - 1 : i] == ["FOR"]) for i, w in enumerate(words)
