@@ -43,9 +43,7 @@ def test_a_second_erasure_after_deleting_is_a_no_op_that_says_so(shop: DataFlow)
     assert _everything(shop) == before
 
 
-@pytest.mark.parametrize(
-    ("kind", "type_name"), [(int, "int"), (bool, "bool"), (dt.time, "time"), (str | None, "str")]
-)
+@pytest.mark.parametrize(("kind", "type_name"), [(int, "int"), (bool, "bool"), (dt.time, "time"), (str | None, "str")])
 def test_a_retention_rule_on_a_field_that_is_not_a_datetime_is_refused(
     sqlite_url: str, kind: object, type_name: str
 ) -> None:
