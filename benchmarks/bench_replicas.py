@@ -8,8 +8,8 @@ measures, with ``pg_stat_statements`` on each server:
 
 - a mixed load of 90% reads (by primary key) and 10% writes from
   ``--clients`` concurrent tasks, each operation its own caller context (many
-  users), in interleaved rounds on four sides: DataFlow with the two
-  replicas, DataFlow on the primary alone, and raw asyncpg on held
+  users), in interleaved rounds on five sides: DataFlow with the two
+  replicas (round robin, and least busy), DataFlow on the primary alone, and raw asyncpg on held
   connections the same two ways (reads on the replicas in turn, or on the
   primary; writes on the primary). Printed: the statements on the benchmark table that each server
   ran during the replica rounds (the primary's share should fall to about
@@ -121,8 +121,14 @@ async def mixed_load(read: Operation, write: Operation, ids: list[int], operatio
     return latencies, writes
 
 
-def routing_cost(db: DataFlow, count: int = 100_000, rounds: int = 7) -> dict[str, list[float]]:
-    """Microseconds per routing decision of one Read node, per round: with no recent write, and after one."""
+def routing_cost(db: DataFlow, least_busy: DataFlow, count: int = 100_000, rounds: int = 7) -> dict[str, list[float]]:
+    """Microseconds per routing decision of one Read node, per round: with no recent write, after one, least busy."""
+    results = _routing_cost(db, count, rounds)
+    results["least_busy, no recent write"] = _routing_cost(least_busy, count, rounds)["no recent write"]
+    return results
+
+
+def _routing_cost(db: DataFlow, count: int, rounds: int) -> dict[str, list[float]]:
     node_class = db.nodes["ItemReadNode"]
     inputs = {"id": 1}
     replicas = db.replicas
@@ -166,8 +172,10 @@ async def alone(sides: dict[str, tuple[Operation, Operation]], key: int, rounds:
     for name, values in medians.items():
         print(f"  {name:<22} {spread(values)}")
     ratios = [a / b for a, b in zip(medians["replicas"], medians["primary only"], strict=True)]
+    busy = [a / b for a, b in zip(medians["replicas, least_busy"], medians["primary only"], strict=True)]
     raw = [a / b for a, b in zip(medians["raw, replicas"], medians["raw, primary"], strict=True)]
-    for what, values in (("replicas / primary only (DataFlow)", ratios), ("raw replicas / raw primary", raw)):
+    for what, values in (("replicas / primary only (DataFlow)", ratios), ("least_busy / primary only", busy),
+                         ("raw replicas / raw primary", raw)):  # fmt: skip
         print(f"  {what:<38} {statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})")
 
 
@@ -183,9 +191,12 @@ def spread(values: list[float]) -> str:
 
 async def main(args: argparse.Namespace) -> None:
     if args.routing_only:
-        db = DataFlow("postgresql://bench@127.0.0.1:1/bench", replicas=["127.0.0.1:2", "127.0.0.1:3"])
-        define(db)
-        print_routing(routing_cost(db))
+        replicas = ["127.0.0.1:2", "127.0.0.1:3"]
+        db = DataFlow("postgresql://bench@127.0.0.1:1/bench", replicas=replicas)
+        least = DataFlow("postgresql://bench@127.0.0.1:1/bench", replicas=replicas, replica_routing="least_busy")
+        for each in (db, least):
+            define(each)
+        print_routing(routing_cost(db, least))
         return
     pair = start_postgres_pair(Path(tempfile.mkdtemp(prefix="dataflow_bench_replicas_")))
     try:
@@ -195,8 +206,10 @@ async def main(args: argparse.Namespace) -> None:
         await setup.close()
         servers = {"primary": pair.primary_url, "replica 1": pair.replica_url, "replica 2": second}
         routed = DataFlow(pair.primary_url, replicas=[pair.replica_url, second], max_replica_lag=30)
+        busy = DataFlow(pair.primary_url, replicas=[pair.replica_url, second], max_replica_lag=30,
+                        replica_routing="least_busy")  # fmt: skip
         direct = DataFlow(pair.primary_url)
-        for db in (routed, direct):
+        for db in (routed, busy, direct):
             define(db)
         created = await routed.express.bulk_create(
             "Item", [{"sku": f"s{i}", "qty": i} for i in range(1000)], return_ids=True
@@ -205,6 +218,7 @@ async def main(args: argparse.Namespace) -> None:
         await asyncio.sleep(1.0)  # let both replicas replay the rows
         await routed.express.read("Item", ids[0], replica=False)  # the primary checks the schema once
         await direct.express.read("Item", ids[0])
+        await busy.express.read("Item", ids[0], replica=False)
         raw = {name: await Held.open(url, args.clients) for name, url in servers.items()}
 
         def dataflow_side(db: DataFlow) -> tuple[Operation, Operation]:
@@ -229,6 +243,7 @@ async def main(args: argparse.Namespace) -> None:
 
         sides = {
             "replicas": dataflow_side(routed),
+            "replicas, least_busy": dataflow_side(busy),
             "primary only": dataflow_side(direct),
             "raw, replicas": raw_side([raw["replica 1"], raw["replica 2"]]),
             "raw, primary": raw_side([raw["primary"]]),
@@ -265,6 +280,7 @@ async def main(args: argparse.Namespace) -> None:
             print(f"  {name:<22} {spread(values):<22} CPU {spread(cpu_per_operation[name])}")
         for what, ours, base, target in (
             ("replicas / primary only (DataFlow)", "replicas", "primary only", " (target <= 1.10)"),
+            ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only", " (target <= 1.10)"),
             ("raw replicas / raw primary (servers)", "raw, replicas", "raw, primary", ""),
             ("DataFlow replicas / raw replicas", "replicas", "raw, replicas", ""),
             ("DataFlow primary / raw primary", "primary only", "raw, primary", ""),
@@ -275,9 +291,10 @@ async def main(args: argparse.Namespace) -> None:
         await alone(sides, ids[len(ids) // 2], args.rounds)
         for held in raw.values():
             await held.close()
-        print_routing(routing_cost(routed))
+        print_routing(routing_cost(routed, busy))
         await routed.close_async()
         await direct.close_async()
+        await busy.close_async()
     finally:
         pair.close()
 
