@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -188,10 +187,12 @@ def _describe(exc: cattrs.BaseValidationError) -> str:
 
 def read_env_file(path: str = ".env") -> None:
     """Put the ``KEY=value`` lines of ``path`` into the environment; variables already set win."""
-    file = Path(path)
-    if not file.is_file():
+    # os.path, not pathlib: pathlib (and fnmatch) would load with ``import dataflow`` for this one call.
+    if not os.path.isfile(path):
         return
-    for line in file.read_text().splitlines():
+    with open(path, encoding="utf-8") as file:
+        text = file.read()
+    for line in text.splitlines():
         key, sep, value = line.strip().partition("=")
         if sep and key and not key.startswith("#"):
             os.environ.setdefault(key.strip(), value.strip().strip("'\""))

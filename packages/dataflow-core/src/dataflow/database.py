@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import secrets
+import os
 import weakref
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -20,7 +20,6 @@ from .express import Express, ExpressSync
 from .express import transaction as express_transaction
 from .extensions import Extensions
 from .loops import existing_thread_loop, run_sync, running_loop
-from .nodes.generate import model_nodes
 from .plugins import plugin_host
 from .pooling import LoopPools
 from .registers import SchemaExtension
@@ -119,7 +118,8 @@ class DataFlow:
         self.label = str(self.url)
         self.schemas: dict[str, ModelSchema] = {}
         self.relations = RelationMap()
-        self.cursor_key = (self.config.cursor_secret or secrets.token_hex(32)).encode()
+        # os.urandom is what secrets.token_hex reads, without importing secrets (and random) with dataflow.
+        self.cursor_key = (self.config.cursor_secret or os.urandom(32).hex()).encode()
         """Signs List's keyset cursors (``next``/``after``)."""
         self.nodes: dict[str, type[Node]] = {}
         self._classes: dict[type, ModelSchema] = {}
@@ -191,6 +191,9 @@ class DataFlow:
         self.relations.add(schema, {**self.schemas, schema.name: schema})
         self.schemas[schema.name] = schema
         self._classes[cls] = schema
+        # The node classes are imported with the first model, not with ``import dataflow``.
+        from .nodes.generate import model_nodes  # noqa: PLC0415 - lazy on purpose, see above
+
         self.nodes.update(model_nodes(self, schema))
         return cls
 

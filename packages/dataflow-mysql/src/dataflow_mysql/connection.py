@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import select
 import socket
 from collections.abc import Sequence
 from typing import Any
@@ -31,6 +32,7 @@ import pymysql.err
 from pymysql.constants import CLIENT
 
 from dataflow.dialect import ISOLATION_LEVELS, ExecuteResult
+from dataflow.pooling import socket_is_quiet
 
 from .errors import DEADLOCK, LOCK_WAIT_TIMEOUT, error_code
 from .literals import encoded_size, pack_statements, render, row_literal
@@ -56,6 +58,7 @@ class MySQLConnection:
         self.server = server or ServerInfo()
         self._in_transaction = False
         self._aborted: pymysql.err.MySQLError | None = None
+        self._poller: Any = None
 
     @property
     def raw(self) -> Any:
@@ -209,6 +212,27 @@ class MySQLConnection:
                     await self._raw.ensure_closed()
         finally:
             self.terminate()
+
+    def quiet(self) -> bool:
+        """Has the idle connection's socket nothing to read? (:func:`dataflow.pooling.socket_is_quiet`)
+
+        Asked on every acquire: the poll object is made once per connection,
+        so that the check is one ``poll(0)`` system call.
+        """
+        poller = self._poller
+        if poller is None:
+            sock = self.socket()
+            if sock is None or not hasattr(select, "poll"):
+                return socket_is_quiet(sock)
+            fd = sock.fileno()
+            if fd < 0:
+                return False
+            poller = self._poller = select.poll()
+            poller.register(fd, select.POLLIN | select.POLLPRI)
+        try:
+            return not poller.poll(0)
+        except (OSError, ValueError):
+            return False
 
     def socket(self) -> Any:
         """The connection's socket, or None once closed."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from dataflow.pooling import ConnectionPool, socket_is_quiet
+from dataflow.pooling import ConnectionPool
 
 from .connection import MySQLConnection
 
@@ -41,7 +41,7 @@ class MySQLPool(ConnectionPool[MySQLConnection]):
     def reusable(self, connection: MySQLConnection) -> bool:
         # A session killed while idle (KILL, wait_timeout, a restart) is closed by the server: the
         # socket says so before aiomysql, whose loop may not have run since (the synchronous face).
-        return connection.usable() and socket_is_quiet(connection.socket())
+        return connection.usable() and connection.quiet()
 
     async def close_connection(self, connection: MySQLConnection) -> None:
         await connection.close()

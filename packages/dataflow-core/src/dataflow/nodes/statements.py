@@ -78,11 +78,11 @@ def key_where(session: Session, table: TableSQL, params: Params, key: Any) -> st
 
 
 async def read_record(session: Session, table: TableSQL, key: Any, operation: str) -> dict[str, Any] | None:
-    params = Params(table.dialect)
     if visible_scope(session, table) is None:
         # The common read by key: its text is the same every time (one placeholder), built once per table.
         sql, values = table.select_by_key, [table.encode(table.pk, key)]
     else:
+        params = Params(table.dialect)
         sql = f"SELECT {table.select_list} FROM {table.table}{key_where(session, table, params, key)}"
         values = params.values
     rows = await session.fetch(sql, values, schema=table.schema, operation=operation, key=key)

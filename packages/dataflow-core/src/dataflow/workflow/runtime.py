@@ -147,7 +147,8 @@ class _Run:
         if self.external:
             return None
         failure: BaseException | None = None
-        await self.route.finish()
+        if self.route.sessions:  # replica sessions to give back (most runs have none: no coroutine then)
+            await self.route.finish()
         for session in list(self.sessions.values()):
             try:
                 if self.transaction and session.in_transaction:

@@ -1,6 +1,13 @@
 """SQLite bulk strategies, offered by ``SQLiteDialect.bulk_strategies``.
 
-Each does all its chunks in one hop to the connection's thread.
+Each takes a node's whole request (``whole_request``) and writes it in one
+hop to the connection's thread, where ``executemany`` reads the rows as they
+are validated (:class:`~dataflow.nodes.lazy_rows.LazyRows`). Validating on
+the main thread while the connection's thread writes would not overlap: the
+writing thread needs the GIL back after every row's ``sqlite3_step``, and
+waits a switch interval for it while the main thread validates. One thread
+doing both, as a raw ``sqlite3`` user does, is faster. A bad row raises from
+the iteration, inside the node's transaction, so nothing is kept.
 """
 
 from __future__ import annotations
@@ -10,7 +17,7 @@ import sqlite3
 import attrs
 
 from dataflow.bulk.generic import RETURNS_NO_IDS, refuse_conflicts_outside_scope
-from dataflow.bulk.strategy import BulkRequest, BulkResult, BulkStrategy, Operation, chunks
+from dataflow.bulk.strategy import BulkRequest, BulkResult, BulkStrategy, Operation
 from dataflow.dialect import Dialect
 from dataflow.fields import FieldKind
 from dataflow.session import Session
@@ -25,6 +32,7 @@ class OneHopInsert:
     name: str = "sqlite_executemany"
     operation: Operation = "create"
     priority: int = 20
+    whole_request: bool = True
 
     def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
         return RETURNS_NO_IDS if request.return_ids else None
@@ -33,10 +41,7 @@ class OneHopInsert:
         sql = request.table.insert(request.columns, returning=False)
 
         def insert_all(raw: sqlite3.Connection) -> int:
-            inserted = 0
-            for chunk in chunks(request.rows, request.batch_size):
-                inserted += raw.executemany(sql, chunk).rowcount
-            return inserted
+            return int(raw.executemany(sql, iter(request.rows)).rowcount)
 
         connection: SQLiteConnection = session.connection  # type: ignore[assignment]
         count = await session.call(
@@ -60,6 +65,7 @@ class CountedUpsert:
     name: str = "sqlite_counted_upsert"
     operation: Operation = "upsert"
     priority: int = 20
+    whole_request: bool = True
 
     def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
         return None
@@ -85,8 +91,7 @@ class CountedUpsert:
                 before = raw.execute(f"SELECT COUNT(*) FROM {table.table}").fetchone()[0]
             else:
                 before = raw.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table.table}").fetchone()[0]
-            for chunk in chunks(request.rows, request.batch_size):
-                raw.executemany(sql, chunk)
+            raw.executemany(sql, iter(request.rows))
             if writes_rowid:
                 return int(raw.execute(f"SELECT COUNT(*) FROM {table.table}").fetchone()[0] - before)
             return int(raw.execute(f"SELECT COUNT(*) FROM {table.table} WHERE rowid > ?", (before,)).fetchone()[0])
