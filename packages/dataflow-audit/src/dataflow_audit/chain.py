@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 BULK_FROM = 50
 """From this many entries on, a bulk strategy writes them; fewer go in one executemany."""
 WRITTEN = tuple(name for name in ENTRIES.column_names if name != "id")
+assert WRITTEN == ("chain", "seq", "model", "record_key", "operation", "changes", "at", "prev_hash", "hash", "actor",
+                   "tenant", "run_id", "node_id"), "append_run makes its rows in this order"  # fmt: skip
 PER_ENTRY = ("seq", "record_key", "operation", "changes")
 SHARED = ("chain", "model", "at", "actor", "tenant", "run_id", "node_id")
 """The fields an entry's hash covers, besides the previous entry's hash: its own, and those an entry usually
@@ -53,20 +55,48 @@ async def append(
     session: Session, entries_table: TableSQL, heads: TableSQL, chain: str, entries: Sequence[dict[str, Any]]
 ) -> None:
     """Number, hash and insert ``entries`` at the end of ``chain``, in the session's transaction."""
-    last, prev_hash = await _reserve(session, heads, chain, len(entries))
-    seq = last - len(entries)
-    shared: dict[tuple[Any, ...], str] = {}
+    by_run: dict[tuple[Any, ...], list[tuple[str, str, str]]] = {}
     for entry in entries:
+        shared = tuple(entry.get(name) for name in SHARED_WRITTEN)
+        by_run.setdefault(shared, []).append((entry["record_key"], entry["operation"], entry["changes"]))
+    for shared, own in by_run.items():
+        await append_run(session, entries_table, heads, chain, dict(zip(SHARED_WRITTEN, shared, strict=True)), own)
+
+
+SHARED_WRITTEN = tuple(name for name in SHARED if name != "chain")
+
+
+async def append_run(
+    session: Session,
+    entries_table: TableSQL,
+    heads: TableSQL,
+    chain: str,
+    shared: Mapping[str, Any],
+    own: Sequence[tuple[str, str, str]],
+) -> None:
+    """Append the entries of one node run: ``own`` holds each one's ``(record_key, operation, changes)``.
+
+    The fields the run's entries share (``SHARED_WRITTEN``) are joined once for all of
+    them, and each row is made as a tuple straight away: a bulk write's entries cost
+    one hash and one tuple each.
+    """
+    last, prev_hash = await _reserve(session, heads, chain, len(own))
+    seq = last - len(own)
+    tail = shared_part({**shared, "chain": chain})
+    model, at, actor, tenant, run_id, node_id = (shared[name] for name in SHARED_WRITTEN)
+    sha256 = hashlib.sha256
+    rows: list[tuple[Any, ...]] = []
+    append_row = rows.append
+    for record_key, operation, changes in own:
         seq += 1
-        entry["chain"], entry["seq"], entry["prev_hash"] = chain, seq, prev_hash
-        common = tuple(entry[name] for name in SHARED)
-        text = shared.get(common)
-        if text is None:
-            text = shared[common] = shared_part(entry)
-        entry["hash"] = prev_hash = entry_hash(entry, prev_hash, text)
+        # entry_hash's text, inlined: every one of these fields is a str, seq an int.
+        digest = sha256(f"{prev_hash}\x1fi{seq}\x1fs{record_key}\x1fs{operation}\x1fs{changes}\x1f{tail}".encode())
+        entry_hash_text = digest.hexdigest()
+        append_row((chain, seq, model, record_key, operation, changes, at, prev_hash, entry_hash_text, actor, tenant,
+                    run_id, node_id))  # fmt: skip
+        prev_hash = entry_hash_text
     # Every written value is a str, an int or None, which every driver takes as it is. The dialect's
     # fastest bulk insert writes them (COPY on PostgreSQL): set-wise, however many rows the node changed.
-    rows = [tuple(entry[name] for name in WRITTEN) for entry in entries]
     if len(rows) < BULK_FROM:
         await session.executemany(entries_table.insert(WRITTEN, returning=False), rows, operation="audit")
     else:

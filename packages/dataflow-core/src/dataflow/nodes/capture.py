@@ -17,7 +17,9 @@ import attrs
 
 from ..bulk.generic import key_list_condition
 from ..bulk.strategy import chunks
-from ..changes import ChangeKind, ChangeListener, ChangeSet, RowChange
+from ..changes import ChangeKind, ChangeListener, ChangeSet, CreatedRows, RowChange
+from ..fields import FieldKind
+from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
@@ -197,7 +199,17 @@ async def run_captured(
     by_conflict_key = isinstance(node, (BulkUpsertNode, BulkCreateNode)) and not wants_ids
     async with session.atomic():
         before = {row[pk]: row for row in await capture.targets(node, session, run_inputs)}
-        output = await node.run(session, run_inputs)
+        if wants_ids and isinstance(node, BulkCreateNode):
+            output, written = await node.run_written(session, run_inputs)
+            created = _created_rows(table, output, written)
+            if created is not None:
+                if len(created):
+                    change_set = ChangeSet(node.schema, node.operation, node.node_id, created)
+                    for listener in listeners:
+                        await listener.changed(session, change_set)
+                return output if asked_ids else {k: v for k, v in output.items() if k != "ids"}
+        else:
+            output = await node.run(session, run_inputs)
         if by_conflict_key:
             after = {row[pk]: row for row in await capture.targets(node, session, run_inputs)}
         else:
@@ -221,6 +233,52 @@ async def run_captured(
     if wants_ids and not asked_ids and isinstance(output, dict):
         output = {k: v for k, v in output.items() if k != "ids"}
     return output
+
+
+EXACT_KINDS = frozenset({FieldKind.STR, FieldKind.INT, FieldKind.FLOAT, FieldKind.BOOL, FieldKind.ENUM, FieldKind.UUID})
+"""Kinds every dialect stores as given and reads back equal (no rounding of scale, no time zone, no key order)."""
+
+
+def knows_written_rows(schema: ModelSchema) -> bool:
+    """Are a bulk create's rows, as the node wrote them, exactly what a read back would give?
+
+    Every column must be written by the node (a key the database numbers comes back
+    from the strategy; ``deleted_at`` starts empty) and be of a kind stored as given.
+    """
+    for field in schema.fields:
+        if field.managed and field.name == "deleted_at":
+            continue
+        if field.kind not in EXACT_KINDS or field.column_type is not None or field.array or field.managed:
+            return False
+    return True
+
+
+def _created_rows(
+    table: TableSQL, output: Any, written: tuple[tuple[str, ...], Sequence[Sequence[Any]]] | None
+) -> CreatedRows | None:
+    """A bulk create's rows column-wise from what it wrote and the keys it returned; None: read them back."""
+    ids = output.get("ids") if isinstance(output, Mapping) else None
+    if ids is None or not knows_written_rows(table.schema):
+        return None
+    if written is None:
+        return CreatedRows([], {}) if not ids else None
+    columns, rows = written
+    if len(rows) != len(ids):
+        return None
+    by_name: dict[str, Sequence[Any]] = dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else {}
+    values: dict[str, Sequence[Any]] = {}
+    for index, name, decoder in table.decoders:
+        if name == table.pk:
+            values[name] = ids
+            continue
+        column = by_name.get(name)
+        if column is None:
+            values[name] = [None] * len(ids)
+        elif decoder is None:
+            values[name] = column
+        else:
+            values[name] = [None if v is None else decoder(v) for v in column]
+    return CreatedRows(ids, values)
 
 
 def _output_record(table: TableSQL, output: Any) -> Row | None:
