@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 
 from audit_helpers import audit_rows, define_models, open_db, run_node
@@ -37,7 +38,7 @@ def test_concurrent_updates_of_one_record_chain_their_before_and_after_images(db
     ages = [json.loads(r["changes"])["age"] for r in updates]
     # The trail's order is the order of the writes: each before is the after of the entry before it.
     assert ages[0][0] == 0
-    for previous, current in zip(ages, ages[1:], strict=False):
+    for previous, current in itertools.pairwise(ages):
         assert current[0] == previous[1], f"an entry says the age was {current[0]}, but it was {previous[1]}"
     assert ages[-1][1] == db.express_sync.read("User", user["id"])["age"]
     assert db.audit.verify().ok

@@ -306,7 +306,7 @@ class Session:
                 await self.commit()
             except BaseException:
                 # A statement queued for the COMMIT's hop failed before it: the transaction is still open.
-                if self.connection.in_transaction and not self.broken:
+                if self.in_transaction and not self.broken:
                     with contextlib.suppress(DataFlowError):
                         await self.rollback()
                 raise
