@@ -1,30 +1,41 @@
-"""Read replicas: where a read-heavy load's statements go, what a routed read costs, what routing costs.
+"""Read replicas: where a read-heavy load's statements go, what a read costs under that load, what routing costs.
 
-python benchmarks/bench_replicas.py [--operations 3000] [--clients 8] [--reads 2000]
+python benchmarks/bench_replicas.py [--operations 1500] [--clients 6] [--rounds 5] [--routing-only]
 
 Starts its own PostgreSQL primary with two streaming replicas in a temp dir
 (:mod:`dataflow.testing.replication`; the shared servers are not touched) and
 measures, with ``pg_stat_statements`` on each server:
 
-- a mixed load of 90% reads (by primary key) and 10% writes from concurrent
-  clients, each operation its own caller context (many users): the statements
-  on the benchmark table that each server ran. The primary's share should
-  fall to about the write share.
-- the median latency of one read routed to a replica against the same read on
-  a DataFlow without replicas, reading the primary (target: at most 1.10x).
-- the routing decision per node (``RunRoute.wants_replica`` and the choice of
-  a replica), in microseconds (target: under 5 µs).
+- a mixed load of 90% reads (by primary key) and 10% writes from
+  ``--clients`` concurrent tasks, each operation its own caller context (many
+  users), in interleaved rounds on five sides: DataFlow with the two
+  replicas (round robin, and least busy), DataFlow on the primary alone, and raw asyncpg on held
+  connections the same two ways (reads on the replicas in turn, or on the
+  primary; writes on the primary). Printed: the statements on the benchmark table that each server
+  ran during the replica rounds (the primary's share should fall to about
+  the write share), and the median latency of one read *inside that load*
+  on each side (target: routed at most 1.10x the primary-only DataFlow;
+  the raw sides show how much of a difference is the servers' own).
+- the same reads one at a time with no other load, for comparison.
+- the routing decision per node, alone (no I/O): whether the node may read
+  on a replica, the caller's read-your-writes mark, the replica's order and
+  whether what is known of it will do; in microseconds (target: under 5 µs).
+  ``--routing-only`` measures just this, with no server.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
+import itertools
 import random
 import statistics
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from time import monotonic
 
 import asyncpg
 from common import interleaved_medians
@@ -34,6 +45,8 @@ from dataflow.routing import RunRoute, caller_context
 from dataflow.testing.replication import start_postgres_pair
 
 COUNTED = "%bench_replica_item%"
+SQL_READ = "SELECT id, sku, qty FROM bench_replica_item WHERE id = $1"
+SQL_WRITE = "UPDATE bench_replica_item SET qty = $2 WHERE id = $1 RETURNING id, sku, qty"
 
 
 def define(db: DataFlow) -> None:
@@ -56,61 +69,147 @@ async def statements(url: str) -> int:
         await connection.close()
 
 
-async def reset(url: str) -> None:
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute("SELECT pg_stat_statements_reset()")
-    finally:
-        await connection.close()
+Operation = Callable[[int], Awaitable[object]]
 
 
-async def mixed_load(db: DataFlow, ids: list[int], operations: int, clients: int) -> tuple[int, int]:
-    """(reads, writes) done by ``clients`` concurrent clients, 90% reads."""
-    done = {"reads": 0, "writes": 0}
-    rng = random.Random(17)
-    plan = ["write" if rng.random() < 0.1 else "read" for _ in range(operations)]
+class Held:
+    """The raw side: asyncpg connections opened once and taken in turn (no pool, no reset round trip)."""
 
-    async def client(share: list[str]) -> None:
-        for kind in share:
+    def __init__(self, connections: list[asyncpg.Connection]) -> None:
+        self.free: asyncio.Queue[asyncpg.Connection] = asyncio.Queue()
+        for connection in connections:
+            self.free.put_nowait(connection)
+        self.connections = connections
+
+    @classmethod
+    async def open(cls, url: str, count: int) -> Held:
+        return cls([await asyncpg.connect(url) for _ in range(count)])
+
+    async def fetchrow(self, sql: str, *args: object) -> object:
+        connection = await self.free.get()
+        try:
+            return await connection.fetchrow(sql, *args)
+        finally:
+            self.free.put_nowait(connection)
+
+    async def close(self) -> None:
+        for connection in self.connections:
+            await connection.close()
+
+
+async def mixed_load(read: Operation, write: Operation, ids: list[int], operations: int, clients: int,
+                     seed: int) -> tuple[list[float], int]:  # fmt: skip
+    """Seconds of every read, and the writes done, by ``clients`` concurrent tasks running 90% reads."""
+    rng = random.Random(seed)
+    plan = [("write" if rng.random() < 0.1 else "read", rng.choice(ids)) for _ in range(operations)]
+    latencies: list[float] = []
+    writes = 0
+
+    async def client(share: list[tuple[str, int]]) -> None:
+        nonlocal writes
+        for kind, key in share:
             with caller_context():  # each operation a different user
                 if kind == "write":
-                    await db.express.update("Item", rng.choice(ids), {"qty": rng.randint(0, 100)})
-                    done["writes"] += 1
+                    await write(key)
+                    writes += 1
                 else:
-                    await db.express.read("Item", rng.choice(ids))
-                    done["reads"] += 1
+                    started = time.perf_counter()
+                    await read(key)
+                    latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*(client(plan[i::clients]) for i in range(clients)))
-    return done["reads"], done["writes"]
+    return latencies, writes
 
 
-def routing_cost(db: DataFlow, count: int = 200_000) -> tuple[float, float]:
-    """Microseconds per routing decision, and per replica choice."""
+def routing_cost(db: DataFlow, least_busy: DataFlow, count: int = 100_000, rounds: int = 7) -> dict[str, list[float]]:
+    """Microseconds per routing decision of one Read node, per round: with no recent write, after one, least busy."""
+    results = _routing_cost(db, count, rounds)
+    results["least_busy, no recent write"] = _routing_cost(least_busy, count, rounds)["no recent write"]
+    return results
+
+
+def _routing_cost(db: DataFlow, count: int, rounds: int) -> dict[str, list[float]]:
     node_class = db.nodes["ItemReadNode"]
     inputs = {"id": 1}
-    assert db.replicas is not None
-    with caller_context():
-        route = RunRoute()
+    replicas = db.replicas
+    assert replicas is not None
+    probe = replicas.probe
+
+    def decide(route: RunRoute) -> None:
+        # What routing does for a read before any I/O: RunRoute.wants_replica, then the
+        # replica choice of RunRoute.on_replica / ReplicaSet.open_session.
+        if route.wants_replica(db, node_class, inputs, None):
+            needs = route.marks.needs(replicas)
+            for replica in replicas.candidates():
+                if replicas.known_fresh(replica, needs):
+                    break
+
+    def timed(route: RunRoute) -> float:
+        for replica in replicas.replicas:  # caught up, lag read just now: no round trip is due
+            replica.lag, replica.lag_checked, replica.replayed = 0.0, monotonic(), "0/2000"
         started = time.perf_counter()
         for _ in range(count):
-            route.wants_replica(db, node_class, inputs, None)
-        decide = (time.perf_counter() - started) / count * 1e6
-        started = time.perf_counter()
-        for _ in range(count):
-            db.replicas.candidates()
-        choose = (time.perf_counter() - started) / count * 1e6
-    return decide, choose
+            decide(route)
+        return (time.perf_counter() - started) / count * 1e6
+
+    results: dict[str, list[float]] = {"no recent write": [], "after a write (position covered)": []}
+    for _ in range(rounds):
+        with caller_context():
+            results["no recent write"].append(timed(RunRoute()))
+        with caller_context() as marks:
+            marks.wrote(replicas, "0/1000", 60.0)
+            assert probe.covers("0/2000", "0/1000")
+            results["after a write (position covered)"].append(timed(RunRoute()))
+    return results
+
+
+async def alone(sides: dict[str, tuple[Operation, Operation]], key: int, rounds: int) -> None:
+    """One read at a time, no other load: what each side costs by itself (interleaved, median per round)."""
+    reads = [functools.partial(read, key) for read, _ in sides.values()]
+    per_round = [await interleaved_medians(400, *reads) for _ in range(rounds)]
+    medians = {name: [r[i] for r in per_round] for i, name in enumerate(sides)}
+    print("\nper read alone, no concurrent load (median of round medians, min-max of rounds):")
+    for name, values in medians.items():
+        print(f"  {name:<22} {spread(values)}")
+    ratios = [a / b for a, b in zip(medians["replicas"], medians["primary only"], strict=True)]
+    busy = [a / b for a, b in zip(medians["replicas, least_busy"], medians["primary only"], strict=True)]
+    raw = [a / b for a, b in zip(medians["raw, replicas"], medians["raw, primary"], strict=True)]
+    for what, values in (("replicas / primary only (DataFlow)", ratios), ("least_busy / primary only", busy),
+                         ("raw replicas / raw primary", raw)):  # fmt: skip
+        print(f"  {what:<38} {statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})")
+
+
+def print_routing(results: dict[str, list[float]]) -> None:
+    print("\nrouting decision per node, alone (median of rounds, min-max):")
+    for case, values in results.items():
+        print(f"  {case:<34} {statistics.median(values):.2f}us ({min(values):.2f}-{max(values):.2f}) (target < 5us)")
+
+
+def spread(values: list[float]) -> str:
+    return f"{statistics.median(values) * 1e6:.0f}us ({min(values) * 1e6:.0f}-{max(values) * 1e6:.0f})"
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.routing_only:
+        replicas = ["127.0.0.1:2", "127.0.0.1:3"]
+        db = DataFlow("postgresql://bench@127.0.0.1:1/bench", replicas=replicas)
+        least = DataFlow("postgresql://bench@127.0.0.1:1/bench", replicas=replicas, replica_routing="least_busy")
+        for each in (db, least):
+            define(each)
+        print_routing(routing_cost(db, least))
+        return
     pair = start_postgres_pair(Path(tempfile.mkdtemp(prefix="dataflow_bench_replicas_")))
     try:
         second = pair.add_replica("replica2")
-        await (await asyncpg.connect(pair.primary_url)).execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        setup = await asyncpg.connect(pair.primary_url)
+        await setup.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await setup.close()
         servers = {"primary": pair.primary_url, "replica 1": pair.replica_url, "replica 2": second}
         routed = DataFlow(pair.primary_url, replicas=[pair.replica_url, second], max_replica_lag=30)
+        busy = DataFlow(pair.primary_url, replicas=[pair.replica_url, second], max_replica_lag=30,
+                        replica_routing="least_busy")  # fmt: skip
         direct = DataFlow(pair.primary_url)
-        for db in (routed, direct):
+        for db in (routed, busy, direct):
             define(db)
         created = await routed.express.bulk_create(
             "Item", [{"sku": f"s{i}", "qty": i} for i in range(1000)], return_ids=True
@@ -118,63 +217,92 @@ async def main(args: argparse.Namespace) -> None:
         ids = list(created["ids"])
         await asyncio.sleep(1.0)  # let both replicas replay the rows
         await routed.express.read("Item", ids[0], replica=False)  # the primary checks the schema once
-        for url in servers.values():
-            await reset(url)
-        reads, writes = await mixed_load(routed, ids, args.operations, args.clients)
-        counts = {name: await statements(url) for name, url in servers.items()}
-        total = sum(counts.values())
-        print(f"\nmixed load: {reads} reads, {writes} writes ({writes / (reads + writes):.0%} writes), "
-              f"{args.clients} clients")  # fmt: skip
+        await direct.express.read("Item", ids[0])
+        await busy.express.read("Item", ids[0], replica=False)
+        raw = {name: await Held.open(url, args.clients) for name, url in servers.items()}
+
+        def dataflow_side(db: DataFlow) -> tuple[Operation, Operation]:
+            async def read(key: int) -> object:
+                return await db.express.read("Item", key)
+
+            async def write(key: int) -> object:
+                return await db.express.update("Item", key, {"qty": key % 100})
+
+            return read, write
+
+        def raw_side(readers: list[Held]) -> tuple[Operation, Operation]:
+            turn = itertools.cycle(readers)
+
+            async def read(key: int) -> object:
+                return await next(turn).fetchrow(SQL_READ, key)
+
+            async def write(key: int) -> object:
+                return await raw["primary"].fetchrow(SQL_WRITE, key, key % 100)
+
+            return read, write
+
+        sides = {
+            "replicas": dataflow_side(routed),
+            "replicas, least_busy": dataflow_side(busy),
+            "primary only": dataflow_side(direct),
+            "raw, replicas": raw_side([raw["replica 1"], raw["replica 2"]]),
+            "raw, primary": raw_side([raw["primary"]]),
+        }
+        for read, write in sides.values():  # warm every pool and statement cache
+            await mixed_load(read, write, ids, args.clients * 20, args.clients, seed=0)
+        medians: dict[str, list[float]] = {name: [] for name in sides}
+        counted = dict.fromkeys(servers, 0)
+        cpu_per_operation: dict[str, list[float]] = {name: [] for name in sides}
+        reads = writes = 0
+        for number in range(args.rounds):
+            names = list(sides)
+            names = names[number % len(names) :] + names[: number % len(names)]  # each side leads in turn
+            for name in names:
+                read, write = sides[name]
+                before = {server: await statements(url) for server, url in servers.items()}
+                cpu = time.process_time()
+                latencies, wrote = await mixed_load(read, write, ids, args.operations, args.clients, seed=number + 1)
+                cpu_per_operation[name].append((time.process_time() - cpu) / args.operations)
+                medians[name].append(statistics.median(latencies))
+                if name == "replicas":  # the statements of the replica rounds only
+                    for server, url in servers.items():
+                        counted[server] += await statements(url) - before[server]
+                    reads, writes = reads + len(latencies), writes + wrote
+        total = sum(counted.values())
+        print(f"\nmixed load, {args.clients} concurrent tasks, {args.rounds} rounds of {args.operations} operations; "
+              f"replica rounds: {reads} reads, {writes} writes ({writes / (reads + writes):.1%} writes)")  # fmt: skip
         print(f"{'server':<12} {'statements':>11} {'share':>7}")
-        for name, value in counts.items():
+        for name, value in counted.items():
             print(f"{name:<12} {value:>11} {value / total:>7.1%}")
-
-        target = ids[len(ids) // 2]
-
-        async def replica_read() -> None:
-            with caller_context():
-                await routed.express.read("Item", target)
-
-        async def primary_read() -> None:
-            with caller_context():
-                await direct.express.read("Item", target)
-
-        raw_primary = await asyncpg.connect(pair.primary_url)
-        raw_replica = await asyncpg.connect(pair.replica_url)
-        sql = "SELECT id, sku, qty FROM bench_replica_item WHERE id = $1"
-
-        async def raw_primary_read() -> None:
-            await raw_primary.fetchrow(sql, target)
-
-        async def raw_replica_read() -> None:
-            await raw_replica.fetchrow(sql, target)
-
-        rounds = [
-            await interleaved_medians(args.reads // 5, replica_read, primary_read, raw_replica_read, raw_primary_read)
-            for _ in range(5)
-        ]
-        ours, base, raw_r, raw_p = (statistics.median(r[i] for r in rounds) for i in range(4))
-        print(
-            f"\nper read (median): routed to a replica {ours * 1e6:.0f}us, primary without replicas "
-            f"{base * 1e6:.0f}us: ratio {ours / base:.2f}x (target <= 1.10)"
-        )
-        print(f"raw asyncpg, same statement: replica {raw_r * 1e6:.0f}us, primary {raw_p * 1e6:.0f}us "
-              f"(the servers' own difference: {raw_r / raw_p:.2f}x); DataFlow over raw: routed "
-              f"+{(ours - raw_r) * 1e6:.0f}us, direct +{(base - raw_p) * 1e6:.0f}us")  # fmt: skip
-        await raw_primary.close()
-        await raw_replica.close()
-        decide, choose = routing_cost(routed)
-        print(f"routing per node: decision {decide:.2f}us + replica choice {choose:.2f}us = "
-              f"{decide + choose:.2f}us (target < 5us)")  # fmt: skip
+        print("\nper read inside the load (median of round medians, min-max of rounds), and this process's CPU "
+              "per operation (what the client side costs, whatever else runs on the machine):")  # fmt: skip
+        for name, values in medians.items():
+            print(f"  {name:<22} {spread(values):<22} CPU {spread(cpu_per_operation[name])}")
+        for what, ours, base, target in (
+            ("replicas / primary only (DataFlow)", "replicas", "primary only", " (target <= 1.10)"),
+            ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only", " (target <= 1.10)"),
+            ("raw replicas / raw primary (servers)", "raw, replicas", "raw, primary", ""),
+            ("DataFlow replicas / raw replicas", "replicas", "raw, replicas", ""),
+            ("DataFlow primary / raw primary", "primary only", "raw, primary", ""),
+        ):
+            ratios = [a / b for a, b in zip(medians[ours], medians[base], strict=True)]
+            print(f"  {what:<38} {statistics.median(ratios):.2f}x per round "
+                  f"({min(ratios):.2f}-{max(ratios):.2f}){target}")  # fmt: skip
+        await alone(sides, ids[len(ids) // 2], args.rounds)
+        for held in raw.values():
+            await held.close()
+        print_routing(routing_cost(routed, busy))
         await routed.close_async()
         await direct.close_async()
+        await busy.close_async()
     finally:
         pair.close()
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--operations", type=int, default=3000)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--reads", type=int, default=2000)
+    parser.add_argument("--operations", type=int, default=1500)
+    parser.add_argument("--clients", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--routing-only", action="store_true")
     asyncio.run(main(parser.parse_args()))

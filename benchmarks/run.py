@@ -15,6 +15,7 @@ BENCHMARKS = {
     "bench_query.py": "dataflow",  # each backend of its own whose package is installed
     "bench_gateway.py": "dataflow_gateway",
     "bench_replicas.py": "dataflow_postgres",  # starts its own primary and two replicas
+    "bench_replicas_mariadb.py": "dataflow_mysql",  # starts its own MariaDB primary and replica
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
+import uuid
 from typing import Any
 
 from dataflow.fields import FieldKind, FieldSchema
@@ -14,7 +16,11 @@ _PLAIN_VALUES: dict[FieldKind, Any] = {
     FieldKind.BOOL: False,
     FieldKind.DATE: dt.date(1970, 1, 1),
     FieldKind.DATETIME: dt.datetime(1970, 1, 1, tzinfo=dt.UTC),
+    FieldKind.TIME: dt.time(0, 0),
+    FieldKind.DECIMAL: decimal.Decimal(0),
+    FieldKind.BYTES: b"",
 }
+_ERASED = uuid.UUID("00000000-0000-0000-0000-000000000000")
 
 
 def anonymized(schema: ModelSchema, field: FieldSchema, key: Any) -> Any:
@@ -26,6 +32,13 @@ def anonymized(schema: ModelSchema, field: FieldSchema, key: Any) -> Any:
         return None
     if field.kind in _PLAIN_VALUES:
         return _PLAIN_VALUES[field.kind]
+    if field.kind is FieldKind.UUID:
+        # Derived from the record, not the person: unique per record, so a unique column stays unique.
+        return uuid.uuid5(_ERASED, f"erased-{schema.name}-{key}-{field.name}")
+    if field.kind is FieldKind.ENUM and field.enum_type is not None and not field.has_default:
+        return next(iter(field.enum_type))
+    if field.kind is FieldKind.JSON and not field.has_default:
+        return [] if field.element_kind is not None else {}
     return field.make_default()
 
 

@@ -42,6 +42,7 @@ def check_options(schema: ModelSchema) -> ModelSchema:
             field=SUBJECT,
         )
     check_retention(schema)
+    check_personal(schema)
     option = schema.options.get(AUDIT)
     if option is None or isinstance(option, bool):
         return schema
@@ -94,3 +95,25 @@ def check_retention(schema: ModelSchema) -> None:
         raise refuse(f"'days' must be a positive whole number, got {days!r}")
     if rule.get("action", "delete") not in ("delete", "anonymize"):
         raise refuse(f"'action' must be 'delete' or 'anonymize', got {rule.get('action')!r}")
+
+
+def check_personal(schema: ModelSchema) -> None:
+    """``Personal()`` where erasure can overwrite the value and nothing keeps it elsewhere; else ``ConfigError``."""
+    subject = schema.options.get(SUBJECT)
+    for field in schema.fields:
+        if not field.personal:
+            continue
+        problem = None
+        if field.primary_key:
+            problem = "the primary key names the record in the audit trail and in other tables' foreign keys"
+        elif field.name == subject:
+            problem = "the field that identifies a data subject names its key and its erasure record"
+        elif field.references is not None and not field.nullable:
+            problem = "erasure cannot overwrite a required foreign key (make it nullable: it is then set to null)"
+        if problem is not None:
+            raise ConfigError(
+                f"{schema.name}.{field.name} cannot be Personal(): {problem}; mark the fields that hold the "
+                "personal values instead",
+                model=schema.name,
+                field=field.name,
+            )

@@ -64,9 +64,11 @@ def aad(subject: str, model: str, key: str, field: str) -> bytes:
 class KeyRing:
     """The subjects' keys of one database, opened with one master key."""
 
-    def __init__(self, keys_table: TableSQL, master: bytes) -> None:
+    def __init__(self, keys_table: TableSQL, master: bytes, *, check_master: bool = True) -> None:
         self.table = keys_table
         self._master = AESGCM(master)
+        self._verified = not check_master
+        """Set once a stored key opened: until then no new key is made (a wrong master key would mix the trail)."""
 
     def _wrap(self, key: bytes, subject: str) -> str:
         nonce = secrets.token_bytes(12)
@@ -94,13 +96,24 @@ class KeyRing:
             sql = f"SELECT {q['subject']}, {q['wrapped']} FROM {self.table.table} WHERE {q['subject']} IN ({holders})"
             for subject, wrapped in await session.fetch(sql, params.values, operation="audit"):
                 found[str(subject)] = self._unwrap(str(wrapped), str(subject))
+        self._verified = self._verified or bool(found)
         return found
+
+    async def _check_master(self, session: Session) -> None:
+        """Open one stored key (any subject's) before making new ones: ``AuditKeyError`` for a wrong master key."""
+        q = self.table.quoted
+        sql = f"SELECT {q['subject']}, {q['wrapped']} FROM {self.table.table} ORDER BY {q['subject']} LIMIT 1"
+        for subject, wrapped in await session.fetch(sql, operation="audit"):
+            self._unwrap(str(wrapped), str(subject))
+        self._verified = True
 
     async def ensure(self, session: Session, subjects: Iterable[str], tenant: str | None) -> dict[str, bytes]:
         """The keys of ``subjects``, made (and stored, in the session's transaction) for those without one."""
         wanted = set(subjects)
         keys = await self.read(session, wanted)
         missing = sorted(wanted - set(keys))
+        if missing and not self._verified:
+            await self._check_master(session)
         if missing:
             dialect = session.dialect
             columns = ("subject", "tenant", "wrapped", "created_at")

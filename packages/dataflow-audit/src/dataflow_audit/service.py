@@ -47,6 +47,7 @@ class Audit:
         )
         self.keys = TableSQL(db.dialect, KEYS)
         self._master = master_key_from_environment()
+        self._keyring: KeyRing | None = None
         self._ready = False
         self.audited = False
         """Set when the first audited model is defined: until then no session creates the tables."""
@@ -80,9 +81,15 @@ class Audit:
     def configure(self, *, master_key: str | bytes | None) -> None:
         """Set the master key that wraps the subjects' keys (else ``DATAFLOW_AUDIT_MASTER_KEY``)."""
         self._master = parse_master_key(master_key, "master_key")
+        self._keyring = None
 
     def keyring(self) -> KeyRing:
-        """The subjects' keys; without a master key (development only) a random one for this process."""
+        """The subjects' keys; without a master key (development only) a random one for this process.
+
+        With a configured master key, no new subject key is made until a stored one opened: a wrong master
+        key refuses to write as it refuses to read, instead of mixing two keys in one trail.
+        """
+        configured = self._master is not None
         if self._master is None:
             if self.db.config.production:
                 raise ConfigError(f"audit of personal fields needs a master key in production: set {MASTER_KEY_ENV}")
@@ -91,7 +98,9 @@ class Audit:
                 MASTER_KEY_ENV,
             )
             self._master = secrets.token_bytes(32)
-        return KeyRing(self.keys, self._master)
+        if self._keyring is None:
+            self._keyring = KeyRing(self.keys, self._master, check_master=configured)
+        return self._keyring
 
     def subjects(self) -> dict[str, str]:
         """Each subject model (``__dataflow__ = {"subject": field}``) and the field that identifies its records."""

@@ -134,6 +134,8 @@ class DataFlow:
         self.schema_extensions: list[SchemaExtension] = host.collect("dataflow_register_schema_extensions", db=self)
         self.session_hooks: list[SessionHook] = host.collect("dataflow_register_session_hooks", db=self)
         self.change_listeners: list[ChangeListener] = host.collect("dataflow_register_change_listeners", db=self)
+        self.captured: dict[str, tuple[ChangeListener, ...]] = {}
+        """The listeners of each model some listener captures, by model name (raw SQL on their tables is checked)."""
         self.closed = False
         _live.add(self)
         host.notify("dataflow_instance_created", db=self)
@@ -211,13 +213,31 @@ class DataFlow:
         """The direct API for synchronous code: ``db.express_sync.read("User", 1)``."""
         return ExpressSync(self)
 
-    async def sql_async(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
-        """Raw SQL with ``:name`` placeholders, values bound: ``await db.sql_async("SELECT ...", {"x": 1})``."""
-        return await self.express.sql(query, params, result=result)
+    async def sql_async(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        result: str = "rows",
+        model: str | type | None = None,
+    ) -> Any:
+        """Raw SQL with ``:name`` placeholders, values bound: ``await db.sql_async("SELECT ...", {"x": 1})``.
 
-    def sql(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
+        ``model`` names the captured model an ``INSERT``/``DELETE ... RETURNING *`` writes
+        (:mod:`dataflow.raw_capture`).
+        """
+        return await self.express.sql(query, params, result=result, model=model)
+
+    def sql(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        result: str = "rows",
+        model: str | type | None = None,
+    ) -> Any:
         """The synchronous face of :meth:`sql_async`."""
-        return self.express_sync.sql(query, params, result=result)
+        return self.express_sync.sql(query, params, result=result, model=model)
 
     def transaction(self, isolation: str | None = None) -> AbstractAsyncContextManager[Express]:
         """``async with db.transaction() as tx:`` the direct API on one connection, in one transaction."""

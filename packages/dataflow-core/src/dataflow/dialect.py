@@ -54,6 +54,15 @@ class Capabilities:
     partial_indexes: bool = False
     """``CREATE UNIQUE INDEX ... WHERE``: a soft-delete model's unique fields are unique among live rows."""
     isolation_levels: tuple[str, ...] = ISOLATION_LEVELS
+    session_settings: bool = True
+    """A setting made on a connection outside a transaction holds until the connection goes back to the pool.
+
+    False behind a transaction-mode pooler (PostgreSQL's ``pgbouncer=true``):
+    each transaction may run on another server session, so such a setting may
+    be missing from the next statement, or reach another client's. Whatever
+    needs per-session state (tenancy's search paths and row-level-security
+    settings) must refuse to run then.
+    """
 
 
 class ExecuteResult(NamedTuple):

@@ -43,7 +43,8 @@ class StoredValueError(DataFlowError):
     """A value read from the database is not one the model's field can hold.
 
     An enum member that was removed from the class while rows still hold it,
-    or text in a column the model reads as ``int``. ``value`` is what the row holds.
+    or text in a column the model reads as ``int``. ``value`` is what the row holds (None for a ``Personal()``
+    field, whose values are never repeated).
     """
 
     def __init__(self, message: str, *, model: str | None = None, field: str | None = None, value: Any = None) -> None:

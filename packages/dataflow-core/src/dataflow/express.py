@@ -136,15 +136,26 @@ class Express:
                 return
             inputs["after"] = page["next"]
 
-    async def sql(self, query: str, params: Mapping[str, Any] | None = None, *, result: str = "rows") -> Any:
-        """Raw SQL with ``:name`` placeholders (:mod:`dataflow.raw_sql`): rows as dicts, a row, a value or a count."""
+    async def sql(
+        self,
+        query: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        result: str = "rows",
+        model: str | type | None = None,
+    ) -> Any:
+        """Raw SQL with ``:name`` placeholders (:mod:`dataflow.raw_sql`): rows as dicts, a row, a value or a count.
+
+        ``model`` names the captured model an ``INSERT``/``DELETE ... RETURNING *`` writes
+        (:mod:`dataflow.raw_capture`).
+        """
         if self._session is not None:
             async with self._session.lock:
-                return await run_sql(self._session, query, params, result)
+                return await run_sql(self._session, query, params, result, model=model, node_id="express.sql")
         session = await self._db.open_session(run_id=uuid.uuid4().hex, context=self._context)
         session.wrote = True  # raw SQL may write: the caller's next reads must see it
         try:
-            return await run_sql(session, query, params, result)
+            return await run_sql(session, query, params, result, model=model, node_id="express.sql")
         finally:
             await self._db.close_session(session)
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from .errors import ValidationError
 from .named_params import bind_named
+from .raw_capture import check_raw_write, run_captured_sql
 from .session import Session
 
 RESULTS = ("rows", "row", "value", "none")
@@ -33,19 +34,39 @@ def refuse_unscoped(session: Session) -> None:
             refuse(session.context)
 
 
-async def run_sql(session: Session, query: Any, params: Mapping[str, Any] | None, result: str = "rows") -> Any:
+async def run_sql(
+    session: Session,
+    query: Any,
+    params: Mapping[str, Any] | None,
+    result: str = "rows",
+    *,
+    model: str | type | None = None,
+    node_id: str = "sql",
+) -> Any:
     """Run one raw statement; ``result`` says what to return: all rows, the first row, its first value, or none.
 
     ``"rows"``: a list of dicts; ``"row"``: the first row or None; ``"value"``:
     the first column of the first row or None; ``"none"``: the rows affected.
+    A write of a captured model's table is refused, or captured when ``model``
+    names it (:mod:`dataflow.raw_capture`).
     """
     result = check_result(result)
     sql, values = bind_named(query, params, session.dialect)
     refuse_unscoped(session)
+    captured = check_raw_write(session, query, model) if session.db.captured or model is not None else None
+    if captured is not None:
+        names, rows = await run_captured_sql(session, captured, sql, values, node_id)
+        return _shaped(names, rows, result, len(rows))
     if result == "none":
         outcome = await session.execute(sql, values, operation="sql")
         return outcome.rowcount
     names, rows = await session.fetch_named(sql, values, operation="sql")
+    return _shaped(names, rows, result, len(rows))
+
+
+def _shaped(names: list[str], rows: list[Any], result: str, affected: int) -> Any:
+    if result == "none":
+        return affected
     if result == "value":
         return rows[0][0] if rows and names else None
     records = [dict(zip(names, row, strict=True)) for row in rows]

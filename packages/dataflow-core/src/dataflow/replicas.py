@@ -81,6 +81,8 @@ class Replica:
         self.lag_checked = -math.inf
         self.replayed: str | None = None
         """The highest replay position read from it so far (positions only grow)."""
+        self.covered: str | None = None
+        """The last write position seen covered: the same caller's next read skips the probe's comparison."""
 
     def down(self, now: float) -> bool:
         return now < self.down_until
@@ -142,6 +144,11 @@ class ReplicaSet:
         self.config = db.config
         self.replicas = [Replica(url, dialect_cls(url, db.config)) for url in urls]
         self._turn = itertools.count()
+        replicas = self.replicas
+        self._rotations = tuple(tuple(replicas[i:] + replicas[:i]) for i in range(len(replicas)))
+        """Every round-robin order of the whole set, made once: the common read (all usable) allocates none."""
+        self._least_busy = db.config.replica_routing == "least_busy"
+        self._max_lag = db.config.max_replica_lag
 
     @classmethod
     def configure(cls, db: DataFlow, from_url: Sequence[DatabaseURL], dialect_cls: type[Dialect]) -> ReplicaSet | None:
@@ -154,20 +161,29 @@ class ReplicaSet:
     def __len__(self) -> int:
         return len(self.replicas)
 
-    def candidates(self) -> list[Replica]:
+    def candidates(self) -> Sequence[Replica]:
         """Replicas that are neither down nor known to lag, in the order the routing setting picks them."""
         now = monotonic()
-        max_lag = self.config.max_replica_lag
+        max_lag = self._max_lag
+        replicas = self.replicas
         # Inlined Replica.down and Replica.lagging: this runs for every read.
+        for r in replicas:
+            if now < r.down_until or (now - r.lag_checked < LAG_CHECK_INTERVAL and (r.lag is None or r.lag > max_lag)):
+                break
+        else:
+            if self._least_busy and len(replicas) > 1:
+                return sorted(replicas, key=Replica.in_use)
+            rotations = self._rotations
+            return rotations[next(self._turn) % len(rotations)]
         usable = [
             r
-            for r in self.replicas
+            for r in replicas
             if now >= r.down_until
             and not (now - r.lag_checked < LAG_CHECK_INTERVAL and (r.lag is None or r.lag > max_lag))
         ]
         if len(usable) < 2:
             return usable
-        if self.config.replica_routing == "least_busy":
+        if self._least_busy:
             return sorted(usable, key=Replica.in_use)
         start = next(self._turn) % len(usable)
         return usable[start:] + usable[:start]
@@ -181,7 +197,9 @@ class ReplicaSet:
             if session is None:
                 continue
             try:
-                fresh = await self._fresh_enough(replica, session, needs)
+                fresh = self.known_fresh(replica, needs)
+                if fresh is None:
+                    fresh = await self._fresh_enough(replica, session, needs)
             except Exception as exc:  # noqa: BLE001 - a replica that cannot answer is taken out
                 replica.failed(exc)
                 await session.pool.release(session.connection, discard=True)
@@ -210,12 +228,29 @@ class ReplicaSet:
         replica.reached()
         return session
 
+    def known_fresh(self, replica: Replica, needs: str | None) -> bool | None:
+        """Can ``replica`` serve a read that needs ``needs``, from what is known? None: ask it (a round trip).
+
+        The common read decides here, without a coroutine: the lag was read
+        under a second ago, and the read needs no position or one it was seen past.
+        """
+        if monotonic() - replica.lag_checked >= LAG_CHECK_INTERVAL:
+            return None
+        if replica.lag is None or replica.lag > self._max_lag:
+            return False
+        if needs is None or needs == replica.covered:
+            return True
+        if replica.replayed is not None and self.probe.covers(replica.replayed, needs):
+            replica.covered = needs
+            return True
+        return None
+
     async def _fresh_enough(self, replica: Replica, session: ReplicaSession, needs: str | None) -> bool:
         now = monotonic()
         if now - replica.lag_checked >= LAG_CHECK_INTERVAL:
             replica.lag = await self.probe.lag(session.connection)
             replica.lag_checked = now
-        if replica.lag is None or replica.lag > self.config.max_replica_lag:
+        if replica.lag is None or replica.lag > self._max_lag:
             return False
         if needs is None:
             return True

@@ -104,12 +104,14 @@ class TableSQL:
             except (ValueError, KeyError, TypeError):
                 field = self.schema.by_name[name]
                 model = self.schema.name
+                # A personal value is not repeated, neither in the message nor on the error.
+                shown = "a value (personal data, not shown)" if field.personal else repr(value)
                 raise StoredValueError(
-                    f"{model}.{name}: the database holds {value!r}, which is not a value of {field.type_name}; "
+                    f"{model}.{name}: the database holds {shown}, which is not a value of {field.type_name}; "
                     f"{_fix(field)}",
                     model=model,
                     field=name,
-                    value=value,
+                    value=None if field.personal else value,
                 ) from None
 
     def select_columns(self, columns: Sequence[str] | None) -> str:

@@ -59,6 +59,7 @@ class PostgresDialect(Dialect):
             max_parameters=32767,
             max_identifier_length=63,
             partial_indexes=True,
+            session_settings=not self.options.pgbouncer,
         )
         self.label = str(url)
 

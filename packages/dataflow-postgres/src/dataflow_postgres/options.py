@@ -38,6 +38,8 @@ class PostgresOptions:
     """The schema tables live in: the connection's whole ``search_path``."""
     statement_cache_size: int = 100
     """asyncpg's prepared-statement cache per connection; 0 for PgBouncer in transaction mode."""
+    pgbouncer: bool = False
+    """Behind PgBouncer in transaction mode: no cached statements, and no session state (no ``schema``)."""
 
 
 def _positive_number(name: str, text: str) -> float:
@@ -123,4 +125,14 @@ def parse_options(query: Mapping[str, str], config: Config) -> PostgresOptions:
         # Transaction-mode PgBouncer may hand each statement another server
         # connection, where a named prepared statement does not exist.
         values["statement_cache_size"] = 0
+        values["pgbouncer"] = True
+        if "schema" in values:
+            # schema= is the startup parameter search_path, which PgBouncer 1.18 refuses
+            # ("unsupported startup parameter") or, listed in ignore_startup_parameters, drops.
+            raise ConfigError(
+                "postgresql URL option schema does not reach the server through PgBouncer (pgbouncer=true): "
+                "PgBouncer passes no search_path; set the role's (ALTER ROLE ... SET search_path = ...) "
+                "or give the tables a database of their own",
+                field="schema",
+            )
     return PostgresOptions(**values)

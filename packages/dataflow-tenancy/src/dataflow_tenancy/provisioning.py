@@ -27,6 +27,7 @@ from .events import TenantAdminAccess
 from .namespaces import base_namespace, namespace_name
 from .schema import NAMESPACE_DIALECTS, ROW, SCHEMA, TENANT_FIELD, strategy
 from .service import tenancy
+from .sessions import require_session_settings
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
@@ -73,6 +74,8 @@ async def provision_tenant(db: DataFlow, tenant: str) -> str:
     missing (``CREATE ... IF NOT EXISTS``).
     """
     _check_dialect(db)
+    if db.dialect.name == "postgresql":
+        require_session_settings(db, "provisioning a tenant's schema")
     name = namespace_name(db, tenancy(db).namespace_prefix, tenant)
     quoted = db.dialect.quote(name)
     async with admin_session(db) as session:

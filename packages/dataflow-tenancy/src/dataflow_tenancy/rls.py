@@ -35,6 +35,7 @@ from .context import check_tenant
 from .provisioning import admin_session
 from .schema import ROW, TENANT_FIELD, strategy
 from .service import tenancy
+from .sessions import require_session_settings
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
@@ -71,6 +72,7 @@ async def install_row_level_security(db: DataFlow) -> list[str]:
     session. Safe to run again (the policies are replaced).
     """
     _check_postgres(db)
+    require_session_settings(db, "row-level security")
     service = tenancy(db)
     await db.create_tables_async()
     tables = [s.table for s in db.schemas.values() if strategy(s) == ROW]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from dataflow.errors import DataFlowError
+from dataflow.errors import ConfigError, DataFlowError
 from dataflow.session import Session
 
 from .context import TenantScope, resolve
@@ -128,6 +128,7 @@ class SessionSetup:
             parts.append(PG_SETTINGS.format(placeholder(len(values) - 1), placeholder(len(values))))
         if not parts:
             return
+        require_session_settings(session.db, "a tenant's session")
         self.changed.add(session)
         rows = await session.fetch("SELECT " + ", ".join(parts), values, operation="tenant_session")
         if name is not None:
@@ -145,6 +146,22 @@ class SessionSetup:
         elif dialect == "mysql":
             base = base_namespace(session.db)
             await session.execute(f"USE {session.dialect.quote(base)}", operation="tenant_session")
+
+
+def require_session_settings(db: DataFlow, what: str) -> None:
+    """Refuse ``what`` when ``db``'s connections keep no session settings (PgBouncer in transaction mode).
+
+    A search path or ``dataflow.tenant`` set on a session would then apply to
+    whatever server session the next statement lands on, perhaps another
+    client's: tenants could cross. Tenancy fails closed instead.
+    """
+    if not db.dialect.capabilities.session_settings:
+        raise ConfigError(
+            f"{db.label}: {what} needs session settings (a search path, dataflow.tenant), which PgBouncer in "
+            "transaction mode (pgbouncer=true) does not keep between transactions; use session pooling for "
+            "schema-per-tenant and row-level-security tenancy",
+            field="pgbouncer",
+        )
 
 
 def namespaced_tables(db: DataFlow) -> list[str]:

@@ -43,6 +43,12 @@ class Node:
     """Accepted input names; None accepts any."""
     repeatable: ClassVar[bool] = False
     """Safe to run again with the same inputs (a retried transaction may repeat it)."""
+    reads: ClassVar[bool | None] = None
+    """Known per class: True, the node only reads; False, it may write. None: its inputs say (:meth:`reads_only`).
+
+    Routing reads it for every node (:mod:`dataflow.routing`), so a class that
+    knows sets it instead of making every node call :meth:`reads_only`.
+    """
 
     def __init__(self, node_id: str, params: Mapping[str, Any]) -> None:
         self.node_id = node_id
@@ -51,7 +57,7 @@ class Node:
     @classmethod
     def reads_only(cls, inputs: Mapping[str, Any]) -> bool:
         """Does a node with these inputs only read? Such nodes may run on a read replica."""
-        return False
+        return cls.reads is True
 
     @classmethod
     def required_inputs(cls) -> frozenset[str]:
@@ -105,14 +111,16 @@ class ModelNode(Node):
     captured_run: ClassVar[CapturedRun | None] = None
     """Set on the write nodes of a model a change listener captures (see :mod:`dataflow.nodes.capture`)."""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        operation = cls.__dict__.get("operation")
+        if isinstance(operation, str):
+            cls.reads = operation in READ_OPERATIONS
+
     @classmethod
     def parameters_for(cls, schema: ModelSchema) -> frozenset[str] | None:
         """The inputs the node generated for ``schema`` accepts."""
         return cls.parameters
-
-    @classmethod
-    def reads_only(cls, inputs: Mapping[str, Any]) -> bool:
-        return cls.operation in READ_OPERATIONS
 
     def error(self, message: str, field: str | None = None) -> ValidationError:
         return ValidationError(f"{self.type_name}: {message}", model=self.schema.name, field=field)

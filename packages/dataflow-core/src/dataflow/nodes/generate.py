@@ -36,6 +36,8 @@ def model_nodes(db: DataFlow, schema: ModelSchema) -> dict[str, type[ModelNode]]
     """``{"UserCreateNode": <class>, ...}`` bound to ``db`` and ``schema``."""
     nodes: dict[str, type[ModelNode]] = {}
     listeners = tuple(listener for listener in db.change_listeners if listener.captures(schema))
+    if listeners:
+        db.captured[schema.name] = listeners
     for suffix, base in OPERATIONS.items():
         name = f"{schema.name}{suffix}Node"
         parameters = base.parameters_for(schema)

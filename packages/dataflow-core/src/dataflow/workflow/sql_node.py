@@ -29,7 +29,7 @@ class SQLNode(Node):
 
     type_name: ClassVar[str] = "SQLNode"
     parameters: ClassVar[frozenset[str] | None] = frozenset(
-        {"query", "params", "result", "database", "read_only", "replica"}
+        {"query", "params", "result", "database", "read_only", "replica", "model"}
     )
 
     @classmethod
@@ -65,7 +65,9 @@ class SQLNode(Node):
     async def run(self, session: Session | None, inputs: dict[str, Any]) -> dict[str, Any]:
         assert session is not None, "specialize() binds SQLNode to a database"
         result = check_result(inputs.get("result", "rows"))
-        output = await run_sql(session, inputs.get("query"), inputs.get("params"), result)
+        output = await run_sql(
+            session, inputs.get("query"), inputs.get("params"), result, model=inputs.get("model"), node_id=self.node_id
+        )
         if result == "rows":
             return {"rows": output, "count": len(output)}
         return {"rowcount" if result == "none" else result: output}
