@@ -13,17 +13,21 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dataflow.batches import Program, Step
 from dataflow.bulk.strategy import BulkRequest, choose_strategy, registered_bulk_strategies
 from dataflow.sql import Params, TableSQL
 
 from .tables import ENTRIES, HEADS
 
 if TYPE_CHECKING:
+    from dataflow.dialect import Dialect
     from dataflow.session import Session
 
 BULK_FROM = 50
 """From this many entries on, a bulk strategy writes them; fewer go in one executemany."""
 WRITTEN = tuple(name for name in ENTRIES.column_names if name != "id")
+assert WRITTEN == ("chain", "seq", "model", "record_key", "operation", "changes", "at", "prev_hash", "hash", "actor",
+                   "tenant", "run_id", "node_id"), "append_run makes its rows in this order"  # fmt: skip
 PER_ENTRY = ("seq", "record_key", "operation", "changes")
 SHARED = ("chain", "model", "at", "actor", "tenant", "run_id", "node_id")
 """The fields an entry's hash covers, besides the previous entry's hash: its own, and those an entry usually
@@ -53,62 +57,131 @@ async def append(
     session: Session, entries_table: TableSQL, heads: TableSQL, chain: str, entries: Sequence[dict[str, Any]]
 ) -> None:
     """Number, hash and insert ``entries`` at the end of ``chain``, in the session's transaction."""
-    last, prev_hash = await _reserve(session, heads, chain, len(entries))
-    seq = last - len(entries)
-    shared: dict[tuple[Any, ...], str] = {}
+    by_run: dict[tuple[Any, ...], list[tuple[str, str, str]]] = {}
     for entry in entries:
+        shared = tuple(entry.get(name) for name in SHARED_WRITTEN)
+        by_run.setdefault(shared, []).append((entry["record_key"], entry["operation"], entry["changes"]))
+    for shared, own in by_run.items():
+        await append_run(session, entries_table, heads, chain, dict(zip(SHARED_WRITTEN, shared, strict=True)), own)
+
+
+SHARED_WRITTEN = tuple(name for name in SHARED if name != "chain")
+
+
+async def append_run(
+    session: Session,
+    entries_table: TableSQL,
+    heads: TableSQL,
+    chain: str,
+    shared: Mapping[str, Any],
+    own: Sequence[tuple[str, str, str]],
+) -> None:
+    """Append the entries of one node run: ``own`` holds each one's ``(record_key, operation, changes)``.
+
+    The fields the run's entries share (``SHARED_WRITTEN``) are joined once for all of
+    them, and each row is made as a tuple straight away: a bulk write's entries cost
+    one hash and one tuple each. A few entries go as one program (one hop on SQLite,
+    the insert and the checkpoint one statement where the dialect has writable CTEs);
+    more go through the dialect's fastest bulk insert (COPY on PostgreSQL).
+    """
+    dialect = session.dialect
+    if len(own) < BULK_FROM:
+        # Nothing waits for its result: SQLite runs it in the COMMIT's hop.
+        program = _append_program(dialect, entries_table, heads, chain, shared, own)
+        await session.run_program_later(program, operation="audit")
+        return
+    last, prev_hash = await session.run_program(_reserve(dialect, heads, chain, len(own)), operation="audit")
+    rows, last_hash = _hashed_rows(chain, shared, own, last, prev_hash)
+    request = BulkRequest("create", entries_table, WRITTEN, rows, batch_size=len(rows))
+    strategy = choose_strategy(registered_bulk_strategies(), dialect, request, None)
+    await strategy.run(session, request)
+    sql, params = _checkpoint(dialect, heads, chain, last_hash)
+    await session.execute(sql, params, operation="audit")
+
+
+def _hashed_rows(
+    chain: str, shared: Mapping[str, Any], own: Sequence[tuple[str, str, str]], last: int, prev_hash: str
+) -> tuple[list[tuple[Any, ...]], str]:
+    """The rows of the entries numbered up to ``last``, hashed after ``prev_hash``; and the last one's hash."""
+    seq = last - len(own)
+    tail = shared_part({**shared, "chain": chain})
+    model, at, actor, tenant, run_id, node_id = (shared[name] for name in SHARED_WRITTEN)
+    sha256 = hashlib.sha256
+    rows: list[tuple[Any, ...]] = []
+    append_row = rows.append
+    for record_key, operation, changes in own:
         seq += 1
-        entry["chain"], entry["seq"], entry["prev_hash"] = chain, seq, prev_hash
-        common = tuple(entry[name] for name in SHARED)
-        text = shared.get(common)
-        if text is None:
-            text = shared[common] = shared_part(entry)
-        entry["hash"] = prev_hash = entry_hash(entry, prev_hash, text)
-    # Every written value is a str, an int or None, which every driver takes as it is. The dialect's
-    # fastest bulk insert writes them (COPY on PostgreSQL): set-wise, however many rows the node changed.
-    rows = [tuple(entry[name] for name in WRITTEN) for entry in entries]
-    if len(rows) < BULK_FROM:
-        await session.executemany(entries_table.insert(WRITTEN, returning=False), rows, operation="audit")
-    else:
-        request = BulkRequest("create", entries_table, WRITTEN, rows, batch_size=len(rows))
-        strategy = choose_strategy(registered_bulk_strategies(), session.dialect, request, None)
-        await strategy.run(session, request)
+        # entry_hash's text, inlined: every one of these fields is a str, seq an int.
+        digest = sha256(f"{prev_hash}\x1fi{seq}\x1fs{record_key}\x1fs{operation}\x1fs{changes}\x1f{tail}".encode())
+        entry_hash_text = digest.hexdigest()
+        append_row((chain, seq, model, record_key, operation, changes, at, prev_hash, entry_hash_text, actor, tenant,
+                    run_id, node_id))  # fmt: skip
+        prev_hash = entry_hash_text
+    return rows, prev_hash
+
+
+def _append_program(
+    dialect: Dialect,
+    entries_table: TableSQL,
+    heads: TableSQL,
+    chain: str,
+    shared: Mapping[str, Any],
+    own: Sequence[tuple[str, str, str]],
+) -> Program[None]:
+    last, prev_hash = yield from _reserve(dialect, heads, chain, len(own))
+    rows, last_hash = _hashed_rows(chain, shared, own, last, prev_hash)
+    checkpoint, checkpoint_params = _checkpoint(dialect, heads, chain, last_hash)
+    if not dialect.capabilities.writable_cte:
+        yield Step(entries_table.insert(WRITTEN, returning=False), rows, "executemany")
+        yield Step(checkpoint, checkpoint_params)
+        return
+    # One statement writes the entries and moves the checkpoint.
+    params = Params(dialect)
+    values = ", ".join("(" + ", ".join(params.add(value) for value in row) + ")" for row in rows)
+    columns = ", ".join(entries_table.quoted[name] for name in WRITTEN)
     q = heads.quoted
-    params = Params(session.dialect)
-    checkpoint = f"UPDATE {heads.table} SET {q['hash']} = {params.add(prev_hash)} WHERE {q['chain']} = "
-    checkpoint += params.add(chain)
-    await session.execute(checkpoint, params.values, operation="audit")
+    yield Step(
+        f"WITH written AS (INSERT INTO {entries_table.table} ({columns}) VALUES {values}) "
+        f"UPDATE {heads.table} SET {q['hash']} = {params.add(last_hash)} WHERE {q['chain']} = {params.add(chain)}",
+        params.values,
+    )
 
 
-async def _reserve(session: Session, heads: TableSQL, chain: str, count: int) -> tuple[int, str]:
+def _checkpoint(dialect: Dialect, heads: TableSQL, chain: str, last_hash: str) -> tuple[str, list[Any]]:
+    q = heads.quoted
+    params = Params(dialect)
+    sql = f"UPDATE {heads.table} SET {q['hash']} = {params.add(last_hash)} WHERE {q['chain']} = {params.add(chain)}"
+    return sql, params.values
+
+
+def _reserve(dialect: Dialect, heads: TableSQL, chain: str, count: int) -> Program[tuple[int, str]]:
     """Take ``count`` numbers at the end of ``chain`` and hold its head's row lock.
 
     Returns the new last number and the hash of the entry before the taken ones.
     The head row is made the first time (a concurrent first writer's row is kept).
     """
-    reserved = await _advance(session, heads, chain, count)
+    reserved = yield from _advance(dialect, heads, chain, count)
     if reserved is None:
-        dialect = session.dialect
         holders = [dialect.placeholder(i) for i in (1, 2, 3)]
         insert = dialect.upsert_sql(HEADS.table, ("chain", "seq", "hash"), holders, ("chain",), ())
-        await session.execute(insert, [chain, 0, ""], operation="audit")
-        reserved = await _advance(session, heads, chain, count)
+        yield Step(insert, [chain, 0, ""])
+        reserved = yield from _advance(dialect, heads, chain, count)
     assert reserved is not None, "the head row exists: it was just made"
     return reserved
 
 
-async def _advance(session: Session, heads: TableSQL, chain: str, count: int) -> tuple[int, str] | None:
+def _advance(dialect: Dialect, heads: TableSQL, chain: str, count: int) -> Program[tuple[int, str] | None]:
     q = heads.quoted
-    params = Params(session.dialect)
+    params = Params(dialect)
     sql = f"UPDATE {heads.table} SET {q['seq']} = {q['seq']} + {params.add(count)} WHERE {q['chain']} = "
     sql += params.add(chain)
-    if "update" in session.dialect.capabilities.returning:
-        rows = await session.fetch(f"{sql} RETURNING {q['seq']}, {q['hash']}", params.values, operation="audit")
+    if "update" in dialect.capabilities.returning:
+        rows = yield Step(f"{sql} RETURNING {q['seq']}, {q['hash']}", params.values, "fetch")
         return (int(rows[0][0]), str(rows[0][1])) if rows else None
-    result = await session.execute(sql, params.values, operation="audit")
+    result = yield Step(sql, params.values)
     if not result.rowcount:
         return None
-    params = Params(session.dialect)
+    params = Params(dialect)
     select = f"SELECT {q['seq']}, {q['hash']} FROM {heads.table} WHERE {q['chain']} = {params.add(chain)}"
-    (head,) = await session.fetch(select, params.values, operation="audit")
+    (head,) = yield Step(select, params.values, "fetch")
     return int(head[0]), str(head[1])

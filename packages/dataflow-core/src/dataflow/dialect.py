@@ -44,6 +44,8 @@ class Capabilities:
     """The conflict target cannot be chosen: ``conflict_on`` must match a unique key (MySQL)."""
     copy: bool = False
     savepoints: bool = True
+    writable_cte: bool = False
+    """``WITH w AS (INSERT ...) UPDATE ...``: one statement may write two tables."""
     two_phase: bool = False
     transactional_ddl: bool = False
     ilike: bool = False
@@ -191,6 +193,15 @@ class Dialect(abc.ABC):
     def insert_default_values(self, table: str) -> str:
         """An INSERT of one row with every column at its default."""
         return f"INSERT INTO {table} DEFAULT VALUES"
+
+    def locking_read(self, select: str) -> str:
+        """``select`` taking a write lock on the rows it reads, until the transaction ends (``FOR UPDATE``).
+
+        Change capture reads before images so: a concurrent writer cannot change a row
+        between its before image and the write. A database whose write transaction
+        already holds every row (SQLite) returns ``select`` as it is.
+        """
+        return f"{select} FOR UPDATE"
 
     def check_identifier(self, name: str, model: str) -> None:
         limit = self.capabilities.max_identifier_length

@@ -10,11 +10,13 @@ one connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .batches import Program, Step
 from .dialect import Connection, ExecuteResult, Pool
 from .echo import sql_log
 from .errors import ConnectionError, DataFlowError, TransactionError
@@ -105,6 +107,81 @@ class Session:
             lambda conn: conn.fetch_named(sql, params), sql=sql, operation=operation
         )
         return result
+
+    async def prefetch(
+        self, sql: str, params: Sequence[Any] = (), *, schema: ModelSchema | None = None, operation: str | None = None
+    ) -> Callable[[], Awaitable[list[Sequence[Any]]]]:
+        """A read whose rows are wanted later; returns the coroutine function that gives them.
+
+        The read runs before any statement issued after this call. A connection that
+        can queue it (``queue_fetch``: SQLite's, which then runs it in the same hop
+        as the next statement) does so; any other runs it now.
+        """
+        queue = getattr(self.connection, "queue_fetch", None)
+        if queue is None or self._echo:
+            rows = await self.fetch(sql, params, schema=schema, operation=operation)
+
+            async def ready() -> list[Sequence[Any]]:
+                return rows
+
+            return ready
+        pending = queue(sql, params)
+
+        async def queued() -> list[Sequence[Any]]:
+            rows: list[Sequence[Any]] = await self.call(lambda conn: pending(), sql=sql, schema=schema,
+                                                        operation=operation)  # fmt: skip
+            return rows
+
+        return queued
+
+    async def run_program(self, program: Program[T], *, schema: ModelSchema | None = None,
+                          operation: str | None = None) -> T:  # fmt: skip
+        """Run the steps ``program`` yields (see :mod:`dataflow.batches`); return what it returns.
+
+        A connection with ``run_program`` (SQLite's) runs them all in one call; on the
+        others each step is a statement of its own, reported as usual.
+        """
+        try:
+            step = next(program)
+        except StopIteration as stop:
+            done: T = stop.value
+            return done
+        return await self._run_steps(step, program, schema, operation)
+
+    async def run_program_later(self, program: Program[None], *, operation: str | None = None) -> None:
+        """Run ``program``, whose result nobody needs, before the next statement of this session.
+
+        Inside a transaction a connection that can queue it (``queue_program``: SQLite's)
+        runs it at the start of its next hop, the COMMIT's at the latest; an error in it
+        then fails that statement, and :meth:`atomic` rolls back. Any other connection
+        runs it now.
+        """
+        queue = getattr(self.connection, "queue_program", None)
+        if queue is None or self._echo or not self.in_transaction:
+            await self.run_program(program, operation=operation)
+            return
+        try:
+            step = next(program)
+        except StopIteration:
+            return
+        queue(step, program)
+
+    async def _run_steps(self, step: Step, program: Program[T], schema: ModelSchema | None, operation: str | None) -> T:
+        runner = getattr(self.connection, "run_program", None)
+        if runner is not None:
+            result: T = await self.call(lambda conn: runner(step, program), sql=step.sql, schema=schema,
+                                        operation=operation)  # fmt: skip
+            return result
+        runs: dict[str, Callable[..., Awaitable[Any]]] = {
+            "execute": self.execute, "fetch": self.fetch, "executemany": self.executemany
+        }  # fmt: skip
+        while True:
+            outcome = await runs[step.kind](step.sql, step.params, schema=schema, operation=operation)
+            try:
+                step = program.send(outcome)
+            except StopIteration as stop:
+                finished: T = stop.value
+                return finished
 
     async def call(
         self,
@@ -225,7 +302,14 @@ class Session:
                     # a cancellation above all, not the failed rollback.
                     raise error from None
                 raise
-            await self.commit()
+            try:
+                await self.commit()
+            except BaseException:
+                # A statement queued for the COMMIT's hop failed before it: the transaction is still open.
+                if self.in_transaction and not self.broken:
+                    with contextlib.suppress(DataFlowError):
+                        await self.rollback()
+                raise
             return
         if not self.dialect.capabilities.savepoints:
             yield
@@ -244,7 +328,14 @@ class Session:
                     # original error is the one worth reporting.
                     raise error from None
             raise
-        await self.execute(f"RELEASE SAVEPOINT {name}")
+        try:
+            await self.execute(f"RELEASE SAVEPOINT {name}")
+        except BaseException:
+            # A statement queued for the release's hop failed before it: undo the block's work.
+            if not self.broken:
+                with contextlib.suppress(DataFlowError):
+                    await self.execute(f"ROLLBACK TO SAVEPOINT {name}")
+            raise
 
     # -- tenancy ----------------------------------------------------------------
 

@@ -52,6 +52,7 @@ class PostgresDialect(Dialect):
             upsert=True,
             copy=True,
             savepoints=True,
+            writable_cte=True,
             two_phase=True,
             transactional_ddl=True,
             ilike=True,

@@ -2,23 +2,93 @@
 
 The standard library's ``sqlite3`` is synchronous; each connection gets one
 worker thread and every call is a single round trip to it. Whole operations
-(a bulk insert of many chunks, a measured upsert) run in one hop through
-:meth:`SQLiteConnection.run`, which is where SQLite's speed is.
+(a bulk insert of many chunks, a measured upsert, a program of statements)
+run in one hop through :meth:`SQLiteConnection.run`, which is where SQLite's
+speed is. ``BEGIN`` and queued reads wait for the next hop and run at its start.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from dataflow.batches import Program, Step
 from dataflow.dialect import ExecuteResult
 
 from .functions import install as install_functions
 
 T = TypeVar("T")
+
+
+class _Queued:
+    """A queued read: its rows once the hop that ran it is back, or the error that stopped it."""
+
+    __slots__ = ("error", "params", "rows", "sql")
+
+    def __init__(self, sql: str, params: Sequence[Any]) -> None:
+        self.sql, self.params = sql, params
+        self.rows: list[Any] | None = None
+        self.error: BaseException | None = None
+
+    def run(self, raw: sqlite3.Connection) -> None:
+        self.rows = _fetch(raw, Step(self.sql, self.params))
+
+
+class _QueuedProgram(_Queued):
+    """A queued program whose result nobody waits for (its errors fail the hop that runs it)."""
+
+    __slots__ = ("first", "program")
+
+    def __init__(self, first: Step, program: Program[Any]) -> None:
+        super().__init__(first.sql, first.params)
+        self.first, self.program = first, program
+
+    def run(self, raw: sqlite3.Connection) -> None:
+        _run_steps(raw, self.first, self.program)
+        self.rows = []
+
+
+def _execute(raw: sqlite3.Connection, step: Step) -> ExecuteResult:
+    cursor = raw.execute(step.sql, step.params)
+    try:
+        return ExecuteResult(cursor.rowcount, cursor.lastrowid)
+    finally:
+        cursor.close()
+
+
+def _fetch(raw: sqlite3.Connection, step: Step) -> list[Any]:
+    cursor = raw.execute(step.sql, step.params)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _executemany(raw: sqlite3.Connection, step: Step) -> int:
+    cursor = raw.executemany(step.sql, step.params)
+    try:
+        return cursor.rowcount
+    finally:
+        cursor.close()
+
+
+STEPS: dict[str, Callable[[sqlite3.Connection, Step], Any]] = {
+    "execute": _execute, "fetch": _fetch, "executemany": _executemany
+}  # fmt: skip
+
+
+def _run_steps(raw: sqlite3.Connection, first: Step, program: Program[T]) -> T:
+    step = first
+    while True:
+        outcome = STEPS[step.kind](raw, step)
+        try:
+            step = program.send(outcome)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
 
 
 class SQLiteConnection:
@@ -27,6 +97,9 @@ class SQLiteConnection:
     def __init__(self, raw: sqlite3.Connection, executor: ThreadPoolExecutor) -> None:
         self._raw = raw
         self._executor = executor
+        self._begin: str | None = None
+        """A BEGIN not sent yet: it runs at the start of the next hop (a hop saved per transaction)."""
+        self._queued: list[_Queued] = []
 
     @classmethod
     async def open(cls, database: str, *, uri: bool, busy_timeout: float, pragmas: Sequence[str]) -> SQLiteConnection:
@@ -58,11 +131,60 @@ class SQLiteConnection:
 
     @property
     def in_transaction(self) -> bool:
-        return self._raw.in_transaction
+        return self._begin is not None or self._raw.in_transaction
 
     async def run(self, action: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``action(raw_connection)`` on the connection's thread."""
-        return await asyncio.get_running_loop().run_in_executor(self._executor, action, self._raw)
+        """Run ``action(raw_connection)`` on the connection's thread, after the BEGIN and reads waiting for a hop."""
+        loop = asyncio.get_running_loop()
+        if self._begin is None and not self._queued:
+            return await loop.run_in_executor(self._executor, action, self._raw)
+        begin, queued = self._begin, self._queued
+        self._queued = []
+
+        def first_the_waiting(raw: sqlite3.Connection) -> T:
+            if begin is not None:
+                raw.execute(begin)
+            for read in queued:
+                try:
+                    read.run(raw)
+                except BaseException as error:
+                    read.error = error
+                    raise
+            return action(raw)
+
+        try:
+            return await loop.run_in_executor(self._executor, first_the_waiting, self._raw)
+        finally:
+            self._begin = None
+            for read in queued:
+                if read.rows is None and read.error is None:
+                    read.error = sqlite3.OperationalError("the statement before this queued read failed")
+
+    def queue_fetch(self, sql: str, params: Sequence[Any] = ()) -> Callable[[], Awaitable[list[Any]]]:
+        """Queue a read for the start of the next hop; the returned coroutine function gives its rows.
+
+        Asked for before another hop ran it, it makes a hop of its own.
+        """
+        read = _Queued(sql, params)
+        self._queued.append(read)
+
+        async def rows() -> list[Any]:
+            if read.rows is None and read.error is None:
+                await self.run(lambda raw: None)
+            if read.error is not None:
+                raise read.error
+            assert read.rows is not None
+            return read.rows
+
+        return rows
+
+    async def run_program(self, first: Step, program: Program[T]) -> T:
+        """Run ``first`` and every step ``program`` yields after it, in one hop (see :mod:`dataflow.batches`)."""
+        return await self.run(lambda raw: _run_steps(raw, first, program))
+
+    def queue_program(self, first: Step, program: Program[Any]) -> None:
+        """Queue a program for the start of the next hop (the COMMIT's, at the latest)."""
+        self._queued.append(_QueuedProgram(first, program))
 
     async def execute(self, sql: str, params: Sequence[Any] = ()) -> ExecuteResult:
         def action(raw: sqlite3.Connection) -> ExecuteResult:
@@ -109,12 +231,23 @@ class SQLiteConnection:
         # SQLite transactions are serializable at every level. A write
         # transaction takes the write lock at once (IMMEDIATE), so that two
         # writers wait on the busy timeout instead of deadlocking on upgrade.
-        await self.execute("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
+        # Sent with the transaction's first statement, in its hop.
+        self._begin = "BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE"
 
     async def commit(self) -> None:
+        if self._begin is not None and not self._queued:
+            self._begin = None  # nothing ran in the transaction: nothing to commit
+            return
         await self.execute("COMMIT")
 
     async def rollback(self) -> None:
+        # What waits for a hop is dropped: a rolled back transaction has no use for it.
+        for read in self._queued:
+            read.error = sqlite3.OperationalError("the transaction of this queued statement was rolled back")
+        self._queued = []
+        if self._begin is not None:
+            self._begin = None  # the BEGIN never went: nothing ran, so nothing to roll back
+            return
         await self.execute("ROLLBACK")
 
     def close(self) -> None:

@@ -74,6 +74,10 @@ class SQLiteDialect(Dialect):
     def placeholder(self, index: int) -> str:
         return "?"
 
+    def locking_read(self, select: str) -> str:
+        # No FOR UPDATE in SQLite: a write transaction (BEGIN IMMEDIATE) already excludes every other writer.
+        return select
+
     def column_type(self, field: FieldSchema) -> str:
         return types.column_type(field)
 

@@ -17,7 +17,9 @@ import attrs
 
 from ..bulk.generic import key_list_condition
 from ..bulk.strategy import chunks
-from ..changes import ChangeKind, ChangeListener, ChangeSet, RowChange
+from ..changes import ChangeKind, ChangeListener, ChangeSet, CreatedRows, RowChange
+from ..fields import FieldKind
+from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
 from .base import ModelNode
@@ -33,8 +35,27 @@ Targets = Callable[[ModelNode, Session, Mapping[str, Any]], Awaitable[list[Row]]
 async def read_where(session: Session, table: TableSQL, filter: Mapping[str, Any] | None, operation: str) -> list[Row]:
     """The visible rows matching ``filter`` (the rows a write by that filter touches)."""
     params = Params(table.dialect)
-    sql = f"SELECT {table.select_list} FROM {table.table}{where(session, table, params, filter)}"
+    condition = where(session, table, params, filter)
+    sql = table.dialect.locking_read(f"SELECT {table.select_list} FROM {table.table}{condition}")
     return [table.decode(r) for r in await session.fetch(sql, params.values, schema=table.schema, operation=operation)]
+
+
+async def prefetch_key(
+    session: Session, table: TableSQL, key: Any, operation: str
+) -> Callable[[], Awaitable[list[Row]]]:
+    """The visible row of ``key``, locked, read before the next statement (in its hop on SQLite); rows on call."""
+    params = Params(table.dialect)
+    condition = key_list_condition(table, (table.pk,), 1, params)
+    params.values = [table.encode(table.pk, key)]
+    sql = f"SELECT {table.select_list} FROM {table.table} WHERE {condition}"
+    rest = where(session, table, params, None)
+    sql = table.dialect.locking_read(sql + rest.replace(" WHERE ", " AND ", 1))
+    rows = await session.prefetch(sql, params.values, schema=table.schema, operation=operation)
+
+    async def decoded() -> list[Row]:
+        return [table.decode(r) for r in await rows()]
+
+    return decoded
 
 
 async def read_columns(
@@ -48,9 +69,10 @@ async def read_columns(
 ) -> list[Row]:
     """The rows whose ``columns`` hold one of ``values`` (validated Python values), a statement per chunk.
 
-    ``scoped`` adds the session's scope (tenancy, not soft-deleted): reads before
-    a write see what the write may touch; reads after it read back by key, unscoped,
-    so that a soft-deleted row is seen with its ``deleted_at``.
+    ``scoped`` adds the session's scope (tenancy, not soft-deleted) and locks the rows:
+    reads before a write see what the write may touch, and no concurrent writer can
+    change them before it; reads after it read back by key, unscoped, so that a
+    soft-deleted row is seen with its ``deleted_at``.
     """
     found: list[Row] = []
     distinct = list(dict.fromkeys(values))
@@ -62,7 +84,7 @@ async def read_columns(
         sql = f"SELECT {table.select_list} FROM {table.table} WHERE {condition}"
         if scoped:
             rest = where(session, table, params, None)
-            sql += rest.replace(" WHERE ", " AND ", 1)
+            sql = table.dialect.locking_read(sql + rest.replace(" WHERE ", " AND ", 1))
         rows = await session.fetch(sql, params.values, schema=table.schema, operation=operation)
         found.extend(table.decode(r) for r in rows)
     return found
@@ -77,6 +99,8 @@ class Capture:
     """The rows the write will touch, read before it runs (and, for bulk upserts, again after)."""
     creates: bool = False
     """The write may insert rows (their keys are read from its output, or by conflict key)."""
+    by_key: bool = False
+    """Given an ``id`` (and no ``filter``), the write touches that one record: its before image is prefetched."""
 
 
 def _pk(node: ModelNode) -> tuple[str, ...]:
@@ -153,8 +177,8 @@ async def _nothing(node: ModelNode, session: Session, inputs: Mapping[str, Any])
 
 CAPTURES: dict[type[ModelNode], Capture] = {
     CreateNode: Capture("create", _nothing, creates=True),
-    UpdateNode: Capture("update", _by_id_or_filter),
-    DeleteNode: Capture("delete", _by_id_or_filter),
+    UpdateNode: Capture("update", _by_id_or_filter, by_key=True),
+    DeleteNode: Capture("delete", _by_id_or_filter, by_key=True),
     UpsertNode: Capture("update", _by_conflict_key, creates=True),
     BulkCreateNode: Capture("create", _by_conflict_key, creates=True),
     BulkUpdateNode: Capture("update", _by_data_or_filter),
@@ -196,31 +220,105 @@ async def run_captured(
     # Bulk upserts name no keys: what they wrote is what holds the rows' conflict keys afterwards.
     by_conflict_key = isinstance(node, (BulkUpsertNode, BulkCreateNode)) and not wants_ids
     async with session.atomic():
-        before = {row[pk]: row for row in await capture.targets(node, session, run_inputs)}
-        output = await node.run(session, run_inputs)
-        if by_conflict_key:
-            after = {row[pk]: row for row in await capture.targets(node, session, run_inputs)}
+        before, output, created = await _run_between_reads(node, session, run_inputs, capture)
+        if created is not None:
+            rows: Sequence[RowChange] = created
         else:
-            keys = list(before)
-            if capture.creates:
-                keys += _created_keys(node, output)
-            record = _output_record(table, output)
-            if record is not None and capture.kind != "delete" and set(keys) == {record[pk]}:
-                after = {record[pk]: record}  # the node read its one record back already
+            if by_conflict_key:
+                after = {row[pk]: row for row in await capture.targets(node, session, run_inputs)}
             else:
-                written = await read_columns(session, table, (pk,), [(k,) for k in keys], node.operation, scoped=False)
-                after = {row[pk]: row for row in written}
-        changes = tuple(
-            _row_change(capture.kind, key, before.get(key), after.get(key)) for key in dict.fromkeys([*before, *after])
-        )
-        changed = tuple(c for c in changes if c.before != c.after)
-        if changed:
-            change_set = ChangeSet(node.schema, node.operation, node.node_id, changed)
+                after = await _read_after(node, session, table, capture, before, output)
+            rows = tuple(
+                change
+                for key in dict.fromkeys([*before, *after])
+                if (change := _row_change(capture.kind, key, before.get(key), after.get(key))).before != change.after
+            )
+        if rows:
+            change_set = ChangeSet(node.schema, node.operation, node.node_id, rows)
             for listener in listeners:
                 await listener.changed(session, change_set)
     if wants_ids and not asked_ids and isinstance(output, dict):
         output = {k: v for k, v in output.items() if k != "ids"}
     return output
+
+
+async def _run_between_reads(
+    node: ModelNode, session: Session, inputs: dict[str, Any], capture: Capture
+) -> tuple[dict[Any, Row], Any, CreatedRows | None]:
+    """The before images, the node's output, and a bulk create's rows when it knew them (else None)."""
+    pk = node.schema.primary_key
+    table = node.table(session)
+    if capture.by_key and inputs.get("id") is not None and "filter" not in inputs:
+        # One record by key: its before image is read in the same hop as the write on SQLite.
+        pending = await prefetch_key(session, table, key_value(node.schema, inputs["id"]), node.operation)
+        output = await node.run(session, inputs)
+        return {row[pk]: row for row in await pending()}, output, None
+    before = {row[pk]: row for row in await capture.targets(node, session, inputs)}
+    if isinstance(node, BulkCreateNode) and inputs.get("conflict_on") is None:
+        output, written = await node.run_written(session, inputs)
+        return before, output, _created_rows(table, output, written)
+    return before, await node.run(session, inputs), None
+
+
+async def _read_after(
+    node: ModelNode, session: Session, table: TableSQL, capture: Capture, before: dict[Any, Row], output: Any
+) -> dict[Any, Row]:
+    """The rows the node touched as they are now: its own record when it returned it, else read back by key."""
+    pk = node.schema.primary_key
+    keys = list(before)
+    if capture.creates:
+        keys += _created_keys(node, output)
+    record = _output_record(table, output)
+    if record is not None and capture.kind != "delete" and set(keys) == {record[pk]}:
+        return {record[pk]: record}  # the node read its one record back already
+    written = await read_columns(session, table, (pk,), [(k,) for k in keys], node.operation, scoped=False)
+    return {row[pk]: row for row in written}
+
+
+EXACT_KINDS = frozenset({FieldKind.STR, FieldKind.INT, FieldKind.FLOAT, FieldKind.BOOL, FieldKind.ENUM, FieldKind.UUID})
+"""Kinds every dialect stores as given and reads back equal (no rounding of scale, no time zone, no key order)."""
+
+
+def knows_written_rows(schema: ModelSchema) -> bool:
+    """Are a bulk create's rows, as the node wrote them, exactly what a read back would give?
+
+    Every column must be written by the node (a key the database numbers comes back
+    from the strategy; ``deleted_at`` starts empty) and be of a kind stored as given.
+    """
+    for field in schema.fields:
+        if field.managed and field.name == "deleted_at":
+            continue
+        if field.kind not in EXACT_KINDS or field.column_type is not None or field.array or field.managed:
+            return False
+    return True
+
+
+def _created_rows(
+    table: TableSQL, output: Any, written: tuple[tuple[str, ...], Sequence[Sequence[Any]]] | None
+) -> CreatedRows | None:
+    """A bulk create's rows column-wise from what it wrote and the keys it returned; None: read them back."""
+    ids = output.get("ids") if isinstance(output, Mapping) else None
+    if ids is None or not knows_written_rows(table.schema):
+        return None
+    if written is None:
+        return CreatedRows([], {}) if not ids else None
+    columns, rows = written
+    if len(rows) != len(ids):
+        return None
+    by_name: dict[str, Sequence[Any]] = dict(zip(columns, zip(*rows, strict=True), strict=True)) if rows else {}
+    values: dict[str, Sequence[Any]] = {}
+    for _, name, decoder in table.decoders:
+        if name == table.pk:
+            values[name] = ids
+            continue
+        column = by_name.get(name)
+        if column is None:
+            values[name] = [None] * len(ids)
+        elif decoder is None:
+            values[name] = column
+        else:
+            values[name] = [None if v is None else decoder(v) for v in column]
+    return CreatedRows(ids, values)
 
 
 def _output_record(table: TableSQL, output: Any) -> Row | None:

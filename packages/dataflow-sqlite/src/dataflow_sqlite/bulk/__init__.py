@@ -27,7 +27,7 @@ from ..connection import SQLiteConnection
 
 @attrs.frozen
 class OneHopInsert:
-    """``executemany`` over every chunk in one thread hop."""
+    """One ``executemany`` over every row in one thread hop; new keys read back in the same hop when asked."""
 
     name: str = "sqlite_executemany"
     operation: Operation = "create"
@@ -35,19 +35,48 @@ class OneHopInsert:
     whole_request: bool = True
 
     def cannot_run(self, dialect: Dialect, request: BulkRequest) -> str | None:
-        return RETURNS_NO_IDS if request.return_ids else None
+        pk = request.table.schema.pk
+        if request.return_ids and (not pk.auto_increment or pk.name in request.columns):
+            return RETURNS_NO_IDS
+        return None
 
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
-        sql = request.table.insert(request.columns, returning=False)
+        table = request.table
+        sql = table.insert(request.columns, returning=False)
+        key = table.quoted[table.pk]
+        newest = f"SELECT MAX({key}) FROM {table.table}"
+        since = f"SELECT COUNT(*), MAX({key}) FROM {table.table} WHERE {key} > ?"
+        listed = f"SELECT {key} FROM {table.table} WHERE {key} > ? ORDER BY {key}"
 
-        def insert_all(raw: sqlite3.Connection) -> int:
-            return int(raw.executemany(sql, iter(request.rows)).rowcount)
+        def insert_all(raw: sqlite3.Connection) -> tuple[int, list[int] | None]:
+            own_transaction = request.return_ids and not raw.in_transaction
+            if own_transaction:
+                raw.execute("BEGIN IMMEDIATE")  # the new keys are those above the newest one only under the lock
+            try:
+                last = raw.execute(newest).fetchone()[0] or 0 if request.return_ids else 0
+                inserted = int(raw.executemany(sql, iter(request.rows)).rowcount)
+                ids = None
+                if request.return_ids:
+                    # Under the write lock every key above the newest one before is one of these rows, in
+                    # insertion order (auto-increment keys grow); consecutive ones need not be listed.
+                    count, top = raw.execute(since, (last,)).fetchone()
+                    if count == inserted and (top or last) - last == inserted:
+                        ids = list(range(last + 1, last + inserted + 1))
+                    else:
+                        ids = [row[0] for row in raw.execute(listed, (last,))]
+                if own_transaction:
+                    raw.execute("COMMIT")
+            except BaseException:
+                if own_transaction and raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                raise
+            return inserted, ids
 
         connection: SQLiteConnection = session.connection  # type: ignore[assignment]
-        count = await session.call(
-            lambda _: connection.run(insert_all), sql=sql, schema=request.table.schema, operation="bulk_create"
+        count, ids = await session.call(
+            lambda _: connection.run(insert_all), sql=sql, schema=table.schema, operation="bulk_create"
         )
-        return BulkResult(inserted=count)
+        return BulkResult(inserted=count, ids=ids)
 
 
 @attrs.frozen

@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from ...changes import ChangeSet
+from ...batches import Program, Step
+from ...changes import ChangeSet, CreatedRows
 from ...database import DataFlow
 from ...errors import WorkflowError
 from ...events import StatementExecuted
@@ -24,6 +25,8 @@ class RecordingListener:
     def __init__(self) -> None:
         self.changes: list[ChangeSet] = []
         self.fail = False
+        self.later: str | None = None
+        """A statement the listener leaves for the COMMIT (``Session.run_program_later``)."""
 
     def captures(self, schema: ModelSchema) -> bool:
         return schema.name == "User"
@@ -33,6 +36,12 @@ class RecordingListener:
         self.changes.append(changes)
         if self.fail:
             raise RuntimeError("listener refused")
+        if self.later is not None:
+            await session.run_program_later(_one_statement(self.later))
+
+
+def _one_statement(sql: str) -> Program[None]:
+    yield Step(sql)
 
 
 class StatementLog:
@@ -168,3 +177,32 @@ def test_a_rolled_back_run_keeps_no_captured_rows(captured: tuple[DataFlow, Capt
         LocalRuntime().execute(workflow.build(), transaction=True)
     assert len(plugin.listener.changes) == 1  # reported inside the transaction, which then rolled back
     assert records(db, "User") == []
+
+
+def test_a_bulk_create_hands_over_the_rows_it_wrote_as_they_read_back(captured: tuple[DataFlow, CapturePlugin]) -> None:
+    db, plugin = captured
+    run_node(db, "UserBulkCreateNode", {"data": [{**p, "score": 0.25} for p in people(300)]})
+    rows = _only(plugin).rows
+    assert isinstance(rows, CreatedRows)  # every field of User is of a kind stored as given: no read back
+    assert sorted((r.key, dict(r.after or {})) for r in rows) == sorted((u["id"], u) for u in records(db, "User"))
+
+
+def test_a_statement_left_for_the_commit_commits_with_the_write(captured: tuple[DataFlow, CapturePlugin]) -> None:
+    db, plugin = captured
+    team = db.dialect.quote(db.schemas["Team"].table)
+    plugin.listener.later = f"INSERT INTO {team} ({db.dialect.quote('name')}) VALUES ('later')"
+    run_node(db, "UserCreateNode", {"name": "Ann", "email": "ann@example.com"})
+    assert [t["name"] for t in records(db, "Team")] == ["later"]
+    assert [u["name"] for u in records(db, "User")] == ["Ann"]
+
+
+def test_a_failing_statement_left_for_the_commit_rolls_the_write_back(captured: tuple[DataFlow, CapturePlugin]) -> None:
+    db, plugin = captured
+    plugin.listener.later = f"INSERT INTO {db.dialect.quote('no_such_table')} (a) VALUES (1)"
+    with pytest.raises(WorkflowError):
+        run_node(db, "UserCreateNode", {"name": "Ann", "email": "ann@example.com"})
+    plugin.listener.later = None
+    assert records(db, "User") == []
+    run_node(db, "UserUpdateNode", {"id": run_node(db, "UserCreateNode", {"name": "Bo", "email": "b@x.io"})["id"],
+                                    "fields": {"age": 3}})  # fmt: skip
+    assert [u["age"] for u in records(db, "User")] == [3]  # the session is usable again
