@@ -18,7 +18,7 @@ def run_example(name: str, directory: Path, *arguments: str) -> str:
 
 
 def test_every_example_is_run_by_a_test() -> None:
-    tested = {"quickstart.py", "enterprise_saga.py", "gateway.py"}
+    tested = {"quickstart.py", "enterprise_saga.py", "gateway.py", "audit_gdpr.py"}
     assert {path.name for path in EXAMPLES.glob("*.py")} <= tested
 
 
@@ -35,3 +35,14 @@ def test_the_gateway_example_answers_in_process(tmp_path: Path) -> None:
     for _ in range(2):
         lines = run_example("gateway.py", tmp_path, "--check").splitlines()
         assert lines == ["list: Dune", "missing: 404", "no key: 401"]
+
+
+def test_the_audit_example_exports_then_erases_every_value_the_subject_gave(tmp_path: Path) -> None:
+    for _ in range(2):
+        lines = run_example("audit_gdpr.py", tmp_path).splitlines()
+        assert lines == [
+            "1. order 1: last change by support:bob: ['address']",
+            "2. export for Ann: 1 order(s), addresses seen [[None, '1 Main St'], ['1 Main St', '2 High St']]",
+            "3. erased {'Customer': 1, 'Order': 1}; her values left in the database: none",
+            "4. audit trail verified: 5 entries in 2 chain(s)",
+        ]
