@@ -12,6 +12,7 @@ from dataflow.errors import ConfigError, ValidationError
 from dataflow.schema import ModelSchema
 from dataflow.sql import Params, TableSQL
 
+from .bulk import record_changes
 from .values import loads
 
 if TYPE_CHECKING:
@@ -54,13 +55,31 @@ def moment(value: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(value / 1_000_000, dt.UTC)
 
 
-def to_entry(row: Mapping[str, Any]) -> AuditEntry:
+def integer_key(key: Any) -> int | None:
+    """The key as an integer when its text is one (as a bulk entry's range holds it), else None."""
+    text = str(key)
+    try:
+        number = int(text)
+    except ValueError:
+        return None
+    return number if str(number) == text else None
+
+
+def to_entry(row: Mapping[str, Any], key: int | None = None) -> AuditEntry | None:
+    """The entry of one record; for a bulk entry, that of record ``key`` in it (None when it holds no such row)."""
+    if row.get("key_low") is not None:
+        changes = None if key is None else record_changes(row["changes"], row["key_low"], key)
+        if changes is None:
+            return None
+        record_key = str(key)
+    else:
+        changes, record_key = loads(row["changes"]), row["record_key"]
     return AuditEntry(
         id=row["id"],
         model=row["model"],
-        key=row["record_key"],
+        key=record_key,
         operation=row["operation"],
-        changes=loads(row["changes"]),
+        changes=changes,
         at=moment(row["at"]),
         actor=row["actor"],
         tenant=row["tenant"],
@@ -112,8 +131,15 @@ async def history(
         raise ValidationError(f"limit must be a positive integer, got {limit!r}", field="limit")
     params = Params(table.dialect)
     scoped, tenant = visible_tenant(session, schema)
-    equal = {"model": schema.name, "record_key": str(key), "actor": actor, "operation": operation}
+    equal = {"model": schema.name, "actor": actor, "operation": operation}
     conditions = _conditions(table, params, equal)
+    q = table.quoted
+    number = integer_key(key)
+    own = f"{q['record_key']} = {params.add(str(key))}"
+    if number is not None:
+        # Or a bulk entry whose range holds the key (the index on (model, key_low) finds them).
+        own += f" OR ({q['key_low']} <= {params.add(number)} AND {q['key_high']} >= {params.add(number)})"
+    conditions.append(f"({own})")
     if scoped:
         conditions.append(f"{table.quoted['tenant']} = {params.add(tenant)}")
     if since is not None:
@@ -125,7 +151,7 @@ async def history(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     rows = await session.fetch(sql, params.values, operation="audit")
-    return [to_entry(table.decode(row)) for row in rows]
+    return [entry for row in rows if (entry := to_entry(table.decode(row), number)) is not None]
 
 
 async def as_of(
