@@ -98,14 +98,16 @@ async def add_range_columns(session: Session) -> None:
     """Add ``key_low`` and ``key_high`` to a ``dataflow_audit`` made before bulk entries (their index follows)."""
     dialect = session.dialect
     q = dialect.quote
+    table = q(ENTRIES.table)
     try:
-        await session.fetch(f"SELECT {q('key_low')} FROM {q(ENTRIES.table)} WHERE 1 = 0", operation="create_table")
+        # Qualified: SQLite reads an unknown bare "name" as a string, not an error.
+        await session.fetch(f"SELECT {table}.{q('key_low')} FROM {table} WHERE 1 = 0", operation="create_table")
         return
     except DataFlowError:
         pass  # no such column, or no such table yet (then it is made whole below)
     for name in RANGE:
         column = f"{q(name)} {dialect.column_type(ENTRIES.by_name[name])}"
         try:
-            await session.execute(f"ALTER TABLE {q(ENTRIES.table)} ADD COLUMN {column}", operation="create_table")
+            await session.execute(f"ALTER TABLE {table} ADD COLUMN {column}", operation="create_table")
         except DataFlowError:
             return  # no table: create_tables makes it with the columns
