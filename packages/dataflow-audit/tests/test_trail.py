@@ -74,7 +74,7 @@ def test_bulk_writes_record_every_row(db: DataFlow) -> None:
     updated_by_filter = sum(1 for p in people(1200) if p["age"] < 10)
     bulk, upserted = (r for r in rows if r["operation"] == "create")
     assert (bulk["record_key"], bulk["key_low"], bulk["key_high"], bulk["actor"]) == ("1", 1, 1200, "loader")
-    assert len(json.loads(bulk["changes"])["rows"]) == 1200
+    assert [len(column) for column in json.loads(bulk["changes"])["columns"]] == [1200] * 3
     assert (upserted["record_key"], upserted["key_low"]) == ("1201", None)
     assert operations.count("update") == updated_by_filter + 1
     assert operations.count("delete") == updated_by_filter

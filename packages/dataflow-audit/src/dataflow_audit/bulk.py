@@ -2,9 +2,10 @@
 
 The entry's ``record_key`` is the first key, ``key_low`` and ``key_high`` the
 first and the last (indexed with the model, and covered by its hash), and its
-``changes`` every row's values, canonical JSON made by one C call:
-``{"fields": [sorted audited names], "rows": [[v, ...], ...]}``, row ``i`` being
-key ``key_low + i``. Personal values are sealed one by one under their
+``changes`` every row's values, canonical JSON made by one C call over the
+columns as the node holds them (no tuple per row):
+``{"columns": [[v, ...] per field], "fields": [sorted audited names]}``, the
+``i``-th value of each column being key ``key_low + i``'s. Personal values are sealed one by one under their
 subject's key, exactly as in an entry of one record. Readers present the
 entry of one record of it (:func:`record_changes`): ``{field: [null, value]}``.
 """
@@ -51,18 +52,17 @@ def single_tenant(rows: CreatedRows, context: Mapping[str, Any]) -> tuple[bool, 
 
 def bulk_changes(columns: Mapping[str, Sequence[Any]], fields: Sequence[str]) -> str:
     names = sorted(fields)
-    text: str = dumps({"fields": names, "rows": list(zip(*(columns[name] for name in names), strict=True))})
+    text: str = dumps({"columns": [columns[name] for name in names], "fields": names})
     return text
 
 
 def record_changes(text: str, key_low: int, key: int) -> dict[str, list[Any]] | None:
     """The ``changes`` of record ``key`` in a bulk entry, as an entry of that record alone holds them."""
     found = loads(text)
-    rows = found["rows"]
     index = key - key_low
-    if not 0 <= index < len(rows):
+    if not found["columns"] or not 0 <= index < len(found["columns"][0]):
         return None
-    return {name: [None, value] for name, value in zip(found["fields"], rows[index], strict=True)}
+    return {name: [None, column[index]] for name, column in zip(found["fields"], found["columns"], strict=True)}
 
 
 async def record_bulk(
