@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import os
+import subprocess
 import time
+from pathlib import Path
 
 import attrs
 from audit_helpers import audit_rows, define_models, open_db, people, run_node
@@ -13,8 +16,11 @@ from test_gdpr import NOTE, _everything
 from test_personal import EMAIL, master, open_customers
 
 from dataflow import DataFlow, LocalRuntime, WorkflowBuilder
+from dataflow.testing.processes import DATAFLOW_CLI
 from dataflow_audit import AuditHistoryNode
 from dataflow_audit.tables import ENTRIES, RANGE
+
+HERE = Path(__file__).resolve().parent
 
 
 def _bulk(db: DataFlow, n: int = 120) -> tuple[list[int], str]:
@@ -55,7 +61,11 @@ def test_the_history_node_shows_a_record_of_a_bulk_entry(db: DataFlow) -> None:
     workflow.add_node(AuditHistoryNode, "history", {"model": "User", "id": ids[3], "database": db})
     results, _ = LocalRuntime().execute(workflow.build())
     (entry,) = results["history"]["entries"]
-    assert (entry["key"], entry["run_id"], entry["changes"]["email"]) == (str(ids[3]), run_id, [None, "user3@example.com"])
+    assert (entry["key"], entry["run_id"], entry["changes"]["email"]) == (
+        str(ids[3]),
+        run_id,
+        [None, "user3@example.com"],
+    )
 
 
 def test_verify_names_an_edited_bulk_entry(db: DataFlow) -> None:
@@ -135,3 +145,31 @@ def test_a_trail_table_from_before_bulk_entries_gets_the_range_columns(any_datab
         assert db.audit.verify().ok
     finally:
         db.close()
+
+
+def test_the_log_command_prints_a_record_of_a_bulk_entry(sqlite_db: DataFlow, tmp_path: Path) -> None:
+    ids, run_id = _bulk(sqlite_db, 30)
+    (tmp_path / "audit_app.py").write_text("from audit_helpers import define_models, open_db\ndb = open_db(None)\n"
+                                           "define_models(db)\n")  # fmt: skip
+    env = {**os.environ, "DATAFLOW_DATABASE_URL": sqlite_db.label, "PYTHONPATH": str(HERE)}
+    command = [
+        DATAFLOW_CLI,
+        "audit",
+        "log",
+        "--models",
+        "audit_app:db",
+        "--model",
+        "User",
+        "--id",
+        str(ids[7]),
+        "--json",
+    ]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120, check=True)
+    (entry,) = json.loads(done.stdout)
+    assert (entry["key"], entry["operation"], entry["actor"], entry["run_id"]) == (
+        str(ids[7]),
+        "create",
+        "loader",
+        run_id,
+    )
+    assert entry["changes"] == {"age": [None, 7], "email": [None, "user7@example.com"], "name": [None, "user7"]}
