@@ -20,7 +20,7 @@ from dataflow.changes import ChangeSet, CreatedRows
 from .chain import append_bulk, chain_name
 from .options import subject_of
 from .sealing import aad, seal
-from .values import dumps, loads
+from .values import dumps
 
 if TYPE_CHECKING:
     from dataflow.session import Session
@@ -56,9 +56,8 @@ def bulk_changes(columns: Mapping[str, Sequence[Any]], fields: Sequence[str]) ->
     return text
 
 
-def record_changes(text: str, key_low: int, key: int) -> dict[str, list[Any]] | None:
-    """The ``changes`` of record ``key`` in a bulk entry, as an entry of that record alone holds them."""
-    found = loads(text)
+def record_changes(found: Mapping[str, Any], key_low: int, key: int) -> dict[str, list[Any]] | None:
+    """Record ``key``'s ``changes`` in a bulk entry (its ``changes`` read), as its own entry would hold them."""
     index = key - key_low
     if not found["columns"] or not 0 <= index < len(found["columns"][0]):
         return None
