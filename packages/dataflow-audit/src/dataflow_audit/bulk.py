@@ -7,7 +7,7 @@ columns as the node holds them (no tuple per row):
 ``{"columns": [[v, ...] per field], "fields": [sorted audited names]}``, the
 ``i``-th value of each column being key ``key_low + i``'s. Personal values are sealed one by one under their
 subject's key, exactly as in an entry of one record. Readers present the
-entry of one record of it (:func:`record_changes`): ``{field: [null, value]}``.
+entry of one record of it (:func:`dataflow_audit.created.record_changes`): ``{field: [null, value]}``.
 """
 
 from __future__ import annotations
@@ -54,14 +54,6 @@ def bulk_changes(columns: Mapping[str, Sequence[Any]], fields: Sequence[str]) ->
     names = sorted(fields)
     text: str = dumps({"columns": [columns[name] for name in names], "fields": names})
     return text
-
-
-def record_changes(found: Mapping[str, Any], key_low: int, key: int) -> dict[str, list[Any]] | None:
-    """Record ``key``'s ``changes`` in a bulk entry (its ``changes`` read), as its own entry would hold them."""
-    index = key - key_low
-    if not found["columns"] or not 0 <= index < len(found["columns"][0]):
-        return None
-    return {name: [None, column[index]] for name, column in zip(found["fields"], found["columns"], strict=True)}
 
 
 async def record_bulk(

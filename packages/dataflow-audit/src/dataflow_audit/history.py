@@ -12,7 +12,7 @@ from dataflow.errors import ConfigError, ValidationError
 from dataflow.schema import ModelSchema
 from dataflow.sql import Params, TableSQL
 
-from .bulk import record_changes
+from .created import record_changes
 from .values import loads
 
 if TYPE_CHECKING:
