@@ -108,4 +108,4 @@ def test_a_trail_emptied_by_hand_fails_against_its_checkpoint(sqlite_db: DataFlo
     sqlite_db.sql("DELETE FROM dataflow_audit")
     result = sqlite_db.audit.verify()
     assert not result.ok and result.bad is not None
-    assert "the chain ends at seq 0 but its checkpointed head is seq 3" in result.bad.problem
+    assert "the chain ends at seq 0 but its checkpointed head is seq 1" in result.bad.problem

@@ -17,7 +17,7 @@ from dataflow.batches import Program, Step
 from dataflow.bulk.strategy import BulkRequest, choose_strategy, registered_bulk_strategies
 from dataflow.sql import Params, TableSQL
 
-from .tables import ENTRIES, HEADS
+from .tables import ENTRIES, HEADS, RANGE
 
 if TYPE_CHECKING:
     from dataflow.dialect import Dialect
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 BULK_FROM = 50
 """From this many entries on, a bulk strategy writes them; fewer go in one executemany."""
-WRITTEN = tuple(name for name in ENTRIES.column_names if name != "id")
+WRITTEN = tuple(name for name in ENTRIES.column_names if name != "id" and name not in RANGE)
 assert WRITTEN == ("chain", "seq", "model", "record_key", "operation", "changes", "at", "prev_hash", "hash", "actor",
                    "tenant", "run_id", "node_id"), "append_run makes its rows in this order"  # fmt: skip
 PER_ENTRY = ("seq", "record_key", "operation", "changes")
@@ -45,6 +45,9 @@ def shared_part(entry: Mapping[str, Any]) -> str:
 def entry_hash(entry: Mapping[str, Any], prev_hash: str, shared: str | None = None) -> str:
     """SHA-256 of the previous hash and the covered fields, each unambiguous (None is not "", 1 is not "1")."""
     own = "\x1f".join(_text(entry[name]) for name in PER_ENTRY)
+    if entry.get("key_high") is not None:
+        # A bulk entry: its key range is covered too (an entry of one record has none, and hashes as before).
+        own += "".join(f"\x1f{_text(entry[name])}" for name in RANGE)
     tail = shared if shared is not None else shared_part(entry)
     return hashlib.sha256(f"{prev_hash}\x1f{own}\x1f{tail}".encode()).hexdigest()
 
@@ -97,6 +100,26 @@ async def append_run(
     await strategy.run(session, request)
     sql, params = _checkpoint(dialect, heads, chain, last_hash)
     await session.execute(sql, params, operation="audit")
+
+
+async def append_bulk(
+    session: Session, entries_table: TableSQL, heads: TableSQL, chain: str, entry: Mapping[str, Any]
+) -> None:
+    """Append one bulk entry (``key_low`` and ``key_high`` set) at the end of ``chain``: one program, one row."""
+    program = _bulk_program(session.dialect, entries_table, heads, chain, entry)
+    await session.run_program_later(program, operation="audit")
+
+
+def _bulk_program(
+    dialect: Dialect, entries_table: TableSQL, heads: TableSQL, chain: str, entry: Mapping[str, Any]
+) -> Program[None]:
+    last, prev_hash = yield from _reserve(dialect, heads, chain, 1)
+    row = {**entry, "chain": chain, "seq": last, "prev_hash": prev_hash}
+    row["hash"] = entry_hash(row, prev_hash)
+    columns = WRITTEN + RANGE
+    yield Step(entries_table.insert(columns, returning=False), [tuple(row[name] for name in columns)], "executemany")
+    sql, params = _checkpoint(dialect, heads, chain, row["hash"])
+    yield Step(sql, params)
 
 
 def _hashed_rows(

@@ -50,3 +50,11 @@ def created_changes(columns: Mapping[str, Sequence[Any]], fields: Sequence[str])
     template = "{" + ",".join(encode_basestring(name).replace("%", "%%") + ":[null,%s]" for name in names) + "}"
     encoded = [encode_column(columns[name]) for name in names]
     return [template % values for values in zip(*encoded, strict=True)]
+
+
+def record_changes(found: Mapping[str, Any], key_low: int, key: int) -> dict[str, list[Any]] | None:
+    """Record ``key``'s ``changes`` in a bulk entry (its ``changes`` read), as its own entry would hold them."""
+    index = key - key_low
+    if not found["columns"] or not 0 <= index < len(found["columns"][0]):
+        return None
+    return {name: [None, column[index]] for name, column in zip(found["fields"], found["columns"], strict=True)}

@@ -66,9 +66,8 @@ class Gdpr:
         history: list[dict[str, Any]] = []
         for name, rows in {found.model: [found.record], **found.tied}.items():
             pk = self.db.schema(name).primary_key
-            for row in rows:
-                found_entries = await self.audit.history_async(name, row[pk], context=context)
-                history += [e.as_dict() for e in found_entries]
+            found_entries = await self.audit.histories_async(name, [row[pk] for row in rows], context=context)
+            history += [e.as_dict() for e in found_entries]
         history.sort(key=lambda e: (e["at"], e["id"]))
         document: dict[str, Any] = _jsonable(
             {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -12,12 +12,15 @@ from dataflow.errors import ConfigError, ValidationError
 from dataflow.schema import ModelSchema
 from dataflow.sql import Params, TableSQL
 
+from .created import record_changes
 from .values import loads
 
 if TYPE_CHECKING:
     from dataflow.session import Session
 
 OPERATIONS = ("create", "update", "delete")
+CHUNK = 500
+"""Keys per statement of :func:`histories`."""
 
 
 @attrs.frozen
@@ -54,13 +57,35 @@ def moment(value: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(value / 1_000_000, dt.UTC)
 
 
-def to_entry(row: Mapping[str, Any]) -> AuditEntry:
+def integer_key(key: Any) -> int | None:
+    """The key as an integer when its text is one (as a bulk entry's range holds it), else None."""
+    text = str(key)
+    try:
+        number = int(text)
+    except ValueError:
+        return None
+    return number if str(number) == text else None
+
+
+def to_entry(row: Mapping[str, Any], key: int | None = None, parsed: Any = None) -> AuditEntry | None:
+    """The entry of one record; for a bulk entry, that of record ``key`` in it (None when it holds no such row).
+
+    ``parsed`` is the bulk entry's ``changes`` already read, when several of its records are wanted.
+    """
+    if row.get("key_low") is not None:
+        found = parsed if parsed is not None else loads(row["changes"])
+        changes = None if key is None else record_changes(found, row["key_low"], key)
+        if changes is None:
+            return None
+        record_key = str(key)
+    else:
+        changes, record_key = loads(row["changes"]), row["record_key"]
     return AuditEntry(
         id=row["id"],
         model=row["model"],
-        key=row["record_key"],
+        key=record_key,
         operation=row["operation"],
-        changes=loads(row["changes"]),
+        changes=changes,
         at=moment(row["at"]),
         actor=row["actor"],
         tenant=row["tenant"],
@@ -112,8 +137,15 @@ async def history(
         raise ValidationError(f"limit must be a positive integer, got {limit!r}", field="limit")
     params = Params(table.dialect)
     scoped, tenant = visible_tenant(session, schema)
-    equal = {"model": schema.name, "record_key": str(key), "actor": actor, "operation": operation}
+    equal = {"model": schema.name, "actor": actor, "operation": operation}
     conditions = _conditions(table, params, equal)
+    q = table.quoted
+    number = integer_key(key)
+    own = f"{q['record_key']} = {params.add(str(key))}"
+    if number is not None:
+        # Or a bulk entry whose range holds the key (the index on (model, key_low) finds them).
+        own += f" OR ({q['key_low']} <= {params.add(number)} AND {q['key_high']} >= {params.add(number)})"
+    conditions.append(f"({own})")
     if scoped:
         conditions.append(f"{table.quoted['tenant']} = {params.add(tenant)}")
     if since is not None:
@@ -125,7 +157,34 @@ async def history(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     rows = await session.fetch(sql, params.values, operation="audit")
-    return [to_entry(table.decode(row)) for row in rows]
+    return [entry for row in rows if (entry := to_entry(table.decode(row), number)) is not None]
+
+
+async def histories(session: Session, table: TableSQL, schema: ModelSchema, keys: Sequence[Any]) -> list[AuditEntry]:
+    """Every entry of each record of ``keys``, in no order; a bulk entry is read once for all its records asked."""
+    scoped, tenant = visible_tenant(session, schema)
+    q = table.quoted
+    found: list[AuditEntry] = []
+    for start in range(0, len(keys), CHUNK):
+        chunk = [str(key) for key in keys[start : start + CHUNK]]
+        numbers = sorted({number for key in chunk if (number := integer_key(key)) is not None})
+        params = Params(table.dialect)
+        model = f"{q['model']} = {params.add(schema.name)}"  # bound in the order of the text (SQLite's ?)
+        own = f"{q['record_key']} IN ({', '.join(params.add(key) for key in chunk)})"
+        if numbers:
+            own += f" OR ({q['key_low']} <= {params.add(numbers[-1])} AND {q['key_high']} >= {params.add(numbers[0])})"
+        conditions = [model, f"({own})"]
+        if scoped:
+            conditions.append(f"{q['tenant']} = {params.add(tenant)}")
+        sql = f"SELECT {table.select_list} FROM {table.table} WHERE {' AND '.join(conditions)}"
+        for row in map(table.decode, await session.fetch(sql, params.values, operation="audit")):
+            if row["key_low"] is None:
+                found += [entry] if (entry := to_entry(row)) is not None else []
+                continue
+            parsed = loads(row["changes"])
+            inside = [n for n in numbers if row["key_low"] <= n <= row["key_high"]]
+            found += [entry for n in inside if (entry := to_entry(row, n, parsed)) is not None]
+    return found
 
 
 async def as_of(

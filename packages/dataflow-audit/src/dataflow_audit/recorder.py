@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from dataflow.changes import ChangeSet, CreatedRows, RowChange
 from dataflow.schema import ModelSchema
 
+from .bulk import record_bulk
 from .chain import append, append_run, chain_name
 from .created import created_changes
 from .options import audited_fields, personal_fields, subject_of
@@ -42,7 +43,10 @@ def row_tenant(row: RowChange, context: Mapping[str, Any]) -> str | None:
 
 
 class AuditRecorder:
-    """Captures every model whose ``__dataflow__`` has ``audit``; writes one entry per changed row."""
+    """Captures every model whose ``__dataflow__`` has ``audit``; writes one entry per changed row.
+
+    A bulk create of consecutive integer keys in one chain is one bulk entry instead (see :mod:`.bulk`).
+    """
 
     def __init__(self, service: Audit) -> None:
         self.service = service
@@ -59,9 +63,12 @@ class AuditRecorder:
         personal = personal_fields(schema)
         at = now_micros()
         actor = session.context.get("actor") or self.service.current_actor()
-        if isinstance(changes.rows, CreatedRows) and not personal:
-            await self._created(session, changes, changes.rows, fields, at, actor)
-            return
+        if isinstance(changes.rows, CreatedRows):
+            if await record_bulk(self.service, session, changes, changes.rows, fields, personal, at, actor):
+                return  # one bulk entry for the run's consecutive keys
+            if not personal:
+                await self._created(session, changes, changes.rows, fields, at, actor)
+                return
         pending: list[tuple[RowChange, dict[str, list[Any]], str | None]] = []
         for row in changes.rows:
             diff = field_changes(row, fields)

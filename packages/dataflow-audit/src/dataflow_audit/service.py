@@ -21,7 +21,7 @@ from dataflow.loops import run_sync
 from dataflow.schema import ModelSchema
 from dataflow.sql import TableSQL
 
-from .history import AuditEntry, as_of, history
+from .history import AuditEntry, as_of, histories, history
 from .options import AUDIT, SUBJECT, check_options, personal_fields
 from .sealing import MASTER_KEY_ENV, KeyRing, aad, is_sealed, master_key_from_environment, open_sealed, parse_master_key
 from .tables import ENTRIES, HEADS, KEYS, create_tables
@@ -187,6 +187,15 @@ class Audit:
                 limit=limit,
             )  # fmt: skip
             return await self.open_entries(session, found)
+
+    async def histories_async(
+        self, model: str | type, keys: list[Any], context: Mapping[str, Any] | None = None
+    ) -> list[AuditEntry]:
+        """Every entry of each record of ``keys`` (in no order; GDPR export): a bulk entry is read once for all."""
+        schema = self.db.schema(model)
+        async with self.db.standalone_session(context) as session:
+            await self.ensure_tables(session)
+            return await self.open_entries(session, await histories(session, self.entries, schema, keys))
 
     def history(self, model: str | type, key: Any, **filters: Any) -> list[AuditEntry]:
         """Synchronous :meth:`history_async`."""

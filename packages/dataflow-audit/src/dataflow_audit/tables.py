@@ -33,10 +33,12 @@ class _AuditEntry:
     tenant: Annotated[str | None, MaxLength(100)] = None
     run_id: Annotated[str | None, MaxLength(64)] = None
     node_id: Annotated[str | None, MaxLength(200)] = None
+    key_low: int | None = None
+    key_high: int | None = None
     __dataflow__ = {
         "table": "dataflow_audit",
         "unique": [("chain", "seq")],
-        "indexes": [("model", "record_key")],
+        "indexes": [("model", "record_key"), ("model", "key_low")],
     }
 
 
@@ -48,6 +50,8 @@ class _AuditHead:
 
 
 ENTRIES: ModelSchema = schema_from_class(_AuditEntry, {})
+RANGE = ("key_low", "key_high")
+"""The keys a bulk entry covers, first and last (see :mod:`.bulk`); null on an entry of one record."""
 HEADS: ModelSchema = schema_from_class(_AuditHead, {})
 
 
@@ -76,6 +80,7 @@ TABLES = (ENTRIES, HEADS, KEYS, ERASURES)
 
 async def create_tables(session: Session) -> None:
     """Create the tables that are missing; run it outside a transaction (MySQL commits on DDL)."""
+    await add_range_columns(session)
     for schema in TABLES:
         statements = session.dialect.create_table_sql(schema, {schema.name: schema})
         for attempt in range(2):
@@ -87,3 +92,22 @@ async def create_tables(session: Session) -> None:
                 # Two sessions creating the same table at once: PostgreSQL may refuse the second.
                 if attempt or session.in_transaction:
                     raise
+
+
+async def add_range_columns(session: Session) -> None:
+    """Add ``key_low`` and ``key_high`` to a ``dataflow_audit`` made before bulk entries (their index follows)."""
+    dialect = session.dialect
+    q = dialect.quote
+    table = q(ENTRIES.table)
+    try:
+        # Qualified: SQLite reads an unknown bare "name" as a string, not an error.
+        await session.fetch(f"SELECT {table}.{q('key_low')} FROM {table} WHERE 1 = 0", operation="create_table")
+        return
+    except DataFlowError:
+        pass  # no such column, or no such table yet (then it is made whole below)
+    for name in RANGE:
+        column = f"{q(name)} {dialect.column_type(ENTRIES.by_name[name])}"
+        try:
+            await session.execute(f"ALTER TABLE {table} ADD COLUMN {column}", operation="create_table")
+        except DataFlowError:
+            return  # no table: create_tables makes it with the columns
