@@ -78,11 +78,13 @@ async def allocate_keys(raw: asyncpg.Connection, table: TableSQL, count: int) ->
 
     Taking the keys first and writing them with the rows gives ids in row
     order with any insert method (COPY included), instead of relying on
-    the order of RETURNING.
+    the order of RETURNING. The sequence is looked up once (``MATERIALIZED``):
+    inlined, the planner called ``pg_get_serial_sequence`` for every key,
+    which made 100,000 keys cost 0.35-0.45 s instead of 0.1 s.
     """
     rows = await raw.fetch(
-        "SELECT nextval(s.seq) FROM (SELECT pg_get_serial_sequence($1, $2)::regclass AS seq) AS s, "
-        "generate_series(1, $3) ORDER BY 1",
+        "WITH s AS MATERIALIZED (SELECT pg_get_serial_sequence($1, $2)::regclass AS seq) "
+        "SELECT nextval(s.seq) FROM s, generate_series(1, $3) ORDER BY 1",
         table.table,
         table.pk,
         count,
