@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -304,3 +305,18 @@ async def copy_one_row(url: str) -> None:
         await connection.copy_records_to_table("item", columns=["sku", "name", "qty"], records=[("x", "x", 1)])
     finally:
         await connection.close()
+
+
+def test_keys_of_a_sequence_that_skips_are_the_stored_ones(db: DataFlow) -> None:
+    """Consecutive keys travel as their two ends; others (here a sequence stepping by 3) as the full list."""
+    first = run_node(db, "ItemBulkCreateNode", {"data": items(4), "return_ids": True})["ids"]
+    assert first == list(range(first[0], first[0] + 4))
+    db.sql(
+        "DO $$ BEGIN EXECUTE format('ALTER SEQUENCE %s INCREMENT BY 3', pg_get_serial_sequence('item', 'id')); END $$",
+        result="none",
+    )
+    data = [{"sku": f"step-{i}", "name": "n"} for i in range(5)]
+    ids = run_node(db, "ItemBulkCreateNode", {"data": data, "return_ids": True})["ids"]
+    assert [b - a for a, b in itertools.pairwise(ids)] == [3, 3, 3, 3]
+    stored = {row[1]: row[0] for row in fetch(db.label, "SELECT id, sku FROM \"item\" WHERE sku LIKE 'step-%'")}
+    assert [stored[f"step-{i}"] for i in range(5)] == ids
