@@ -27,15 +27,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import functools
 import itertools
 import random
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from time import monotonic
+from typing import Any
 
 import asyncpg
 from common import interleaved_medians
@@ -163,6 +165,69 @@ def _routing_cost(db: DataFlow, count: int, rounds: int) -> dict[str, list[float
     return results
 
 
+Sides = dict[str, tuple[Operation, Operation]]
+Snapshot = Callable[[], Awaitable[dict[Any, int]]]
+
+
+def dataflow_side(db: DataFlow) -> tuple[Operation, Operation]:
+    """Reads and writes of one benchmark record through DataFlow's direct API (routed as ``db`` routes)."""
+
+    async def read(key: int) -> object:
+        return await db.express.read("Item", key)
+
+    async def write(key: int) -> object:
+        return await db.express.update("Item", key, {"qty": key % 100})
+
+    return read, write
+
+
+@dataclasses.dataclass
+class Rounds:
+    """What interleaved rounds of the mixed load measured, per side; server counters of ``counted`` rounds only."""
+
+    medians: dict[str, list[float]]
+    cpu_per_operation: dict[str, list[float]]
+    counted: dict[Any, int]
+    reads: int = 0
+    writes: int = 0
+
+
+async def run_rounds(
+    sides: Sides, ids: list[int], args: argparse.Namespace, counted: str, snapshot: Snapshot
+) -> Rounds:
+    """Warm every side, then ``args.rounds`` rounds of the mixed load, each side leading in turn.
+
+    ``snapshot`` reads the servers' counters; what changed during the rounds of
+    side ``counted`` is summed.
+    """
+    for read, write in sides.values():  # warm every pool and statement cache
+        await mixed_load(read, write, ids, args.clients * 20, args.clients, seed=0)
+    result = Rounds({name: [] for name in sides}, {name: [] for name in sides}, {})
+    for number in range(args.rounds):
+        names = list(sides)
+        names = names[number % len(names) :] + names[: number % len(names)]  # each side leads in turn
+        for name in names:
+            read, write = sides[name]
+            before = await snapshot() if name == counted else {}
+            cpu = time.process_time()
+            latencies, wrote = await mixed_load(read, write, ids, args.operations, args.clients, seed=number + 1)
+            result.cpu_per_operation[name].append((time.process_time() - cpu) / args.operations)
+            result.medians[name].append(statistics.median(latencies))
+            if name == counted:
+                for key, value in (await snapshot()).items():
+                    result.counted[key] = result.counted.get(key, 0) + value - before[key]
+                result.reads, result.writes = result.reads + len(latencies), result.writes + wrote
+    return result
+
+
+def print_ratios(medians: dict[str, list[float]], rows: Iterable[tuple[str, str, str, str]]) -> None:
+    """One line per ``(what, side, base side, target)``: the median and min-max of side / base over the rounds."""
+    for what, ours, base, target in rows:
+        ratios = [a / b for a, b in zip(medians[ours], medians[base], strict=True)]
+        print(f"  {what:<38} {statistics.median(ratios):.2f}x per round "
+              f"({min(ratios):.2f}-{max(ratios):.2f}){target}")  # fmt: skip
+
+
 async def alone(sides: dict[str, tuple[Operation, Operation]], key: int, rounds: int) -> None:
     """One read at a time, no other load: what each side costs by itself (interleaved, median per round)."""
     reads = [functools.partial(read, key) for read, _ in sides.values()]
@@ -221,15 +286,6 @@ async def main(args: argparse.Namespace) -> None:
         await busy.express.read("Item", ids[0], replica=False)
         raw = {name: await Held.open(url, args.clients) for name, url in servers.items()}
 
-        def dataflow_side(db: DataFlow) -> tuple[Operation, Operation]:
-            async def read(key: int) -> object:
-                return await db.express.read("Item", key)
-
-            async def write(key: int) -> object:
-                return await db.express.update("Item", key, {"qty": key % 100})
-
-            return read, write
-
         def raw_side(readers: list[Held]) -> tuple[Operation, Operation]:
             turn = itertools.cycle(readers)
 
@@ -248,26 +304,13 @@ async def main(args: argparse.Namespace) -> None:
             "raw, replicas": raw_side([raw["replica 1"], raw["replica 2"]]),
             "raw, primary": raw_side([raw["primary"]]),
         }
-        for read, write in sides.values():  # warm every pool and statement cache
-            await mixed_load(read, write, ids, args.clients * 20, args.clients, seed=0)
-        medians: dict[str, list[float]] = {name: [] for name in sides}
-        counted = dict.fromkeys(servers, 0)
-        cpu_per_operation: dict[str, list[float]] = {name: [] for name in sides}
-        reads = writes = 0
-        for number in range(args.rounds):
-            names = list(sides)
-            names = names[number % len(names) :] + names[: number % len(names)]  # each side leads in turn
-            for name in names:
-                read, write = sides[name]
-                before = {server: await statements(url) for server, url in servers.items()}
-                cpu = time.process_time()
-                latencies, wrote = await mixed_load(read, write, ids, args.operations, args.clients, seed=number + 1)
-                cpu_per_operation[name].append((time.process_time() - cpu) / args.operations)
-                medians[name].append(statistics.median(latencies))
-                if name == "replicas":  # the statements of the replica rounds only
-                    for server, url in servers.items():
-                        counted[server] += await statements(url) - before[server]
-                    reads, writes = reads + len(latencies), writes + wrote
+
+        async def snapshot() -> dict[Any, int]:
+            return {server: await statements(url) for server, url in servers.items()}
+
+        measured = await run_rounds(sides, ids, args, "replicas", snapshot)
+        medians, counted = measured.medians, measured.counted
+        reads, writes = measured.reads, measured.writes
         total = sum(counted.values())
         print(f"\nmixed load, {args.clients} concurrent tasks, {args.rounds} rounds of {args.operations} operations; "
               f"replica rounds: {reads} reads, {writes} writes ({writes / (reads + writes):.1%} writes)")  # fmt: skip
@@ -277,17 +320,17 @@ async def main(args: argparse.Namespace) -> None:
         print("\nper read inside the load (median of round medians, min-max of rounds), and this process's CPU "
               "per operation (what the client side costs, whatever else runs on the machine):")  # fmt: skip
         for name, values in medians.items():
-            print(f"  {name:<22} {spread(values):<22} CPU {spread(cpu_per_operation[name])}")
-        for what, ours, base, target in (
-            ("replicas / primary only (DataFlow)", "replicas", "primary only", " (target <= 1.10)"),
-            ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only", " (target <= 1.10)"),
-            ("raw replicas / raw primary (servers)", "raw, replicas", "raw, primary", ""),
-            ("DataFlow replicas / raw replicas", "replicas", "raw, replicas", ""),
-            ("DataFlow primary / raw primary", "primary only", "raw, primary", ""),
-        ):
-            ratios = [a / b for a, b in zip(medians[ours], medians[base], strict=True)]
-            print(f"  {what:<38} {statistics.median(ratios):.2f}x per round "
-                  f"({min(ratios):.2f}-{max(ratios):.2f}){target}")  # fmt: skip
+            print(f"  {name:<22} {spread(values):<22} CPU {spread(measured.cpu_per_operation[name])}")
+        print_ratios(
+            medians,
+            (
+                ("replicas / primary only (DataFlow)", "replicas", "primary only", " (target <= 1.10)"),
+                ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only", " (target <= 1.10)"),
+                ("raw replicas / raw primary (servers)", "raw, replicas", "raw, primary", ""),
+                ("DataFlow replicas / raw replicas", "replicas", "raw, replicas", ""),
+                ("DataFlow primary / raw primary", "primary only", "raw, primary", ""),
+            ),
+        )
         await alone(sides, ids[len(ids) // 2], args.rounds)
         for held in raw.values():
             await held.close()

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import statistics
 import tempfile
-import time
 from pathlib import Path
+from typing import Any
 
 import aiomysql
-from bench_replicas import Operation, define, mixed_load, spread
+from bench_replicas import Operation, dataflow_side, define, print_ratios, run_rounds, spread
 
 from dataflow import DataFlow
 from dataflow.testing.replication import MariaDBPair, start_mariadb_pair
@@ -88,15 +87,6 @@ async def main(args: argparse.Namespace) -> None:
         raw_primary = await Held.open(pair.primary_port, args.clients)
         raw_replica = await Held.open(pair.replica_port, args.clients)
 
-        def dataflow_side(db: DataFlow) -> tuple[Operation, Operation]:
-            async def read(key: int) -> object:
-                return await db.express.read("Item", key)
-
-            async def write(key: int) -> object:
-                return await db.express.update("Item", key, {"qty": key % 100})
-
-            return read, write
-
         def raw_side(reader: Held) -> tuple[Operation, Operation]:
             async def read(key: int) -> object:
                 return await reader.run(SQL_READ, key)
@@ -112,28 +102,14 @@ async def main(args: argparse.Namespace) -> None:
             "raw, replica": raw_side(raw_replica),
             "raw, primary": raw_side(raw_primary),
         }
-        for read, write in sides.values():
-            await mixed_load(read, write, ids, args.clients * 20, args.clients, seed=0)
-        medians: dict[str, list[float]] = {name: [] for name in sides}
-        cpu_per_operation: dict[str, list[float]] = {name: [] for name in sides}
-        counted = {(server, counter): 0 for server in ("primary", "replica") for counter in COUNTERS}
-        reads = writes = 0
-        for number in range(args.rounds):
-            names = list(sides)
-            names = names[number % len(names) :] + names[: number % len(names)]
-            for name in names:
-                read, write = sides[name]
-                before = {server: counters(pair, server) for server in ("primary", "replica")}
-                cpu = time.process_time()
-                latencies, wrote = await mixed_load(read, write, ids, args.operations, args.clients, seed=number + 1)
-                cpu_per_operation[name].append((time.process_time() - cpu) / args.operations)
-                medians[name].append(statistics.median(latencies))
-                if name == "replica":
-                    for server in ("primary", "replica"):
-                        after = counters(pair, server)
-                        for counter in COUNTERS:
-                            counted[server, counter] += after[counter] - before[server][counter]
-                    reads, writes = reads + len(latencies), writes + wrote
+
+        async def snapshot() -> dict[Any, int]:
+            status = {server: counters(pair, server) for server in ("primary", "replica")}
+            return {(server, counter): status[server][counter] for server in status for counter in COUNTERS}
+
+        measured = await run_rounds(sides, ids, args, "replica", snapshot)
+        medians, counted = measured.medians, measured.counted
+        reads, writes = measured.reads, measured.writes
         share = writes / (reads + writes)
         print(f"\nMariaDB mixed load, {args.clients} concurrent tasks, {args.rounds} rounds of {args.operations} "
               f"operations; replica rounds: {reads} reads, {writes} writes ({share:.1%})")  # fmt: skip
@@ -142,14 +118,14 @@ async def main(args: argparse.Namespace) -> None:
             print(f"{server:<9} {counted[server, 'Com_select']:>11} {counted[server, 'Com_update']:>11}")
         print("\nper read inside the load (median of round medians, min-max), and this process's CPU per operation:")
         for name, values in medians.items():
-            print(f"  {name:<14} {spread(values):<22} CPU {spread(cpu_per_operation[name])}")
-        for what, ours, base, target in (
-            ("replica / primary only (DataFlow)", "replica", "primary only", " (target <= 1.10)"),
-            ("raw replica / raw primary (servers)", "raw, replica", "raw, primary", ""),
-        ):
-            ratios = [a / b for a, b in zip(medians[ours], medians[base], strict=True)]
-            print(f"  {what:<38} {statistics.median(ratios):.2f}x per round "
-                  f"({min(ratios):.2f}-{max(ratios):.2f}){target}")  # fmt: skip
+            print(f"  {name:<14} {spread(values):<22} CPU {spread(measured.cpu_per_operation[name])}")
+        print_ratios(
+            medians,
+            (
+                ("replica / primary only (DataFlow)", "replica", "primary only", " (target <= 1.10)"),
+                ("raw replica / raw primary (servers)", "raw, replica", "raw, primary", ""),
+            ),
+        )
         raw_primary.close()
         raw_replica.close()
         await routed.close_async()
