@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
+from dataflow.testing.helpers import driver_imports
 
-SCRIPT = """
-import json, sys
-import dataflow_postgres
-from dataflow import DataFlow
-from dataflow.loops import run_sync
-loaded = lambda: sorted(m for m in ("asyncpg", "aiomysql", "pymysql") if m in sys.modules)
-imported = loaded()
-db = DataFlow(sys.argv[1])
-made = loaded()
-run_sync(db.pool)
-pooled = loaded()
-db.close()
-print(json.dumps([imported, made, pooled]))
-"""
+DRIVERS = ("asyncpg", "aiomysql", "pymysql")
 
 
 def test_the_driver_is_imported_when_the_first_pool_opens(dataflow_database_url: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT, dataflow_database_url], capture_output=True, text=True, check=True
-    )
-    imported, made, pooled = json.loads(result.stdout)
+    imported, made, pooled = driver_imports("dataflow_postgres", dataflow_database_url, DRIVERS)
     assert imported == [] and made == []
     assert pooled == ["asyncpg"]

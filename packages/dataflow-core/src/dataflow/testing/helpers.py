@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import enum
+import json
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Annotated, Any
 
 import pytest
@@ -123,3 +126,33 @@ def require(db: DataFlow, capability: str) -> None:
 
 def people(n: int, start: int = 0) -> list[dict[str, Any]]:
     return [{"name": f"user{i}", "email": f"user{i}@example.com", "age": i % 90} for i in range(start, start + n)]
+
+
+_DRIVER_IMPORTS = """
+import importlib, json, sys
+drivers = json.loads(sys.argv[3])
+loaded = lambda: sorted(m for m in drivers if m in sys.modules)
+importlib.import_module(sys.argv[1])
+imported = loaded()
+from dataflow import DataFlow
+from dataflow.loops import run_sync
+db = DataFlow(sys.argv[2])
+made = loaded()
+run_sync(db.pool)
+pooled = loaded()
+db.close()
+print(json.dumps([imported, made, pooled]))
+"""
+
+
+def driver_imports(package: str, url: str, drivers: Sequence[str]) -> list[list[str]]:
+    """Which of ``drivers`` a fresh interpreter has loaded after importing ``package``, after ``DataFlow(url)``,
+    and after its first pool opened (a dialect imports its driver only when a pool needs it)."""
+    finished = subprocess.run(
+        [sys.executable, "-c", _DRIVER_IMPORTS, package, url, json.dumps(list(drivers))],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    stages: list[list[str]] = json.loads(finished.stdout)
+    return stages
