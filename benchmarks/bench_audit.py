@@ -21,10 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import interleaved_medians
+from common import interleaved_medians, node, rows, without_plugin
 
-from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
-from dataflow.plugins import plugin_host
+from dataflow import AsyncLocalRuntime, DataFlow
 
 
 def define(db: DataFlow, name: str, *, audited: bool) -> str:
@@ -40,30 +39,11 @@ def define(db: DataFlow, name: str, *, audited: bool) -> str:
     return name
 
 
-def rows(n: int, prefix: str) -> list[dict[str, Any]]:
-    return [
-        {"sku": f"{prefix}-{i}", "name": f"item {i}", "qty": i % 100, "price": i * 0.5, "active": i % 2 == 0}
-        for i in range(n)
-    ]
-
-
-def one_node(db: DataFlow, node: str, params: dict[str, Any]) -> WorkflowBuilder:
-    builder = WorkflowBuilder()
-    builder.add_node(db.nodes[node], "n", params)
-    return builder
-
-
 def unaudited(url: str) -> DataFlow:
     """A DataFlow made while dataflow-audit is unregistered: no listener, no session hook."""
     import dataflow_audit.plugin  # noqa: PLC0415 - only this variant needs the plugin module
 
-    host = plugin_host()
-    host.load()
-    host.unregister("audit")
-    try:
-        return DataFlow(url)
-    finally:
-        host.register(dataflow_audit.plugin, "audit")
+    return without_plugin(url, "audit", dataflow_audit.plugin)
 
 
 async def _clear(db: DataFlow, *tables: str) -> None:
@@ -82,7 +62,7 @@ async def _bulk_seconds(runtime: AsyncLocalRuntime, db: DataFlow, model: str, n:
     best = float("inf")
     for attempt in range(2):
         await _clear(db, *clear)
-        workflow = one_node(db, f"{model}BulkCreateNode", {"data": rows(n, f"b{attempt}")}).build()
+        workflow = node(db, f"{model}BulkCreateNode", {"data": rows(n, attempt * n)}).build()
         started = time.perf_counter()
         await runtime.execute_async(workflow)
         best = min(best, time.perf_counter() - started)
@@ -100,14 +80,14 @@ async def bench(url: str, updates: int, bulk_rows: int) -> None:
     try:
         keys = {}
         for instance, model in ((db, audited), (db, plain), (bare, bare_plain)):
-            created, _ = await runtime.execute_async(one_node(instance, f"{model}CreateNode", rows(1, model)[0]))
+            created, _ = await runtime.execute_async(node(instance, f"{model}CreateNode", rows(1)[0]))
             keys[model] = created["n"]["id"]
         counter = iter(range(10**9))
 
         def update(instance: DataFlow, model: str) -> Any:
             async def action() -> object:
                 params = {"id": keys[model], "fields": {"qty": next(counter) % 1000}}
-                return await runtime.execute_async(one_node(instance, f"{model}UpdateNode", params))
+                return await runtime.execute_async(node(instance, f"{model}UpdateNode", params))
 
             return action
 

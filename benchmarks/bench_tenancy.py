@@ -25,9 +25,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from common import node, without_plugin
+
 import dataflow_tenancy.plugin
-from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
-from dataflow.plugins import plugin_host
+from dataflow import AsyncLocalRuntime, DataFlow
 from dataflow_tenancy import Tenancy
 
 ROWS = 1000
@@ -68,21 +69,9 @@ def rows(prefix: str) -> list[dict[str, Any]]:
     ]
 
 
-def workflow(db: DataFlow, node: str, params: dict[str, Any]) -> WorkflowBuilder:
-    builder = WorkflowBuilder()
-    builder.add_node(db.nodes[node], "n", params)
-    return builder
-
-
 def untenanted(url: str) -> DataFlow:
     """A DataFlow made while the tenancy plugin is unregistered: no filter at all."""
-    host = plugin_host()
-    host.load()
-    host.unregister("tenancy")
-    try:
-        return DataFlow(url)
-    finally:
-        host.register(dataflow_tenancy.plugin, "tenancy")
+    return without_plugin(url, "tenancy", dataflow_tenancy.plugin)
 
 
 async def medians(variants: dict[str, Callable[[], Awaitable[object]]], reads: int) -> dict[str, float]:
@@ -108,20 +97,18 @@ async def bench(url: str, reads: int) -> None:
     same_model = define(tenanted, tenant_scoped=False)
     tenant_model = define(tenanted, tenant_scoped=True)
     try:
-        await runtime.execute_async(workflow(plain, f"{plain_model}BulkCreateNode", {"data": rows("p")}))
+        await runtime.execute_async(node(plain, f"{plain_model}BulkCreateNode", {"data": rows("p")}))
         for tenant in TENANTS:
-            seed = workflow(tenanted, f"{tenant_model}BulkCreateNode", {"data": rows(tenant)})
+            seed = node(tenanted, f"{tenant_model}BulkCreateNode", {"data": rows(tenant)})
             await runtime.execute_async(seed, tenant=tenant)
-        listed, _ = await runtime.execute_async(workflow(plain, f"{plain_model}ListNode", {"limit": 1}))
+        listed, _ = await runtime.execute_async(node(plain, f"{plain_model}ListNode", {"limit": 1}))
         plain_key = listed["n"]["records"][0]["id"]
-        listed, _ = await runtime.execute_async(
-            workflow(tenanted, f"{tenant_model}ListNode", {"limit": 1}), tenant="acme"
-        )
+        listed, _ = await runtime.execute_async(node(tenanted, f"{tenant_model}ListNode", {"limit": 1}), tenant="acme")
         tenant_key = listed["n"]["records"][0]["id"]
 
-        read_plain = workflow(plain, f"{plain_model}ReadNode", {"id": plain_key}).build()
-        read_same = workflow(tenanted, f"{same_model}ReadNode", {"id": plain_key}).build()
-        read_tenant = workflow(tenanted, f"{tenant_model}ReadNode", {"id": tenant_key}).build()
+        read_plain = node(plain, f"{plain_model}ReadNode", {"id": plain_key}).build()
+        read_same = node(tenanted, f"{same_model}ReadNode", {"id": plain_key}).build()
+        read_tenant = node(tenanted, f"{tenant_model}ReadNode", {"id": tenant_key}).build()
 
         async def in_block() -> object:
             async with Tenancy.of(tenanted).tenant("acme"):

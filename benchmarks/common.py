@@ -8,9 +8,11 @@ import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
 from operator import itemgetter
+from types import ModuleType
 from typing import Any
 
 from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
+from dataflow.plugins import plugin_host
 from dataflow.workflow import Workflow
 
 
@@ -188,6 +190,17 @@ def node(db: DataFlow, name: str, params: dict[str, Any]) -> WorkflowBuilder:
     workflow = WorkflowBuilder()
     workflow.add_node(db.nodes[name], "n", params)
     return workflow
+
+
+def without_plugin(url: str, name: str, plugin: ModuleType) -> DataFlow:
+    """A DataFlow made while the plugin registered as ``name`` (module ``plugin``) is unregistered, then put back."""
+    host = plugin_host()
+    host.load()
+    host.unregister(name)
+    try:
+        return DataFlow(url)
+    finally:
+        host.register(plugin, name)
 
 
 def checked_run(
