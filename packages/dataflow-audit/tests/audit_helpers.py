@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from dataflow import DataFlow, LocalRuntime, MaxLength, WorkflowBuilder
-
-
-def open_db(url: str, **options: Any) -> DataFlow:
-    return DataFlow(url, env="test", **options)
+from dataflow.testing.helpers import open_db  # noqa: F401 - re-exported: the tests and their scripts import it here
 
 
 def define_models(db: DataFlow) -> None:
