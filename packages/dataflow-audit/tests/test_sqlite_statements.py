@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from audit_helpers import audit_rows
+from audit_helpers import audit_rows, people, run_node
 
 from dataflow import AsyncLocalRuntime, DataFlow, WorkflowBuilder
 
@@ -46,3 +46,44 @@ def test_an_audited_update_writes_the_chain_head_once(sqlite_db: DataFlow) -> No
     head = sqlite_db.sql('SELECT "seq", "hash" FROM "dataflow_audit_head"')
     assert head == [{"seq": 4, "hash": rows[-1]["hash"]}]
     assert sqlite_db.audit.verify().ok
+
+
+async def _history_plans(db: DataFlow, key: int, keys: list[int]) -> tuple[list[str], list[str]]:
+    """The query plans of the reads ``history`` and ``histories`` (GDPR export) make, as SQLite plans them."""
+    statements: list[str] = []
+    async with db.standalone_session() as session:
+        session.connection.raw.set_trace_callback(statements.append)
+    try:
+        one = await db.audit.history_async("User", key)
+        many = await db.audit.histories_async("User", keys)
+    finally:
+        async with db.standalone_session() as session:
+            raw = session.connection.raw
+            raw.set_trace_callback(None)
+            reads = [s for s in statements if s.startswith("SELECT") and 'FROM "dataflow_audit"' in s]
+            plans = [row[3] for s in reads for row in raw.execute(f"EXPLAIN QUERY PLAN {s}")]
+            assert len(reads) == 2, statements
+    await db.close_loop(asyncio.get_running_loop())
+    assert len(one) == 2 and len(many) == 3 + 1  # a create each, and the update
+    return reads, plans
+
+
+def test_history_reads_search_an_index_for_each_way_an_entry_names_a_record(sqlite_db: DataFlow) -> None:
+    created = run_node(sqlite_db, "UserBulkCreateNode", {"data": people(3)})  # one bulk entry
+    run_node(sqlite_db, "UserUpdateNode", {"id": 2, "fields": {"age": 50}})  # and one of a record
+    assert created == {"inserted": 3}
+    reads, plans = asyncio.run(_history_plans(sqlite_db, 2, [1, 2, 3]))
+    searches = [plan for plan in plans if plan.startswith(("SEARCH", "SCAN"))]
+    # An OR of the two made SQLite walk every entry of the model ("SEARCH ... USING INDEX ... (model=?)").
+    assert searches == [
+        "SEARCH dataflow_audit USING INDEX ix_dataflow_audit_model_record_key (model=? AND record_key=?)",
+        "SEARCH dataflow_audit USING INDEX ix_dataflow_audit_model_key_low (model=? AND key_low<?)",
+        "SEARCH dataflow_audit USING INDEX ix_dataflow_audit_model_record_key (model=? AND record_key=?)",
+        "SEARCH dataflow_audit USING INDEX ix_dataflow_audit_model_key_low (model=? AND key_low<?)",
+    ], (reads, plans)
+
+
+def test_the_bulk_range_index_holds_bulk_entries_only(sqlite_db: DataFlow) -> None:
+    run_node(sqlite_db, "UserCreateNode", {"name": "Ann", "email": "ann@example.com"})  # makes the tables
+    (index,) = sqlite_db.sql("SELECT sql FROM sqlite_master WHERE name = 'ix_dataflow_audit_model_key_low'")
+    assert index["sql"].endswith('WHERE "key_low" IS NOT NULL'), index
