@@ -223,3 +223,27 @@ def decoder(field: FieldSchema) -> Codec | None:
     if field.kind is FieldKind.ENUM:
         return _enum_decoder(field)
     return None
+
+
+_INTEGRAL = "'^-?[0-9]+$'"
+"""A float8's text without a point or an exponent (PostgreSQL prints 3.0 as ``3``)."""
+
+
+def json_text(field: FieldSchema, value: str) -> str | None:
+    """SQL for the JSON text of ``value`` that ``json.loads`` reads back as DataFlow's JSON of the field's value.
+
+    Only kinds whose PostgreSQL text is that JSON already, or nearly: a float8
+    that prints without a point gets ``.0`` (so it reads back a float, not an int).
+    """
+    if field.column_type is not None or field.array:
+        return None
+    kind = field.kind
+    if kind in (FieldKind.STR, FieldKind.UUID):
+        text = f"to_json({value})::text"
+    elif kind in (FieldKind.INT, FieldKind.BOOL):
+        text = f"({value})::text"
+    elif kind is FieldKind.FLOAT:
+        text = f"CASE WHEN ({value})::text ~ {_INTEGRAL} THEN ({value})::text || '.0' ELSE ({value})::text END"
+    else:
+        return None
+    return f"COALESCE({text}, 'null')"
