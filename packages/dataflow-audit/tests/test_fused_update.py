@@ -308,3 +308,25 @@ def test_concurrent_updating_processes_never_fork_a_chain(pg: tuple[DataFlow, Ev
     assert ages[-1][1] == db.express_sync.read("User", ann["id"])["age"]
     result = db.audit.verify()
     assert result.ok and result.entries == 2 + 4 * 15, str(result)
+
+
+def test_a_timestamped_model_records_updated_at_in_the_one_statement(pg: tuple[DataFlow, EventLog]) -> None:
+    db, log = pg
+
+    @db.model
+    class Stamped:
+        title: str
+        __dataflow__ = {"audit": True, "timestamps": True}
+
+    record = run_node(db, "StampedCreateNode", {"title": "a"})
+    run_node(db, "StampedUpdateNode", {"id": record["id"], "fields": {"title": "b"}})
+    mark = len(log.events)
+    updated = run_node(db, "StampedUpdateNode", {"id": record["id"], "fields": {"title": "c"}})
+    assert len(log.since(mark)[0]) == 1
+    before = db.audit.history("Stamped", record["id"])[1]
+    entry = db.audit.history("Stamped", record["id"])[0]
+    assert entry.changes == {
+        "title": ["b", "c"],
+        "updated_at": [before.changes["updated_at"][1], plain(updated["updated_at"])],
+    }
+    assert db.audit.verify().ok
