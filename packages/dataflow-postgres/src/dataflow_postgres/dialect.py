@@ -71,6 +71,12 @@ class PostgresDialect(Dialect):
     def column_type(self, field: FieldSchema) -> str:
         return types.column_type(field, self.quote(field.name))
 
+    def json_text_sql(self, value: str, field: FieldSchema) -> str | None:
+        return types.json_text(field, value)
+
+    def sha256_hex_sql(self, text: str, tail: str) -> str | None:
+        return f"encode(sha256(convert_to({text}, 'UTF8') || CAST({tail} AS BYTEA)), 'hex')"
+
     def like(self, column: str, placeholder: str, *, case_insensitive: bool) -> str:
         # PostgreSQL's LIKE treats backslash as an escape by default; ESCAPE ''
         # turns that off, so patterns mean the same as on SQLite: only % and _ are special.
