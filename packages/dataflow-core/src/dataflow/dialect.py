@@ -102,6 +102,9 @@ class Connection(Protocol):
 class Pool(Protocol):
     """A dialect's pool, bound to the event loop that created it."""
 
+    in_use: int
+    """Connections lent out now (``state()["in_use"]`` without building the dict)."""
+
     async def acquire(self) -> Connection:
         """A connection; raises ``PoolTimeoutError`` after the configured timeout."""
 
