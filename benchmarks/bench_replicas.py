@@ -1,6 +1,6 @@
 """Read replicas: where a read-heavy load's statements go, what a read costs under that load, what routing costs.
 
-python benchmarks/bench_replicas.py [--operations 1500] [--clients 6] [--rounds 5] [--routing-only]
+python benchmarks/bench_replicas.py [--operations 1500] [--clients 6] [--rounds 11] [--routing-only]
 
 Starts its own PostgreSQL primary with two streaming replicas in a temp dir
 (:mod:`dataflow.testing.replication`; the shared servers are not touched) and
@@ -14,9 +14,13 @@ measures, with ``pg_stat_statements`` on each server:
   primary; writes on the primary). Printed: the statements on the benchmark table that each server
   ran during the replica rounds (the primary's share should fall to about
   the write share), and the median latency of one read *inside that load*
-  on each side (target: routed at most 1.10x the primary-only DataFlow;
-  the raw sides show how much of a difference is the servers' own).
-- the same reads one at a time with no other load, for comparison.
+  on each side (target: routed at most 1.10x the primary-only DataFlow).
+  Beside DataFlow's replica/primary ratio of each round stands the raw
+  driver's of the same round (what the servers differ by on this machine)
+  and their quotient, DataFlow's own share.
+- the same reads one at a time with no other load, the same way; then this
+  process's CPU per read on each path (client-side cost alone, steady however
+  busy the servers are).
 - the routing decision per node, alone (no I/O): whether the node may read
   on a replica, the caller's read-your-writes mark, the replica's order and
   whether what is known of it will do; in microseconds (target: under 5 µs).
@@ -223,9 +227,54 @@ async def run_rounds(
 def print_ratios(medians: dict[str, list[float]], rows: Iterable[tuple[str, str, str, str]]) -> None:
     """One line per ``(what, side, base side, target)``: the median and min-max of side / base over the rounds."""
     for what, ours, base, target in rows:
-        ratios = [a / b for a, b in zip(medians[ours], medians[base], strict=True)]
+        ratios = per_round(medians, ours, base)
         print(f"  {what:<38} {statistics.median(ratios):.2f}x per round "
               f"({min(ratios):.2f}-{max(ratios):.2f}){target}")  # fmt: skip
+
+
+def per_round(medians: dict[str, list[float]], ours: str, base: str) -> list[float]:
+    return [a / b for a, b in zip(medians[ours], medians[base], strict=True)]
+
+
+def print_replica_cost(medians: dict[str, list[float]], rows: Iterable[tuple[str, str, str]], raw: tuple[str, str]
+                       ) -> None:  # fmt: skip
+    """DataFlow's replica/primary read latency beside the raw driver's from the same rounds, and their quotient.
+
+    On one machine the servers differ from round to round (a replica's
+    process shares the cores with the primary's and with this one), and the
+    raw driver sees the same difference. Dividing, round by round, DataFlow's
+    ratio by the raw one leaves what DataFlow itself adds on the replica path.
+    """
+    hardware = per_round(medians, *raw)
+    for what, ours, base in rows:
+        ratios = per_round(medians, ours, base)
+        own = [ratio / raw_ratio for ratio, raw_ratio in zip(ratios, hardware, strict=True)]
+        print(f"  {what:<38} {range_of(ratios)} per round; raw driver, same rounds {range_of(hardware)}; "
+              f"DataFlow's own {range_of(own)} (target <= 1.10)")  # fmt: skip
+
+
+def range_of(ratios: list[float]) -> str:
+    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
+
+
+async def cpu_per_read(sides: dict[str, tuple[Operation, Operation]], key: int, rounds: int, count: int = 500
+                       ) -> dict[str, list[float]]:  # fmt: skip
+    """This process's CPU seconds per read, one read at a time, per round; the sides take turns leading.
+
+    CPU time leaves out the wait for the server, so it shows what the client
+    side of each path costs however busy the machine's other processes are.
+    """
+    result: dict[str, list[float]] = {name: [] for name in sides}
+    names = list(sides)
+    for number in range(rounds):
+        for name in names[number % len(names) :] + names[: number % len(names)]:
+            read = sides[name][0]
+            started = time.process_time()
+            for _ in range(count):
+                with caller_context():
+                    await read(key)
+            result[name].append((time.process_time() - started) / count)
+    return result
 
 
 async def alone(sides: dict[str, tuple[Operation, Operation]], key: int, rounds: int) -> None:
@@ -236,12 +285,24 @@ async def alone(sides: dict[str, tuple[Operation, Operation]], key: int, rounds:
     print("\nper read alone, no concurrent load (median of round medians, min-max of rounds):")
     for name, values in medians.items():
         print(f"  {name:<22} {spread(values)}")
-    ratios = [a / b for a, b in zip(medians["replicas"], medians["primary only"], strict=True)]
-    busy = [a / b for a, b in zip(medians["replicas, least_busy"], medians["primary only"], strict=True)]
-    raw = [a / b for a, b in zip(medians["raw, replicas"], medians["raw, primary"], strict=True)]
-    for what, values in (("replicas / primary only (DataFlow)", ratios), ("least_busy / primary only", busy),
-                         ("raw replicas / raw primary", raw)):  # fmt: skip
-        print(f"  {what:<38} {statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})")
+    print_replica_cost(
+        medians,
+        (("replicas / primary only (DataFlow)", "replicas", "primary only"),
+         ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only")),
+        ("raw, replicas", "raw, primary"),
+    )  # fmt: skip
+    cpu = await cpu_per_read(sides, key, rounds)
+    print("\nthis process's CPU per read, one at a time (median of rounds, min-max): what each path costs the client")
+    for name, values in cpu.items():
+        print(f"  {name:<22} {spread(values)}")
+    print_ratios(
+        cpu,
+        (
+            ("replicas / primary only (DataFlow CPU)", "replicas", "primary only", ""),
+            ("least_busy / primary only (DataFlow CPU)", "replicas, least_busy", "primary only", ""),
+            ("raw replicas / raw primary (CPU)", "raw, replicas", "raw, primary", ""),
+        ),
+    )
 
 
 def print_routing(results: dict[str, list[float]]) -> None:
@@ -321,12 +382,15 @@ async def main(args: argparse.Namespace) -> None:
               "per operation (what the client side costs, whatever else runs on the machine):")  # fmt: skip
         for name, values in medians.items():
             print(f"  {name:<22} {spread(values):<22} CPU {spread(measured.cpu_per_operation[name])}")
+        print_replica_cost(
+            medians,
+            (("replicas / primary only (DataFlow)", "replicas", "primary only"),
+             ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only")),
+            ("raw, replicas", "raw, primary"),
+        )  # fmt: skip
         print_ratios(
             medians,
             (
-                ("replicas / primary only (DataFlow)", "replicas", "primary only", " (target <= 1.10)"),
-                ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only", " (target <= 1.10)"),
-                ("raw replicas / raw primary (servers)", "raw, replicas", "raw, primary", ""),
                 ("DataFlow replicas / raw replicas", "replicas", "raw, replicas", ""),
                 ("DataFlow primary / raw primary", "primary only", "raw, primary", ""),
             ),
@@ -334,7 +398,13 @@ async def main(args: argparse.Namespace) -> None:
         await alone(sides, ids[len(ids) // 2], args.rounds)
         for held in raw.values():
             await held.close()
-        print_routing(routing_cost(routed, busy))
+        routing = routing_cost(routed, busy)
+        assert busy.replicas is not None
+        first = await busy.replicas.replicas[0].pools.get()
+        held = await first.acquire()  # the worst case of least_busy: the first replica is busy, all are counted
+        routing["least_busy, first replica busy"] = _routing_cost(busy, 100_000, 7)["no recent write"]
+        await first.release(held)
+        print_routing(routing)
         await routed.close_async()
         await direct.close_async()
         await busy.close_async()
@@ -346,6 +416,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--operations", type=int, default=1500)
     parser.add_argument("--clients", type=int, default=6)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--routing-only", action="store_true")
     asyncio.run(main(parser.parse_args()))
