@@ -19,7 +19,8 @@ import asyncpg
 import pytest
 from replica_sql import pg_execute
 
-from dataflow import DataFlow, DataFlowError
+from dataflow import DataFlow, DataFlowError, LocalRuntime, WorkflowBuilder
+from dataflow.events import StatementExecuted
 from dataflow.testing.replication import PgBouncer, PostgresPair, start_pgbouncer
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "dataflow-tenancy" / "tests"))
@@ -102,3 +103,28 @@ def test_the_tenant_setting_never_reaches_the_next_client_on_the_server_session(
             db.close()
     finally:
         bouncer.close()
+
+
+def test_a_tenant_read_through_pgbouncer_costs_a_transaction_and_one_setting_statement(
+    pg_pair: PostgresPair, pgbouncer: PgBouncer, bouncer_database: str, app_role: str
+) -> None:
+    db = open_rls(pg_pair, pgbouncer, bouncer_database, app_role)
+    seen: list[str] = []
+
+    class Recorder:
+        def handle(self, event: object) -> None:
+            if isinstance(event, StatementExecuted):
+                seen.append(event.operation or event.sql)
+
+    try:
+        db.monitors.append(Recorder())
+        run(db, "CustomerCountNode", {}, tenant="acme")
+        alone, seen[:] = list(seen), []
+        workflow = WorkflowBuilder()
+        workflow.add_node(db.nodes["CustomerCountNode"], "first", {})
+        workflow.add_node(db.nodes["CustomerCountNode"], "second", {})
+        LocalRuntime().execute(workflow.build(), tenant="acme", transaction=True)
+        assert alone == ["BEGIN", "transaction_setup", "count", "COMMIT"]  # a statement outside a transaction
+        assert seen == ["BEGIN", "transaction_setup", "count", "count", "COMMIT"]  # one setting per transaction
+    finally:
+        db.close()
