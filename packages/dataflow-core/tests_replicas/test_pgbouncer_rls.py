@@ -11,6 +11,7 @@ tests connect through PgBouncer as the fixtures' ``dataflow_app`` role.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 import tempfile
 from pathlib import Path
@@ -27,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parents[2] / "dataflow-tenancy" / "tests")
 from tenancy_helpers import arun, customers, define_models, everything, run
 
 from dataflow_tenancy import install_row_level_security
+from dataflow_txn import DistributedTransaction
 
 SETTING = "SELECT coalesce(current_setting('dataflow.tenant', true), '')"
 CUSTOMERS = 'SELECT count(*) FROM "customer"'
@@ -128,3 +130,29 @@ def test_a_tenant_read_through_pgbouncer_costs_a_transaction_and_one_setting_sta
         assert seen == ["BEGIN", "transaction_setup", "count", "count", "COMMIT"]  # one setting per transaction
     finally:
         db.close()
+
+
+def test_two_phase_commit_of_a_tenant_through_pgbouncer_prepares_and_commits_under_its_setting(
+    pg_pair: PostgresPair, pgbouncer: PgBouncer, bouncer_database: str, app_role: str
+) -> None:
+    db = open_rls(pg_pair, pgbouncer, bouncer_database, app_role)
+    log = DataFlow(pgbouncer.url(bouncer_database, "pgbouncer=true"), env="test")
+    log.model(type("Note", (), {"__annotations__": {"text": str}, "__dataflow__": {"table": "txn_note"}}))
+    try:
+        txn = DistributedTransaction(f"t{secrets.token_hex(4)}", log=log, pattern="2pc")
+        workflow = WorkflowBuilder()
+        workflow.add_node(db.nodes["CustomerCreateNode"], "create", {"name": "p", "email": "p@2pc"})
+        workflow.add_node(db.nodes["CustomerCountNode"], "count", {})
+        workflow.add_connection("create", "id", "count", "filter.id")
+        txn.add_participant("customers", db, workflow)
+        note = WorkflowBuilder()
+        note.add_node(log.nodes["NoteCreateNode"], "note", {"text": "with the customer"})
+        txn.add_participant("notes", log, note)
+        outcome = txn.execute(context={"tenant": "acme"})
+        assert outcome.pattern == "2pc"
+        assert outcome.results["customers"]["count"] == {"count": 1}  # its own row, seen under acme's setting
+        assert run(db, "CustomerCountNode", {}, tenant="acme") == {"count": 3}
+        assert [r["tenant_id"] for r in everything(db, "Customer")].count("acme") == 3
+    finally:
+        db.close()
+        log.close()
