@@ -13,7 +13,8 @@ measures, with ``pg_stat_statements`` on each server:
   connections the same two ways (reads on the replicas in turn, or on the
   primary; writes on the primary). Printed: the statements on the benchmark table that each server
   ran during the replica rounds (the primary's share should fall to about
-  the write share), and the median latency of one read *inside that load*
+  the write share) and the primary's position reads for read-your-writes,
+  and the median latency of one read *inside that load*
   on each side (target: routed at most 1.10x the primary-only DataFlow).
   Beside DataFlow's replica/primary ratio of each round stands the raw
   driver's of the same round (what the servers differ by on this machine)
@@ -51,6 +52,8 @@ from dataflow.routing import RunRoute, caller_context
 from dataflow.testing.replication import start_postgres_pair
 
 COUNTED = "%bench_replica_item%"
+POSITIONS = "%pg_current_wal_insert_lsn%"
+"""Read-your-writes' reads of the primary's position, counted beside the benchmark table's statements."""
 SQL_READ = "SELECT id, sku, qty FROM bench_replica_item WHERE id = $1"
 SQL_WRITE = "UPDATE bench_replica_item SET qty = $2 WHERE id = $1 RETURNING id, sku, qty"
 
@@ -63,12 +66,12 @@ def define(db: DataFlow) -> None:
         __dataflow__ = {"table": "bench_replica_item"}
 
 
-async def statements(url: str) -> int:
-    """Calls of statements on the benchmark table that the server at ``url`` ran since the last reset."""
+async def statements(url: str, pattern: str = COUNTED) -> int:
+    """Calls of statements matching ``pattern`` (the benchmark table's) that the server at ``url`` has run."""
     connection = await asyncpg.connect(url)
     try:
         value = await connection.fetchval(
-            "SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements WHERE query ILIKE $1", COUNTED
+            "SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements WHERE query ILIKE $1", pattern
         )
         return int(value)
     finally:
@@ -367,17 +370,22 @@ async def main(args: argparse.Namespace) -> None:
         }
 
         async def snapshot() -> dict[Any, int]:
-            return {server: await statements(url) for server, url in servers.items()}
+            counts: dict[Any, int] = {server: await statements(url) for server, url in servers.items()}
+            counts[POSITIONS] = await statements(pair.primary_url, POSITIONS)
+            return counts
 
         measured = await run_rounds(sides, ids, args, "replicas", snapshot)
         medians, counted = measured.medians, measured.counted
         reads, writes = measured.reads, measured.writes
+        positions = counted.pop(POSITIONS)
         total = sum(counted.values())
         print(f"\nmixed load, {args.clients} concurrent tasks, {args.rounds} rounds of {args.operations} operations; "
               f"replica rounds: {reads} reads, {writes} writes ({writes / (reads + writes):.1%} writes)")  # fmt: skip
         print(f"{'server':<12} {'statements':>11} {'share':>7}")
         for name, value in counted.items():
             print(f"{name:<12} {value:>11} {value / total:>7.1%}")
+        print(f"and {positions} reads of the primary's position for read-your-writes (each operation is a caller "
+              "of its own: none reads after its write)")  # fmt: skip
         print("\nper read inside the load (median of round medians, min-max of rounds), and this process's CPU "
               "per operation (what the client side costs, whatever else runs on the machine):")  # fmt: skip
         for name, values in medians.items():
