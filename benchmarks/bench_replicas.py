@@ -39,13 +39,14 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from time import monotonic
 from typing import Any
 
 import asyncpg
 from common import interleaved_medians
+from replica_report import print_ratios, print_replica_cost, print_routing, spread
 
 from dataflow import DataFlow
 from dataflow.routing import RunRoute, caller_context
@@ -227,39 +228,6 @@ async def run_rounds(
     return result
 
 
-def print_ratios(medians: dict[str, list[float]], rows: Iterable[tuple[str, str, str, str]]) -> None:
-    """One line per ``(what, side, base side, target)``: the median and min-max of side / base over the rounds."""
-    for what, ours, base, target in rows:
-        ratios = per_round(medians, ours, base)
-        print(f"  {what:<38} {statistics.median(ratios):.2f}x per round "
-              f"({min(ratios):.2f}-{max(ratios):.2f}){target}")  # fmt: skip
-
-
-def per_round(medians: dict[str, list[float]], ours: str, base: str) -> list[float]:
-    return [a / b for a, b in zip(medians[ours], medians[base], strict=True)]
-
-
-def print_replica_cost(medians: dict[str, list[float]], rows: Iterable[tuple[str, str, str]], raw: tuple[str, str]
-                       ) -> None:  # fmt: skip
-    """DataFlow's replica/primary read latency beside the raw driver's from the same rounds, and their quotient.
-
-    On one machine the servers differ from round to round (a replica's
-    process shares the cores with the primary's and with this one), and the
-    raw driver sees the same difference. Dividing, round by round, DataFlow's
-    ratio by the raw one leaves what DataFlow itself adds on the replica path.
-    """
-    hardware = per_round(medians, *raw)
-    for what, ours, base in rows:
-        ratios = per_round(medians, ours, base)
-        own = [ratio / raw_ratio for ratio, raw_ratio in zip(ratios, hardware, strict=True)]
-        print(f"  {what:<38} {range_of(ratios)} per round; raw driver, same rounds {range_of(hardware)}; "
-              f"DataFlow's own {range_of(own)} (target <= 1.10)")  # fmt: skip
-
-
-def range_of(ratios: list[float]) -> str:
-    return f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}-{max(ratios):.2f})"
-
-
 async def cpu_per_read(sides: dict[str, tuple[Operation, Operation]], key: int, rounds: int, count: int = 500
                        ) -> dict[str, list[float]]:  # fmt: skip
     """This process's CPU seconds per read, one read at a time, per round; the sides take turns leading.
@@ -306,16 +274,6 @@ async def alone(sides: dict[str, tuple[Operation, Operation]], key: int, rounds:
             ("raw replicas / raw primary (CPU)", "raw, replicas", "raw, primary", ""),
         ),
     )
-
-
-def print_routing(results: dict[str, list[float]]) -> None:
-    print("\nrouting decision per node, alone (median of rounds, min-max):")
-    for case, values in results.items():
-        print(f"  {case:<34} {statistics.median(values):.2f}us ({min(values):.2f}-{max(values):.2f}) (target < 5us)")
-
-
-def spread(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1e6:.0f}us ({min(values) * 1e6:.0f}-{max(values) * 1e6:.0f})"
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import aiomysql
-from bench_replicas import Operation, dataflow_side, define, print_replica_cost, run_rounds, spread
+from bench_replicas import Operation, dataflow_side, define, run_rounds
+from replica_report import print_replica_cost, spread
 
 from dataflow import DataFlow
 from dataflow.testing.replication import MariaDBPair, start_mariadb_pair
