@@ -50,13 +50,8 @@ class Session:
         """Something that may write ran here: closing the session notes how far the writes reached
         (read-your-writes, :mod:`dataflow.routing`)."""
         self.transaction_setup: tuple[str, Sequence[Any]] | None = None
-        """A statement (and its values) that opens every transaction of this session, right after BEGIN.
-
-        Set by a session hook that needs per-transaction state where session
-        state does not hold (dataflow-tenancy's ``set_config(..., true)`` behind
-        PgBouncer in transaction mode). With one, a statement issued outside a
-        transaction runs in a transaction of its own, so that it sees the setup.
-        """
+        """SQL and values run right after every BEGIN (a session hook's per-transaction state where sessions keep
+        none: tenancy behind PgBouncer); with it, a statement outside a transaction gets a transaction of its own."""
         self._monitors = db.monitors
         self._echo = db.config.echo
         self._savepoints = 0
@@ -204,16 +199,15 @@ class Session:
 
         Bulk strategies use this to reach the driver directly (COPY and the like).
         ``key`` is the primary key of the one record the statement reads or
-        writes by key, for monitors (never a value from the record). A plain
-        function returning the coroutine: the common statement pays no extra frame.
+        writes by key, for monitors (never a value from the record). Not a
+        coroutine itself: the common statement pays no extra frame.
         """
         if self.transaction_setup is not None and not self.connection.in_transaction:
             return self._in_own_transaction(action, sql=sql, schema=schema, operation=operation, key=key)
         return self._call(action, sql=sql, schema=schema, operation=operation, key=key)
 
     async def _in_own_transaction(self, action: Callable[[Connection], Awaitable[T]], **statement: Any) -> T:
-        """One statement in a transaction of its own, opened with :attr:`transaction_setup`."""
-        async with self.atomic():
+        async with self.atomic():  # whose BEGIN runs transaction_setup
             result: T = await self._call(action, **statement)
             return result
 
