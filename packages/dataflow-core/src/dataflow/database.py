@@ -24,8 +24,8 @@ from .plugins import plugin_host
 from .pooling import LoopPools
 from .registers import SchemaExtension
 from .relations import RelationMap
-from .replicas import ReplicaSet, split_replica_option
-from .routing import note_writes
+from .replicas import ReplicaSession, ReplicaSet, split_replica_option
+from .routing import note_position, note_writes, position_unread
 from .schema import MODEL_OPTIONS, ModelSchema, schema_from_class, suggest
 from .session import Session
 from .sql import TableSQL
@@ -302,8 +302,12 @@ class DataFlow:
         return self._pools.pools()
 
     async def close_session(self, session: Session) -> None:
-        if session.wrote and self.replicas is not None:
-            await note_writes(self, session)
+        replicas = self.replicas
+        if replicas is not None and not isinstance(session, ReplicaSession):
+            if session.wrote:
+                note_writes(self, session)
+            elif position_unread(replicas):
+                await note_position(self, session)
         pool = session.pool
         discard = session.broken
         if not discard and session.in_transaction:

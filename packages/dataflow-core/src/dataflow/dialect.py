@@ -60,8 +60,9 @@ class Capabilities:
     False behind a transaction-mode pooler (PostgreSQL's ``pgbouncer=true``):
     each transaction may run on another server session, so such a setting may
     be missing from the next statement, or reach another client's. Whatever
-    needs per-session state (tenancy's search paths and row-level-security
-    settings) must refuse to run then.
+    needs such state must make it per transaction then
+    (``Session.transaction_setup``: tenancy's row-level-security setting), or
+    refuse to run (tenancy's schema-per-tenant search paths).
     """
 
 
@@ -101,6 +102,9 @@ class Connection(Protocol):
 
 class Pool(Protocol):
     """A dialect's pool, bound to the event loop that created it."""
+
+    in_use: int
+    """Connections lent out now (``state()["in_use"]`` without building the dict)."""
 
     async def acquire(self) -> Connection:
         """A connection; raises ``PoolTimeoutError`` after the configured timeout."""

@@ -41,6 +41,8 @@ class ConnectionPool(abc.ABC, Generic[C]):
         self.loop = asyncio.get_running_loop()
         self._idle: list[C] = []
         self._in_use: set[C] = set()
+        self.in_use = 0
+        """Connections lent out now: ``len(self._in_use)`` kept as a number, read per read by replica routing."""
         self._slots = asyncio.Semaphore(size)
         self._returned = asyncio.Event()
         self._waiting = 0
@@ -93,6 +95,7 @@ class ConnectionPool(abc.ABC, Generic[C]):
             self._slots.release()
             raise
         self._in_use.add(connection)
+        self.in_use = len(self._in_use)
         return connection
 
     async def _take(self) -> C:
@@ -121,6 +124,7 @@ class ConnectionPool(abc.ABC, Generic[C]):
             return  # not ours, or already given back
         mine = connection  # narrowed to C by the membership test
         self._in_use.discard(mine)
+        self.in_use = len(self._in_use)
         try:
             keep = not discard and not self.closed and self.usable(mine)
             if keep:
@@ -158,6 +162,7 @@ class ConnectionPool(abc.ABC, Generic[C]):
                 self.cut(connection)
         self._idle.clear()
         self._in_use.clear()
+        self.in_use = 0
 
     def state(self) -> Mapping[str, int]:
         in_use, idle = len(self._in_use), len(self._idle)
@@ -202,6 +207,8 @@ class LoopPools:
         self._create = create
         self._made: dict[asyncio.AbstractEventLoop, asyncio.Future[Pool]] = {}
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._ready_pools: tuple[Pool, ...] = ()
+        """The pools made and not forgotten, as one tuple (replaced, never changed: other threads read it)."""
 
     @staticmethod
     def _ready(future: asyncio.Future[Pool] | None) -> Pool | None:
@@ -220,6 +227,7 @@ class LoopPools:
         if future is None:
             self._cut_pools_of_closed_loops()
             future = self._made[loop] = loop.create_task(self._create())
+            future.add_done_callback(self._made_one)
             on_loop_end(loop, _ender(self))
         try:
             # Shielded: one caller's cancellation must not cancel the pool others wait for.
@@ -241,9 +249,24 @@ class LoopPools:
         """The pools made so far and not closed, one per loop."""
         return [pool for future in list(self._made.values()) if (pool := self._ready(future)) is not None]
 
+    def in_use(self) -> int:
+        """Connections lent out by all these pools now, without a list or a dict (replica routing asks per read)."""
+        ready = self._ready_pools
+        if len(ready) == 1:
+            return ready[0].in_use
+        return sum(pool.in_use for pool in ready)
+
+    def _made_one(self, future: asyncio.Future[Pool]) -> None:
+        pool = self._ready(future)
+        if pool is not None:
+            self._ready_pools = (*self._ready_pools, pool)
+
     def _forget(self, loop: asyncio.AbstractEventLoop) -> Pool | None:
         self._locks.pop(loop, None)
-        return self._ready(self._made.pop(loop, None))
+        pool = self._ready(self._made.pop(loop, None))
+        if pool is not None:
+            self._ready_pools = tuple(p for p in self._ready_pools if p is not pool)
+        return pool
 
     async def close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Close the pool of ``loop`` (the running one), if it has one."""
