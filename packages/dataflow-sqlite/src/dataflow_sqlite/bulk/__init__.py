@@ -12,7 +12,7 @@ the iteration, inside the node's transaction, so nothing is kept.
 
 from __future__ import annotations
 
-import sqlite3
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -22,7 +22,10 @@ from dataflow.dialect import Dialect
 from dataflow.fields import FieldKind
 from dataflow.session import Session
 
-from ..connection import SQLiteConnection
+if TYPE_CHECKING:
+    import sqlite3
+
+    from ..connection import SQLiteConnection
 
 
 @attrs.frozen
