@@ -79,11 +79,7 @@ class MySQLConnection:
     async def query(self, sql: str) -> Any:
         """Run finished SQL text; return aiomysql's result (``rows``, ``affected_rows``, ``insert_id``, ...)."""
         if self._aborted is not None:
-            raise pymysql.err.OperationalError(
-                error_code(self._aborted),
-                "this transaction was rolled back by the server after an earlier error "
-                f"({self._aborted.args[1] if len(self._aborted.args) > 1 else self._aborted}); roll it back and retry",
-            )
+            self._refuse(self._aborted)
         raw = self._raw
         try:
             await raw.query(sql)
@@ -102,6 +98,14 @@ class MySQLConnection:
             raise
         return raw._result
 
+    @staticmethod
+    def _refuse(aborted: pymysql.err.MySQLError) -> None:
+        raise pymysql.err.OperationalError(
+            error_code(aborted),
+            "this transaction was rolled back by the server after an earlier error "
+            f"({aborted.args[1] if len(aborted.args) > 1 else aborted}); roll it back and retry",
+        )
+
     def _note(self, error: pymysql.err.MySQLError) -> None:
         """Remember an error after which the server has already rolled the transaction back."""
         code = error_code(error)
@@ -114,8 +118,16 @@ class MySQLConnection:
         return ExecuteResult(result.affected_rows, result.insert_id or None)
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        result = await self.query(render(sql, params))
-        return list(result.rows or ())
+        # query() inline: a read by key is one statement, and each coroutine level costs on every resume.
+        if self._aborted is not None:
+            self._refuse(self._aborted)
+        raw = self._raw
+        try:
+            await raw.query(render(sql, params))
+        except pymysql.err.OperationalError as exc:
+            self._note(exc)
+            raise
+        return list(raw._result.rows or ())
 
     async def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[Sequence[Any]]]:
         result = await self.query(render(sql, params))
