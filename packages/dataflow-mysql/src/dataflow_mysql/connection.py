@@ -208,11 +208,9 @@ class MySQLConnection:
     def usable(self) -> bool:
         """Open, not closed by the server, not mid-result."""
         raw = self._raw
-        if raw.closed:
-            return False
         reader = raw._reader
-        if reader is None or reader.at_eof() or reader.exception() is not None:
-            return False
+        if raw._writer is None or reader is None or reader.at_eof() or reader.exception() is not None:
+            return False  # no writer: closed (what aiomysql's ``closed`` says, without its property call)
         # aiomysql's reader notes an EOF that MySQL 8 sends after an error packet on a timed-out connection.
         return not getattr(reader, "eof_received", False)
 

@@ -206,7 +206,10 @@ class _Run:
             )
             if output is not NO_REPLICA:
                 return output
-        session = await self.session_for(db)
+        session = self.sessions.get(db)
+        if session is None:  # the common case, one node at a time, opens it here: a coroutine less
+            alone = self._open_lock is None and not self.external
+            session = await (self._open(db) if alone else self.session_for(db))
         self.route.used_primary(db, spec.node_class, inputs, session)
         return await self.run_on(session, node_id, inputs)
 
