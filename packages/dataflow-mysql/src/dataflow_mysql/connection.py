@@ -8,7 +8,9 @@ read here: ``_result`` (what aiomysql's own cursors read), ``_reader`` (to
 tell a connection the server has closed), ``_writer`` (to reach the
 socket: to cut it, and to see that the server ended an idle session), and,
 to refuse plaintext when TLS is required, ``_connect``,
-``_request_authentication``, ``server_capabilities`` and ``_secure``.
+``_request_authentication``, ``server_capabilities`` and ``_secure``;
+``_read_query_result`` is overridden to read results with
+:class:`.results.KnownColumnsResult`.
 
 Connections run in autocommit mode; transactions are explicit. After a
 deadlock InnoDB has already rolled the whole transaction back: the connection
@@ -37,6 +39,7 @@ from dataflow.pooling import socket_is_quiet
 from .errors import DEADLOCK, LOCK_WAIT_TIMEOUT, error_code
 from .literals import encoded_size, pack_statements, render, row_literal
 from .options import TLSNotNegotiated
+from .results import Described, KnownColumnsResult
 from .server import ServerInfo
 
 SQL_MODE = (
@@ -267,11 +270,26 @@ class MySQLConnection:
 
 
 class _Connection(aiomysql.Connection):  # type: ignore[misc]  # aiomysql ships no types
-    """aiomysql's connection, which goes on in plaintext when the server offers no TLS, unless told not to."""
+    """aiomysql's connection, which goes on in plaintext when the server offers no TLS, unless told not to,
+    and parses each distinct column description of its results once (:mod:`.results`)."""
 
     def __init__(self, *args: Any, tls_required: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tls_required = tls_required
+        self.descriptions: dict[bytes, Described] = {}
+
+    async def _read_query_result(self, unbuffered: bool = False) -> None:
+        if unbuffered:
+            await super()._read_query_result(unbuffered=True)
+            return
+        # aiomysql's own body, with its result class swapped for one that knows the columns it has seen.
+        self._result = None
+        result = KnownColumnsResult(self)
+        await result.read()
+        self._result = result
+        self._affected_rows = result.affected_rows
+        if result.server_status is not None:
+            self.server_status = result.server_status
 
     async def _request_authentication(self) -> None:
         # The server's greeting says whether it speaks TLS; refuse before the user name and
