@@ -219,12 +219,22 @@ class _Run:
         monitors = session.db.monitors
         started = perf_counter()
         error: str | None = None
-        turn = self._turns.setdefault(id(session), asyncio.Lock()) if self.external else session.lock
+        turn: asyncio.Lock | None
+        if self.external:
+            turn = self._turns.setdefault(id(session), asyncio.Lock())
+        else:
+            # No turns to take while this run's nodes run one at a time (no lock made for concurrency yet).
+            turn = session.lock if self._open_lock is not None else None
         try:
-            async with turn:
+            if turn is not None:
+                await turn.acquire()
+            try:
                 if isinstance(node, ModelNode) and (node.captured_run is not None or AS_TENANT in inputs):
                     return await run_model_node(node, session, inputs)
                 return await node.run(session, inputs)  # one coroutine less on every resume of the node
+            finally:
+                if turn is not None:
+                    turn.release()
         except BaseException as exc:
             error = type(exc).__name__
             raise
