@@ -272,7 +272,9 @@ class DataFlow:
 
     async def open_session(self, *, run_id: str | None = None, context: Mapping[str, Any] | None = None) -> Session:
         """Acquire a connection and wrap it in a session; give it back with :meth:`close_session`."""
-        pool = await self.pool()
+        pool = self._pools.current()
+        if pool is None or self.closed:
+            pool = await self.pool()
         if self.monitors:
             started = perf_counter()
             connection = await pool.acquire()
