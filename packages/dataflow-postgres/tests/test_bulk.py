@@ -320,3 +320,26 @@ def test_keys_of_a_sequence_that_skips_are_the_stored_ones(db: DataFlow) -> None
     assert [b - a for a, b in itertools.pairwise(ids)] == [3, 3, 3, 3]
     stored = {row[1]: row[0] for row in fetch(db.label, "SELECT id, sku FROM \"item\" WHERE sku LIKE 'step-%'")}
     assert [stored[f"step-{i}"] for i in range(5)] == ids
+
+
+def test_ids_of_many_rows_follow_row_order_when_validated_while_the_keys_are_taken(db: DataFlow) -> None:
+    """COPY with ids validates slices while the server takes the keys; the rest stream after, in order."""
+    data = list(reversed(items(23_000)))
+    result = run_node(db, "ItemBulkCreateNode", {"data": data, "return_ids": True})
+    assert result["inserted"] == 23_000 and result["ids"] == list(range(result["ids"][0], result["ids"][0] + 23_000))
+    by_id = {row[0]: row[1] for row in fetch(db.label, 'SELECT id, sku FROM "item"')}
+    assert [by_id[i] for i in result["ids"]] == [row["sku"] for row in data]
+
+
+@pytest.mark.parametrize("bad", [3, 21_500])
+def test_a_bad_row_found_while_the_keys_are_taken_names_its_row_and_writes_nothing(db: DataFlow, bad: int) -> None:
+    """Early (validated while the keys are taken) or late (while streaming): the same error, no row, and the
+    connection is fit for the next run (no statement was left in flight)."""
+    run_node(db, "ItemBulkCreateNode", {"data": items(2)})
+    data = items(23_000, start=2)
+    data[bad]["qty"] = "many"
+    error = failure(db, "ItemBulkCreateNode", {"data": data, "return_ids": True})
+    assert isinstance(error, ValidationError) and error.field == "qty" and f"data[{bad}]" in str(error)
+    assert len(table(db)) == 2
+    assert run_node(db, "ItemBulkCreateNode", {"data": items(3, start=90_000), "return_ids": True})["inserted"] == 3
+    assert len(table(db)) == 5

@@ -20,6 +20,7 @@ from dataflow.sql import Params
 from ..connection import driver, rowcount
 from .arrays import (
     allocate_keys,
+    allocate_keys_meanwhile,
     array_refusal,
     column_list,
     copy_rows,
@@ -98,7 +99,7 @@ class CopyInsert:
             keys = None
             async with postgres.guard:
                 if keys_needed:
-                    keys = await allocate_keys(raw, table, len(request.rows))
+                    keys = await allocate_keys_meanwhile(raw, table, request.rows)
                     rows = with_keys(rows, keys)
                 return await copy_rows(raw, table.schema.table, columns, rows), keys
 
