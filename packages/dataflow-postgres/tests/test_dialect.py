@@ -245,7 +245,7 @@ def test_fast_compression_makes_a_column_lz4_once_and_runs_again_in_a_transactio
             async with session.atomic():
                 for statement in statements:  # already lz4: nothing to do, nothing fails
                     await session.execute(statement)
-                await session.execute('INSERT INTO "big text" VALUES (1, repeat(\'abc\', 100000))')
+                await session.execute("INSERT INTO \"big text\" VALUES (1, repeat('abc', 100000))")
 
     try:
         asyncio.run(go())

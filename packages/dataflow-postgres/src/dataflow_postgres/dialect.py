@@ -84,7 +84,8 @@ class PostgresDialect(Dialect):
         name = types.sql_literal(column)
         return [
             "DO $dataflow$ BEGIN "
-            "IF EXISTS (SELECT FROM pg_settings WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)) THEN "
+            "IF EXISTS (SELECT FROM pg_settings "
+            "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)) THEN "
             # Nested: attcompression exists from PostgreSQL 14 on, as lz4 does; the inner test runs only then.
             f"IF (SELECT attcompression FROM pg_attribute WHERE attrelid = {relation}::regclass "
             f"AND attname = {name}) IS DISTINCT FROM 'l' THEN "
