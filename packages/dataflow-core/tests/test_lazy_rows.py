@@ -94,21 +94,3 @@ def test_without_keep_a_read_slice_is_dropped_and_reading_again_prepares_again()
     assert list(rows) == [(i,) for i in range(10)]
     assert source.calls == [(0, 4), (4, 8), (8, 10)] * 2
     assert rows[9] == (9,) and [len(s) for s in rows.resliced(5).slices()] == [5, 5]
-
-
-def test_make_next_prepares_ahead_and_reading_reuses_those_slices() -> None:
-    source = Source(10)
-    rows = source.rows(4)
-    assert rows.make_next() and source.calls == [(0, 4)]
-    assert list(rows) == [(i,) for i in range(10)]
-    assert source.calls == [(0, 4), (4, 8), (8, 10)]
-    assert not rows.make_next()
-
-
-def test_make_next_does_nothing_without_keep_and_raises_a_bad_rows_error() -> None:
-    source = Source(10, bad=5)
-    assert not LazyRows(10, source.prepare, 4, keep=False).make_next() and source.calls == []
-    rows = source.rows(4)
-    assert rows.make_next()
-    with pytest.raises(ValueError, match="row 5 is bad"):
-        rows.make_next()

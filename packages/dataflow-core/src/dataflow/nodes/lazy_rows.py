@@ -64,21 +64,12 @@ class LazyRows(Sequence[Row]):
                 yield self._make(start, min(start + self._slice_rows, self._count))
             return
         yield from self._made
-        while self.make_next():
-            yield self._made[-1]
-
-    def make_next(self) -> bool:
-        """Prepare the next slice ahead of reading, when slices are kept; False when there is none to make.
-
-        A strategy that waits on the server (for keys, say) validates rows meanwhile:
-        the slices made are read later without being prepared again.
-        """
-        if not self._keep or self._next >= self._count:
-            return False
-        start, stop = self._next, min(self._next + self._slice_rows, self._count)
-        self._made.append(self._make(start, stop))
-        self._next = stop
-        return True
+        while self._next < self._count:
+            start, stop = self._next, min(self._next + self._slice_rows, self._count)
+            made = self._make(start, stop)
+            self._made.append(made)
+            self._next = stop
+            yield made
 
     def _make(self, start: int, stop: int) -> list[Row]:
         made = self._prepare(start, stop)
