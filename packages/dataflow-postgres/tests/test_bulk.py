@@ -382,3 +382,17 @@ def test_concurrent_copies_with_ids_each_get_their_own_rows_keys(db: DataFlow) -
     for batch, ids in enumerate(runs):
         assert ids == [stored[f"b{batch}-{i}"] for i in range(8_000)]
     assert len(stored) == 24_000
+
+
+def test_copied_keys_that_a_trigger_changed_are_an_error_naming_the_model(db: DataFlow) -> None:
+    db.create_tables()
+    db.sql(
+        "DO $$ BEGIN "
+        "CREATE FUNCTION shift_id() RETURNS trigger LANGUAGE plpgsql AS "
+        "'BEGIN NEW.id := NEW.id + 1000000; RETURN NEW; END'; "
+        "CREATE TRIGGER shift BEFORE INSERT ON item FOR EACH ROW EXECUTE FUNCTION shift_id(); END $$",
+        result="none",
+    )
+    error = failure(db, "ItemBulkCreateNode", {"data": items(5), "return_ids": True})
+    assert "Item" in str(error) and "could not be read back" in str(error)
+    assert table(db) == []
