@@ -70,3 +70,30 @@ def test_a_tenant_cannot_export_or_erase_another_tenants_subject(tenants: DataFl
     assert result.records == {"Member": 1}
     assert raw(db, "SELECT subject FROM dataflow_audit_key") == []
     assert db.audit.verify().ok
+
+
+def test_an_update_is_recorded_in_its_tenants_chain_and_another_tenant_updates_nothing(tenants: DataFlow) -> None:
+    db = tenants
+    acme = run_node(db, "MemberCreateNode", {"name": "A", "email": SECRET}, tenant="acme")
+    run_node(db, "MemberUpdateNode", {"id": acme["id"], "fields": {"name": "B"}}, tenant="acme")
+    run_node(db, "MemberUpdateNode", {"id": acme["id"], "fields": {"name": "C"}}, tenant="acme")
+    missed = run_node(
+        db,
+        "MemberUpdateNode",
+        {"id": acme["id"], "fields": {"name": "X"}, "raise_on_not_found": False},
+        tenant="globex",
+    )
+    assert missed is None
+    rows = raw(db, "SELECT chain, seq, tenant, operation, changes FROM dataflow_audit ORDER BY id")
+    assert [(r["chain"], r["seq"], r["tenant"], r["operation"]) for r in rows] == [
+        ("acme/member", 1, "acme", "create"),
+        ("acme/member", 2, "acme", "update"),
+        ("acme/member", 3, "acme", "update"),
+    ]
+    history = db.audit.history("Member", acme["id"], context={"tenant": "acme"})
+    assert [e.changes for e in history[:2]] == [{"name": ["B", "C"]}, {"name": ["A", "B"]}]
+    with db.tenant_admin(reason="test updates as the admin"):
+        run_node(db, "MemberUpdateNode", {"id": acme["id"], "fields": {"name": "D"}})
+    last = raw(db, "SELECT chain, seq, tenant FROM dataflow_audit ORDER BY id DESC")[0]
+    assert (last["chain"], last["seq"], last["tenant"]) == ("acme/member", 4, "acme")
+    assert db.audit.verify().ok

@@ -1,5 +1,7 @@
 """A process that writes audited records: ``writer.py URL N NAME`` creates N users, each in its own run.
 
+``writer.py URL update KEY START`` sets user KEY's age to START, START + 1, ... (15 updates, a run each).
+
 ``writer.py URL crash-open`` writes one user inside a transaction, prints ``written`` and waits
 to be killed; ``writer.py URL crash-committed`` commits one user, prints ``written`` and waits.
 """
@@ -26,6 +28,17 @@ async def _writes(url: str, count: int, name: str) -> None:
     await db.close_async()
 
 
+async def _updates(url: str, key: int, start: int) -> None:
+    db = open_db(url)
+    define_models(db)
+    runtime = AsyncLocalRuntime()
+    for age in range(start, start + 15):
+        workflow = WorkflowBuilder()
+        workflow.add_node(db.nodes["UserUpdateNode"], "update", {"id": key, "fields": {"age": age}})
+        await runtime.execute_async(workflow)
+    await db.close_async()
+
+
 async def _crash(url: str, commit: bool) -> None:
     db = open_db(url)
     define_models(db)
@@ -40,7 +53,9 @@ async def _crash(url: str, commit: bool) -> None:
 
 if __name__ == "__main__":
     url, what = sys.argv[1], sys.argv[2]
-    if what.startswith("crash-"):
+    if what == "update":
+        asyncio.run(_updates(url, int(sys.argv[3]), int(sys.argv[4])))
+    elif what.startswith("crash-"):
         asyncio.run(_crash(url, commit=what == "crash-committed"))
     else:
         asyncio.run(_writes(url, int(what), sys.argv[3]))

@@ -1,8 +1,9 @@
 """The hash chain: each entry's hash covers the previous one's, per tenant and table, with a checkpointed head.
 
-Appending locks the chain's head row with an UPDATE (a row lock on the servers,
-the write lock on SQLite), so that concurrent writers take turns and never
-fork a chain; ``(chain, seq)`` is unique besides, so a writer that read a
+Appending reads the chain's head row with the dialect's locking read (``FOR
+UPDATE`` on the servers; SQLite's write transaction already holds the write
+lock) and moves it with one UPDATE, so that concurrent writers take turns and
+never fork a chain; ``(chain, seq)`` is unique besides, so a writer that read a
 stale head fails instead of forking. The head keeps the last sequence number
 and hash: deleting the newest entries is detected too.
 """
@@ -109,7 +110,7 @@ async def append_run(
     request = BulkRequest("create", entries_table, WRITTEN, rows, batch_size=len(rows))
     strategy = choose_strategy(registered_bulk_strategies(), dialect, request, None)
     await strategy.run(session, request)
-    sql, params = _checkpoint(dialect, heads, chain, last_hash)
+    sql, params = _checkpoint(dialect, heads, chain, last, last_hash)
     await session.execute(sql, params, operation="audit")
 
 
@@ -128,10 +129,10 @@ def _bulk_program(
     row = {**entry, "chain": chain, "seq": last, "prev_hash": prev_hash}
     row["hash"] = entry_hash(row, prev_hash)
     columns = WRITTEN + RANGE
-    # One execute of one row (executemany cost a few ms more for the megabytes of changes).
+    checkpoint, checkpoint_params = _checkpoint(dialect, heads, chain, last, row["hash"])
     if not dialect.capabilities.writable_cte:
-        yield Step(entries_table.insert(columns, returning=False), [row[name] for name in columns])
-        yield Step(*_checkpoint(dialect, heads, chain, row["hash"]))
+        yield Step(entries_table.insert(columns, returning=False), tuple(row[name] for name in columns))
+        yield Step(checkpoint, checkpoint_params)
         return
     # As _append_program does: the entry and the checkpoint in one statement.
     params = Params(dialect)
@@ -140,7 +141,8 @@ def _bulk_program(
     q = heads.quoted
     yield Step(
         f"WITH written AS (INSERT INTO {entries_table.table} ({names}) VALUES ({values})) "
-        f"UPDATE {heads.table} SET {q['hash']} = {params.add(row['hash'])} WHERE {q['chain']} = {params.add(chain)}",
+        f"UPDATE {heads.table} SET {q['seq']} = {params.add(last)}, {q['hash']} = {params.add(row['hash'])} "
+        f"WHERE {q['chain']} = {params.add(chain)}",
         params.values,
     )
 
@@ -176,9 +178,11 @@ def _append_program(
 ) -> Program[None]:
     last, prev_hash = yield from _reserve(dialect, heads, chain, len(own))
     rows, last_hash = _hashed_rows(chain, shared, own, last, prev_hash)
-    checkpoint, checkpoint_params = _checkpoint(dialect, heads, chain, last_hash)
+    checkpoint, checkpoint_params = _checkpoint(dialect, heads, chain, last, last_hash)
     if not dialect.capabilities.writable_cte:
-        yield Step(entries_table.insert(WRITTEN, returning=False), rows, "executemany")
+        insert = entries_table.insert(WRITTEN, returning=False)
+        # One entry (the usual one-record write) is a plain execute: executemany costs more for one row.
+        yield Step(insert, rows[0]) if len(rows) == 1 else Step(insert, rows, "executemany")
         yield Step(checkpoint, checkpoint_params)
         return
     # One statement writes the entries and moves the checkpoint.
@@ -188,46 +192,43 @@ def _append_program(
     q = heads.quoted
     yield Step(
         f"WITH written AS (INSERT INTO {entries_table.table} ({columns}) VALUES {values}) "
-        f"UPDATE {heads.table} SET {q['hash']} = {params.add(last_hash)} WHERE {q['chain']} = {params.add(chain)}",
+        f"UPDATE {heads.table} SET {q['seq']} = {params.add(last)}, {q['hash']} = {params.add(last_hash)} "
+        f"WHERE {q['chain']} = {params.add(chain)}",
         params.values,
     )
 
 
-def _checkpoint(dialect: Dialect, heads: TableSQL, chain: str, last_hash: str) -> tuple[str, list[Any]]:
+def _checkpoint(dialect: Dialect, heads: TableSQL, chain: str, last: int, last_hash: str) -> tuple[str, list[Any]]:
+    """Move the head (locked by :func:`_reserve`) to the last entry appended: its number and hash."""
     q = heads.quoted
     params = Params(dialect)
-    sql = f"UPDATE {heads.table} SET {q['hash']} = {params.add(last_hash)} WHERE {q['chain']} = {params.add(chain)}"
+    sql = f"UPDATE {heads.table} SET {q['seq']} = {params.add(last)}, {q['hash']} = {params.add(last_hash)} "
+    sql += f"WHERE {q['chain']} = {params.add(chain)}"
     return sql, params.values
 
 
 def _reserve(dialect: Dialect, heads: TableSQL, chain: str, count: int) -> Program[tuple[int, str]]:
-    """Take ``count`` numbers at the end of ``chain`` and hold its head's row lock.
+    """Take ``count`` numbers at the end of ``chain`` and hold its head's row lock until the transaction ends.
 
-    Returns the new last number and the hash of the entry before the taken ones.
-    The head row is made the first time (a concurrent first writer's row is kept).
+    Returns the new last number and the hash of the entry before the taken ones;
+    :func:`_checkpoint` moves the head there. The head row is made the first time
+    (a concurrent first writer's row is kept). A locking read, not an UPDATE that
+    adds ``count``: the head is written once per append, not twice (SQLite's write
+    transaction holds the lock from its BEGIN IMMEDIATE on; the servers lock the row).
     """
-    reserved = yield from _advance(dialect, heads, chain, count)
-    if reserved is None:
+    head = yield from _locked_head(dialect, heads, chain)
+    if head is None:
         holders = [dialect.placeholder(i) for i in (1, 2, 3)]
         insert = dialect.upsert_sql(HEADS.table, ("chain", "seq", "hash"), holders, ("chain",), ())
         yield Step(insert, [chain, 0, ""])
-        reserved = yield from _advance(dialect, heads, chain, count)
-    assert reserved is not None, "the head row exists: it was just made"
-    return reserved
+        head = yield from _locked_head(dialect, heads, chain)
+    assert head is not None, "the head row exists: it was just made"
+    return head[0] + count, head[1]
 
 
-def _advance(dialect: Dialect, heads: TableSQL, chain: str, count: int) -> Program[tuple[int, str] | None]:
+def _locked_head(dialect: Dialect, heads: TableSQL, chain: str) -> Program[tuple[int, str] | None]:
     q = heads.quoted
     params = Params(dialect)
-    sql = f"UPDATE {heads.table} SET {q['seq']} = {q['seq']} + {params.add(count)} WHERE {q['chain']} = "
-    sql += params.add(chain)
-    if "update" in dialect.capabilities.returning:
-        rows = yield Step(f"{sql} RETURNING {q['seq']}, {q['hash']}", params.values, "fetch")
-        return (int(rows[0][0]), str(rows[0][1])) if rows else None
-    result = yield Step(sql, params.values)
-    if not result.rowcount:
-        return None
-    params = Params(dialect)
     select = f"SELECT {q['seq']}, {q['hash']} FROM {heads.table} WHERE {q['chain']} = {params.add(chain)}"
-    (head,) = yield Step(select, params.values, "fetch")
-    return int(head[0]), str(head[1])
+    rows = yield Step(dialect.locking_read(select), params.values, "fetch")
+    return (int(rows[0][0]), str(rows[0][1])) if rows else None

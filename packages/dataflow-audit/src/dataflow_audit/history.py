@@ -137,23 +137,33 @@ async def history(
         raise ValidationError(f"limit must be a positive integer, got {limit!r}", field="limit")
     params = Params(table.dialect)
     scoped, tenant = visible_tenant(session, schema)
-    equal = {"model": schema.name, "actor": actor, "operation": operation}
-    conditions = _conditions(table, params, equal)
     q = table.quoted
     number = integer_key(key)
-    own = f"{q['record_key']} = {params.add(str(key))}"
+
+    def part(own: Callable[[], str]) -> str:
+        # A SELECT per way an entry is the key's, each searching its own index: SQLite plans
+        # "record_key = ? OR (key_low <= ? ...)" as a scan of every entry of the model.
+        equal = {"model": schema.name, "actor": actor, "operation": operation}
+        conditions = _conditions(table, params, equal)
+        if scoped:
+            conditions.append(f"{q['tenant']} = {params.add(tenant)}")
+        if since is not None:
+            conditions.append(f"{q['at']} >= {params.add(micros(since, 'since'))}")
+        if until is not None:
+            conditions.append(f"{q['at']} <= {params.add(micros(until, 'until'))}")
+        conditions.append(own())  # placeholders in the order of the text (SQLite's ?)
+        return f"SELECT {table.select_list} FROM {table.table} WHERE {' AND '.join(conditions)}"
+
+    sql = part(lambda: f"{q['record_key']} = {params.add(str(key))}")
     if number is not None:
-        # Or a bulk entry whose range holds the key (the index on (model, key_low) finds them).
-        own += f" OR ({q['key_low']} <= {params.add(number)} AND {q['key_high']} >= {params.add(number)})"
-    conditions.append(f"({own})")
-    if scoped:
-        conditions.append(f"{table.quoted['tenant']} = {params.add(tenant)}")
-    if since is not None:
-        conditions.append(f"{table.quoted['at']} >= {params.add(micros(since, 'since'))}")
-    if until is not None:
-        conditions.append(f"{table.quoted['at']} <= {params.add(micros(until, 'until'))}")
-    sql = f"SELECT {table.select_list} FROM {table.table} WHERE {' AND '.join(conditions)}"
-    sql += f" ORDER BY {table.quoted['at']} DESC, {table.quoted['id']} DESC"
+        # A bulk entry whose range holds the key (the index on (model, key_low)); its first record is in the first part.
+        sql += " UNION ALL " + part(
+            lambda: (
+                f"{q['key_low']} <= {params.add(number)} AND {q['key_high']} >= {params.add(number)} "
+                f"AND {q['record_key']} <> {params.add(str(key))}"
+            )
+        )
+    sql += f" ORDER BY {q['at']} DESC, {q['id']} DESC"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     rows = await session.fetch(sql, params.values, operation="audit")
@@ -163,21 +173,12 @@ async def history(
 async def histories(session: Session, table: TableSQL, schema: ModelSchema, keys: Sequence[Any]) -> list[AuditEntry]:
     """Every entry of each record of ``keys``, in no order; a bulk entry is read once for all its records asked."""
     scoped, tenant = visible_tenant(session, schema)
-    q = table.quoted
     found: list[AuditEntry] = []
     for start in range(0, len(keys), CHUNK):
         chunk = [str(key) for key in keys[start : start + CHUNK]]
         numbers = sorted({number for key in chunk if (number := integer_key(key)) is not None})
-        params = Params(table.dialect)
-        model = f"{q['model']} = {params.add(schema.name)}"  # bound in the order of the text (SQLite's ?)
-        own = f"{q['record_key']} IN ({', '.join(params.add(key) for key in chunk)})"
-        if numbers:
-            own += f" OR ({q['key_low']} <= {params.add(numbers[-1])} AND {q['key_high']} >= {params.add(numbers[0])})"
-        conditions = [model, f"({own})"]
-        if scoped:
-            conditions.append(f"{q['tenant']} = {params.add(tenant)}")
-        sql = f"SELECT {table.select_list} FROM {table.table} WHERE {' AND '.join(conditions)}"
-        for row in map(table.decode, await session.fetch(sql, params.values, operation="audit")):
+        sql, values = _histories_sql(table, schema, chunk, numbers, tenant if scoped else None, scoped=scoped)
+        for row in map(table.decode, await session.fetch(sql, values, operation="audit")):
             if row["key_low"] is None:
                 found += [entry] if (entry := to_entry(row)) is not None else []
                 continue
@@ -185,6 +186,34 @@ async def histories(session: Session, table: TableSQL, schema: ModelSchema, keys
             inside = [n for n in numbers if row["key_low"] <= n <= row["key_high"]]
             found += [entry for n in inside if (entry := to_entry(row, n, parsed)) is not None]
     return found
+
+
+def _histories_sql(
+    table: TableSQL, schema: ModelSchema, keys: list[str], numbers: list[int], tenant: str | None, *, scoped: bool
+) -> tuple[str, list[Any]]:
+    """The entries of ``keys``: those naming one of them, and (``numbers``) the bulk entries whose range overlaps."""
+    params = Params(table.dialect)
+    q = table.quoted
+
+    def part(own: Callable[[], str]) -> str:
+        # Bound in the order of the text (SQLite's ?); one SELECT per index, as in history.
+        conditions = [f"{q['model']} = {params.add(schema.name)}", own()]
+        if scoped:
+            conditions.append(f"{q['tenant']} = {params.add(tenant)}")
+        return f"SELECT {table.select_list} FROM {table.table} WHERE {' AND '.join(conditions)}"
+
+    def listed() -> str:
+        return f"({', '.join(params.add(key) for key in keys)})"
+
+    sql = part(lambda: f"{q['record_key']} IN {listed()}")
+    if numbers:
+        sql += " UNION ALL " + part(
+            lambda: (
+                f"{q['key_low']} <= {params.add(numbers[-1])} AND {q['key_high']} >= {params.add(numbers[0])} "
+                f"AND {q['record_key']} NOT IN {listed()}"
+            )
+        )
+    return sql, params.values
 
 
 async def as_of(

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from dataflow.errors import ConfigError
 from dataflow.loops import run_sync
 from dataflow.schema import ModelSchema
-from dataflow.sql import TableSQL
+from dataflow.sql import Params, TableSQL
 
 from .history import AuditEntry, as_of, histories, history
 from .options import AUDIT, SUBJECT, check_options, personal_fields
@@ -52,6 +52,8 @@ class Audit:
         self.audited = False
         """Set when the first audited model is defined: until then no session creates the tables."""
         self._history_node: type[Node] | None = None
+        self._heads_seen: set[str] = set()
+        """Chains whose head row was seen: a head row is never deleted, so it is read once per chain."""
 
     @classmethod
     def of(cls, db: DataFlow) -> Audit:
@@ -136,6 +138,21 @@ class Audit:
             value = entry.changes[name][side]
             entry.changes[name][side] = open_sealed(keys, value, aad(value["subject"], entry.model, entry.key, name))
         return entries
+
+    async def head_exists(self, session: Session, chain: str) -> bool:
+        """Does ``chain``'s head row exist? Read once per chain, remembered once seen committed.
+
+        Inside a transaction the row seen may be this transaction's own, gone if it
+        rolls back: it is used, not remembered.
+        """
+        if chain in self._heads_seen:
+            return True
+        params = Params(self.db.dialect)
+        sql = f"SELECT 1 FROM {self.heads.table} WHERE {self.heads.quoted['chain']} = {params.add(chain)}"
+        found = bool(await session.fetch(sql, params.values, operation="audit"))
+        if found and not session.in_transaction:
+            self._heads_seen.add(chain)
+        return found
 
     async def ensure_tables(self, session: Session) -> None:
         """Create the audit tables once per instance, outside any transaction."""

@@ -16,6 +16,7 @@ from dataflow.fields import MaxLength
 from dataflow.schema import ModelSchema, schema_from_class
 
 if TYPE_CHECKING:
+    from dataflow.dialect import Dialect
     from dataflow.session import Session
 
 
@@ -38,8 +39,9 @@ class _AuditEntry:
     __dataflow__ = {
         "table": "dataflow_audit",
         "unique": [("chain", "seq")],
-        "indexes": [("model", "record_key"), ("model", "key_low")],
+        "indexes": [("model", "record_key")],
     }
+    # (model, key_low) is made by create_tables: partial where the dialect can say so (see range_index_sql)
 
 
 class _AuditHead:
@@ -83,6 +85,8 @@ async def create_tables(session: Session) -> None:
     await add_range_columns(session)
     for schema in TABLES:
         statements = session.dialect.create_table_sql(schema, {schema.name: schema})
+        if schema is ENTRIES:
+            statements = [*statements, range_index_sql(session.dialect)]
         for attempt in range(2):
             try:
                 for statement in statements:
@@ -95,6 +99,20 @@ async def create_tables(session: Session) -> None:
     # A bulk entry's changes hold every row's values (megabytes): the server's default compression dominates.
     for statement in session.dialect.fast_compression_sql(ENTRIES.table, "changes"):
         await session.execute(statement, operation="create_table")
+
+
+def range_index_sql(dialect: Dialect) -> str:
+    """The index that finds the bulk entries whose range may hold a key: ``(model, key_low)``.
+
+    Only bulk entries have a ``key_low``: where the dialect has partial indexes the
+    index holds those alone, so that an entry of one record (the usual write) updates
+    one index fewer. A trail made before keeps its full index of the same name.
+    """
+    q = dialect.quote
+    columns = ("model", "key_low")
+    name = q(dialect.constraint_name(ENTRIES, "ix", columns))
+    sql = f"CREATE INDEX IF NOT EXISTS {name} ON {q(ENTRIES.table)} ({', '.join(map(q, columns))})"
+    return sql + f" WHERE {q('key_low')} IS NOT NULL" if dialect.capabilities.partial_indexes else sql
 
 
 async def add_range_columns(session: Session) -> None:

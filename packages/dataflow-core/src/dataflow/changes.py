@@ -11,7 +11,7 @@ back with the write itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import attrs
@@ -19,6 +19,7 @@ import attrs
 if TYPE_CHECKING:
     from .schema import ModelSchema
     from .session import Session
+    from .sql import Params
 
 ChangeKind = Literal["create", "update", "delete"]
 
@@ -97,3 +98,64 @@ class ChangeListener(Protocol):
 
     async def changed(self, session: Session, changes: ChangeSet) -> None:
         """Called inside the write's transaction, on its session; raising rolls the write back."""
+
+
+FUSED_ROW = "written"
+"""The name of the common table expression that holds the row a fused update wrote (see :class:`FusedUpdate`)."""
+
+
+@attrs.frozen
+class FusedUpdate:
+    """A captured one-record update by key that may run as one statement, its change recorded by that statement.
+
+    On a dialect with writable CTEs (``Capabilities.writable_cte``) the core offers
+    an ``Update`` by ``id`` to every listener of the model that has ``fuse_update``
+    (:class:`UpdateFuser`). The statement is then::
+
+        WITH written AS (UPDATE <table> SET ... FROM (<before image, locked>) ... RETURNING ...),
+             <each listener's CTEs>
+        SELECT <the record> FROM written
+
+    ``written`` (:data:`FUSED_ROW`) holds the updated row, or no row when none
+    matched; :meth:`after` and :meth:`before` name its columns. One statement is
+    atomic by itself: outside a transaction it runs in autocommit, with no
+    BEGIN or COMMIT, and a listener's rows still commit or fail with the write.
+    """
+
+    schema: ModelSchema
+    node_id: str
+    key: Any
+    """The record's key, validated (the value the statement binds)."""
+    assigned: tuple[str, ...]
+    """The columns the SET list writes: only these can differ between before and after."""
+    params: Params
+    """The statement's bound values so far: a listener binds its own values with ``params.add``, in text order."""
+    quote: Callable[[str], str]
+
+    def after(self, name: str) -> str:
+        """SQL for column ``name`` of the row as written (a column of ``written``)."""
+        return f"{self.quote(FUSED_ROW)}.{self.quote(name)}"
+
+    def before(self, name: str) -> str:
+        """SQL for assigned column ``name`` as it was before the update, read under the row's lock."""
+        if name not in self.assigned:
+            raise KeyError(f"{name!r} is not assigned by this update: its value before is its value after")
+        return f"{self.quote(FUSED_ROW)}.{self.quote(before_column(name))}"
+
+
+def before_column(name: str) -> str:
+    """The name ``written`` gives to column ``name``'s before image (a dot: never a model field's name)."""
+    return f"old.{name}"
+
+
+class UpdateFuser(Protocol):
+    """A change listener that can record a one-record update inside the update's own statement (optional)."""
+
+    async def fuse_update(self, session: Session, update: FusedUpdate) -> str | None:
+        """The CTEs (``name AS (...)``, comma-separated) that record ``update``, reading ``written``.
+
+        Return ``""`` when this update needs no record from this listener, or None when
+        it cannot be recorded so (a value it must transform in Python, ...): the write
+        is then captured as usual and ``changed`` called. Called before the statement
+        runs; the statement may still match no row (``written`` is empty then).
+        """

@@ -204,6 +204,24 @@ class Dialect(abc.ABC):
         """
         return []
 
+    def json_text_sql(self, value: str, field: FieldSchema) -> str | None:
+        """SQL for the JSON text of ``value`` (an expression of ``field``'s column), ``null`` when it is NULL.
+
+        The text must read back (``json.loads``) as the field's Python value does
+        through DataFlow's JSON (``str``, ``int``, ``float``, ``bool``, or a UUID's
+        text). None when this database cannot make it for such a field (the default):
+        callers then build the JSON in Python.
+        """
+        return None
+
+    def sha256_hex_sql(self, text: str, tail: str) -> str | None:
+        """SQL for the lowercase hex SHA-256 of text expression ``text`` (UTF-8) followed by the bytes ``tail``.
+
+        ``tail`` is a placeholder bound to ``bytes`` (text parameters cannot hold NUL on
+        every database). None when this database has no SHA-256 (the default).
+        """
+        return None
+
     def locking_read(self, select: str) -> str:
         """``select`` taking a write lock on the rows it reads, until the transaction ends (``FOR UPDATE``).
 

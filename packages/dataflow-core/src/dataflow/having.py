@@ -8,7 +8,8 @@ from typing import Any
 import attrs
 
 from .fields import FieldSchema
-from .filters import TRUE, Filter, FilterCompiler
+from .filter_operators import TRUE
+from .filters import Filter, FilterCompiler
 from .schema import suggest
 from .sql import Params, TableSQL
 

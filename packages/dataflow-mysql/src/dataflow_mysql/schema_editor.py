@@ -16,7 +16,6 @@ field's model.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from dataflow.enum_checks import enum_members
-from dataflow.errors import DataFlowError, MigrationError
+from dataflow.errors import MigrationError
 from dataflow.fields import FieldKind, FieldSchema, utcnow
 from dataflow.migrate.editor import SchemaEditor
 from dataflow.migrate.live import LiveColumn, LiveIndex
@@ -34,6 +33,7 @@ from dataflow.session import Session
 
 from .ddl import LIVE_COLUMN, enum_checks, field_column_type, live_column
 from .introspect import MySQLColumn
+from .migration_lock import lock_name, migration_lock
 from .type_changes import (
     BINARIES,
     BLOBS,
@@ -50,11 +50,6 @@ from .types import KEY_STR_LENGTH, column_type, index_bytes
 
 if TYPE_CHECKING:
     from .dialect import MySQLDialect
-
-LOCK_PREFIX = "dataflow_migrate:"
-"""``GET_LOCK`` names are server-wide: the lock is named after the database, so databases do not wait on each other."""
-MAX_LOCK_NAME = 64
-"""MySQL refuses longer user-level lock names."""
 
 
 def _only(schema: ModelSchema, field: FieldSchema) -> ModelSchema:
@@ -399,33 +394,9 @@ class MySQLSchemaEditor(SchemaEditor):
     # -- the migration lock --------------------------------------------------------------------
 
     def lock_name(self) -> str:
-        name = LOCK_PREFIX + self.mysql.options.database
-        if len(name) > MAX_LOCK_NAME:
-            name = LOCK_PREFIX + hashlib.sha1(self.mysql.options.database.encode()).hexdigest()
-        return name
+        return lock_name(self.mysql.options.database)
 
     @asynccontextmanager
     async def lock(self, session: Session) -> AsyncIterator[None]:
-        """``GET_LOCK`` on the database's name: a second migrator waits (up to ``migrate_lock_timeout``
-        seconds, then ``MigrationError``), and finds the plan already applied when it gets the lock.
-
-        The lock belongs to the connection: if releasing it fails the connection
-        is discarded, which makes the server release it.
-        """
-        name = self.lock_name()
-        timeout = self.mysql.options.migrate_lock_timeout
-        rows = await session.fetch("SELECT GET_LOCK(%s, %s)", (name, timeout), operation="migrate_lock")
-        if rows[0][0] != 1:
-            holder = await session.fetch("SELECT IS_USED_LOCK(%s)", (name,), operation="migrate_lock")
-            raise MigrationError(
-                f"another migration of {self.mysql.options.database} is running (server connection "
-                f"{holder[0][0]} holds the lock {name!r}) and did not finish within {timeout:g} s; "
-                "try again when it is done, or raise migrate_lock_timeout"
-            )
-        try:
+        async with migration_lock(session, self.mysql.options.database, self.mysql.options.migrate_lock_timeout):
             yield
-        finally:
-            try:
-                await session.fetch("SELECT RELEASE_LOCK(%s)", (name,), operation="migrate_lock")
-            except DataFlowError:
-                session.broken = True

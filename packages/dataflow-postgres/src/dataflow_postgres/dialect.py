@@ -93,6 +93,12 @@ class PostgresDialect(Dialect):
             "END IF; END IF; END $dataflow$"
         ]
 
+    def json_text_sql(self, value: str, field: FieldSchema) -> str | None:
+        return types.json_text(field, value)
+
+    def sha256_hex_sql(self, text: str, tail: str) -> str | None:
+        return f"encode(sha256(convert_to({text}, 'UTF8') || CAST({tail} AS BYTEA)), 'hex')"
+
     def like(self, column: str, placeholder: str, *, case_insensitive: bool) -> str:
         # PostgreSQL's LIKE treats backslash as an escape by default; ESCAPE ''
         # turns that off, so patterns mean the same as on SQLite: only % and _ are special.

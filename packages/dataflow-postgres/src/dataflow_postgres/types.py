@@ -223,3 +223,42 @@ def decoder(field: FieldSchema) -> Codec | None:
     if field.kind is FieldKind.ENUM:
         return _enum_decoder(field)
     return None
+
+
+_INTEGRAL = "'^-?[0-9]+$'"
+"""A float8's text without a point or an exponent (PostgreSQL prints 3.0 as ``3``)."""
+
+
+def json_text(field: FieldSchema, value: str) -> str | None:
+    """SQL for the JSON text of ``value`` that ``json.loads`` reads back as DataFlow's JSON of the field's value.
+
+    Only kinds whose PostgreSQL text is that JSON already, or can be spelled so:
+    a float8 that prints without a point gets ``.0`` (so it reads back a float,
+    not an int); a timestamp is spelled as ``datetime.isoformat`` spells the UTC
+    datetime asyncpg returns, a date as ``date.isoformat``; an enum stored as
+    its text or integer value is that value.
+    """
+    if field.column_type is not None or field.array:
+        return None
+    kind = field.kind
+    if kind is FieldKind.ENUM:
+        if integer_enum(field):
+            kind = FieldKind.INT
+        elif all(isinstance(member.value, str) for member in field.enum_type or ()):
+            kind = FieldKind.STR
+    if kind in (FieldKind.STR, FieldKind.UUID):
+        text = f"to_json({value})::text"
+    elif kind in (FieldKind.INT, FieldKind.BOOL):
+        text = f"({value})::text"
+    elif kind is FieldKind.FLOAT:
+        text = f"CASE WHEN ({value})::text ~ {_INTEGRAL} THEN ({value})::text || '.0' ELSE ({value})::text END"
+    elif kind is FieldKind.DATETIME:
+        # datetime.isoformat() of the aware UTC datetime asyncpg returns: no fraction when it is zero.
+        utc = f"(({value}) AT TIME ZONE 'UTC')"
+        fraction = f"CASE WHEN to_char({utc}, 'US') = '000000' THEN '' ELSE '.' || to_char({utc}, 'US') END"
+        text = f"""'"' || to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS') || {fraction} || '+00:00"'"""
+    elif kind is FieldKind.DATE:
+        text = f"""'"' || to_char({value}, 'YYYY-MM-DD') || '"'"""
+    else:
+        return None
+    return f"COALESCE({text}, 'null')"

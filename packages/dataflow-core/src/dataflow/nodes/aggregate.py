@@ -20,7 +20,8 @@ import attrs
 
 from ..errors import FilterError
 from ..fields import FieldKind, FieldSchema
-from ..filters import TRUE, qualified_filter
+from ..filter_operators import TRUE
+from ..filters import qualified_filter
 from ..having import Computed, compile_computed
 from ..schema import IDENTIFIER, suggest
 from ..session import Session

@@ -26,6 +26,7 @@ from ..sql import Params, TableSQL
 from .base import ModelNode
 from .bulk import BulkCreateNode, BulkDeleteNode, BulkUpdateNode, BulkUpsertNode
 from .crud import CreateNode, DeleteNode, UpdateNode, UpsertNode
+from .fused_update import run_fused_update, update_fusers
 from .rows import key_value
 from .statements import where
 
@@ -212,6 +213,10 @@ async def run_captured(
     node: ModelNode, session: Session, inputs: dict[str, Any], capture: Capture, listeners: Iterable[ChangeListener]
 ) -> Any:
     """Run ``node`` with its changes captured; its output is exactly what it returns uncaptured."""
+    if isinstance(node, UpdateNode) and (fusers := update_fusers(listeners)) is not None:
+        fused, output = await run_fused_update(node, session, inputs, fusers)
+        if fused:
+            return output
     pk = node.schema.primary_key
     table = node.table(session)
     # Bulk creates read their rows back by the keys the strategy returns.

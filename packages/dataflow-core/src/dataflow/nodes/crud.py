@@ -25,7 +25,7 @@ from .statements import (
 )
 
 
-def _not_found(node: ModelNode, key: Any) -> NotFoundError:
+def not_found(node: ModelNode, key: Any) -> NotFoundError:
     return NotFoundError(
         f"{node.schema.name} with {node.schema.primary_key}={key!r} not found", model=node.schema.name, field="id"
     )
@@ -150,7 +150,7 @@ class ReadNode(ModelNode):
         includes = parse_includes(session, self.schema, inputs.get("include"))
         record = await read_record(session, self.table(session), key, self.operation)
         if record is None and inputs.get("raise_on_not_found", True):
-            raise _not_found(self, key)
+            raise not_found(self, key)
         if record is not None and includes:
             await attach(session, [record], includes, None, self.operation)
         return record
@@ -188,7 +188,7 @@ class UpdateNode(ModelNode):
             key = key_value(self.schema, inputs["id"])
             record = await update_record(session, table, key, values, self.operation)
             if record is None and inputs.get("raise_on_not_found", True):
-                raise _not_found(self, key)
+                raise not_found(self, key)
             return record
         return await update_matching(session, table, values, inputs["filter"], self.operation)
 
@@ -223,7 +223,7 @@ class DeleteNode(ModelNode):
             sql += where(session, table, params, inputs["filter"])
         result = await session.execute(sql, params.values, schema=self.schema, operation=self.operation, key=key)
         if has_id and result.rowcount == 0 and inputs.get("raise_on_not_found", True):
-            raise _not_found(self, key)
+            raise not_found(self, key)
         return {"deleted": result.rowcount}
 
 

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import ValidationError
-from ..filters import TRUE, Filter, compile_filter, matches_everything
+from ..filter_operators import TRUE
+from ..filters import Filter, compile_filter, matches_everything
 from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL

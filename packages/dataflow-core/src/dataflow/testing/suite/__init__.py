@@ -17,6 +17,8 @@ from .test_concurrency import *  # noqa: F403
 from .test_express import *  # noqa: F403
 from .test_filters import *  # noqa: F403
 from .test_filters import population, tagged
+from .test_fused_update import *  # noqa: F403
+from .test_fused_update import fusing
 from .test_hostile_input import *  # noqa: F403
 from .test_lifecycle import *  # noqa: F403
 from .test_migration_keys import *  # noqa: F403
@@ -42,6 +44,7 @@ __all__ = [
     "captured",
     "crowd",
     "db",
+    "fusing",
     "population",
     "readings",
     "reopen",
