@@ -198,6 +198,16 @@ class Dialect(abc.ABC):
         """An INSERT of one row with every column at its default."""
         return f"INSERT INTO {table} DEFAULT VALUES"
 
+    def fast_compression_sql(self, table: str, column: str) -> list[str]:
+        """Statements that have the server compress ``column``'s large values the fastest way it can.
+
+        For a column written with values of megabytes (the audit trail's bulk entries),
+        where the default compression costs more than the rest of the write. Safe to
+        run twice and inside a transaction (nothing fails when the server lacks the
+        method); the default, for databases that do not compress on their own, is none.
+        """
+        return []
+
     def json_text_sql(self, value: str, field: FieldSchema) -> str | None:
         """SQL for the JSON text of ``value`` (an expression of ``field``'s column), ``null`` when it is NULL.
 
