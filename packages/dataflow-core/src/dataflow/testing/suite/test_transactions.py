@@ -81,13 +81,19 @@ def test_concurrent_first_nodes_all_join_the_run_transaction(users: DataFlow) ->
     assert count(users, "User") == 0
 
 
+@pytest.mark.parametrize("monitored", [True, False], ids=["monitored", "unmonitored"])
 def test_a_transaction_setup_opens_every_transaction_and_each_statement_outside_one(
-    dataflow_database_url: str,
+    dataflow_database_url: str, monitored: bool
 ) -> None:
-    """``Session.transaction_setup`` (tenancy's per-transaction settings behind PgBouncer): here an INSERT, counted."""
+    """``Session.transaction_setup`` (tenancy's per-transaction settings behind PgBouncer): here an INSERT, counted.
+
+    Unmonitored, a session's statements take its direct path to the connection: the setup must not be skipped there.
+    """
 
     async def main() -> list[object]:
         db = open_db(dataflow_database_url)
+        if not monitored:
+            db.monitors.clear()
         define_people(db)
         try:
             await db.create_tables_async()
