@@ -20,13 +20,12 @@ from typing import Any
 import pytest
 from replica_sql import pg_execute, pg_fetch, wait_until
 
+from dataflow.testing.pgbouncer import PgBouncer, start_pgbouncer
 from dataflow.testing.replication import (
     MariaDBPair,
-    PgBouncer,
     PostgresPair,
     ReplicationUnavailable,
     start_mariadb_pair,
-    start_pgbouncer,
     start_postgres_pair,
 )
 

@@ -12,7 +12,8 @@ import secrets
 import pytest
 
 from dataflow import ConfigError, DataFlow, DataFlowError
-from dataflow.testing.replication import PgBouncer, PostgresPair
+from dataflow.testing.pgbouncer import PgBouncer
+from dataflow.testing.replication import PostgresPair
 from dataflow_postgres.dialect import PostgresDialect
 
 

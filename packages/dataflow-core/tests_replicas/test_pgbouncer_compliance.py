@@ -7,7 +7,7 @@ used here), reached with ``pgbouncer=true``.
 
 import pytest
 
-from dataflow.testing.replication import PgBouncer
+from dataflow.testing.pgbouncer import PgBouncer
 from dataflow.testing.suite import *  # noqa: F403
 
 

@@ -22,7 +22,8 @@ from replica_sql import pg_execute
 
 from dataflow import DataFlow, DataFlowError, LocalRuntime, WorkflowBuilder
 from dataflow.events import StatementExecuted
-from dataflow.testing.replication import PgBouncer, PostgresPair, start_pgbouncer
+from dataflow.testing.pgbouncer import PgBouncer, start_pgbouncer
+from dataflow.testing.replication import PostgresPair
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "dataflow-tenancy" / "tests"))
 from tenancy_helpers import arun, customers, define_models, everything, run

@@ -22,7 +22,7 @@ import asyncpg
 import pytest
 
 from dataflow import ConfigError, ConnectionError, DataFlow
-from dataflow.testing.replication import PgBouncer
+from dataflow.testing.pgbouncer import PgBouncer
 
 sys.path.insert(0, str(Path(__file__).parents[2] / "dataflow-tenancy" / "tests"))
 from tenancy_helpers import arun, customers, define_models, fails, run

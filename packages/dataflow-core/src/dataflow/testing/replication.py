@@ -19,7 +19,6 @@ import contextlib
 import glob
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -66,14 +65,14 @@ def postgres_bin_dir() -> Path:
     raise ReplicationUnavailable("no directory holds initdb, pg_ctl, pg_basebackup and psql together")
 
 
-def _as_user(user: str, command: Sequence[str]) -> list[str]:
+def as_user(user: str, command: Sequence[str]) -> list[str]:
     """``command`` run as ``user`` when we are root (PostgreSQL and MariaDB refuse to run as root)."""
     if os.geteuid() != 0:
         return list(command)
     return ["runuser", "-u", user, "--", *command]
 
 
-def _own(path: Path, user: str) -> None:
+def own(path: Path, user: str) -> None:
     if os.geteuid() == 0:
         shutil.chown(path, user, user)
         for root, dirs, files in os.walk(path):
@@ -95,7 +94,7 @@ def _tail(path: Path) -> str:
         return "(no log)"
 
 
-def _wait_for_port(port: int, log: Path, what: str, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_port(port: int, log: Path, what: str, process: subprocess.Popen[bytes] | None = None) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -132,13 +131,13 @@ class PostgresPair:
         command = [str(self.bin_dir / "pg_ctl"), "-D", str(self.root / data), "-w", "-t", "60", *extra, action]
         if action != "stop":
             command[-1:-1] = ["-l", str(self.root / f"{data}.log")]
-        _run(_as_user("postgres", command), f"pg_ctl {action} ({data})")
+        _run(as_user("postgres", command), f"pg_ctl {action} ({data})")
 
     def add_replica(self, name: str) -> str:
         """Another streaming replica of the primary (data dir ``name``), started; its URL."""
         port = free_port()
         _run(
-            _as_user("postgres", [str(self.bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary_port),
+            as_user("postgres", [str(self.bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary_port),
                                   "-U", "postgres", "-D", str(self.root / name), "-R", "-X", "stream", "--no-sync",
                                   "-c", "fast"]),
             "pg_basebackup",
@@ -160,8 +159,8 @@ class PostgresPair:
         """Make the replica apply each commit ``seconds`` after the primary made it (0: no delay)."""
         conf = self.root / "replica" / "delay.conf"
         conf.write_text(f"recovery_min_apply_delay = '{int(seconds * 1000)}ms'\n")
-        _own(conf, "postgres")
-        _run(_as_user("postgres", [str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "replica"), "reload"]), "reload")
+        own(conf, "postgres")
+        _run(as_user("postgres", [str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "replica"), "reload"]), "reload")
         # pg_ctl reload only signals: wait until the replica's sessions see the new delay, so that a
         # write made after delay() returns is not applied under the old one.
         wanted = str(int(seconds * 1000))
@@ -186,13 +185,13 @@ def start_postgres_pair(root: Path, *, preload: Sequence[str] = ("pg_stat_statem
     """initdb a primary (``wal_level=replica``), ``pg_basebackup -R`` a replica, start both; database ``test``."""
     bin_dir = postgres_bin_dir()
     root.mkdir(parents=True, exist_ok=True)
-    _own(root, "postgres")
+    own(root, "postgres")
     os.chmod(root, 0o755)
     pair = PostgresPair(root, free_port(), free_port(), bin_dir)
     primary = root / "primary"
     try:
         _run(
-            _as_user("postgres", [str(bin_dir / "initdb"), "-D", str(primary), "-U", "postgres", "--auth=trust",
+            as_user("postgres", [str(bin_dir / "initdb"), "-D", str(primary), "-U", "postgres", "--auth=trust",
                                   "--no-sync", "-E", "UTF8", "--locale=C"]),
             "initdb",
         )  # fmt: skip
@@ -219,13 +218,13 @@ def start_postgres_pair(root: Path, *, preload: Sequence[str] = ("pg_stat_statem
             conf.writelines(f"{key} = {value}\n" for key, value in settings.items())
         pair._ctl("primary", "start")
         _run(
-            _as_user("postgres", [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(pair.primary_port), "-U",
+            as_user("postgres", [str(bin_dir / "psql"), "-h", "127.0.0.1", "-p", str(pair.primary_port), "-U",
                                   "postgres", "-d", "postgres", "-qAtc", "CREATE DATABASE test"]),
             "CREATE DATABASE test",
         )  # fmt: skip
         replica = root / "replica"
         _run(
-            _as_user("postgres", [str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(pair.primary_port),
+            as_user("postgres", [str(bin_dir / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(pair.primary_port),
                                   "-U", "postgres", "-D", str(replica), "-R", "-X", "stream", "--no-sync",
                                   "-c", "fast"]),
             "pg_basebackup",
@@ -277,7 +276,7 @@ class MariaDBPair:
             command.append("--user=mysql")
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.processes[name] = process
-        _wait_for_port(port, log, f"mariadbd ({name})", process)
+        wait_for_port(port, log, f"mariadbd ({name})", process)
 
     def sql(self, name: str, *statements: str) -> list[tuple[object, ...]]:
         """Run statements on ``primary`` or ``replica`` as root, through its socket; the last one's rows."""
@@ -370,7 +369,7 @@ def start_mariadb_pair(root: Path) -> MariaDBPair:
             command.append("--user=mysql")
         _run(command, "mariadb-install-db")
         shutil.copytree(primary, root / "replica", symlinks=True)
-        _own(root, "mysql")
+        own(root, "mysql")
         pair._start("primary")
         # Through the socket (root@localhost); the replica replays these from the binary log.
         pair.sql(
@@ -390,64 +389,3 @@ def start_mariadb_pair(root: Path) -> MariaDBPair:
         pair.close()
         raise
     return pair
-
-
-@attrs.define
-class PgBouncer:
-    """PgBouncer in transaction pooling mode in front of one PostgreSQL server (any database name passes)."""
-
-    root: Path
-    port: int
-    process: subprocess.Popen[bytes] | None = None
-
-    def url(self, database: str, query: str = "", *, user: str = "postgres") -> str:
-        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}" + (f"?{query}" if query else "")
-
-    def close(self) -> None:
-        # pgbouncer runs under runuser, which does not pass a kill on: end it by its own pid first.
-        with contextlib.suppress(OSError, ValueError):
-            os.kill(int((self.root / "pgbouncer.pid").read_text().strip()), signal.SIGKILL)
-        if self.process is not None:
-            self.process.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=30)
-            self.process = None
-        shutil.rmtree(self.root, ignore_errors=True)
-
-
-def start_pgbouncer(
-    root: Path, server_port: int, *, pool_size: int = 20, users: Sequence[str] = ("postgres",)
-) -> PgBouncer:
-    """Start ``pgbouncer`` (``pool_mode = transaction``, trust auth) forwarding every database to ``server_port``.
-
-    ``pool_size`` is the number of server connections per database and user,
-    shared by all clients: 1 makes every client take turns on one server session.
-    ``users`` are the roles it lets in (they must exist on the server).
-    """
-    binary = find_binary("pgbouncer")
-    root.mkdir(parents=True, exist_ok=True)
-    bouncer = PgBouncer(root, free_port())
-    (root / "userlist.txt").write_text("".join(f'"{user}" ""\n' for user in users))
-    (root / "pgbouncer.ini").write_text(
-        "[databases]\n"
-        f"* = host=127.0.0.1 port={server_port}\n"
-        "[pgbouncer]\n"
-        f"listen_addr = 127.0.0.1\nlisten_port = {bouncer.port}\nunix_socket_dir =\n"
-        f"auth_type = trust\nauth_file = {root / 'userlist.txt'}\n"
-        f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 1000\n"
-        f"logfile = {root / 'pgbouncer.log'}\npidfile = {root / 'pgbouncer.pid'}\n"
-        "server_reset_query =\nignore_startup_parameters = extra_float_digits\n"
-    )
-    _own(root, "postgres")
-    os.chmod(root, 0o755)
-    bouncer.process = subprocess.Popen(
-        _as_user("postgres", [binary, str(root / "pgbouncer.ini")]),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(bouncer.port, root / "pgbouncer.log", "pgbouncer", bouncer.process)
-    except BaseException:
-        bouncer.close()
-        raise
-    return bouncer
