@@ -94,12 +94,12 @@ async def append_run(
         program = _append_program(dialect, entries_table, heads, chain, shared, own)
         await session.run_program_later(program, operation="audit")
         return
-    last, prev_hash = await session.run_program(_reserve(dialect, heads, chain, len(own)), operation="audit")
+    last, prev_hash = await session.run_program(reserve(dialect, heads, chain, len(own)), operation="audit")
     rows, last_hash = _hashed_rows(chain, shared, own, last, prev_hash)
     request = BulkRequest("create", entries_table, WRITTEN, rows, batch_size=len(rows))
     strategy = choose_strategy(registered_bulk_strategies(), dialect, request, None)
     await strategy.run(session, request)
-    sql, params = _checkpoint(dialect, heads, chain, last, last_hash)
+    sql, params = checkpoint(dialect, heads, chain, last, last_hash)
     await session.execute(sql, params, operation="audit")
 
 
@@ -114,12 +114,12 @@ async def append_bulk(
 def _bulk_program(
     dialect: Dialect, entries_table: TableSQL, heads: TableSQL, chain: str, entry: Mapping[str, Any]
 ) -> Program[None]:
-    last, prev_hash = yield from _reserve(dialect, heads, chain, 1)
+    last, prev_hash = yield from reserve(dialect, heads, chain, 1)
     row = {**entry, "chain": chain, "seq": last, "prev_hash": prev_hash}
     row["hash"] = entry_hash(row, prev_hash)
     columns = WRITTEN + RANGE
     yield Step(entries_table.insert(columns, returning=False), tuple(row[name] for name in columns))
-    sql, params = _checkpoint(dialect, heads, chain, last, row["hash"])
+    sql, params = checkpoint(dialect, heads, chain, last, row["hash"])
     yield Step(sql, params)
 
 
@@ -152,14 +152,14 @@ def _append_program(
     shared: Mapping[str, Any],
     own: Sequence[tuple[str, str, str]],
 ) -> Program[None]:
-    last, prev_hash = yield from _reserve(dialect, heads, chain, len(own))
+    last, prev_hash = yield from reserve(dialect, heads, chain, len(own))
     rows, last_hash = _hashed_rows(chain, shared, own, last, prev_hash)
-    checkpoint, checkpoint_params = _checkpoint(dialect, heads, chain, last, last_hash)
+    moved, moved_params = checkpoint(dialect, heads, chain, last, last_hash)
     if not dialect.capabilities.writable_cte:
         insert = entries_table.insert(WRITTEN, returning=False)
         # One entry (the usual one-record write) is a plain execute: executemany costs more for one row.
         yield Step(insert, rows[0]) if len(rows) == 1 else Step(insert, rows, "executemany")
-        yield Step(checkpoint, checkpoint_params)
+        yield Step(moved, moved_params)
         return
     # One statement writes the entries and moves the checkpoint.
     params = Params(dialect)
@@ -174,8 +174,8 @@ def _append_program(
     )
 
 
-def _checkpoint(dialect: Dialect, heads: TableSQL, chain: str, last: int, last_hash: str) -> tuple[str, list[Any]]:
-    """Move the head (locked by :func:`_reserve`) to the last entry appended: its number and hash."""
+def checkpoint(dialect: Dialect, heads: TableSQL, chain: str, last: int, last_hash: str) -> tuple[str, list[Any]]:
+    """Move the head (locked by :func:`reserve`) to the last entry appended: its number and hash."""
     q = heads.quoted
     params = Params(dialect)
     sql = f"UPDATE {heads.table} SET {q['seq']} = {params.add(last)}, {q['hash']} = {params.add(last_hash)} "
@@ -183,11 +183,11 @@ def _checkpoint(dialect: Dialect, heads: TableSQL, chain: str, last: int, last_h
     return sql, params.values
 
 
-def _reserve(dialect: Dialect, heads: TableSQL, chain: str, count: int) -> Program[tuple[int, str]]:
+def reserve(dialect: Dialect, heads: TableSQL, chain: str, count: int) -> Program[tuple[int, str]]:
     """Take ``count`` numbers at the end of ``chain`` and hold its head's row lock until the transaction ends.
 
     Returns the new last number and the hash of the entry before the taken ones;
-    :func:`_checkpoint` moves the head there. The head row is made the first time
+    :func:`checkpoint` moves the head there. The head row is made the first time
     (a concurrent first writer's row is kept). A locking read, not an UPDATE that
     adds ``count``: the head is written once per append, not twice (SQLite's write
     transaction holds the lock from its BEGIN IMMEDIATE on; the servers lock the row).
