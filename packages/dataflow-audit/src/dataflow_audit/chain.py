@@ -35,20 +35,21 @@ SHARED = ("chain", "model", "at", "actor", "tenant", "run_id", "node_id")
 shares with the others written by the same node run (joined once for all of them)."""
 
 
-def _text(value: Any) -> str:
+def field_text(value: Any) -> str:
+    """A covered field as the hashed text spells it: its type's initial and its text; NUL for None."""
     return "\x00" if value is None else f"{type(value).__name__[0]}{value}"
 
 
 def shared_part(entry: Mapping[str, Any]) -> str:
-    return "\x1f".join(_text(entry.get(name)) for name in SHARED)
+    return "\x1f".join(field_text(entry.get(name)) for name in SHARED)
 
 
 def entry_hash(entry: Mapping[str, Any], prev_hash: str, shared: str | None = None) -> str:
     """SHA-256 of the previous hash and the covered fields, each unambiguous (None is not "", 1 is not "1")."""
-    own = "\x1f".join(_text(entry[name]) for name in PER_ENTRY)
+    own = "\x1f".join(field_text(entry[name]) for name in PER_ENTRY)
     if entry.get("key_high") is not None:
         # A bulk entry: its key range is covered too (an entry of one record has none, and hashes as before).
-        own += "".join(f"\x1f{_text(entry[name])}" for name in RANGE)
+        own += "".join(f"\x1f{field_text(entry[name])}" for name in RANGE)
     tail = shared if shared is not None else shared_part(entry)
     return hashlib.sha256(f"{prev_hash}\x1f{own}\x1f{tail}".encode()).hexdigest()
 

@@ -27,7 +27,7 @@ from dataflow.batches import Program, Step
 from dataflow.changes import FusedSteps, FusedUpdate
 from dataflow.schema import ModelSchema
 
-from .chain import WRITTEN, chain_name, checkpoint, reserve, shared_part
+from .chain import WRITTEN, chain_name, checkpoint, field_text, reserve
 from .options import audited_fields, personal_fields
 from .values import dumps
 
@@ -81,9 +81,13 @@ class ProgramEntries:
         context = session.context
         default = context.get("node_tenant") or context.get("tenant")
         record_key = str(update.key)
-        shared = {"model": schema.name, "at": at, "actor": None if actor is None else str(actor),
-                  "run_id": session.run_id, "node_id": update.node_id}  # fmt: skip
+        model_name, actor_text, run_id, node_id = schema.name, None if actor is None else str(actor), session.run_id, \
+            update.node_id  # fmt: skip
+        # The hashed text of the fields shared with the run (shared_part's, in SHARED's order) but chain and tenant.
+        middle = f"{field_text(model_name)}\x1f{field_text(at)}\x1f{field_text(actor_text)}"
+        last = f"{field_text(run_id)}\x1f{field_text(node_id)}"
         dialect, heads = session.dialect, self.service.heads
+        head_sql, insert_sql, checkpoint_sql = self._head_sql, self._insert_sql, self._checkpoint_sql
 
         def entry(before: Mapping[str, Any], after: Mapping[str, Any]) -> Program[None]:
             diff = {name: [before[name], after[name]] for name in names if before[name] != after[name]}
@@ -92,19 +96,18 @@ class ProgramEntries:
             tenant = after.get("tenant_id", default) if model.tenant_column else default
             tenant = None if tenant is None else str(tenant)
             chain = chain_name(tenant, model.table)
-            rows = yield Step(self._head_sql, (chain,), "fetch")
+            rows = yield Step(head_sql, (chain,), "fetch")
             if rows:
                 seq, prev_hash = int(rows[0][0]) + 1, str(rows[0][1])
             else:
                 seq, prev_hash = yield from reserve(dialect, heads, chain, 1)  # the chain's first entry
             changes = dumps(diff)
-            tail = shared_part({**shared, "chain": chain, "tenant": tenant})
-            # entry_hash's text, inlined as in chain._hashed_rows: every field a str, seq an int.
-            text = f"{prev_hash}\x1fi{seq}\x1fs{record_key}\x1fsupdate\x1fs{changes}\x1f{tail}"
+            # entry_hash's text, inlined as in chain._hashed_rows: the own fields are str, seq an int.
+            text = f"{prev_hash}\x1fi{seq}\x1fs{record_key}\x1fsupdate\x1fs{changes}\x1fs{chain}\x1f{middle}\x1f" \
+                   f"{field_text(tenant)}\x1f{last}"  # fmt: skip
             digest = hashlib.sha256(text.encode()).hexdigest()
-            row = (chain, seq, shared["model"], record_key, "update", changes, at, prev_hash, digest, shared["actor"],
-                   tenant, shared["run_id"], shared["node_id"])  # fmt: skip
-            yield Step(self._insert_sql, row)
-            yield Step(self._checkpoint_sql, (seq, digest, chain))
+            yield Step(insert_sql, (chain, seq, model_name, record_key, "update", changes, at, prev_hash, digest,
+                                    actor_text, tenant, run_id, node_id))  # fmt: skip
+            yield Step(checkpoint_sql, (seq, digest, chain))
 
         return entry

@@ -28,6 +28,7 @@ IMMEDIATE, keeps the row as read until the UPDATE.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from ..batches import Program, Step
@@ -37,7 +38,7 @@ from ..sql import Params, TableSQL
 from .crud import UpdateNode, not_found
 from .references import check_references
 from .rows import changes, key_value
-from .statements import assignments, key_where
+from .statements import assignments, key_where, visible_scope
 
 Fuser = Callable[[Session, FusedUpdate], Awaitable[str | FusedSteps | None]]
 NOT_FUSED: tuple[bool, Any] = (False, None)
@@ -134,16 +135,38 @@ async def _one_program(
     if not parts:
         return True, await node.run(session, inputs)  # no listener records this update
     await check_references(session, schema, [values])
-    params = Params(session.dialect)
-    where = key_where(session, table, params, key)
-    quoted = ", ".join(table.quoted[name] for name in assigned)
-    before = Step(f"SELECT {quoted} FROM {table.table}{where}", list(params.values), "fetch")
-    params = Params(session.dialect)
-    sql = f"UPDATE {table.table} SET {assignments(table, params, values)}{key_where(session, table, params, key)}"
-    write = Step(f"{sql} RETURNING {table.select_list}", params.values, "fetch")
+    before, write = _program_steps(session, table, assigned, values, key)
     program = _program(table, assigned, before, write, parts)
     record = await session.run_atomic_program(program, sql=write.sql, schema=schema, operation=node.operation, key=key)
     return _found(node, inputs, key, record)
+
+
+@lru_cache(maxsize=512)
+def _unscoped_texts(table: TableSQL, assigned: tuple[str, ...]) -> tuple[str, str]:
+    """The before image's SELECT and the UPDATE of ``assigned`` by key alone, made once per table and columns."""
+    holder = table.dialect.placeholder
+    sets = ", ".join(f"{table.quoted[name]} = {holder(i)}" for i, name in enumerate(assigned, 1))
+    pk = table.quoted[table.pk]
+    select = f"SELECT {', '.join(table.quoted[name] for name in assigned)} FROM {table.table} WHERE {pk} = {holder(1)}"
+    update = f"UPDATE {table.table} SET {sets} WHERE {pk} = {holder(len(assigned) + 1)} RETURNING {table.select_list}"
+    return select, update
+
+
+def _program_steps(
+    session: Session, table: TableSQL, assigned: tuple[str, ...], values: dict[str, Any], key: Any
+) -> tuple[Step, Step]:
+    """The before image of the assigned columns and the UPDATE ... RETURNING, both within the session's scope."""
+    if visible_scope(session, table) is None:
+        select, update = _unscoped_texts(table, assigned)
+        encoded = table.encode(table.pk, key)
+        return Step(select, (encoded,), "fetch"), Step(update, (*table.encode_row(values, assigned), encoded), "fetch")
+    params = Params(session.dialect)
+    where = key_where(session, table, params, key)
+    quoted = ", ".join(table.quoted[name] for name in assigned)
+    before = Step(f"SELECT {quoted} FROM {table.table}{where}", params.values, "fetch")
+    params = Params(session.dialect)
+    sql = f"UPDATE {table.table} SET {assignments(table, params, values)}{key_where(session, table, params, key)}"
+    return before, Step(f"{sql} RETURNING {table.select_list}", params.values, "fetch")
 
 
 def _program(
