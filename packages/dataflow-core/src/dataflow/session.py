@@ -161,7 +161,11 @@ class Session:
         statement, it reports no transaction to monitors. ``sql`` is the statement it
         is reported as (its main one).
         """
-        step = next(program)
+        try:
+            step = next(program)
+        except StopIteration as stop:
+            done: T = stop.value
+            return done  # no statement: nothing to run
         runner = self.connection.run_atomic_program  # type: ignore[attr-defined]
         result: T = await self.call(lambda conn: runner(step, program), sql=sql, schema=schema, operation=operation,
                                     key=key)  # fmt: skip
