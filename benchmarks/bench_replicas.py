@@ -1,6 +1,6 @@
 """Read replicas: where a read-heavy load's statements go, what a read costs under that load, what routing costs.
 
-python benchmarks/bench_replicas.py [--operations 1500] [--clients 6] [--rounds 5] [--routing-only]
+python benchmarks/bench_replicas.py [--operations 1500] [--clients 6] [--rounds 11] [--routing-only]
 
 Starts its own PostgreSQL primary with two streaming replicas in a temp dir
 (:mod:`dataflow.testing.replication`; the shared servers are not touched) and
@@ -13,10 +13,15 @@ measures, with ``pg_stat_statements`` on each server:
   connections the same two ways (reads on the replicas in turn, or on the
   primary; writes on the primary). Printed: the statements on the benchmark table that each server
   ran during the replica rounds (the primary's share should fall to about
-  the write share), and the median latency of one read *inside that load*
-  on each side (target: routed at most 1.10x the primary-only DataFlow;
-  the raw sides show how much of a difference is the servers' own).
-- the same reads one at a time with no other load, for comparison.
+  the write share) and the primary's position reads for read-your-writes,
+  and the median latency of one read *inside that load*
+  on each side (target: routed at most 1.10x the primary-only DataFlow).
+  Beside DataFlow's replica/primary ratio of each round stands the raw
+  driver's of the same round (what the servers differ by on this machine)
+  and their quotient, DataFlow's own share.
+- the same reads one at a time with no other load, the same way; then this
+  process's CPU per read on each path (client-side cost alone, steady however
+  busy the servers are).
 - the routing decision per node, alone (no I/O): whether the node may read
   on a replica, the caller's read-your-writes mark, the replica's order and
   whether what is known of it will do; in microseconds (target: under 5 µs).
@@ -34,19 +39,22 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from time import monotonic
 from typing import Any
 
 import asyncpg
 from common import interleaved_medians
+from replica_report import print_ratios, print_replica_cost, print_routing, spread
 
 from dataflow import DataFlow
 from dataflow.routing import RunRoute, caller_context
 from dataflow.testing.replication import start_postgres_pair
 
 COUNTED = "%bench_replica_item%"
+POSITIONS = "%pg_current_wal_insert_lsn%"
+"""Read-your-writes' reads of the primary's position, counted beside the benchmark table's statements."""
 SQL_READ = "SELECT id, sku, qty FROM bench_replica_item WHERE id = $1"
 SQL_WRITE = "UPDATE bench_replica_item SET qty = $2 WHERE id = $1 RETURNING id, sku, qty"
 
@@ -59,12 +67,12 @@ def define(db: DataFlow) -> None:
         __dataflow__ = {"table": "bench_replica_item"}
 
 
-async def statements(url: str) -> int:
-    """Calls of statements on the benchmark table that the server at ``url`` ran since the last reset."""
+async def statements(url: str, pattern: str = COUNTED) -> int:
+    """Calls of statements matching ``pattern`` (the benchmark table's) that the server at ``url`` has run."""
     connection = await asyncpg.connect(url)
     try:
         value = await connection.fetchval(
-            "SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements WHERE query ILIKE $1", COUNTED
+            "SELECT COALESCE(sum(calls), 0) FROM pg_stat_statements WHERE query ILIKE $1", pattern
         )
         return int(value)
     finally:
@@ -220,12 +228,24 @@ async def run_rounds(
     return result
 
 
-def print_ratios(medians: dict[str, list[float]], rows: Iterable[tuple[str, str, str, str]]) -> None:
-    """One line per ``(what, side, base side, target)``: the median and min-max of side / base over the rounds."""
-    for what, ours, base, target in rows:
-        ratios = [a / b for a, b in zip(medians[ours], medians[base], strict=True)]
-        print(f"  {what:<38} {statistics.median(ratios):.2f}x per round "
-              f"({min(ratios):.2f}-{max(ratios):.2f}){target}")  # fmt: skip
+async def cpu_per_read(sides: dict[str, tuple[Operation, Operation]], key: int, rounds: int, count: int = 500
+                       ) -> dict[str, list[float]]:  # fmt: skip
+    """This process's CPU seconds per read, one read at a time, per round; the sides take turns leading.
+
+    CPU time leaves out the wait for the server, so it shows what the client
+    side of each path costs however busy the machine's other processes are.
+    """
+    result: dict[str, list[float]] = {name: [] for name in sides}
+    names = list(sides)
+    for number in range(rounds):
+        for name in names[number % len(names) :] + names[: number % len(names)]:
+            read = sides[name][0]
+            started = time.process_time()
+            for _ in range(count):
+                with caller_context():
+                    await read(key)
+            result[name].append((time.process_time() - started) / count)
+    return result
 
 
 async def alone(sides: dict[str, tuple[Operation, Operation]], key: int, rounds: int) -> None:
@@ -236,22 +256,24 @@ async def alone(sides: dict[str, tuple[Operation, Operation]], key: int, rounds:
     print("\nper read alone, no concurrent load (median of round medians, min-max of rounds):")
     for name, values in medians.items():
         print(f"  {name:<22} {spread(values)}")
-    ratios = [a / b for a, b in zip(medians["replicas"], medians["primary only"], strict=True)]
-    busy = [a / b for a, b in zip(medians["replicas, least_busy"], medians["primary only"], strict=True)]
-    raw = [a / b for a, b in zip(medians["raw, replicas"], medians["raw, primary"], strict=True)]
-    for what, values in (("replicas / primary only (DataFlow)", ratios), ("least_busy / primary only", busy),
-                         ("raw replicas / raw primary", raw)):  # fmt: skip
-        print(f"  {what:<38} {statistics.median(values):.2f}x ({min(values):.2f}-{max(values):.2f})")
-
-
-def print_routing(results: dict[str, list[float]]) -> None:
-    print("\nrouting decision per node, alone (median of rounds, min-max):")
-    for case, values in results.items():
-        print(f"  {case:<34} {statistics.median(values):.2f}us ({min(values):.2f}-{max(values):.2f}) (target < 5us)")
-
-
-def spread(values: list[float]) -> str:
-    return f"{statistics.median(values) * 1e6:.0f}us ({min(values) * 1e6:.0f}-{max(values) * 1e6:.0f})"
+    print_replica_cost(
+        medians,
+        (("replicas / primary only (DataFlow)", "replicas", "primary only"),
+         ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only")),
+        ("raw, replicas", "raw, primary"),
+    )  # fmt: skip
+    cpu = await cpu_per_read(sides, key, rounds)
+    print("\nthis process's CPU per read, one at a time (median of rounds, min-max): what each path costs the client")
+    for name, values in cpu.items():
+        print(f"  {name:<22} {spread(values)}")
+    print_ratios(
+        cpu,
+        (
+            ("replicas / primary only (DataFlow CPU)", "replicas", "primary only", ""),
+            ("least_busy / primary only (DataFlow CPU)", "replicas, least_busy", "primary only", ""),
+            ("raw replicas / raw primary (CPU)", "raw, replicas", "raw, primary", ""),
+        ),
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -306,27 +328,35 @@ async def main(args: argparse.Namespace) -> None:
         }
 
         async def snapshot() -> dict[Any, int]:
-            return {server: await statements(url) for server, url in servers.items()}
+            counts: dict[Any, int] = {server: await statements(url) for server, url in servers.items()}
+            counts[POSITIONS] = await statements(pair.primary_url, POSITIONS)
+            return counts
 
         measured = await run_rounds(sides, ids, args, "replicas", snapshot)
         medians, counted = measured.medians, measured.counted
         reads, writes = measured.reads, measured.writes
+        positions = counted.pop(POSITIONS)
         total = sum(counted.values())
         print(f"\nmixed load, {args.clients} concurrent tasks, {args.rounds} rounds of {args.operations} operations; "
               f"replica rounds: {reads} reads, {writes} writes ({writes / (reads + writes):.1%} writes)")  # fmt: skip
         print(f"{'server':<12} {'statements':>11} {'share':>7}")
         for name, value in counted.items():
             print(f"{name:<12} {value:>11} {value / total:>7.1%}")
+        print(f"and {positions} reads of the primary's position for read-your-writes (each operation is a caller "
+              "of its own: none reads after its write)")  # fmt: skip
         print("\nper read inside the load (median of round medians, min-max of rounds), and this process's CPU "
               "per operation (what the client side costs, whatever else runs on the machine):")  # fmt: skip
         for name, values in medians.items():
             print(f"  {name:<22} {spread(values):<22} CPU {spread(measured.cpu_per_operation[name])}")
+        print_replica_cost(
+            medians,
+            (("replicas / primary only (DataFlow)", "replicas", "primary only"),
+             ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only")),
+            ("raw, replicas", "raw, primary"),
+        )  # fmt: skip
         print_ratios(
             medians,
             (
-                ("replicas / primary only (DataFlow)", "replicas", "primary only", " (target <= 1.10)"),
-                ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only", " (target <= 1.10)"),
-                ("raw replicas / raw primary (servers)", "raw, replicas", "raw, primary", ""),
                 ("DataFlow replicas / raw replicas", "replicas", "raw, replicas", ""),
                 ("DataFlow primary / raw primary", "primary only", "raw, primary", ""),
             ),
@@ -334,7 +364,13 @@ async def main(args: argparse.Namespace) -> None:
         await alone(sides, ids[len(ids) // 2], args.rounds)
         for held in raw.values():
             await held.close()
-        print_routing(routing_cost(routed, busy))
+        routing = routing_cost(routed, busy)
+        assert busy.replicas is not None
+        first = await busy.replicas.replicas[0].pools.get()
+        held = await first.acquire()  # the worst case of least_busy: the first replica is busy, all are counted
+        routing["least_busy, first replica busy"] = _routing_cost(busy, 100_000, 7)["no recent write"]
+        await first.release(held)
+        print_routing(routing)
         await routed.close_async()
         await direct.close_async()
         await busy.close_async()
@@ -346,6 +382,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--operations", type=int, default=1500)
     parser.add_argument("--clients", type=int, default=6)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--routing-only", action="store_true")
     asyncio.run(main(parser.parse_args()))

@@ -1,6 +1,6 @@
 """DataFlow on SQLite against the raw drivers (sqlite3 / aiosqlite), same machine, same data, one run.
 
-python benchmarks/bench_sqlite.py [--rows 100000] [--reads 2000] [--memory-rows 1000000]
+python benchmarks/bench_sqlite.py [--rows 100000] [--reads 2000] [--memory-rows 1000000] [--rounds 11]
 """
 
 from __future__ import annotations
@@ -18,7 +18,19 @@ from typing import Any
 import aiosqlite
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import as_tuples, checked_run, define, interleaved_best, median_latency, node, peak_memory, report, rows
+from common import (
+    as_tuples,
+    checked_run,
+    define,
+    interleaved_rounds,
+    median_latency,
+    medians,
+    node,
+    peak_memory,
+    report,
+    round_ratios,
+    rows,
+)
 
 from dataflow import AsyncLocalRuntime, DataFlow
 
@@ -40,7 +52,7 @@ COLUMNS = ("sku", "name", "qty", "price", "active")
 INSERT = "INSERT INTO item (sku, name, qty, price, active) VALUES (?, ?, ?, ?, ?)"
 
 
-async def bench(rows_count: int, reads: int, directory: str, memory_rows: int) -> None:
+async def bench(rows_count: int, reads: int, directory: str, memory_rows: int, rounds: int) -> None:
     data = rows(rows_count)
     tuples = as_tuples(data, COLUMNS)
     raw_path, df_path = os.path.join(directory, "raw.db"), os.path.join(directory, "df.db")
@@ -82,12 +94,14 @@ async def bench(rows_count: int, reads: int, directory: str, memory_rows: int) -
         )
         await raw.execute("COMMIT")
 
-    raw_time, raw_tuples_time, raw_dicts_time, df_time = await interleaved_best(
-        5, (raw_clear, raw_insert), (raw_clear, raw_insert_tuples), (raw_clear, raw_insert_dicts), (df_clear, df_insert)
-    )
-    results.append((f"BulkCreate {rows_count:,} rows x 5 columns", df_time, raw_time, "throughput", 0.9))
-    results.append(("  same, raw given tuples built before its timing", df_time, raw_tuples_time, "throughput"))
-    results.append(("  same, raw given the dicts (named params)", df_time, raw_dicts_time, "throughput"))
+    sides = ((raw_clear, raw_insert), (raw_clear, raw_insert_tuples), (raw_clear, raw_insert_dicts))
+    sides += ((df_clear, df_insert),)
+    raw_runs, raw_tuples_runs, raw_dicts_runs, df_runs = await interleaved_rounds(rounds, *sides)
+    df_time = medians(df_runs)
+    results.append((f"BulkCreate {rows_count:,} rows x 5 columns", df_time, medians(raw_runs), "throughput", 0.9))
+    results.append(("  same, raw given tuples built before timing", df_time, medians(raw_tuples_runs), "throughput"))
+    results.append(("  same, raw given the dicts (named params)", df_time, medians(raw_dicts_runs), "throughput"))
+    notes = [f"BulkCreate: {round_ratios(df_runs, raw_runs)}"]
 
     half = rows_count // 2
     upsert_rows = rows(rows_count, start=half)
@@ -116,8 +130,10 @@ async def bench(rows_count: int, reads: int, directory: str, memory_rows: int) -
 
     df_upsert = checked_run(runtime, upsert, {"inserted": half, "updated": rows_count - half})
 
-    raw_time, df_time = await interleaved_best(5, (raw_seed, raw_upsert), (df_seed, df_upsert))
-    results.append((f"BulkUpsert {rows_count:,} rows, half existing", df_time, raw_time, "throughput", 0.85))
+    raw_runs, df_runs = await interleaved_rounds(rounds, (raw_seed, raw_upsert), (df_seed, df_upsert))
+    upserted = f"BulkUpsert {rows_count:,} rows, half existing"
+    results.append((upserted, medians(df_runs), medians(raw_runs), "throughput", 0.85))
+    notes.append(f"BulkUpsert: {round_ratios(df_runs, raw_runs)}")
 
     async with raw.execute("SELECT MIN(id) FROM item") as cursor:
         raw_key = (await cursor.fetchone())[0]  # type: ignore[index]
@@ -137,6 +153,8 @@ async def bench(rows_count: int, reads: int, directory: str, memory_rows: int) -
     report(
         "SQLite: DataFlow vs aiosqlite (ratio: DataFlow speed / raw speed for bulk, time / raw time for reads)", results
     )
+    for note in notes:
+        print(note)
     await raw.close()
     if memory_rows:
         big = node(db, "ItemBulkCreateNode", {"data": [], "batch_size": 10000}).build()
@@ -174,9 +192,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--reads", type=int, default=2_000)
     parser.add_argument("--memory-rows", type=int, default=1_000_000, help="rows of the memory figure (0: none)")
+    parser.add_argument("--rounds", type=int, default=11, help="interleaved rounds of each bulk figure (medians)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
-        asyncio.run(bench(args.rows, args.reads, directory, args.memory_rows))
+        asyncio.run(bench(args.rows, args.reads, directory, args.memory_rows, args.rounds))
     print(f"\nimport dataflow: {import_time() * 1000:.0f} ms cumulative (target < 100 ms)")
     print(f"sqlite3 {sqlite3.sqlite_version}")
 

@@ -46,6 +46,43 @@ async def interleaved_best(
     return [min(samples) for samples in timings]
 
 
+async def interleaved_rounds(
+    runs: int, *sides: tuple[Callable[[], Awaitable[None]], Callable[[], Awaitable[None]]]
+) -> list[list[tuple[float, float]]]:
+    """Every ``(wall seconds, process CPU seconds)`` timing of each ``(setup, action)`` side, ``runs`` rounds.
+
+    The sides take turns, and the order reverses every round, so that no side
+    always follows the same one. The CPU time counts every thread of this
+    process (an SQLite connection's thread too): for work that never waits on
+    another process it is the figure a shared machine disturbs least.
+    """
+    timings: list[list[tuple[float, float]]] = [[] for _ in sides]
+    for round_number in range(runs):
+        order = list(enumerate(sides))
+        for index, (setup, action) in order if round_number % 2 == 0 else reversed(order):
+            await setup()
+            gc.collect()
+            wall, cpu = time.perf_counter(), time.process_time()
+            await action()
+            timings[index].append((time.perf_counter() - wall, time.process_time() - cpu))
+    return timings
+
+
+def round_ratios(ours: list[tuple[float, float]], raw: list[tuple[float, float]]) -> str:
+    """The spread of the per-round speed ratios (raw time / ours, paired by round) and the median CPU ratio."""
+    ratios = sorted(r[0] / o[0] for o, r in zip(ours, raw, strict=True))
+    cpu = statistics.median(r[1] for r in raw) / statistics.median(o[1] for o in ours)
+    return (
+        f"median of {len(ratios)} rounds; per-round ratios {ratios[0]:.2f}-{ratios[-1]:.2f}, "
+        f"median per-round {statistics.median(ratios):.2f}; CPU time ratio {cpu:.2f}"
+    )
+
+
+def medians(samples: list[tuple[float, float]]) -> float:
+    """The median wall time of ``interleaved_rounds`` samples."""
+    return statistics.median(wall for wall, _ in samples)
+
+
 async def interleaved_medians(count: int, *actions: Callable[[], Awaitable[object]]) -> list[float]:
     """Median seconds of each action, calling them in turn so that they share the machine's noise.
 

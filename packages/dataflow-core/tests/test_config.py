@@ -73,6 +73,7 @@ def test_known_dialect_not_installed_names_its_package(monkeypatch: pytest.Monke
     monkeypatch.setenv("DATAFLOW_PLUGINS", "core,sqlite")
     host.load()
     monkeypatch.setattr("dataflow.database.plugin_host", lambda: host)
+    monkeypatch.setattr("dataflow.registered.plugin_host", lambda: host)
     with pytest.raises(ConfigError, match="pip install dataflow-postgres") as info:
         DataFlow("postgresql://app:s3cret@db.example/app")
     assert "s3cret" not in str(info.value)

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from dataflow import ConfigError, DataFlow, hookimpl
 from dataflow.cli import main
-from dataflow.database import registered_model_options
 from dataflow.plugins import PluginHost, plugin_host, plugin_registered
+from dataflow.registered import registered_model_options
 from dataflow.registers import ModelOptionRegister, MonitorRegister
 from dataflow.testing.helpers import define_people, run_node
 

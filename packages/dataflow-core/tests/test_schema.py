@@ -186,6 +186,7 @@ def test_multi_tenant_without_a_tenancy_plugin_fails_closed(tmp_path: Any, monke
     monkeypatch.setenv("DATAFLOW_PLUGINS", "core,sqlite")
     host.load()
     monkeypatch.setattr("dataflow.database.plugin_host", lambda: host)
+    monkeypatch.setattr("dataflow.registered.plugin_host", lambda: host)
     db = DataFlow(f"sqlite:///{tmp_path / 't.db'}")
     try:
         with pytest.raises(ConfigError, match="install dataflow-tenancy"):

@@ -102,12 +102,26 @@ def replicated(request: Any) -> tuple[str, str, Any]:
     return primary, replica, request.getfixturevalue("mariadb_pair")
 
 
+APP_ROLE = "dataflow_app"
+"""An ordinary login role of the pair's primary, let in by the PgBouncer fixtures: policies bind it, not superusers."""
+
+
 @pytest.fixture(scope="session")
-def pgbouncer(pg_pair: PostgresPair) -> Iterator[PgBouncer]:
-    """PgBouncer in transaction mode in front of the pair's primary, two server connections per database."""
+def app_role(pg_pair: PostgresPair) -> str:
+    create = f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+    asyncio.run(pg_execute(pg_pair.primary_url, create))
+    return APP_ROLE
+
+
+@pytest.fixture(scope="session")
+def pgbouncer(pg_pair: PostgresPair, app_role: str) -> Iterator[PgBouncer]:
+    """PgBouncer in transaction mode in front of the pair's primary, two server connections per database and user."""
     try:
         bouncer = start_pgbouncer(
-            Path(tempfile.mkdtemp(prefix="dataflow_pgbouncer_")), pg_pair.primary_port, pool_size=2
+            Path(tempfile.mkdtemp(prefix="dataflow_pgbouncer_")),
+            pg_pair.primary_port,
+            pool_size=2,
+            users=("postgres", app_role),
         )
     except (ReplicationUnavailable, OSError) as exc:
         _unavailable("PgBouncer", exc)

@@ -4,10 +4,12 @@ In transaction pooling, PgBouncer gives each transaction (each statement,
 outside one) whichever server session is free. A setting made with
 ``set_config(..., false)`` stays on that server session and reaches the next
 client there; one made with ``set_config(..., true)`` (``SET LOCAL``) inside a
-transaction holds for exactly that transaction. Tenancy sets its search path
-and ``dataflow.tenant`` per session, so with ``pgbouncer=true`` it refuses to
+transaction holds for exactly that transaction. Schema-per-tenant tenancy
+sets its search path per session, so with ``pgbouncer=true`` it refuses to
 run rather than let tenants cross; the URL's ``schema`` (a ``search_path``
 startup parameter, which PgBouncer does not pass) is refused too.
+Row-level security sets its tenant per transaction there
+(``test_pgbouncer_rls.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataflow.testing.replication import PgBouncer
 sys.path.insert(0, str(Path(__file__).parents[2] / "dataflow-tenancy" / "tests"))
 from tenancy_helpers import arun, customers, define_models, fails, run
 
-from dataflow_tenancy import install_row_level_security, provision_tenant, tenant_connection
+from dataflow_tenancy import provision_tenant, tenant_connection
 
 SETTING = "SELECT current_setting('dataflow.tenant', true)"
 
@@ -104,17 +106,6 @@ def test_row_level_tenancy_without_policies_needs_no_session_state_and_works_thr
         run(db, "CustomerBulkCreateNode", {"data": customers(3, "g")}, tenant="globex")
         assert run(db, "CustomerCountNode", {}, tenant="acme")["count"] == 2
         assert run(db, "CustomerCountNode", {}, tenant="globex")["count"] == 3
-    finally:
-        db.close()
-
-
-def test_row_level_security_is_refused_with_pgbouncer_mode(pgbouncer: PgBouncer, bouncer_database: str) -> None:
-    db = DataFlow(pgbouncer.url(bouncer_database, "pgbouncer=true"), env="test")
-    define_models(db)
-    try:
-        with pytest.raises(ConfigError, match="pgbouncer=true") as info:
-            arun(lambda: install_row_level_security(db))
-        assert info.value.field == "pgbouncer"
     finally:
         db.close()
 

@@ -10,7 +10,7 @@ from replica_helpers import table, write_behind_dataflows_back
 from replica_sql import wait_until
 
 from dataflow import AsyncLocalRuntime, DataFlow, LocalRuntime, WorkflowBuilder
-from dataflow.routing import caller_context
+from dataflow.routing import PRIMARY_ONLY, UNREAD, caller_context
 from dataflow.testing.helpers import define_people, run_node
 
 DELAY = 10
@@ -95,11 +95,27 @@ def test_a_replica_that_replayed_past_the_write_serves_the_writer(replicated: tu
             with caller_context():
                 wait_until(lambda: db.express_sync.count("User", replica=True)["count"] == 2)
             pair.delay(DELAY)
+            assert db.express_sync.count("User")["count"] == 2  # on the primary, which then tells its position
             write_behind_dataflows_back(
                 db, pair, f"INSERT INTO {table(db, 'User')} (name, email, age, active) VALUES ('B', 'b@x', 1, true)"
             )
             # The replica has Ann (the writer's position) but not B: the writer's read may use it.
             assert db.express_sync.count("User")["count"] == 2
+    finally:
+        db.close()
+
+
+def test_a_writes_position_is_read_by_the_callers_next_read_not_by_the_write(replicated: tuple[str, str, Any]) -> None:
+    db = open_delayed(replicated)
+    assert db.replicas is not None
+    try:
+        with caller_context() as marks:
+            db.express_sync.create("User", {"name": "Ann", "email": "ann@x"})
+            unread = (marks.unread(db.replicas), marks.needs(db.replicas))
+            assert db.express_sync.count("User")["count"] == 2  # the primary: the replica lags 10 s
+            position = marks.needs(db.replicas)
+        assert unread == (True, PRIMARY_ONLY)  # a writer that reads nothing more costs no round trip
+        assert position not in (None, PRIMARY_ONLY, UNREAD) and not marks.unread(db.replicas)
     finally:
         db.close()
 

@@ -90,3 +90,31 @@ def test_each_replica_has_a_pool_of_its_own(pg_urls: tuple[str, str]) -> None:
         assert pools[0][0] is not pools[1][0] and all(p[0] not in db.pools() for p in pools)
     finally:
         db.close()
+
+
+def test_least_busy_reads_on_the_replica_with_the_fewest_connections_in_use(pg_urls: tuple[str, str]) -> None:
+    primary, replica = pg_urls
+    schema = primary.split("schema=")[1].split("&")[0]
+    db = DataFlow(primary, env="test", replicas=[replica, replica], replica_routing="least_busy", max_replica_lag=60)
+    define_people(db)
+    run_node(db, "UserCreateNode", {"name": "Ann", "email": "ann@x"})
+    wait_until(lambda: asyncio.run(pg_fetch(replica.split("?")[0], "SELECT to_regclass($1)", f"{schema}.user"))[0][0])
+    assert db.replicas is not None
+    first, second = db.replicas.replicas
+
+    async def main() -> tuple[int, int, int, int]:
+        with caller_context():
+            for _ in range(3):  # all idle: the first replica every time, one warm server connection
+                await db.express.count("User")
+            only_first = len(first.pools.pools()) + 10 * len(second.pools.pools())
+            held = await db.replicas.open_session(db, run_id=None, context={}, needs=None)
+            assert held is not None and held.replica is first
+            busy = (first.in_use(), second.in_use())
+            await db.express.count("User")  # the first is busy: the second serves it
+            await db.close_session(held)
+            return only_first, *busy, len(second.pools.pools())
+
+    try:
+        assert asyncio.run(main()) == (1, 1, 0, 1)
+    finally:
+        db.close()

@@ -16,7 +16,7 @@ import pytest
 
 from dataflow import DataFlow
 from dataflow.nodes.base import READ_OPERATIONS, Node
-from dataflow.routing import PRIMARY_ONLY, RunRoute, WriteMarks, caller_context, reads_only
+from dataflow.routing import PRIMARY_ONLY, UNREAD, RunRoute, WriteMarks, caller_context, reads_only
 from dataflow.workflow.sql_node import SQLNode
 
 
@@ -75,6 +75,22 @@ def test_a_write_mark_pins_reads_until_its_window_ends(db: DataFlow) -> None:
     time.sleep(0.25)
     assert marks.needs(db.replicas) is None
     assert not marks.pending
+
+
+def test_an_unread_write_pins_reads_to_the_primary_until_its_position_is_read(db: DataFlow) -> None:
+    assert db.replicas is not None
+    marks = WriteMarks()
+    marks.wrote(db.replicas, UNREAD, 0.3)
+    assert marks.unread(db.replicas) and marks.needs(db.replicas) == PRIMARY_ONLY
+    marks.read(db.replicas, "0/3000")  # read later, by the caller's next primary session
+    assert not marks.unread(db.replicas) and marks.needs(db.replicas) == "0/3000"
+    marks.read(db.replicas, "0/9000")  # only an unread mark takes a position
+    assert marks.needs(db.replicas) == "0/3000"
+    marks.wrote(db.replicas, UNREAD, 0.3)
+    marks.read(db.replicas, None)  # no position to be had: the primary for the rest of the window
+    assert marks.needs(db.replicas) == PRIMARY_ONLY and not marks.unread(db.replicas)
+    time.sleep(0.35)
+    assert marks.needs(db.replicas) is None and not marks.pending
 
 
 def test_a_write_mark_of_a_closed_replica_set_is_forgotten(db: DataFlow) -> None:

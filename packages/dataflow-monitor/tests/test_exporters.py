@@ -113,6 +113,7 @@ def test_an_instance_without_the_monitor_is_refused_with_the_reason(
     monkeypatch.setenv("DATAFLOW_DISABLE_PLUGINS", "monitor")
     host = PluginHost()
     monkeypatch.setattr("dataflow.database.plugin_host", lambda: host)
+    monkeypatch.setattr("dataflow.registered.plugin_host", lambda: host)
     db = DataFlow(f"sqlite:///{tmp_path / 'plain.db'}")
     try:
         with pytest.raises(ConfigError, match="has no dataflow-monitor"):

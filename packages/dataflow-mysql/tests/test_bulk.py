@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import attrs
 import pytest
-from mysql_helpers import admin_connection, database_url, open_db, without_returning
+from mysql_helpers import admin_connection, database_url, open_db, statement_log, without_returning
 
 from dataflow import DataFlow, ForeignKeyViolationError, MaxLength, UniqueViolationError, ValidationError
 from dataflow.testing.helpers import count, define_people, failure, people, records, run_node
@@ -88,9 +88,11 @@ def ids_in_order(db: DataFlow, n: int, **params: Any) -> None:
     assert [emails[i] for i in result["ids"]] == [p["email"] for p in people(n)]
 
 
-def test_ids_through_returning(db: DataFlow) -> None:
+def test_ids_through_returning_when_auto_increment_is_not_consecutive(db: DataFlow) -> None:
     db.create_tables()
     assert "insert" in db.dialect.capabilities.returning
+    dialect: Any = db.dialect
+    dialect.server = attrs.evolve(dialect.server, autoinc_lock_mode=2)
     ids_in_order(db, 300)
 
 
@@ -99,6 +101,24 @@ def test_ids_through_last_insert_id_when_there_is_no_returning(db: DataFlow) -> 
     run_node(db, "UserCreateNode", {"name": "gap", "email": "gap@x"})
     run_node(db, "UserDeleteNode", {"id": 1})  # ids no longer start at 1
     ids_in_order(db, 300)
+
+
+def test_consecutive_ids_are_preferred_to_returning(database_name: str) -> None:
+    """RETURNING sends a row per id, read in Python; LAST_INSERT_ID() is one number per statement."""
+    with statement_log() as log:
+        db = open_db(database_url(database_name))
+        define_people(db)
+        try:
+            db.create_tables()
+            dialect: Any = db.dialect
+            assert "insert" in dialect.capabilities.returning and dialect.server.consecutive_ids
+            run_node(db, "UserCreateNode", {"name": "gap", "email": "gap@x"})  # ids no longer start at 1
+            start = len(log.statements)
+            ids_in_order(db, 300)
+            inserts = [sql for sql in log.statements[start:] if sql.startswith("INSERT")]
+            assert inserts and not any("RETURNING" in sql for sql in inserts)
+        finally:
+            db.close()
 
 
 def test_ids_one_row_at_a_time_when_auto_increment_is_not_consecutive(db: DataFlow) -> None:

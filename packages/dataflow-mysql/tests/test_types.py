@@ -144,6 +144,18 @@ def test_like_is_case_sensitive_and_ilike_is_not(db: DataFlow) -> None:
     assert matching({"text": {"$ilike": "BACK\\%"}}) == ["back\\slash"]
 
 
+def test_a_long_text_of_every_escaped_character_round_trips(db: DataFlow) -> None:
+    """Long texts are escaped by replaces, not str.translate; what is stored is what was given."""
+
+    @db.model
+    class Page:
+        body: str
+
+    body = "\\'\"\n\r\x1a\\\\n ü 😀 % " * 20_000
+    created = run_node(db, "PageCreateNode", {"body": body})
+    assert run_node(db, "PageReadNode", {"id": created["id"]})["body"] == body
+
+
 def test_trailing_spaces_are_significant(db: DataFlow) -> None:
     @db.model
     class Code:

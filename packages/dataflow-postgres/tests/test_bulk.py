@@ -15,7 +15,7 @@ from pg_testing import fetch, option, plain_url, run_node
 from dataflow import DataFlow, UniqueViolationError, ValidationError, WorkflowError
 from dataflow.bulk.strategy import offered_strategies, registered_bulk_strategies
 from dataflow.url import DatabaseURL
-from dataflow.workflow import LocalRuntime, WorkflowBuilder
+from dataflow.workflow import AsyncLocalRuntime, LocalRuntime, WorkflowBuilder
 from dataflow_postgres import PostgresDialect
 
 
@@ -320,3 +320,79 @@ def test_keys_of_a_sequence_that_skips_are_the_stored_ones(db: DataFlow) -> None
     assert [b - a for a, b in itertools.pairwise(ids)] == [3, 3, 3, 3]
     stored = {row[1]: row[0] for row in fetch(db.label, "SELECT id, sku FROM \"item\" WHERE sku LIKE 'step-%'")}
     assert [stored[f"step-{i}"] for i in range(5)] == ids
+
+
+def test_ids_of_many_copied_rows_follow_row_order(db: DataFlow) -> None:
+    """COPY fills the keys from the sequence; they are read back after it, in row order."""
+    run_node(db, "ItemBulkCreateNode", {"data": items(3, start=900_000)})  # the sequence is not at 1
+    data = list(reversed(items(23_000)))
+    result = run_node(db, "ItemBulkCreateNode", {"data": data, "return_ids": True})
+    assert result["inserted"] == 23_000 and result["ids"] == list(range(result["ids"][0], result["ids"][0] + 23_000))
+    by_id = {row[0]: row[1] for row in fetch(db.label, 'SELECT id, sku FROM "item"')}
+    assert [by_id[i] for i in result["ids"]] == [row["sku"] for row in data]
+
+
+def test_copied_keys_interleaved_with_other_writers_rows_are_read_back_exactly(db: DataFlow) -> None:
+    """The sequence steps by 2 and another writer's committed rows fill every gap of the last ``n`` numbers:
+    the range holds ``n`` rows, but only half of them are this COPY's (its ``xmin`` tells), so the keys
+    are read back by that, not assumed consecutive."""
+    db.sql(
+        "DO $$ BEGIN EXECUTE format('ALTER SEQUENCE %s INCREMENT BY 2', pg_get_serial_sequence('item', 'id')); "
+        "PERFORM setval(pg_get_serial_sequence('item', 'id'), 1000); END $$",
+        result="none",
+    )
+    # This COPY's 6 rows will get 1002, 1004, ..., 1012; the range it ends (1007..1012) gets other rows at 1007..1011.
+    others = [{"id": 1007 + 2 * i, "sku": f"other-{i}", "name": "o"} for i in range(3)]
+    run_node(db, "ItemBulkCreateNode", {"data": others})
+    data = [{"sku": f"mine-{i}", "name": "m"} for i in range(6)]
+    ids = run_node(db, "ItemBulkCreateNode", {"data": data, "return_ids": True})["ids"]
+    assert ids == [1002, 1004, 1006, 1008, 1010, 1012]
+    stored = {row[1]: row[0] for row in fetch(db.label, "SELECT id, sku FROM \"item\" WHERE sku LIKE 'mine-%'")}
+    assert [stored[f"mine-{i}"] for i in range(6)] == ids
+
+
+@pytest.mark.parametrize("bad", [3, 21_500])
+def test_a_bad_row_of_a_copy_with_ids_names_its_row_and_writes_nothing(db: DataFlow, bad: int) -> None:
+    """In the first slice or a late one: the same error, no row, and the connection fit for the next run."""
+    run_node(db, "ItemBulkCreateNode", {"data": items(2)})
+    data = items(23_000, start=2)
+    data[bad]["qty"] = "many"
+    error = failure(db, "ItemBulkCreateNode", {"data": data, "return_ids": True})
+    assert isinstance(error, ValidationError) and error.field == "qty" and f"data[{bad}]" in str(error)
+    assert len(table(db)) == 2
+    assert run_node(db, "ItemBulkCreateNode", {"data": items(3, start=90_000), "return_ids": True})["inserted"] == 3
+    assert len(table(db)) == 5
+
+
+def test_concurrent_copies_with_ids_each_get_their_own_rows_keys(db: DataFlow) -> None:
+    """Three runs COPY at once, so their sequence numbers may interleave: each gets exactly its rows' keys."""
+
+    async def load(batch: int) -> list[int]:
+        data = [{"sku": f"b{batch}-{i}", "name": "n"} for i in range(8_000)]
+        workflow = WorkflowBuilder()
+        workflow.add_node(db.nodes["ItemBulkCreateNode"], "load", {"data": data, "return_ids": True})
+        results, _ = await AsyncLocalRuntime().execute_async(workflow.build())
+        return list(results["load"]["ids"])
+
+    async def together() -> list[list[int]]:
+        return list(await asyncio.gather(*(load(batch) for batch in range(3))))
+
+    runs = asyncio.run(together())
+    stored = {row[1]: row[0] for row in fetch(db.label, 'SELECT id, sku FROM "item"')}
+    for batch, ids in enumerate(runs):
+        assert ids == [stored[f"b{batch}-{i}"] for i in range(8_000)]
+    assert len(stored) == 24_000
+
+
+def test_copied_keys_that_a_trigger_changed_are_an_error_naming_the_model(db: DataFlow) -> None:
+    db.create_tables()
+    db.sql(
+        "DO $$ BEGIN "
+        "CREATE FUNCTION shift_id() RETURNS trigger LANGUAGE plpgsql AS "
+        "'BEGIN NEW.id := NEW.id + 1000000; RETURN NEW; END'; "
+        "CREATE TRIGGER shift BEFORE INSERT ON item FOR EACH ROW EXECUTE FUNCTION shift_id(); END $$",
+        result="none",
+    )
+    error = failure(db, "ItemBulkCreateNode", {"data": items(5), "return_ids": True})
+    assert "Item" in str(error) and "could not be read back" in str(error)
+    assert table(db) == []

@@ -220,3 +220,37 @@ def test_a_schema_that_does_not_exist_is_a_config_error_naming_it(pg_database: s
         asyncio.run(body())
     assert info.value.field == "schema"
     assert 'CREATE SCHEMA "no_such_schema_here"' in str(info.value)
+
+
+def _compression(url: str, table: str, column: str) -> str:
+    rows = fetch(url, "SELECT attcompression::text FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2",
+                 f'"{table}"', column)  # fmt: skip
+    return str(rows[0][0])  # "l" for lz4, "" for the server's default
+
+
+def _has_lz4(url: str) -> bool:
+    rows = fetch(url, "SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'")
+    return bool(rows) and "lz4" in rows[0][0]
+
+
+def test_fast_compression_makes_a_column_lz4_once_and_runs_again_in_a_transaction(dataflow_database_url: str) -> None:
+    db = DataFlow(dataflow_database_url)
+    statements = db.dialect.fast_compression_sql("big text", "body")
+
+    async def go() -> None:
+        async with db.standalone_session() as session:
+            await session.execute('CREATE TABLE "big text" (id BIGINT PRIMARY KEY, body TEXT)')
+            for statement in statements:
+                await session.execute(statement)
+            async with session.atomic():
+                for statement in statements:  # already lz4: nothing to do, nothing fails
+                    await session.execute(statement)
+                await session.execute("INSERT INTO \"big text\" VALUES (1, repeat('abc', 100000))")
+
+    try:
+        asyncio.run(go())
+        expected = "l" if _has_lz4(dataflow_database_url) else ""
+        assert _compression(dataflow_database_url, "big text", "body") == expected
+        assert fetch(dataflow_database_url, 'SELECT length(body) FROM "big text"')[0][0] == 300_000
+    finally:
+        db.close()

@@ -22,11 +22,12 @@ from .extensions import Extensions
 from .loops import existing_thread_loop, run_sync, running_loop
 from .plugins import plugin_host
 from .pooling import LoopPools
+from .registered import KNOWN_DIALECT_PACKAGES, registered_dialects, registered_model_options
 from .registers import SchemaExtension
 from .relations import RelationMap
-from .replicas import ReplicaSet, split_replica_option
-from .routing import note_writes
-from .schema import MODEL_OPTIONS, ModelSchema, schema_from_class, suggest
+from .replicas import ReplicaSession, ReplicaSet, split_replica_option
+from .routing import note_position, note_writes, position_unread
+from .schema import ModelSchema, creation_order, schema_from_class, suggest
 from .session import Session
 from .sql import TableSQL
 from .url import DatabaseURL
@@ -41,15 +42,6 @@ if TYPE_CHECKING:
 
 C = TypeVar("C", bound=type)
 
-# Packages that provide the dialects users ask for most; only used to say what to install.
-KNOWN_DIALECT_PACKAGES = {
-    "sqlite": "dataflow-sqlite",
-    "postgresql": "dataflow-postgres",
-    "postgres": "dataflow-postgres",
-    "mysql": "dataflow-mysql",
-    "mariadb": "dataflow-mysql",
-}
-
 _live: weakref.WeakSet[DataFlow] = weakref.WeakSet()
 
 
@@ -62,31 +54,6 @@ async def close_loop_pools(loop: asyncio.AbstractEventLoop) -> None:
 def live_instances() -> list[DataFlow]:
     """The open ``DataFlow`` instances of this process, for resolving node type names."""
     return list(_live)
-
-
-def registered_dialects() -> dict[str, type[Dialect]]:
-    """URL scheme to dialect class, from every loaded plugin."""
-
-    def build(classes: list[type[Dialect]]) -> dict[str, type[Dialect]]:
-        return {scheme: cls for cls in classes for scheme in cls.schemes}
-
-    return plugin_host().cached("dataflow_register_dialects", build)
-
-
-def registered_model_options() -> dict[str, str]:
-    """Every ``__dataflow__`` option a model may name: the core's, then those plugins declare."""
-    host = plugin_host()
-
-    def build(declared: list[tuple[str, tuple[str, str]]]) -> dict[str, str]:
-        options = dict(MODEL_OPTIONS)
-        for plugin, (name, description) in declared:
-            if name in options:
-                host.report(plugin, "dataflow_register_model_options", ConfigError(f"option {name!r} already exists"))
-                continue
-            options[name] = description
-        return options
-
-    return host.cached_by_plugin("dataflow_register_model_options", build)
 
 
 class DataFlow:
@@ -272,7 +239,9 @@ class DataFlow:
 
     async def open_session(self, *, run_id: str | None = None, context: Mapping[str, Any] | None = None) -> Session:
         """Acquire a connection and wrap it in a session; give it back with :meth:`close_session`."""
-        pool = await self.pool()
+        pool = self._pools.current()
+        if pool is None or self.closed:
+            pool = await self.pool()
         if self.monitors:
             started = perf_counter()
             connection = await pool.acquire()
@@ -302,8 +271,12 @@ class DataFlow:
         return self._pools.pools()
 
     async def close_session(self, session: Session) -> None:
-        if session.wrote and self.replicas is not None:
-            await note_writes(self, session)
+        replicas = self.replicas
+        if replicas is not None and not isinstance(session, ReplicaSession):
+            if session.wrote:
+                note_writes(self, session)
+            elif position_unread(replicas):
+                await note_position(self, session)
         pool = session.pool
         discard = session.broken
         if not discard and session.in_transaction:
@@ -360,19 +333,7 @@ class DataFlow:
 
     def creation_order(self) -> list[ModelSchema]:
         """Models ordered so that every referenced table is created first."""
-        ordered: dict[str, ModelSchema] = {}
-
-        def visit(schema: ModelSchema, path: tuple[str, ...]) -> None:
-            if schema.name in ordered or schema.name in path:
-                return
-            for field in schema.fields:
-                if field.references and field.references in self.schemas:
-                    visit(self.schemas[field.references], (*path, schema.name))
-            ordered[schema.name] = schema
-
-        for schema in self.schemas.values():
-            visit(schema, ())
-        return list(ordered.values())
+        return creation_order(self.schemas.values())
 
     async def create_tables_async(self) -> None:
         """Create every model's table and indexes that does not exist yet (never alters or drops)."""

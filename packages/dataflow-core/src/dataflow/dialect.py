@@ -60,8 +60,9 @@ class Capabilities:
     False behind a transaction-mode pooler (PostgreSQL's ``pgbouncer=true``):
     each transaction may run on another server session, so such a setting may
     be missing from the next statement, or reach another client's. Whatever
-    needs per-session state (tenancy's search paths and row-level-security
-    settings) must refuse to run then.
+    needs such state must make it per transaction then
+    (``Session.transaction_setup``: tenancy's row-level-security setting), or
+    refuse to run (tenancy's schema-per-tenant search paths).
     """
 
 
@@ -101,6 +102,9 @@ class Connection(Protocol):
 
 class Pool(Protocol):
     """A dialect's pool, bound to the event loop that created it."""
+
+    in_use: int
+    """Connections lent out now (``state()["in_use"]`` without building the dict)."""
 
     async def acquire(self) -> Connection:
         """A connection; raises ``PoolTimeoutError`` after the configured timeout."""
@@ -193,6 +197,16 @@ class Dialect(abc.ABC):
     def insert_default_values(self, table: str) -> str:
         """An INSERT of one row with every column at its default."""
         return f"INSERT INTO {table} DEFAULT VALUES"
+
+    def fast_compression_sql(self, table: str, column: str) -> list[str]:
+        """Statements that have the server compress ``column``'s large values the fastest way it can.
+
+        For a column written with values of megabytes (the audit trail's bulk entries),
+        where the default compression costs more than the rest of the write. Safe to
+        run twice and inside a transaction (nothing fails when the server lacks the
+        method); the default, for databases that do not compress on their own, is none.
+        """
+        return []
 
     def json_text_sql(self, value: str, field: FieldSchema) -> str | None:
         """SQL for the JSON text of ``value`` (an expression of ``field``'s column), ``null`` when it is NULL.

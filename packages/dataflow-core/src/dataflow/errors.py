@@ -24,7 +24,7 @@ class DataFlowError(Exception):
 
 
 class ConfigError(DataFlowError):
-    """A setting, URL or model declaration is wrong; raised before any SQL runs."""
+    """A setting, URL or model declaration is wrong; raised before any SQL runs where that can tell."""
 
 
 class MigrationError(DataFlowError):

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import select
 import weakref
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Generic, TypeVar
 
@@ -41,8 +42,13 @@ class ConnectionPool(abc.ABC, Generic[C]):
         self.loop = asyncio.get_running_loop()
         self._idle: list[C] = []
         self._in_use: set[C] = set()
-        self._slots = asyncio.Semaphore(size)
+        self.in_use = 0
+        """Connections lent out now: ``len(self._in_use)`` kept as a number, read per read by replica routing."""
+        self._free = size
+        """Slots not taken: a slot is taken from acquire to release."""
+        self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._returned = asyncio.Event()
+        self._plain_tidy = type(self).tidy is ConnectionPool.tidy
         self._waiting = 0
         self.closed = False
 
@@ -83,47 +89,71 @@ class ConnectionPool(abc.ABC, Generic[C]):
             raise ConnectionError(f"the connection pool of {self.label} is closed")
         if asyncio.get_running_loop() is not self.loop:
             raise ConnectionError(f"the connection pool of {self.label} belongs to another event loop")
-        if self._slots.locked():
-            await self._wait_for_slot()
+        if self._free and not self._slot_waiters:
+            self._free -= 1  # a free slot, and nobody queued before us: no suspension
         else:
-            await self._slots.acquire()  # a free slot: returns without suspending
+            await self._wait_for_slot()
         try:
-            connection = await self._take()
+            idle = self._idle
+            while idle:
+                connection = idle.pop()
+                if self.reusable(connection):
+                    break
+                self.cut(connection)
+            else:
+                connection = await self.open_connection()
         except BaseException:
-            self._slots.release()
+            self._give_slot()
             raise
         self._in_use.add(connection)
+        self.in_use = len(self._in_use)
         return connection
 
-    async def _take(self) -> C:
-        while self._idle:
-            connection = self._idle.pop()
-            if self.reusable(connection):
-                return connection
-            self.cut(connection)
-        return await self.open_connection()
-
     async def _wait_for_slot(self) -> None:
+        """Queue for a slot (first come, first served): :meth:`_give_slot` hands it over."""
         self._waiting += 1
+        waiter: asyncio.Future[None] = self.loop.create_future()
+        self._slot_waiters.append(waiter)
         try:
             async with asyncio.timeout(self.timeout):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise PoolTimeoutError(
-                f"no connection to {self.label} became free within {self.timeout:g}s "
-                f"(pool size {self.size}); raise pool_size or pool_timeout, or release connections sooner"
-            ) from None
+                await waiter
+        except BaseException as exc:
+            if waiter.done() and not waiter.cancelled():
+                self._give_slot()  # handed a slot just as the wait ended: pass it on
+            else:
+                waiter.cancel()
+                with contextlib.suppress(ValueError):
+                    self._slot_waiters.remove(waiter)
+            if isinstance(exc, TimeoutError):
+                raise PoolTimeoutError(
+                    f"no connection to {self.label} became free within {self.timeout:g}s "
+                    f"(pool size {self.size}); raise pool_size or pool_timeout, or release connections sooner"
+                ) from None
+            raise
         finally:
             self._waiting -= 1
+
+    def _give_slot(self) -> None:
+        """A slot is free: to the first one waiting, or back to the free count."""
+        waiters = self._slot_waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
 
     async def release(self, connection: Connection, *, discard: bool = False) -> None:
         if connection not in self._in_use:
             return  # not ours, or already given back
         mine = connection  # narrowed to C by the membership test
         self._in_use.discard(mine)
+        self.in_use = len(self._in_use)
         try:
             keep = not discard and not self.closed and self.usable(mine)
-            if keep:
+            if keep and self._plain_tidy:
+                keep = not mine.in_transaction  # tidy() as this class has it, without its coroutine
+            elif keep:
                 try:
                     keep = await self.tidy(mine)
                 except Exception:  # noqa: BLE001 - a connection that cannot be tidied is not reused
@@ -135,7 +165,7 @@ class ConnectionPool(abc.ABC, Generic[C]):
             else:
                 await self.close_connection(mine)
         finally:
-            self._slots.release()
+            self._give_slot()
             self._returned.set()
 
     async def close(self) -> None:
@@ -158,6 +188,7 @@ class ConnectionPool(abc.ABC, Generic[C]):
                 self.cut(connection)
         self._idle.clear()
         self._in_use.clear()
+        self.in_use = 0
 
     def state(self) -> Mapping[str, int]:
         in_use, idle = len(self._in_use), len(self._idle)
@@ -202,6 +233,10 @@ class LoopPools:
         self._create = create
         self._made: dict[asyncio.AbstractEventLoop, asyncio.Future[Pool]] = {}
         self._locks: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
+        self._ready_pools: tuple[Pool, ...] = ()
+        """The pools made and not forgotten, as one tuple (replaced, never changed: other threads read it)."""
+        self._last: tuple[asyncio.AbstractEventLoop, Pool] | None = None
+        """The loop and pool :meth:`get` gave last: most programs run one loop, asked on every session."""
 
     @staticmethod
     def _ready(future: asyncio.Future[Pool] | None) -> Pool | None:
@@ -210,16 +245,26 @@ class LoopPools:
             return None
         return future.result()
 
+    def current(self) -> Pool | None:
+        """The pool :meth:`get` gave last, if it is the running loop's (no coroutine: asked for every session)."""
+        last = self._last
+        return last[1] if last is not None and last[0] is asyncio.get_running_loop() else None
+
     async def get(self) -> Pool:
         """The running loop's pool, made on first use; a failure to make it is not remembered."""
         loop = asyncio.get_running_loop()
+        last = self._last
+        if last is not None and last[0] is loop:
+            return last[1]
         future = self._made.get(loop)
         pool = self._ready(future)
         if pool is not None:
+            self._last = (loop, pool)
             return pool
         if future is None:
             self._cut_pools_of_closed_loops()
             future = self._made[loop] = loop.create_task(self._create())
+            future.add_done_callback(self._made_one)
             on_loop_end(loop, _ender(self))
         try:
             # Shielded: one caller's cancellation must not cancel the pool others wait for.
@@ -241,9 +286,25 @@ class LoopPools:
         """The pools made so far and not closed, one per loop."""
         return [pool for future in list(self._made.values()) if (pool := self._ready(future)) is not None]
 
+    def in_use(self) -> int:
+        """Connections lent out by all these pools now, without a list or a dict (replica routing asks per read)."""
+        ready = self._ready_pools
+        if len(ready) == 1:
+            return ready[0].in_use
+        return sum(pool.in_use for pool in ready)
+
+    def _made_one(self, future: asyncio.Future[Pool]) -> None:
+        pool = self._ready(future)
+        if pool is not None:
+            self._ready_pools = (*self._ready_pools, pool)
+
     def _forget(self, loop: asyncio.AbstractEventLoop) -> Pool | None:
         self._locks.pop(loop, None)
-        return self._ready(self._made.pop(loop, None))
+        self._last = None
+        pool = self._ready(self._made.pop(loop, None))
+        if pool is not None:
+            self._ready_pools = tuple(p for p in self._ready_pools if p is not pool)
+        return pool
 
     async def close_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """Close the pool of ``loop`` (the running one), if it has one."""

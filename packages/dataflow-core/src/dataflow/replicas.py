@@ -110,7 +110,8 @@ class Replica:
         self.down_until = 0.0
 
     def in_use(self) -> int:
-        return sum(pool.state()["in_use"] for pool in self.pools.pools())
+        """Connections of its pools lent out now (a counter read, no ``state()`` dict: least_busy asks per read)."""
+        return self.pools.in_use()
 
 
 class ReplicaSession(Session):
@@ -171,9 +172,9 @@ class ReplicaSet:
             if now < r.down_until or (now - r.lag_checked < LAG_CHECK_INTERVAL and (r.lag is None or r.lag > max_lag)):
                 break
         else:
-            if self._least_busy and len(replicas) > 1:
-                return sorted(replicas, key=Replica.in_use)
             rotations = self._rotations
+            if self._least_busy:
+                return rotations[self._least_busy_index()]
             return rotations[next(self._turn) % len(rotations)]
         usable = [
             r
@@ -187,6 +188,17 @@ class ReplicaSet:
             return sorted(usable, key=Replica.in_use)
         start = next(self._turn) % len(usable)
         return usable[start:] + usable[:start]
+
+    def _least_busy_index(self) -> int:
+        """The first replica with the fewest connections in use: its rotation puts it first, the others after it."""
+        best, fewest = 0, -1
+        for index, replica in enumerate(self.replicas):
+            count = replica.pools.in_use()
+            if count == 0:
+                return index  # none can be less busy: the first idle one, so sequential reads stay on one server
+            if fewest < 0 or count < fewest:
+                best, fewest = index, count
+        return best
 
     async def open_session(
         self, db: DataFlow, *, run_id: str | None, context: Mapping[str, Any], needs: str | None

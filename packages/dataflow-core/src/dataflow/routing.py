@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 PRIMARY_ONLY = ""
 """A write whose position could not be read: until the window ends, only the primary will do."""
+UNREAD = "\x00unread"
+"""A write whose position is not read yet: only the primary will do until the caller's next primary session
+reads it (after the write, so it covers the write). A caller that writes and reads nothing more costs no round trip."""
 NO_REPLICA: Any = object()
 """What :meth:`RunRoute.on_replica` returns when no replica would do: run on the primary."""
 
@@ -61,7 +64,19 @@ class WriteMarks:
             del self._marks[id(replicas)]
             self.pending = bool(self._marks)
             return None
-        return mark[1]
+        position = mark[1]
+        return PRIMARY_ONLY if position is UNREAD else position
+
+    def unread(self, replicas: ReplicaSet) -> bool:
+        """Is this caller's last write to ``replicas``' primary, in its window, without a position yet?"""
+        mark = self._marks.get(id(replicas))
+        return mark is not None and mark[1] is UNREAD and mark[0]() is replicas and monotonic() < mark[2]
+
+    def read(self, replicas: ReplicaSet, position: str | None) -> None:
+        """The position of an unread write, read since: replicas that replayed it may serve the rest of the window."""
+        mark = self._marks.get(id(replicas))
+        if mark is not None and mark[1] is UNREAD:
+            self._marks[id(replicas)] = (mark[0], PRIMARY_ONLY if position is None else position, mark[2])
 
     def wrote(self, replicas: ReplicaSet, position: str | None, window: float) -> None:
         if window <= 0:
@@ -117,11 +132,32 @@ def check_replica_run(workflow: Workflow, parameters: Mapping[str, Mapping[str, 
             )
 
 
-async def note_writes(db: DataFlow, session: Session) -> None:
-    """A primary session that wrote is going back, committed: note how far the caller's writes reached.
+def note_writes(db: DataFlow, session: Session) -> None:
+    """A primary session that wrote is going back, committed: the caller's reads need the primary for now.
 
     Called by ``DataFlow.close_session``, so that every writer (runs, express
-    calls, transaction blocks, dataflow-txn's participants) is covered.
+    calls, transaction blocks, dataflow-txn's participants) is covered. No
+    round trip: the write's position is read by the caller's next primary
+    session (:func:`note_position`), if the caller reads again in the window.
+    """
+    replicas = db.replicas
+    if replicas is None or session.broken or session.in_transaction:
+        return
+    caller_marks().wrote(replicas, UNREAD, db.config.read_your_writes_window)
+
+
+def position_unread(replicas: ReplicaSet) -> bool:
+    """Has the running caller a write to ``replicas``' primary whose position is still to be read? (No allocation.)"""
+    marks = _marks.get()
+    return marks is not None and marks.pending and marks.unread(replicas)
+
+
+async def note_position(db: DataFlow, session: Session) -> None:
+    """A primary session of a caller with an unread write goes back: read the primary's position now.
+
+    The position is read after the write committed, so it covers it (and
+    perhaps later writes of others: a replica then serves the caller a little
+    later than it could have, never too early).
     """
     replicas = db.replicas
     if replicas is None or session.broken or session.in_transaction:
@@ -130,7 +166,7 @@ async def note_writes(db: DataFlow, session: Session) -> None:
         position = await replicas.probe.write_position(session.connection)
     except Exception:  # noqa: BLE001 - unknown: the window keeps the caller on the primary
         position = None
-    caller_marks().wrote(replicas, position, db.config.read_your_writes_window)
+    caller_marks().read(replicas, position)
 
 
 class RunRoute:

@@ -291,3 +291,21 @@ def _field_from_hint(
     if element_kind is not None:
         common.update(element_kind=element_kind, array=array)
     return FieldSchema(kind=kind, **common)
+
+
+def creation_order(schemas: Iterable[ModelSchema]) -> list[ModelSchema]:
+    """``schemas`` ordered so that every model they reference comes first (a reference cycle is broken anywhere)."""
+    by_name = {s.name: s for s in schemas}
+    ordered: dict[str, ModelSchema] = {}
+
+    def visit(schema: ModelSchema, path: tuple[str, ...]) -> None:
+        if schema.name in ordered or schema.name in path:
+            return
+        for field in schema.fields:
+            if field.references is not None and field.references in by_name:
+                visit(by_name[field.references], (*path, schema.name))
+        ordered[schema.name] = schema
+
+    for schema in by_name.values():
+        visit(schema, ())
+    return list(ordered.values())

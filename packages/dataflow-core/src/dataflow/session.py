@@ -49,6 +49,9 @@ class Session:
         self.wrote = False
         """Something that may write ran here: closing the session notes how far the writes reached
         (read-your-writes, :mod:`dataflow.routing`)."""
+        self.transaction_setup: tuple[str, Sequence[Any]] | None = None
+        """SQL and values run right after every BEGIN (a session hook's per-transaction state where sessions keep
+        none: tenancy behind PgBouncer); with it, a statement outside a transaction gets a transaction of its own."""
         self._monitors = db.monitors
         self._echo = db.config.echo
         self._savepoints = 0
@@ -67,10 +70,19 @@ class Session:
         operation: str | None = None,
         key: Any = None,
     ) -> ExecuteResult:
-        result: ExecuteResult = await self.call(
-            lambda conn: conn.execute(sql, params), sql=sql, schema=schema, operation=operation, key=key
-        )
-        return result
+        if self._monitors or self._echo or self.broken or self.transaction_setup is not None:
+            result: ExecuteResult = await self.call(
+                lambda conn: conn.execute(sql, params), sql=sql, schema=schema, operation=operation, key=key
+            )
+            return result
+        # Nothing to report and no per-transaction setup: what call() does, two coroutines shorter (a one-statement
+        # node's whole run).
+        try:
+            return await self.connection.execute(sql, params)
+        except DataFlowError:
+            raise
+        except Exception as exc:
+            raise self._translated(exc, schema) from exc
 
     async def executemany(
         self,
@@ -94,10 +106,17 @@ class Session:
         operation: str | None = None,
         key: Any = None,
     ) -> list[Sequence[Any]]:
-        rows: list[Sequence[Any]] = await self.call(
-            lambda conn: conn.fetch(sql, params), sql=sql, schema=schema, operation=operation, key=key
-        )
-        return rows
+        if self._monitors or self._echo or self.broken or self.transaction_setup is not None:
+            rows: list[Sequence[Any]] = await self.call(
+                lambda conn: conn.fetch(sql, params), sql=sql, schema=schema, operation=operation, key=key
+            )
+            return rows
+        try:  # as in execute()
+            return await self.connection.fetch(sql, params)
+        except DataFlowError:
+            raise
+        except Exception as exc:
+            raise self._translated(exc, schema) from exc
 
     async def fetch_named(
         self, sql: str, params: Sequence[Any] = (), *, operation: str | None = None
@@ -206,7 +225,32 @@ class Session:
                 finished: T = stop.value
                 return finished
 
-    async def call(
+    def call(
+        self,
+        action: Callable[[Connection], Awaitable[T]],
+        *,
+        sql: str,
+        schema: ModelSchema | None = None,
+        operation: str | None = None,
+        key: Any = None,
+    ) -> Awaitable[T]:
+        """Run ``action`` on the connection, translating errors and reporting the statement.
+
+        Bulk strategies use this to reach the driver directly (COPY and the like).
+        ``key`` is the primary key of the one record the statement reads or
+        writes by key, for monitors (never a value from the record). Not a
+        coroutine itself: the common statement pays no extra frame.
+        """
+        if self.transaction_setup is not None and not self.connection.in_transaction:
+            return self._in_own_transaction(action, sql=sql, schema=schema, operation=operation, key=key)
+        return self._call(action, sql=sql, schema=schema, operation=operation, key=key)
+
+    async def _in_own_transaction(self, action: Callable[[Connection], Awaitable[T]], **statement: Any) -> T:
+        async with self.atomic():  # whose BEGIN runs transaction_setup
+            result: T = await self._call(action, **statement)
+            return result
+
+    async def _call(
         self,
         action: Callable[[Connection], Awaitable[T]],
         *,
@@ -215,12 +259,6 @@ class Session:
         operation: str | None = None,
         key: Any = None,
     ) -> T:
-        """Run ``action`` on the connection, translating errors and reporting the statement.
-
-        Bulk strategies use this to reach the driver directly (COPY and the like).
-        ``key`` is the primary key of the one record the statement reads or
-        writes by key, for monitors (never a value from the record).
-        """
         if self.broken:
             raise ConnectionError(f"the connection to {self.label} was lost earlier in this run")
         if self._echo:
@@ -234,9 +272,7 @@ class Session:
                 self._report(sql, started, None, schema, operation, exc, key)
             raise
         except Exception as exc:
-            error = self.dialect.translate_error(exc, schema)
-            if isinstance(error, ConnectionError):
-                self.broken = True
+            error = self._translated(exc, schema)
             if self._monitors:
                 self._report(sql, started, None, schema, operation, error, key)
             raise error from exc
@@ -251,6 +287,13 @@ class Session:
                 rowcount = None
             self._report(sql, started, rowcount, schema, operation, None, key)
         return result
+
+    def _translated(self, exc: Exception, schema: ModelSchema | None) -> DataFlowError:
+        """The driver's error as DataFlow's; a lost connection marks the session broken."""
+        error = self.dialect.translate_error(exc, schema)
+        if isinstance(error, ConnectionError):
+            self.broken = True
+        return error
 
     def _report(
         self,
@@ -289,16 +332,24 @@ class Session:
                 f"isolation level {isolation!r} is not supported by {self.dialect.name}; "
                 f"use one of {', '.join(self.dialect.capabilities.isolation_levels)}"
             )
-        await self.call(lambda conn: conn.begin(isolation, read_only), sql="BEGIN")
+        await self._call(lambda conn: conn.begin(isolation, read_only), sql="BEGIN")
+        if self.transaction_setup is not None:
+            sql, params = self.transaction_setup
+            try:
+                await self._call(lambda conn: conn.fetch(sql, params), sql=sql, operation="transaction_setup")
+            except BaseException:
+                with contextlib.suppress(DataFlowError):
+                    await self.rollback()
+                raise
 
     async def commit(self) -> None:
-        await self.call(lambda conn: conn.commit(), sql="COMMIT")
+        await self._call(lambda conn: conn.commit(), sql="COMMIT")
         self._finished(True)
 
     async def rollback(self) -> None:
         if self.broken:
             return
-        await self.call(lambda conn: conn.rollback(), sql="ROLLBACK")
+        await self._call(lambda conn: conn.rollback(), sql="ROLLBACK")
         self._finished(False)
 
     def _finished(self, committed: bool) -> None:

@@ -8,7 +8,9 @@ read here: ``_result`` (what aiomysql's own cursors read), ``_reader`` (to
 tell a connection the server has closed), ``_writer`` (to reach the
 socket: to cut it, and to see that the server ended an idle session), and,
 to refuse plaintext when TLS is required, ``_connect``,
-``_request_authentication``, ``server_capabilities`` and ``_secure``.
+``_request_authentication``, ``server_capabilities`` and ``_secure``;
+``_read_query_result`` is overridden to read results with
+:class:`.results.KnownColumnsResult`.
 
 Connections run in autocommit mode; transactions are explicit. After a
 deadlock InnoDB has already rolled the whole transaction back: the connection
@@ -37,6 +39,7 @@ from dataflow.pooling import socket_is_quiet
 from .errors import DEADLOCK, LOCK_WAIT_TIMEOUT, error_code
 from .literals import encoded_size, pack_statements, render, row_literal
 from .options import TLSNotNegotiated
+from .results import Described, KnownColumnsResult
 from .server import ServerInfo
 
 SQL_MODE = (
@@ -79,11 +82,7 @@ class MySQLConnection:
     async def query(self, sql: str) -> Any:
         """Run finished SQL text; return aiomysql's result (``rows``, ``affected_rows``, ``insert_id``, ...)."""
         if self._aborted is not None:
-            raise pymysql.err.OperationalError(
-                error_code(self._aborted),
-                "this transaction was rolled back by the server after an earlier error "
-                f"({self._aborted.args[1] if len(self._aborted.args) > 1 else self._aborted}); roll it back and retry",
-            )
+            self._refuse(self._aborted)
         raw = self._raw
         try:
             await raw.query(sql)
@@ -102,6 +101,14 @@ class MySQLConnection:
             raise
         return raw._result
 
+    @staticmethod
+    def _refuse(aborted: pymysql.err.MySQLError) -> None:
+        raise pymysql.err.OperationalError(
+            error_code(aborted),
+            "this transaction was rolled back by the server after an earlier error "
+            f"({aborted.args[1] if len(aborted.args) > 1 else aborted}); roll it back and retry",
+        )
+
     def _note(self, error: pymysql.err.MySQLError) -> None:
         """Remember an error after which the server has already rolled the transaction back."""
         code = error_code(error)
@@ -114,8 +121,16 @@ class MySQLConnection:
         return ExecuteResult(result.affected_rows, result.insert_id or None)
 
     async def fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Sequence[Any]]:
-        result = await self.query(render(sql, params))
-        return list(result.rows or ())
+        # query() inline: a read by key is one statement, and each coroutine level costs on every resume.
+        if self._aborted is not None:
+            self._refuse(self._aborted)
+        raw = self._raw
+        try:
+            await raw.query(render(sql, params))
+        except pymysql.err.OperationalError as exc:
+            self._note(exc)
+            raise
+        return list(raw._result.rows or ())
 
     async def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[Sequence[Any]]]:
         result = await self.query(render(sql, params))
@@ -196,11 +211,9 @@ class MySQLConnection:
     def usable(self) -> bool:
         """Open, not closed by the server, not mid-result."""
         raw = self._raw
-        if raw.closed:
-            return False
         reader = raw._reader
-        if reader is None or reader.at_eof() or reader.exception() is not None:
-            return False
+        if raw._writer is None or reader is None or reader.at_eof() or reader.exception() is not None:
+            return False  # no writer: closed (what aiomysql's ``closed`` says, without its property call)
         # aiomysql's reader notes an EOF that MySQL 8 sends after an error packet on a timed-out connection.
         return not getattr(reader, "eof_received", False)
 
@@ -257,11 +270,26 @@ class MySQLConnection:
 
 
 class _Connection(aiomysql.Connection):  # type: ignore[misc]  # aiomysql ships no types
-    """aiomysql's connection, which goes on in plaintext when the server offers no TLS, unless told not to."""
+    """aiomysql's connection, which goes on in plaintext when the server offers no TLS, unless told not to,
+    and parses each distinct column description of its results once (:mod:`.results`)."""
 
     def __init__(self, *args: Any, tls_required: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._tls_required = tls_required
+        self.descriptions: dict[bytes, Described] = {}
+
+    async def _read_query_result(self, unbuffered: bool = False) -> None:
+        if unbuffered:
+            await super()._read_query_result(unbuffered=True)
+            return
+        # aiomysql's own body, with its result class swapped for one that knows the columns it has seen.
+        self._result = None
+        result = KnownColumnsResult(self)
+        await result.read()
+        self._result = result
+        self._affected_rows = result.affected_rows
+        if result.server_status is not None:
+            self.server_status = result.server_status
 
     async def _request_authentication(self) -> None:
         # The server's greeting says whether it speaks TLS; refuse before the user name and

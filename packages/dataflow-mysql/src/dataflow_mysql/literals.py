@@ -35,11 +35,23 @@ _ESCAPES = {
 _SPECIAL = re.compile("[\\0\\\\\n\r\x1a'\"]").search
 
 
+LONG_TEXT = 256
+"""From this length on, a text that needs escaping is escaped with one ``str.replace`` per character kind."""
+
+
 def _str(value: str) -> str:
     # Most strings need no escaping; finding that out is much cheaper than str.translate.
     if _SPECIAL(value) is None:
         return "'" + value + "'"
-    return "'" + value.translate(_ESCAPES) + "'"
+    if len(value) < LONG_TEXT:
+        return "'" + value.translate(_ESCAPES) + "'"
+    # str.translate looks every character up (about 70 ns each: 0.3-0.5 s for the 4.5 MB of JSON in
+    # the audit entry of a 100,000-row bulk create); seven C-speed replaces take 25 ms. Backslashes first,
+    # so that the ones the others add are not doubled again.
+    escaped = value.replace("\\", "\\\\")
+    for character in "\0\n\r\x1a'\"":
+        escaped = escaped.replace(character, _ESCAPES[ord(character)])
+    return "'" + escaped + "'"
 
 
 def _float(value: float) -> str:

@@ -8,6 +8,7 @@ loads.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
@@ -29,6 +30,8 @@ from .options import PostgresOptions, parse_options
 from .pool import PostgresPool
 from .replication import PostgresReplication
 from .schema_editor import PostgresSchemaEditor
+
+log = logging.getLogger("dataflow.postgres")
 
 DRIVERS = (None, "asyncpg")
 
@@ -62,6 +65,8 @@ class PostgresDialect(Dialect):
             session_settings=not self.options.pgbouncer,
         )
         self.label = str(url)
+        self.pooler_seen = False
+        """Did a first connection find itself behind a pooler (its announced backend pid is not the server's)?"""
 
     # -- SQL text -------------------------------------------------------------
 
@@ -70,6 +75,28 @@ class PostgresDialect(Dialect):
 
     def column_type(self, field: FieldSchema) -> str:
         return types.column_type(field, self.quote(field.name))
+
+    def fast_compression_sql(self, table: str, column: str) -> list[str]:
+        """lz4 instead of pglz, where the server has it (PostgreSQL 14+ built with lz4), set once.
+
+        A 4.5 MB text takes pglz about 50 ms longer than lz4 to store (measured:
+        80-100 ms against 20-40 ms), for 1.25 MB stored instead of 1 MB. The
+        ALTER runs only when the column is not lz4 yet, so that a restart takes
+        no lock on a table in use; values stored before keep their compression.
+        """
+        q = self.quote
+        relation = types.sql_literal(q(table))
+        name = types.sql_literal(column)
+        return [
+            "DO $dataflow$ BEGIN "
+            "IF EXISTS (SELECT FROM pg_settings "
+            "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)) THEN "
+            # Nested: attcompression exists from PostgreSQL 14 on, as lz4 does; the inner test runs only then.
+            f"IF (SELECT attcompression FROM pg_attribute WHERE attrelid = {relation}::regclass "
+            f"AND attname = {name}) IS DISTINCT FROM 'l' THEN "
+            f"ALTER TABLE {q(table)} ALTER COLUMN {q(column)} SET COMPRESSION lz4; "
+            "END IF; END IF; END $dataflow$"
+        ]
 
     def json_text_sql(self, value: str, field: FieldSchema) -> str | None:
         return types.json_text(field, value)
@@ -153,9 +180,10 @@ class PostgresDialect(Dialect):
         # schema that does not exist is accepted by the server, and only fails (3F000) at the first CREATE.
         rows = await connection.raw.fetch(
             "SELECT current_setting('max_prepared_transactions')::int, "
-            "$1::text IS NULL OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text)",
+            "$1::text IS NULL OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1::text), pg_backend_pid()",
             self.options.schema,
         )
+        self._note_pooler(int(rows[0][2]), connection.raw.get_server_pid())
         if not rows[0][1]:
             schema = self.options.schema
             raise ConfigError(
@@ -166,6 +194,27 @@ class PostgresDialect(Dialect):
         two_phase = int(rows[0][0]) > 0
         if two_phase != self.capabilities.two_phase:
             self.capabilities = attrs.evolve(self.capabilities, two_phase=two_phase)
+
+    def _note_pooler(self, backend_pid: int, announced_pid: int) -> None:
+        """A pooler between us and the server: warn (once) when ``pgbouncer=true`` was not said.
+
+        The server announces its backend's pid when a connection starts; a
+        pooler (PgBouncer) announces a cancel key of its own instead, so the pid
+        the server reports for the session differs. Session pooling keeps
+        everything working, transaction pooling breaks the statement cache and
+        session settings, and the two cannot be told apart from here: a warning,
+        not an error.
+        """
+        if backend_pid == announced_pid or self.pooler_seen:
+            return
+        self.pooler_seen = True
+        if not self.options.pgbouncer:
+            log.warning(
+                "%s: connections go through a pooler (the server's backend pid is not the one the connection "
+                "was given); if it pools transactions (PgBouncer pool_mode=transaction), add pgbouncer=true "
+                "to the URL: its cached prepared statements and session settings would meet other server sessions",
+                self.label,
+            )
 
     # -- migrations -------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import asyncpg
 
 from dataflow.errors import (
     CheckViolationError,
+    ConfigError,
     ConnectionError,
     DatabaseError,
     DataFlowError,
@@ -136,6 +137,13 @@ def translate_error(
     if not isinstance(error, asyncpg.PostgresError):
         return DatabaseError(f"{_where(model)}PostgreSQL driver error: {_message(error)}", model=model)
     state = error.sqlstate or ""
+    if _prepared_elsewhere(error, state):
+        return ConfigError(
+            f"{_where(model)}{_message(error)}: the statement cache met another server session, as behind "
+            "PgBouncer in transaction mode; add pgbouncer=true to the URL (it turns the statement cache off)",
+            model=model,
+            field="pgbouncer",
+        )
     if state.startswith("23"):
         translated = _integrity(error, schema, constraint_fields)
         if translated is not None:
@@ -168,6 +176,15 @@ def translate_error(
     if state.startswith("22"):
         return ValidationError(f"{_where(model)}a value was refused by PostgreSQL: {_message(error)}", model=model)
     return DatabaseError(f"{_where(model)}PostgreSQL error {state}: {_message(error)}", model=model)
+
+
+PREPARED_ELSEWHERE = frozenset({"26000", "42P05", "08P01"})
+"""A prepared statement missing, already there, or with other parameters: what asyncpg's statement cache
+meets when a pooler in transaction mode runs a client's statements on several server sessions."""
+
+
+def _prepared_elsewhere(error: asyncpg.PostgresError, state: str) -> bool:
+    return state in PREPARED_ELSEWHERE and "__asyncpg_" in str(error)
 
 
 def _message(error: BaseException) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import attrs
 
 from dataflow.bulk.strategy import BulkStrategy
 from dataflow.config import Config
@@ -26,13 +27,21 @@ from dataflow.url import DatabaseURL
 
 from . import types
 from .bulk import STRATEGIES
-from .connection import SQLiteConnection
 from .errors import translate_error
 from .functions import DECIMAL_AGGREGATES
-from .introspect import SQLiteIntrospector
 from .options import parse_options
-from .pool import SQLitePool
-from .schema_editor import SQLiteSchemaEditor
+
+if TYPE_CHECKING:
+    # sqlite3 is imported when the first pool opens, not when the plugin registers the dialect.
+    import sqlite3
+
+    from .connection import SQLiteConnection
+    from .introspect import SQLiteIntrospector
+    from .pool import SQLitePool
+    from .schema_editor import SQLiteSchemaEditor
+
+RETURNING = frozenset({"insert", "update", "delete"})
+"""What RETURNING covers from SQLite 3.35 on; the version is known once a pool opens (sqlite3 loaded)."""
 
 DEFAULT_FILE = "dataflow.db"
 
@@ -44,10 +53,9 @@ class SQLiteDialect(Dialect):
     def __init__(self, url: DatabaseURL, config: Config) -> None:
         super().__init__(url, config)
         options = parse_options(url.options)
+        # Until the first pool loads sqlite3 and tells its version, promise no RETURNING (as before 3.35).
         self.capabilities = Capabilities(
-            returning=frozenset({"insert", "update", "delete"})
-            if sqlite3.sqlite_version_info >= (3, 35)
-            else frozenset(),
+            returning=frozenset(),
             upsert=True,
             savepoints=True,
             transactional_ddl=True,
@@ -145,6 +153,10 @@ class SQLiteDialect(Dialect):
         return pragmas
 
     async def connect(self) -> SQLiteConnection:
+        import sqlite3  # noqa: PLC0415 - the driver, imported only when a connection is opened
+
+        from .connection import SQLiteConnection  # noqa: PLC0415 - imports the driver
+
         try:
             return await SQLiteConnection.open(
                 self.path, uri=self.memory, busy_timeout=self.busy_timeout, pragmas=self._pragmas()
@@ -153,6 +165,12 @@ class SQLiteDialect(Dialect):
             raise ConnectionError(f"cannot open SQLite database {self.path!r}: {exc}") from exc
 
     async def create_pool(self) -> SQLitePool:
+        import sqlite3  # noqa: PLC0415 - the driver, imported only when a pool is created
+
+        from .pool import SQLitePool  # noqa: PLC0415 - imports the driver
+
+        if sqlite3.sqlite_version_info >= (3, 35):
+            self.capabilities = attrs.evolve(self.capabilities, returning=RETURNING)
         if self.memory and self._anchor is None:
             # Keeps the in-memory database alive between pools of different event loops.
             self._anchor = sqlite3.connect(self.path, uri=True, check_same_thread=False)
@@ -173,6 +191,8 @@ class SQLiteDialect(Dialect):
         timeout does not wait for: two processes opening a new file at once
         would make one fail. Retry until the busy timeout instead.
         """
+        import sqlite3  # noqa: PLC0415 - the driver (create_pool, the caller, imported it)
+
         deadline = time.monotonic() + self.busy_timeout
         while True:
             try:
@@ -192,9 +212,13 @@ class SQLiteDialect(Dialect):
         return STRATEGIES
 
     def introspector(self) -> SQLiteIntrospector:
+        from .introspect import SQLiteIntrospector  # noqa: PLC0415 - migration code loads only when a migration runs
+
         return SQLiteIntrospector()
 
     def schema_editor(self, tables: Mapping[str, ModelSchema]) -> SQLiteSchemaEditor:
+        from .schema_editor import SQLiteSchemaEditor  # noqa: PLC0415 - migration code loads only when one runs
+
         return SQLiteSchemaEditor(self, tables)
 
     def dispose(self) -> None:
@@ -206,4 +230,6 @@ class SQLiteDialect(Dialect):
         return translate_error(error, schema, self.path)
 
     async def server_version(self, connection: Any) -> str:
+        import sqlite3  # noqa: PLC0415 - loaded already: a connection is open
+
         return sqlite3.sqlite_version

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from dataflow.errors import (
     CheckViolationError,
     ConnectionError,
@@ -26,6 +24,8 @@ def _columns(message: str) -> list[str]:
 
 
 def translate_error(error: BaseException, schema: ModelSchema | None, path: str) -> DataFlowError:
+    import sqlite3  # noqa: PLC0415 - the driver: loaded already when one of its errors is translated
+
     model = schema.name if schema else None
     message = str(error)
     if isinstance(error, sqlite3.IntegrityError):

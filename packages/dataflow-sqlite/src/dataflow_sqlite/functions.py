@@ -8,9 +8,11 @@ which the field's decoder turns back into a ``Decimal``.
 
 from __future__ import annotations
 
-import sqlite3
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite3
 
 
 class _DecimalAggregate:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from dataflow.errors import ConfigError
 from dataflow.events import emit
-from dataflow.schema import ModelSchema
+from dataflow.schema import ModelSchema, creation_order
 from dataflow.session import Session
 
 from .context import check_tenant
@@ -31,24 +31,6 @@ from .sessions import require_session_settings
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
-
-
-def creation_order(schemas: list[ModelSchema]) -> list[ModelSchema]:
-    """``schemas`` with every referenced model first."""
-    by_name = {s.name: s for s in schemas}
-    ordered: dict[str, ModelSchema] = {}
-
-    def visit(schema: ModelSchema, path: tuple[str, ...]) -> None:
-        if schema.name in ordered or schema.name in path:
-            return
-        for field in schema.fields:
-            if field.references in by_name:
-                visit(by_name[field.references], (*path, schema.name))
-        ordered[schema.name] = schema
-
-    for schema in schemas:
-        visit(schema, ())
-    return list(ordered.values())
 
 
 @asynccontextmanager

@@ -11,9 +11,11 @@ row-level model::
 
 and from then on every run of the instance sets ``dataflow.tenant`` to its
 tenant when its session opens (and resets it before the connection goes
-back to the pool). A connection without the setting sees and writes no row
-of those tables, so raw SQL through the pool cannot cross tenants by
-accident: use :func:`tenant_connection` for raw SQL on a tenant's rows.
+back to the pool); with ``pgbouncer=true``, in every transaction of the run
+instead (``set_config(..., true)``, see :mod:`dataflow_tenancy.sessions`).
+A connection without the setting sees and writes no row of those tables,
+so raw SQL through the pool cannot cross tenants by accident: use
+:func:`tenant_connection` for raw SQL on a tenant's rows.
 
 Superusers and roles with BYPASSRLS are never subject to policies: connect
 as an ordinary role for this to protect anything. The setting is a session
@@ -35,7 +37,6 @@ from .context import check_tenant
 from .provisioning import admin_session
 from .schema import ROW, TENANT_FIELD, strategy
 from .service import tenancy
-from .sessions import require_session_settings
 
 if TYPE_CHECKING:
     from dataflow import DataFlow
@@ -72,7 +73,6 @@ async def install_row_level_security(db: DataFlow) -> list[str]:
     session. Safe to run again (the policies are replaced).
     """
     _check_postgres(db)
-    require_session_settings(db, "row-level security")
     service = tenancy(db)
     await db.create_tables_async()
     tables = [s.table for s in db.schemas.values() if strategy(s) == ROW]

@@ -6,6 +6,14 @@ the tenant's namespace; PostgreSQL row-level security sets the
 connection goes back to the pool, so that nothing leaks to its next user; a
 connection that cannot be reset is discarded.
 
+Behind PgBouncer in transaction mode (the dialect's ``session_settings`` is
+off) a session setting would stay on whichever server session it landed on.
+Row-level security then sets ``dataflow.tenant`` per transaction instead
+(``set_config(..., true)`` as the session's ``transaction_setup``: every
+transaction of the run opens with it, and a statement outside one gets a
+transaction of its own), and nothing needs resetting. Schema per tenant
+still refuses: its search path is checked and switched per session.
+
 :class:`TenantSessionHook` is registered through the core's
 ``dataflow_register_session_hooks``; it does nothing until the instance's
 :class:`SessionSetup` is switched on (a schema-per-tenant model is defined,
@@ -51,6 +59,8 @@ provisioned. So the path is switched only when every schema-per-tenant
 table is in the tenant's schema, in the same round trip.
 """
 PG_SETTINGS = "set_config('dataflow.tenant', {0}, false), set_config('dataflow.tenant_admin', {1}, false)"
+PG_LOCAL_SETTINGS = "SELECT set_config('dataflow.tenant', {0}, true), set_config('dataflow.tenant_admin', {1}, true)"
+"""The same settings for one transaction only: behind PgBouncer in transaction mode each transaction opens so."""
 PG_RESET = "RESET search_path; RESET dataflow.tenant; RESET dataflow.tenant_admin"
 
 
@@ -115,6 +125,9 @@ class SessionSetup:
 
     async def _begin_postgres(self, session: Session, scope: TenantScope | None, tenant: str | None) -> None:
         placeholder = session.dialect.placeholder
+        if not session.db.dialect.capabilities.session_settings:
+            self._per_transaction(session, scope, tenant)
+            return
         parts: list[str] = []
         values: list[Any] = []
         name = None
@@ -139,6 +152,16 @@ class SessionSetup:
             if switched is None:
                 raise _not_provisioned(tenant, name, sorted(missing))
 
+    def _per_transaction(self, session: Session, scope: TenantScope | None, tenant: str | None) -> None:
+        """Behind a transaction pooler: the row-level-security settings open each transaction; no session state."""
+        if self.namespaces and tenant is not None:
+            require_session_settings(session.db, "a schema-per-tenant session")
+        if self.rls:
+            placeholder = session.dialect.placeholder
+            admin = "on" if scope is not None and scope.admin else ""
+            setup = PG_LOCAL_SETTINGS.format(placeholder(1), placeholder(2))
+            session.transaction_setup = (setup, [tenant or "", admin])
+
     async def end(self, session: Session) -> None:
         dialect = session.dialect.name
         if dialect == "postgresql":
@@ -151,15 +174,15 @@ class SessionSetup:
 def require_session_settings(db: DataFlow, what: str) -> None:
     """Refuse ``what`` when ``db``'s connections keep no session settings (PgBouncer in transaction mode).
 
-    A search path or ``dataflow.tenant`` set on a session would then apply to
-    whatever server session the next statement lands on, perhaps another
-    client's: tenants could cross. Tenancy fails closed instead.
+    A search path set on a session would then apply to whatever server
+    session the next statement lands on, perhaps another client's: tenants
+    could cross. Schema-per-tenant tenancy fails closed instead.
     """
     if not db.dialect.capabilities.session_settings:
         raise ConfigError(
-            f"{db.label}: {what} needs session settings (a search path, dataflow.tenant), which PgBouncer in "
-            "transaction mode (pgbouncer=true) does not keep between transactions; use session pooling for "
-            "schema-per-tenant and row-level-security tenancy",
+            f"{db.label}: {what} needs a search path per session, which PgBouncer in transaction mode "
+            "(pgbouncer=true) does not keep between transactions; use session pooling (or a direct connection) "
+            "for schema-per-tenant tenancy (row-level security works: its setting is made in each transaction)",
             field="pgbouncer",
         )
 

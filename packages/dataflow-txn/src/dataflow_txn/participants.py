@@ -101,12 +101,17 @@ class PostgresParticipant:
 
     async def finish(self, session: Session, branch: BranchId, commit: bool) -> bool:
         verb = "COMMIT" if commit else "ROLLBACK"
+        # COMMIT PREPARED cannot run inside a transaction block, so not in the one a session's
+        # transaction_setup (tenancy's settings behind PgBouncer) would open around it.
+        setup, session.transaction_setup = session.transaction_setup, None
         try:
             await session.execute(f"{verb} PREPARED {branch.literal()}")
         except DataFlowError as exc:
             if getattr(_driver_error(exc), "sqlstate", None) == PG_UNKNOWN_PREPARED:
                 return False
             raise
+        finally:
+            session.transaction_setup = setup
         return True
 
     async def prepared(self, session: Session) -> list[str]:

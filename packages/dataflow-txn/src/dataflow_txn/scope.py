@@ -22,7 +22,6 @@ read-only scope must begin its own transaction.
 from __future__ import annotations
 
 import itertools
-import sqlite3
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -126,14 +125,22 @@ class TransactionScopeNode(Node):
         return db
 
 
+# SQLite's authorizer codes (sqlite3.h; fixed by its C API), named here rather than read from the
+# sqlite3 module, so that importing this package does not import the driver before a pool opens.
+SQLITE_OK, SQLITE_DENY = 0, 1
 _SQLITE_READS = frozenset({
-    sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_TRANSACTION,
-    sqlite3.SQLITE_SAVEPOINT, sqlite3.SQLITE_PRAGMA, getattr(sqlite3, "SQLITE_RECURSIVE", 33),
+    21,  # SQLITE_SELECT
+    20,  # SQLITE_READ
+    31,  # SQLITE_FUNCTION
+    22,  # SQLITE_TRANSACTION
+    32,  # SQLITE_SAVEPOINT
+    19,  # SQLITE_PRAGMA
+    33,  # SQLITE_RECURSIVE
 })  # fmt: skip
 
 
 def _sqlite_reads_only(action: int, *details: object) -> int:
-    return sqlite3.SQLITE_OK if action in _SQLITE_READS else sqlite3.SQLITE_DENY
+    return SQLITE_OK if action in _SQLITE_READS else SQLITE_DENY
 
 
 async def _read_only(session: Session, on: bool) -> None:

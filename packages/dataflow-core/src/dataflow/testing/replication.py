@@ -400,8 +400,8 @@ class PgBouncer:
     port: int
     process: subprocess.Popen[bytes] | None = None
 
-    def url(self, database: str, query: str = "") -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}" + (f"?{query}" if query else "")
+    def url(self, database: str, query: str = "", *, user: str = "postgres") -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{database}" + (f"?{query}" if query else "")
 
     def close(self) -> None:
         # pgbouncer runs under runuser, which does not pass a kill on: end it by its own pid first.
@@ -415,16 +415,19 @@ class PgBouncer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start_pgbouncer(root: Path, server_port: int, *, pool_size: int = 20) -> PgBouncer:
+def start_pgbouncer(
+    root: Path, server_port: int, *, pool_size: int = 20, users: Sequence[str] = ("postgres",)
+) -> PgBouncer:
     """Start ``pgbouncer`` (``pool_mode = transaction``, trust auth) forwarding every database to ``server_port``.
 
     ``pool_size`` is the number of server connections per database and user,
     shared by all clients: 1 makes every client take turns on one server session.
+    ``users`` are the roles it lets in (they must exist on the server).
     """
     binary = find_binary("pgbouncer")
     root.mkdir(parents=True, exist_ok=True)
     bouncer = PgBouncer(root, free_port())
-    (root / "userlist.txt").write_text('"postgres" ""\n')
+    (root / "userlist.txt").write_text("".join(f'"{user}" ""\n' for user in users))
     (root / "pgbouncer.ini").write_text(
         "[databases]\n"
         f"* = host=127.0.0.1 port={server_port}\n"

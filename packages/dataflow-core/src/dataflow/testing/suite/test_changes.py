@@ -187,6 +187,20 @@ def test_a_bulk_create_hands_over_the_rows_it_wrote_as_they_read_back(captured: 
     assert sorted((r.key, dict(r.after or {})) for r in rows) == sorted((u["id"], u) for u in records(db, "User"))
 
 
+def test_a_bulk_create_of_many_slices_hands_over_every_column_in_row_order(
+    captured: tuple[DataFlow, CapturePlugin],
+) -> None:
+    db, plugin = captured
+    data = [{**p, "score": i / 4, "active": i % 3 == 0} for i, p in enumerate(people(12_000))]
+    run_node(db, "UserBulkCreateNode", {"data": data})
+    rows = _only(plugin).rows
+    assert isinstance(rows, CreatedRows)
+    stored = sorted(records(db, "User"), key=lambda user: user["id"])
+    assert list(rows.keys) == [user["id"] for user in stored]
+    for name in ("id", "name", "email", "age", "active", "score", "team_id"):
+        assert list(rows.columns[name]) == [user[name] for user in stored], name
+
+
 def test_a_statement_left_for_the_commit_commits_with_the_write(captured: tuple[DataFlow, CapturePlugin]) -> None:
     db, plugin = captured
     team = db.dialect.quote(db.schemas["Team"].table)

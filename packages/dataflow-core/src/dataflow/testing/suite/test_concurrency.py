@@ -49,3 +49,23 @@ def test_independent_branches_of_one_run_share_its_transaction(db: DataFlow) -> 
     outcome, _ = LocalRuntime().execute(workflow.build(), transaction=True)
     assert [outcome[f"bulk{i}"]["inserted"] for i in range(4)] == [25] * 4
     assert count(db, "User") == 100
+
+
+def test_a_pools_in_use_counter_follows_acquire_release_and_discard(dataflow_database_url: str) -> None:
+    async def main() -> list[tuple[int, int]]:
+        db = open_db(dataflow_database_url, pool_size=3)
+        try:
+            pool = await db.pool()
+            seen = [(pool.in_use, pool.state()["in_use"])]
+            first, second = await pool.acquire(), await pool.acquire()
+            seen.append((pool.in_use, pool.state()["in_use"]))
+            await pool.release(first)
+            seen.append((pool.in_use, pool.state()["in_use"]))
+            await pool.release(second, discard=True)
+            await pool.release(second)  # given back twice: the second time changes nothing
+            seen.append((pool.in_use, pool.state()["in_use"]))
+            return seen
+        finally:
+            await db.close_async()
+
+    assert asyncio.run(main()) == [(0, 0), (2, 2), (1, 1), (0, 0)]

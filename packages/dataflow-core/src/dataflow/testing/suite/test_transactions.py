@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from ...database import DataFlow
-from ...errors import NotFoundError, WorkflowError
+from ...errors import DataFlowError, NotFoundError, WorkflowError
 from ...workflow import LocalRuntime, WorkflowBuilder
-from ..helpers import count, people, run_node
+from ..helpers import count, define_people, open_db, people, run_node
 
 
 def failing_workflow(db: DataFlow) -> WorkflowBuilder:
@@ -77,3 +79,41 @@ def test_concurrent_first_nodes_all_join_the_run_transaction(users: DataFlow) ->
         LocalRuntime().execute(workflow.build(), transaction=True)
     assert info.value.node_id == "missing"
     assert count(users, "User") == 0
+
+
+@pytest.mark.parametrize("monitored", [True, False], ids=["monitored", "unmonitored"])
+def test_a_transaction_setup_opens_every_transaction_and_each_statement_outside_one(
+    dataflow_database_url: str, monitored: bool
+) -> None:
+    """``Session.transaction_setup`` (tenancy's per-transaction settings behind PgBouncer): here an INSERT, counted.
+
+    Unmonitored, a session's statements take its direct path to the connection: the setup must not be skipped there.
+    """
+
+    async def main() -> list[object]:
+        db = open_db(dataflow_database_url)
+        if not monitored:
+            db.monitors.clear()
+        define_people(db)
+        try:
+            await db.create_tables_async()
+            quote, placeholder = db.dialect.quote, db.dialect.placeholder
+            team = quote(db.schema("Team").table)
+            counting = f"SELECT count(*) FROM {team}"
+            session = await db.open_session()
+            try:
+                session.transaction_setup = (f"INSERT INTO {team} ({quote('name')}) VALUES ({placeholder(1)})", ["s"])
+                seen: list[object] = [(await session.fetch(counting))[0][0], session.in_transaction]
+                seen.append((await session.fetch(counting))[0][0])
+                async with session.atomic():  # one transaction: the setup once
+                    seen += [(await session.fetch(counting))[0][0], (await session.fetch(counting))[0][0]]
+                with pytest.raises(DataFlowError):
+                    await session.fetch(f"SELECT {team}.{quote('nope')} FROM {team}")  # rolled back with its setup
+                seen.append((await session.fetch(counting))[0][0])
+            finally:
+                await db.close_session(session)
+            return seen
+        finally:
+            await db.close_async()
+
+    assert asyncio.run(main()) == [1, False, 2, 3, 3, 4]
