@@ -167,29 +167,6 @@ class Session:
             return done
         return await self._run_steps(step, program, schema, operation)
 
-    @property
-    def runs_atomic_programs(self) -> bool:
-        """Does the connection run a whole program all or nothing in one call (``run_atomic_program``: SQLite's)?"""
-        return hasattr(self.connection, "run_atomic_program")
-
-    async def run_atomic_program(self, program: Program[T], *, sql: str, schema: ModelSchema | None = None,
-                                 operation: str | None = None, key: Any = None) -> T:  # fmt: skip
-        """Run ``program`` all or nothing in one call of a connection that :attr:`runs_atomic_programs`.
-
-        Outside a transaction it is one of its own, inside one a savepoint: like one
-        statement, it reports no transaction to monitors. ``sql`` is the statement it
-        is reported as (its main one).
-        """
-        try:
-            step = next(program)
-        except StopIteration as stop:
-            done: T = stop.value
-            return done  # no statement: nothing to run
-        runner = self.connection.run_atomic_program  # type: ignore[attr-defined]
-        result: T = await self.call(lambda conn: runner(step, program), sql=sql, schema=schema, operation=operation,
-                                    key=key)  # fmt: skip
-        return result
-
     async def run_program_later(self, program: Program[None], *, operation: str | None = None) -> None:
         """Run ``program``, whose result nobody needs, before the next statement of this session.
 

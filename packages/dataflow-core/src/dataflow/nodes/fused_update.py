@@ -18,7 +18,7 @@ COMMITTED returns the row's newest version once a concurrent writer is done:
 the before image is the version the UPDATE changes, as with the separate read.
 
 Where the connection runs a program all or nothing in one call (SQLite's, on its
-thread: ``Session.runs_atomic_programs``) the update is one program instead
+thread: :func:`runs_atomic_programs`) the update is one program instead
 (ADR 0030): the before image of the assigned columns, ``UPDATE ... RETURNING``,
 then each listener's steps, with BEGIN IMMEDIATE and COMMIT (or a savepoint
 inside a transaction) in the same hop. SQLite's write lock, taken by BEGIN
@@ -29,10 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from ..batches import Program, Step
 from ..changes import FUSED_ROW, ChangeListener, FusedSteps, FusedUpdate, before_column
+from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
 from .crud import UpdateNode, not_found
@@ -43,6 +44,7 @@ from .statements import assignments, key_where, visible_scope
 Fuser = Callable[[Session, FusedUpdate], Awaitable[str | FusedSteps | None]]
 NOT_FUSED: tuple[bool, Any] = (False, None)
 Row = dict[str, Any]
+T = TypeVar("T")
 
 
 def update_fusers(listeners: Iterable[ChangeListener]) -> tuple[Fuser, ...] | None:
@@ -63,7 +65,7 @@ async def run_fused_update(
     capabilities = session.dialect.capabilities
     if "update" not in capabilities.returning or schema.version_field is not None:
         return NOT_FUSED
-    if not capabilities.writable_cte and not session.runs_atomic_programs:
+    if not capabilities.writable_cte and not runs_atomic_programs(session):
         return NOT_FUSED
     if inputs.get("id") is None or "filter" in inputs:
         return NOT_FUSED
@@ -73,6 +75,30 @@ async def run_fused_update(
     key = key_value(schema, inputs["id"])
     fuse = _one_statement if capabilities.writable_cte else _one_program
     return await fuse(node, session, inputs, values, key, fusers)
+
+
+def runs_atomic_programs(session: Session) -> bool:
+    """Does the session's connection run a whole program all or nothing in one call (``run_atomic_program``)?"""
+    return hasattr(session.connection, "run_atomic_program")
+
+
+async def run_atomic_program(session: Session, program: Program[T], *, sql: str, schema: ModelSchema,
+                             operation: str, key: Any) -> T:  # fmt: skip
+    """Run ``program`` all or nothing in one call of a connection that :func:`runs_atomic_programs`.
+
+    Outside a transaction it is one of its own, inside one a savepoint: like one
+    statement, it reports no transaction to monitors. ``sql`` is the statement it
+    is reported as (its main one).
+    """
+    try:
+        step = next(program)
+    except StopIteration as stop:
+        done: T = stop.value
+        return done  # no statement: nothing to run
+    runner = session.connection.run_atomic_program  # type: ignore[attr-defined]
+    result: T = await session.call(lambda conn: runner(step, program), sql=sql, schema=schema, operation=operation,
+                                   key=key)  # fmt: skip
+    return result
 
 
 def _found(node: UpdateNode, inputs: dict[str, Any], key: Any, record: Row | None) -> tuple[bool, Any]:
@@ -137,7 +163,8 @@ async def _one_program(
     await check_references(session, schema, [values])
     before, write = _program_steps(session, table, assigned, values, key)
     program = _program(table, assigned, before, write, parts)
-    record = await session.run_atomic_program(program, sql=write.sql, schema=schema, operation=node.operation, key=key)
+    record = await run_atomic_program(session, program, sql=write.sql, schema=schema, operation=node.operation,
+                                      key=key)  # fmt: skip
     return _found(node, inputs, key, record)
 
 
