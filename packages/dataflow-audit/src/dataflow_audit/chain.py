@@ -35,12 +35,13 @@ SHARED = ("chain", "model", "at", "actor", "tenant", "run_id", "node_id")
 shares with the others written by the same node run (joined once for all of them)."""
 
 
-def _text(value: Any) -> str:
+def field_text(value: Any) -> str:
+    """A covered field as the hashed text spells it: its type's initial and its text; NUL for None."""
     return "\x00" if value is None else f"{type(value).__name__[0]}{value}"
 
 
 def shared_part(entry: Mapping[str, Any]) -> str:
-    return "\x1f".join(_text(entry.get(name)) for name in SHARED)
+    return "\x1f".join(field_text(entry.get(name)) for name in SHARED)
 
 
 def entry_hash(entry: Mapping[str, Any], prev_hash: str, shared: str | None = None) -> str:
@@ -58,7 +59,7 @@ def entry_hash(entry: Mapping[str, Any], prev_hash: str, shared: str | None = No
             digest.update(b"\x1fs")
             digest.update(value.encode())
         else:
-            digest.update(f"\x1f{_text(value)}".encode())
+            digest.update(f"\x1f{field_text(value)}".encode())
     tail = shared if shared is not None else shared_part(entry)
     digest.update(f"\x1f{tail}".encode())
     return digest.hexdigest()
@@ -105,12 +106,12 @@ async def append_run(
         program = _append_program(dialect, entries_table, heads, chain, shared, own)
         await session.run_program_later(program, operation="audit")
         return
-    last, prev_hash = await session.run_program(_reserve(dialect, heads, chain, len(own)), operation="audit")
+    last, prev_hash = await session.run_program(reserve(dialect, heads, chain, len(own)), operation="audit")
     rows, last_hash = _hashed_rows(chain, shared, own, last, prev_hash)
     request = BulkRequest("create", entries_table, WRITTEN, rows, batch_size=len(rows))
     strategy = choose_strategy(registered_bulk_strategies(), dialect, request, None)
     await strategy.run(session, request)
-    sql, params = _checkpoint(dialect, heads, chain, last, last_hash)
+    sql, params = checkpoint(dialect, heads, chain, last, last_hash)
     await session.execute(sql, params, operation="audit")
 
 
@@ -125,14 +126,14 @@ async def append_bulk(
 def _bulk_program(
     dialect: Dialect, entries_table: TableSQL, heads: TableSQL, chain: str, entry: Mapping[str, Any]
 ) -> Program[None]:
-    last, prev_hash = yield from _reserve(dialect, heads, chain, 1)
+    last, prev_hash = yield from reserve(dialect, heads, chain, 1)
     row = {**entry, "chain": chain, "seq": last, "prev_hash": prev_hash}
     row["hash"] = entry_hash(row, prev_hash)
     columns = WRITTEN + RANGE
-    checkpoint, checkpoint_params = _checkpoint(dialect, heads, chain, last, row["hash"])
+    moved, moved_params = checkpoint(dialect, heads, chain, last, row["hash"])
     if not dialect.capabilities.writable_cte:
         yield Step(entries_table.insert(columns, returning=False), tuple(row[name] for name in columns))
-        yield Step(checkpoint, checkpoint_params)
+        yield Step(moved, moved_params)
         return
     # As _append_program does: the entry and the checkpoint in one statement.
     params = Params(dialect)
@@ -176,14 +177,14 @@ def _append_program(
     shared: Mapping[str, Any],
     own: Sequence[tuple[str, str, str]],
 ) -> Program[None]:
-    last, prev_hash = yield from _reserve(dialect, heads, chain, len(own))
+    last, prev_hash = yield from reserve(dialect, heads, chain, len(own))
     rows, last_hash = _hashed_rows(chain, shared, own, last, prev_hash)
-    checkpoint, checkpoint_params = _checkpoint(dialect, heads, chain, last, last_hash)
+    moved, moved_params = checkpoint(dialect, heads, chain, last, last_hash)
     if not dialect.capabilities.writable_cte:
         insert = entries_table.insert(WRITTEN, returning=False)
         # One entry (the usual one-record write) is a plain execute: executemany costs more for one row.
         yield Step(insert, rows[0]) if len(rows) == 1 else Step(insert, rows, "executemany")
-        yield Step(checkpoint, checkpoint_params)
+        yield Step(moved, moved_params)
         return
     # One statement writes the entries and moves the checkpoint.
     params = Params(dialect)
@@ -198,8 +199,8 @@ def _append_program(
     )
 
 
-def _checkpoint(dialect: Dialect, heads: TableSQL, chain: str, last: int, last_hash: str) -> tuple[str, list[Any]]:
-    """Move the head (locked by :func:`_reserve`) to the last entry appended: its number and hash."""
+def checkpoint(dialect: Dialect, heads: TableSQL, chain: str, last: int, last_hash: str) -> tuple[str, list[Any]]:
+    """Move the head (locked by :func:`reserve`) to the last entry appended: its number and hash."""
     q = heads.quoted
     params = Params(dialect)
     sql = f"UPDATE {heads.table} SET {q['seq']} = {params.add(last)}, {q['hash']} = {params.add(last_hash)} "
@@ -207,11 +208,11 @@ def _checkpoint(dialect: Dialect, heads: TableSQL, chain: str, last: int, last_h
     return sql, params.values
 
 
-def _reserve(dialect: Dialect, heads: TableSQL, chain: str, count: int) -> Program[tuple[int, str]]:
+def reserve(dialect: Dialect, heads: TableSQL, chain: str, count: int) -> Program[tuple[int, str]]:
     """Take ``count`` numbers at the end of ``chain`` and hold its head's row lock until the transaction ends.
 
     Returns the new last number and the hash of the entry before the taken ones;
-    :func:`_checkpoint` moves the head there. The head row is made the first time
+    :func:`checkpoint` moves the head there. The head row is made the first time
     (a concurrent first writer's row is kept). A locking read, not an UPDATE that
     adds ``count``: the head is written once per append, not twice (SQLite's write
     transaction holds the lock from its BEGIN IMMEDIATE on; the servers lock the row).

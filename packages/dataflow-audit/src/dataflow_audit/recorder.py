@@ -6,13 +6,14 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dataflow.changes import ChangeSet, CreatedRows, FusedUpdate, RowChange
+from dataflow.changes import ChangeSet, CreatedRows, FusedSteps, FusedUpdate, RowChange
 from dataflow.schema import ModelSchema
 
 from .bulk import record_bulk
 from .chain import append, append_run, chain_name
 from .created import created_changes
 from .fused import FusedEntries
+from .fused_program import ProgramEntries
 from .options import audited_fields, personal_fields, subject_of
 from .sealing import aad, seal
 from .values import dumps
@@ -52,6 +53,7 @@ class AuditRecorder:
     def __init__(self, service: Audit) -> None:
         self.service = service
         self.fused = FusedEntries(service)
+        self.program = ProgramEntries(service)
 
     def captures(self, schema: ModelSchema) -> bool:
         if audited_fields(schema) is None:
@@ -59,9 +61,12 @@ class AuditRecorder:
         self.service.audited = True
         return True
 
-    async def fuse_update(self, session: Session, update: FusedUpdate) -> str | None:
-        """The entry of a one-record update, written by the update's own statement where it can be (:mod:`.fused`)."""
+    async def fuse_update(self, session: Session, update: FusedUpdate) -> str | FusedSteps | None:
+        """The entry of a one-record update, written by the update's own statement (:mod:`.fused`) or
+        program (:mod:`.fused_program`) where it can be."""
         actor = session.context.get("actor") or self.service.current_actor()
+        if update.in_program:
+            return self.program.steps(session, update, now_micros(), actor)
         return await self.fused.cte(session, update, now_micros(), actor)
 
     async def changed(self, session: Session, changes: ChangeSet) -> None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 import attrs
 
 if TYPE_CHECKING:
+    from .batches import Program
     from .schema import ModelSchema
     from .session import Session
     from .sql import Params
@@ -106,20 +107,27 @@ FUSED_ROW = "written"
 
 @attrs.frozen
 class FusedUpdate:
-    """A captured one-record update by key that may run as one statement, its change recorded by that statement.
+    """A captured one-record update by key that may run in one go, its change recorded in that same go.
 
-    On a dialect with writable CTEs (``Capabilities.writable_cte``) the core offers
-    an ``Update`` by ``id`` to every listener of the model that has ``fuse_update``
-    (:class:`UpdateFuser`). The statement is then::
+    The core offers an ``Update`` by ``id`` to every listener of the model that has
+    ``fuse_update`` (:class:`UpdateFuser`), in one of two forms:
+
+    - one statement, on a dialect with writable CTEs (``Capabilities.writable_cte``)::
 
         WITH written AS (UPDATE <table> SET ... FROM (<before image, locked>) ... RETURNING ...),
              <each listener's CTEs>
         SELECT <the record> FROM written
 
-    ``written`` (:data:`FUSED_ROW`) holds the updated row, or no row when none
-    matched; :meth:`after` and :meth:`before` name its columns. One statement is
-    atomic by itself: outside a transaction it runs in autocommit, with no
-    BEGIN or COMMIT, and a listener's rows still commit or fail with the write.
+      ``written`` (:data:`FUSED_ROW`) holds the updated row, or no row when none
+      matched; :meth:`after` and :meth:`before` name its columns. One statement is
+      atomic by itself: outside a transaction it runs in autocommit.
+    - one program (``in_program``), on a connection that runs a program in one call
+      (SQLite's, on its thread): the before image, the UPDATE, then each listener's
+      :data:`FusedSteps` with the two images, all or nothing (a transaction of its
+      own outside one, a savepoint inside), in one hop. ``params`` and ``quote``
+      serve the statement form only.
+
+    Either way a listener's rows commit or fail with the write.
     """
 
     schema: ModelSchema
@@ -131,6 +139,8 @@ class FusedUpdate:
     params: Params
     """The statement's bound values so far: a listener binds its own values with ``params.add``, in text order."""
     quote: Callable[[str], str]
+    in_program: bool = False
+    """The update runs as a program: a listener returns :data:`FusedSteps`, not CTEs."""
 
     def after(self, name: str) -> str:
         """SQL for column ``name`` of the row as written (a column of ``written``)."""
@@ -143,6 +153,13 @@ class FusedUpdate:
         return f"{self.quote(FUSED_ROW)}.{self.quote(before_column(name))}"
 
 
+FusedSteps = Callable[[Mapping[str, Any], Mapping[str, Any]], "Program[None]"]
+"""A listener's part of a fused update's program: called with the assigned fields' values before
+(decoded, only those) and the whole record as written (decoded), it yields the listener's statements.
+It runs between the UPDATE and the COMMIT on the connection's thread: plain Python, no awaiting, and
+called only when a row matched."""
+
+
 def before_column(name: str) -> str:
     """The name ``written`` gives to column ``name``'s before image (a dot: never a model field's name)."""
     return f"old.{name}"
@@ -151,11 +168,12 @@ def before_column(name: str) -> str:
 class UpdateFuser(Protocol):
     """A change listener that can record a one-record update inside the update's own statement (optional)."""
 
-    async def fuse_update(self, session: Session, update: FusedUpdate) -> str | None:
-        """The CTEs (``name AS (...)``, comma-separated) that record ``update``, reading ``written``.
+    async def fuse_update(self, session: Session, update: FusedUpdate) -> str | FusedSteps | None:
+        """The CTEs (``name AS (...)``, comma-separated) that record ``update``, reading ``written``;
+        for an update ``in_program``, the :data:`FusedSteps` that record it.
 
         Return ``""`` when this update needs no record from this listener, or None when
-        it cannot be recorded so (a value it must transform in Python, ...): the write
-        is then captured as usual and ``changed`` called. Called before the statement
-        runs; the statement may still match no row (``written`` is empty then).
+        it cannot be recorded so (a value it must transform with awaits, ...): the write
+        is then captured as usual and ``changed`` called. Called before the update
+        runs; it may still match no row (``written`` is empty then; no steps are called).
         """

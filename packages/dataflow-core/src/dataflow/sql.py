@@ -86,7 +86,7 @@ class TableSQL:
                 }
             record = {}
             for name, value in zip(columns, row, strict=True):
-                decoder = self.decoders[self.schema.column_names.index(name)][2]
+                decoder = self.decoders[self.columns.index(name)][2]
                 record[name] = value if decoder is None or value is None else decoder(value)
             return record
         except (ValueError, KeyError, TypeError):
@@ -96,7 +96,7 @@ class TableSQL:
 
     def _raise_undecodable(self, row: Sequence[Any], columns: Sequence[str]) -> None:
         for name, value in zip(columns, row, strict=False):
-            decoder = self.decoders[self.schema.column_names.index(name)][2]
+            decoder = self.decoders[self.columns.index(name)][2]
             if decoder is None or value is None:
                 continue
             try:

@@ -10,6 +10,7 @@ speed is. ``BEGIN`` and queued reads wait for the next hop and run at its start.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -89,6 +90,29 @@ def _run_steps(raw: sqlite3.Connection, first: Step, program: Program[T]) -> T:
         except StopIteration as stop:
             result: T = stop.value
             return result
+
+
+FUSED_SAVEPOINT = '"dataflow_atomic_program"'
+
+
+def _run_atomically(raw: sqlite3.Connection, first: Step, program: Program[T]) -> T:
+    """The program all or nothing: a write transaction of its own, or a savepoint inside the open one."""
+    own = not raw.in_transaction
+    raw.execute("BEGIN IMMEDIATE" if own else f"SAVEPOINT {FUSED_SAVEPOINT}")
+    try:
+        result = _run_steps(raw, first, program)
+        raw.execute("COMMIT" if own else f"RELEASE {FUSED_SAVEPOINT}")
+    except BaseException:
+        # Some errors (a full disk, an interrupt) end the transaction by themselves: nothing left to undo then.
+        if raw.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                if own:
+                    raw.execute("ROLLBACK")
+                else:
+                    raw.execute(f"ROLLBACK TO {FUSED_SAVEPOINT}")
+                    raw.execute(f"RELEASE {FUSED_SAVEPOINT}")
+        raise
+    return result
 
 
 class SQLiteConnection:
@@ -181,6 +205,11 @@ class SQLiteConnection:
     async def run_program(self, first: Step, program: Program[T]) -> T:
         """Run ``first`` and every step ``program`` yields after it, in one hop (see :mod:`dataflow.batches`)."""
         return await self.run(lambda raw: _run_steps(raw, first, program))
+
+    async def run_atomic_program(self, first: Step, program: Program[T]) -> T:
+        """:meth:`run_program` all or nothing, in the same one hop: with BEGIN IMMEDIATE and COMMIT
+        outside a transaction, in a savepoint inside one (whose BEGIN, if still waiting, goes first)."""
+        return await self.run(lambda raw: _run_atomically(raw, first, program))
 
     def queue_program(self, first: Step, program: Program[Any]) -> None:
         """Queue a program for the start of the next hop (the COMMIT's, at the latest)."""
