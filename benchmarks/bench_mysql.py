@@ -27,6 +27,7 @@ from common import (
     define,
     interleaved_best,
     interleaved_medians,
+    monitors_line,
     node,
     peak_memory,
     report,
@@ -98,6 +99,7 @@ async def bench(url_text: str, rows_count: int, reads: int, memory_rows: int) ->
 
 async def _bench(url: DatabaseURL, raw_db: str, df_db: str, rows_count: int, reads: int, memory_rows: int) -> None:
     db = DataFlow(with_database(url, df_db) + "?pool_size=10&local_infile=true")
+    print(monitors_line(db))
     define(db)
     await db.create_tables_async()
     dialect = db.dialect

@@ -19,7 +19,18 @@ from typing import Any
 import asyncpg
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import as_tuples, checked_run, define, interleaved_best, median_latency, node, peak_memory, report, rows
+from common import (
+    as_tuples,
+    checked_run,
+    define,
+    interleaved_best,
+    median_latency,
+    monitors_line,
+    node,
+    peak_memory,
+    report,
+    rows,
+)
 
 from dataflow import AsyncLocalRuntime, DataFlow
 from dataflow.nodes.rows import RowPreparer
@@ -67,6 +78,7 @@ async def _bench(url: str, raw_schema: str, df_schema: str, rows_count: int, rea
     await raw.execute(DDL)
     separator = "&" if "?" in url else "?"
     db = DataFlow(f"{url}{separator}schema={df_schema}&pool_size=10")
+    print(monitors_line(db))
     define(db)
     await db.create_tables_async()
     for schema in (raw_schema, df_schema):

@@ -25,6 +25,7 @@ from common import (
     interleaved_rounds,
     median_latency,
     medians,
+    monitors_line,
     node,
     peak_memory,
     report,
@@ -58,6 +59,7 @@ async def bench(rows_count: int, reads: int, directory: str, memory_rows: int, r
     raw_path, df_path = os.path.join(directory, "raw.db"), os.path.join(directory, "df.db")
     raw = await raw_connection(raw_path)
     db = DataFlow(f"sqlite:///{df_path}")
+    print(monitors_line(db))
     define(db)
     await db.create_tables_async()
     runtime = AsyncLocalRuntime()

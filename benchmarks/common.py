@@ -250,3 +250,10 @@ def checked_run(
         assert outcome["n"] == expected, outcome
 
     return action
+
+
+def monitors_line(db: DataFlow) -> str:
+    """Which monitor plugins DataFlow's side carries: each adds its per-statement events to that side's time."""
+    names = sorted({type(monitor).__module__.split(".")[0] for monitor in db.monitors})
+    loaded = ", ".join(names) if names else "none"
+    return f"monitors on DataFlow's side: {loaded} (DATAFLOW_PLUGINS=core,<dialect> measures without them)"
