@@ -81,7 +81,8 @@ async def record_bulk(
         "key_low": first,
         "key_high": first + len(rows.keys) - 1,
     }
-    await append_bulk(session, service.entries, service.heads, chain_name(tenant, changes.schema.table), entry)
+    chain = chain_name(tenant, changes.schema.table)
+    await append_bulk(session, service.entries, service.heads, chain, entry, fresh=service.first_append(chain))
     return True
 
 

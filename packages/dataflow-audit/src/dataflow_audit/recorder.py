@@ -104,7 +104,8 @@ class AuditRecorder:
             by_chain.setdefault(chain_name(tenant, schema.table), []).append(entry)
         # One order for every writer, so that two runs touching the same chains never deadlock.
         for chain in sorted(by_chain):
-            await append(session, self.service.entries, self.service.heads, chain, by_chain[chain])
+            fresh = self.service.first_append(chain)
+            await append(session, self.service.entries, self.service.heads, chain, by_chain[chain], fresh=fresh)
 
     async def _created(
         self, session: Session, changes: ChangeSet, rows: CreatedRows, fields: tuple[str, ...], at: int, actor: Any
@@ -131,7 +132,8 @@ class AuditRecorder:
             tenant, own = by_chain[chain]
             shared = {"model": changes.schema.name, "at": at, "actor": None if actor is None else str(actor),
                       "tenant": tenant, "run_id": session.run_id, "node_id": changes.node_id}  # fmt: skip
-            await append_run(session, self.service.entries, self.service.heads, chain, shared, own)
+            fresh = self.service.first_append(chain)
+            await append_run(session, self.service.entries, self.service.heads, chain, shared, own, fresh=fresh)
 
     async def _seal(
         self,

@@ -54,6 +54,8 @@ class Audit:
         self._history_node: type[Node] | None = None
         self._heads_seen: set[str] = set()
         """Chains whose head row was seen: a head row is never deleted, so it is read once per chain."""
+        self._appended: set[str] = set()
+        """Chains this instance has appended to (in a transaction that may have rolled back): see first_append."""
 
     @classmethod
     def of(cls, db: DataFlow) -> Audit:
@@ -153,6 +155,13 @@ class Audit:
         if found and not session.in_transaction:
             self._heads_seen.add(chain)
         return found
+
+    def first_append(self, chain: str) -> bool:
+        """Is this the instance's first append to ``chain``? Then the head row may be missing (``chain.reserve``)."""
+        if chain in self._appended:
+            return False
+        self._appended.add(chain)
+        return True
 
     async def ensure_tables(self, session: Session) -> None:
         """Create the audit tables once per instance, outside any transaction."""
