@@ -43,7 +43,7 @@ from dataflow.fields import FieldKind, FieldSchema
 from dataflow.schema import ModelSchema
 
 from .chain import WRITTEN, chain_name, shared_part
-from .fused import _tenant
+from .fused import known_tenant
 from .options import audited_fields, personal_fields
 from .tables import ENTRIES
 
@@ -147,7 +147,7 @@ SELECT {selected} FROM {heads.table} {on_chain} FOR UPDATE;
 IF ROW_COUNT() = 0 THEN
 SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'dataflow_audit: the chain head row is missing';
 END IF;
-UPDATE {heads.table} SET {h['hash']} = {hashed}, {h['seq']} = {h['seq']} + 1 {on_chain};
+UPDATE {heads.table} SET {h["hash"]} = {hashed}, {h["seq"]} = {h["seq"]} + 1 {on_chain};
 END IF;
 SELECT {record} FROM {table} {by_key};
 END IF;
@@ -184,7 +184,7 @@ class CallEntries:
             return ""
         if not procedure.recorded.issuperset(names):
             return None  # a personal field (sealing awaits) or a kind without SQL JSON text
-        known, tenant = _tenant(session, update)
+        known, tenant = known_tenant(session, update)
         if not known or not await self._ensure(session, procedure):
             return None
         chain = chain_name(tenant, update.schema.table)

@@ -151,7 +151,7 @@ class FusedUpdate:
     in_call: bool = False
     """The update runs as one call that a listener makes: it returns a :class:`FusedCall`."""
     written: tuple[Any, ...] = ()
-    """For ``in_call``: the assigned columns' values as the dialect binds them, in ``assigned``'s order, then the key."""
+    """For ``in_call``: the assigned columns' values as the dialect binds them (``assigned``'s order), then the key."""
 
     def after(self, name: str) -> str:
         """SQL for column ``name`` of the row as written (a column of ``written``)."""

@@ -158,7 +158,7 @@ async def _one_program(
     parts: list[FusedSteps] = []
     for fuse in fusers:
         part = await fuse(session, update)
-        if part is None or (isinstance(part, str) and part):  # CTEs: not for a program
+        if part is None or isinstance(part, FusedCall) or (isinstance(part, str) and part):  # not for a program
             return NOT_FUSED
         if part:
             parts.append(part)
