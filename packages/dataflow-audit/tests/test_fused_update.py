@@ -222,7 +222,9 @@ def test_a_failing_update_leaves_neither_its_write_nor_an_entry(fused: tuple[Dat
     heads, rows = _head(db), audit_rows(db)
     with pytest.raises(WorkflowError) as raised:
         run_node(db, "UserUpdateNode", {"id": bob["id"], "fields": {"email": "ann@example.com", "age": 50}})
-    assert isinstance(raised.value.__cause__, UniqueViolationError)
+    error = raised.value.__cause__
+    assert isinstance(error, UniqueViolationError)
+    assert error.model == "User" and "email" in (error.field, *error.fields), str(error)  # as usual
     assert db.express_sync.read("User", bob["id"]) == bob
     assert (_head(db), audit_rows(db)) == (heads, rows)
 
