@@ -59,7 +59,7 @@ class _Template:
     """Per placeholder, a constant or a :class:`_Slot`."""
 
 
-def _tenant(session: Session, update: FusedUpdate) -> tuple[bool, str | None]:
+def known_tenant(session: Session, update: FusedUpdate) -> tuple[bool, str | None]:
     """``(known, tenant)``: the tenant every entry of this update belongs to, when known before the statement.
 
     A model with a ``tenant_id`` column records the row's; it is known only when
@@ -89,7 +89,7 @@ class FusedEntries:
         names = tuple(sorted(name for name in update.assigned if name in audited))
         if not names:
             return ""
-        known, tenant = _tenant(session, update)
+        known, tenant = known_tenant(session, update)
         if not known:
             return None
         params = update.params

@@ -6,13 +6,14 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dataflow.changes import ChangeSet, CreatedRows, FusedSteps, FusedUpdate, RowChange
+from dataflow.changes import ChangeSet, CreatedRows, FusedCall, FusedSteps, FusedUpdate, RowChange
 from dataflow.schema import ModelSchema
 
 from .bulk import record_bulk
 from .chain import append, append_run, chain_name
 from .created import created_changes
 from .fused import FusedEntries
+from .fused_call import CallEntries
 from .fused_program import ProgramEntries
 from .options import audited_fields, personal_fields, subject_of
 from .sealing import aad, seal
@@ -54,6 +55,7 @@ class AuditRecorder:
         self.service = service
         self.fused = FusedEntries(service)
         self.program = ProgramEntries(service)
+        self.calls = CallEntries(service)
 
     def captures(self, schema: ModelSchema) -> bool:
         if audited_fields(schema) is None:
@@ -61,12 +63,14 @@ class AuditRecorder:
         self.service.audited = True
         return True
 
-    async def fuse_update(self, session: Session, update: FusedUpdate) -> str | FusedSteps | None:
-        """The entry of a one-record update, written by the update's own statement (:mod:`.fused`) or
-        program (:mod:`.fused_program`) where it can be."""
+    async def fuse_update(self, session: Session, update: FusedUpdate) -> str | FusedSteps | FusedCall | None:
+        """The entry of a one-record update, written by the update's own statement (:mod:`.fused`),
+        program (:mod:`.fused_program`) or stored procedure (:mod:`.fused_call`) where it can be."""
         actor = session.context.get("actor") or self.service.current_actor()
         if update.in_program:
             return self.program.steps(session, update, now_micros(), actor)
+        if update.in_call:
+            return await self.calls.call(session, update, now_micros(), actor)
         return await self.fused.cte(session, update, now_micros(), actor)
 
     async def changed(self, session: Session, changes: ChangeSet) -> None:

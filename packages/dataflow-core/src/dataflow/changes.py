@@ -126,6 +126,13 @@ class FusedUpdate:
       :data:`FusedSteps` with the two images, all or nothing (a transaction of its
       own outside one, a savepoint inside), in one hop. ``params`` and ``quote``
       serve the statement form only.
+    - one call (``in_call``), on a dialect that has neither (MySQL/MariaDB): one
+      listener returns a :class:`FusedCall`, a statement (a stored procedure's
+      CALL) that makes the write itself, with ``written``, and records it, all or
+      nothing, and returns the record as written as its result set (no row when
+      none matched); the other listeners must return ``""``. Offered only
+      when the session's scope adds nothing to the key (no tenancy filter, no
+      soft delete).
 
     Either way a listener's rows commit or fail with the write.
     """
@@ -141,6 +148,10 @@ class FusedUpdate:
     quote: Callable[[str], str]
     in_program: bool = False
     """The update runs as a program: a listener returns :data:`FusedSteps`, not CTEs."""
+    in_call: bool = False
+    """The update runs as one call that a listener makes: it returns a :class:`FusedCall`."""
+    written: tuple[Any, ...] = ()
+    """For ``in_call``: the assigned columns' values as the dialect binds them (``assigned``'s order), then the key."""
 
     def after(self, name: str) -> str:
         """SQL for column ``name`` of the row as written (a column of ``written``)."""
@@ -151,6 +162,14 @@ class FusedUpdate:
         if name not in self.assigned:
             raise KeyError(f"{name!r} is not assigned by this update: its value before is its value after")
         return f"{self.quote(FUSED_ROW)}.{self.quote(before_column(name))}"
+
+
+@attrs.frozen
+class FusedCall:
+    """A listener's whole fused update (``FusedUpdate.in_call``): one statement, its result set the record."""
+
+    sql: str
+    params: tuple[Any, ...]
 
 
 FusedSteps = Callable[[Mapping[str, Any], Mapping[str, Any]], "Program[None]"]
@@ -168,9 +187,9 @@ def before_column(name: str) -> str:
 class UpdateFuser(Protocol):
     """A change listener that can record a one-record update inside the update's own statement (optional)."""
 
-    async def fuse_update(self, session: Session, update: FusedUpdate) -> str | FusedSteps | None:
+    async def fuse_update(self, session: Session, update: FusedUpdate) -> str | FusedSteps | FusedCall | None:
         """The CTEs (``name AS (...)``, comma-separated) that record ``update``, reading ``written``;
-        for an update ``in_program``, the :data:`FusedSteps` that record it.
+        for an update ``in_program``, the :data:`FusedSteps` that record it; ``in_call``, the :class:`FusedCall`.
 
         Return ``""`` when this update needs no record from this listener, or None when
         it cannot be recorded so (a value it must transform with awaits, ...): the write

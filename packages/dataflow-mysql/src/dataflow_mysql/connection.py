@@ -127,10 +127,15 @@ class MySQLConnection:
         raw = self._raw
         try:
             await raw.query(render(sql, params))
+            result = raw._result
+            rows = list(result.rows or ())
+            while result.has_next:  # a CALL's result set is followed by the CALL's own status
+                await raw.next_result()
+                result = raw._result
         except pymysql.err.OperationalError as exc:
             self._note(exc)
             raise
-        return list(raw._result.rows or ())
+        return rows
 
     async def fetch_named(self, sql: str, params: Sequence[Any] = ()) -> tuple[list[str], list[Sequence[Any]]]:
         result = await self.query(render(sql, params))

@@ -72,6 +72,9 @@ class MySQLDialect(Dialect):
     def column_type(self, field: FieldSchema) -> str:
         return types.column_type(field, keyed=field.primary_key)
 
+    def json_text_sql(self, value: str, field: FieldSchema) -> str | None:
+        return types.json_text(field, value)
+
     def auto_increment_column(self, field: FieldSchema) -> str:
         return f"{self.quote(field.name)} BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY"
 

@@ -208,3 +208,41 @@ def decoder(field: FieldSchema) -> Codec | None:
     if field.kind is FieldKind.ENUM:
         return field.enum_type
     return _DECODERS.get(field.kind)
+
+
+_INTEGRAL = "'^-?[0-9]+$'"
+
+
+def json_text(field: FieldSchema, value: str) -> str | None:
+    """SQL for the JSON text of ``value`` that ``json.loads`` reads back as DataFlow's JSON of the field's value.
+
+    Only kinds whose MariaDB text is that JSON already, or can be spelled so: a
+    DOUBLE that prints without a point or exponent gets ``.0`` (a float, not an
+    int; ``1e20`` is read back as a float as it is); a TINYINT(1) is ``true`` or
+    ``false``; text, UUIDs and enums stored as text through ``JSON_QUOTE``; a
+    DATETIME(6) as ``isoformat()`` spells the aware UTC datetime it is read back
+    as, a DATE as ``date.isoformat()``. Times of day, decimals, JSON and bytes
+    are left to the usual capture.
+    """
+    if field.column_type is not None or field.array:
+        return None
+    kind = field.kind
+    if kind is FieldKind.ENUM:
+        kind = FieldKind.INT if column_type(field) == "BIGINT" else FieldKind.STR
+    if kind in (FieldKind.STR, FieldKind.UUID):
+        text = f"JSON_QUOTE({value})"
+    elif kind is FieldKind.INT:
+        text = f"CAST({value} AS CHAR)"
+    elif kind is FieldKind.BOOL:
+        text = f"CASE WHEN {value} THEN 'true' WHEN NOT {value} THEN 'false' END"  # NULL: null, below
+    elif kind is FieldKind.FLOAT:
+        printed = f"CAST({value} AS CHAR)"
+        text = f"IF({printed} REGEXP {_INTEGRAL}, CONCAT({printed}, '.0'), {printed})"
+    elif kind is FieldKind.DATETIME:
+        fraction = f"IF(MICROSECOND({value}) = 0, '', CONCAT('.', LPAD(MICROSECOND({value}), 6, '0')))"
+        text = f"""CONCAT('"', DATE_FORMAT({value}, '%Y-%m-%dT%H:%i:%s'), {fraction}, '+00:00"')"""
+    elif kind is FieldKind.DATE:
+        text = f"""CONCAT('"', DATE_FORMAT({value}, '%Y-%m-%d'), '"')"""
+    else:
+        return None
+    return f"COALESCE({text}, 'null')"

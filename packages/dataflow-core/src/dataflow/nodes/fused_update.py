@@ -23,6 +23,11 @@ thread: :func:`runs_atomic_programs`) the update is one program instead
 then each listener's steps, with BEGIN IMMEDIATE and COMMIT (or a savepoint
 inside a transaction) in the same hop. SQLite's write lock, taken by BEGIN
 IMMEDIATE, keeps the row as read until the UPDATE.
+
+Where the dialect has neither (MySQL/MariaDB: no writable CTEs, no ``UPDATE ...
+RETURNING``), one listener may make the whole update one statement of its own
+(ADR 0031: the audit trail's stored procedure), which writes the row, records
+it and returns the record as its result set.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from functools import lru_cache
 from typing import Any, TypeVar
 
 from ..batches import Program, Step
-from ..changes import FUSED_ROW, ChangeListener, FusedSteps, FusedUpdate, before_column
+from ..changes import FUSED_ROW, ChangeListener, FusedCall, FusedSteps, FusedUpdate, before_column
 from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
@@ -41,7 +46,7 @@ from .references import check_references
 from .rows import changes, key_value
 from .statements import assignments, key_where, visible_scope
 
-Fuser = Callable[[Session, FusedUpdate], Awaitable[str | FusedSteps | None]]
+Fuser = Callable[[Session, FusedUpdate], Awaitable[str | FusedSteps | FusedCall | None]]
 NOT_FUSED: tuple[bool, Any] = (False, None)
 Row = dict[str, Any]
 T = TypeVar("T")
@@ -63,17 +68,16 @@ async def run_fused_update(
     """
     schema = node.schema
     capabilities = session.dialect.capabilities
-    if "update" not in capabilities.returning or schema.version_field is not None:
+    if schema.version_field is not None or inputs.get("id") is None or "filter" in inputs:
         return NOT_FUSED
-    if not capabilities.writable_cte and not runs_atomic_programs(session):
-        return NOT_FUSED
-    if inputs.get("id") is None or "filter" in inputs:
+    returning = "update" in capabilities.returning
+    if returning and not capabilities.writable_cte and not runs_atomic_programs(session):
         return NOT_FUSED
     values = changes(schema, inputs.get("fields"), session.protected(schema))
     if not values:
         return NOT_FUSED  # the node reads the record back: nothing to record
     key = key_value(schema, inputs["id"])
-    fuse = _one_statement if capabilities.writable_cte else _one_program
+    fuse = _one_call if not returning else _one_statement if capabilities.writable_cte else _one_program
     return await fuse(node, session, inputs, values, key, fusers)
 
 
@@ -154,7 +158,7 @@ async def _one_program(
     parts: list[FusedSteps] = []
     for fuse in fusers:
         part = await fuse(session, update)
-        if part is None or (isinstance(part, str) and part):  # CTEs: not for a program
+        if part is None or isinstance(part, FusedCall) or (isinstance(part, str) and part):  # not for a program
             return NOT_FUSED
         if part:
             parts.append(part)
@@ -166,6 +170,35 @@ async def _one_program(
     record = await run_atomic_program(session, program, sql=write.sql, schema=schema, operation=node.operation,
                                       key=key)  # fmt: skip
     return _found(node, inputs, key, record)
+
+
+async def _one_call(
+    node: UpdateNode, session: Session, inputs: dict[str, Any], values: dict[str, Any], key: Any,
+    fusers: tuple[Fuser, ...],
+) -> tuple[bool, Any]:  # fmt: skip
+    """One listener's statement makes the write and records it, its result set the record (ADR 0031)."""
+    table = node.table(session)
+    if visible_scope(session, table) is not None:
+        return NOT_FUSED  # the listener's statement matches by key alone
+    schema = node.schema
+    assigned = tuple(values)
+    written = (*table.encode_row(values, assigned), table.encode(table.pk, key))
+    update = FusedUpdate(schema, node.node_id, key, assigned, Params(session.dialect), session.dialect.quote,
+                         in_call=True, written=written)  # fmt: skip
+    calls: list[FusedCall] = []
+    for fuse in fusers:
+        part = await fuse(session, update)
+        if part is None or (part and not isinstance(part, FusedCall)):
+            return NOT_FUSED
+        if part:
+            calls.append(part)
+    if not calls:
+        return True, await node.run(session, inputs)  # no listener records this update
+    if len(calls) > 1:
+        return NOT_FUSED  # two listeners would each make the write
+    await check_references(session, schema, [values])
+    rows = await session.fetch(calls[0].sql, calls[0].params, schema=schema, operation=node.operation, key=key)
+    return _found(node, inputs, key, table.decode(rows[0]) if rows else None)
 
 
 @lru_cache(maxsize=512)
