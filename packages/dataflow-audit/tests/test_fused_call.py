@@ -128,3 +128,25 @@ def test_a_migrated_model_gets_a_procedure_of_its_new_columns(url: str) -> None:
         assert wide.audit.verify().ok
     finally:
         wide.close()
+
+
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["alone", "in-a-transaction"])
+def test_a_procedure_dropped_by_hand_is_made_again_and_no_update_fails(url: str, in_transaction: bool) -> None:
+    log = EventLog()
+    db = _logged(url, log)
+    try:
+        item = run_node(db, "ItemCreateNode", {"label": "a"})
+        run_node(db, "ItemUpdateNode", {"id": item["id"], "fields": {"qty": 1}})
+        (name,) = _procedures(db)
+        db.sql(f"DROP PROCEDURE `{name}`")
+        runtime = LocalRuntime()
+        workflow = WorkflowBuilder()
+        workflow.add_node(db.nodes["ItemUpdateNode"], "update", {"id": item["id"], "fields": {"qty": 2}})
+        results, _ = runtime.execute(workflow.build(), transaction=in_transaction)
+        assert results["update"]["qty"] == 2  # the usual capture, in the same run
+        run_node(db, "ItemUpdateNode", {"id": item["id"], "fields": {"qty": 3}})
+        assert _procedures(db) == [name]  # made again by the next update outside a transaction
+        assert [r["changes"] for r in audit_rows(db)[1:]] == ['{"qty":[0,1]}', '{"qty":[1,2]}', '{"qty":[2,3]}']
+        assert db.audit.verify().ok
+    finally:
+        db.close()

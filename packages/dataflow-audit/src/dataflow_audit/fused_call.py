@@ -158,6 +158,10 @@ END"""
     return _Procedure(name, create, columns, frozenset(recorded), personal, audited)
 
 
+NO_SUCH_PROCEDURE = 1305
+"""MySQL's and MariaDB's ER_SP_DOES_NOT_EXIST: the CALL did not start."""
+
+
 class CallEntries:
     """Makes each audited model's procedure once, and the CALL that updates and records one record."""
 
@@ -205,7 +209,17 @@ class CallEntries:
         own = f"{SEP}s{record_key}{SEP}supdate{SEP}s"
         params = (key, mask, *new, *(entry[name] for name in ENTRY_PARAMS), own, SEP + shared_part(shared))
         holders = ", ".join(["%s"] * len(params))
-        return FusedCall(f"CALL {session.dialect.quote(procedure.name)}({holders})", params)
+        name = procedure.name
+        return FusedCall(f"CALL {session.dialect.quote(name)}({holders})", params, lambda exc: self._gone(name, exc))
+
+    def _gone(self, name: str, exc: BaseException) -> bool:
+        """Was the CALL refused because the procedure no longer exists (dropped by hand)? Then it is made again."""
+        cause = exc.__cause__
+        args = getattr(cause, "args", ())
+        if not args or args[0] != NO_SUCH_PROCEDURE:
+            return False
+        self._ready.pop(name, None)  # the next update outside a transaction makes it again
+        return True
 
     async def _ensure(self, session: Session, procedure: _Procedure) -> bool:
         """Does the procedure exist? Made outside a transaction (a CREATE commits); looked up inside one."""

@@ -166,10 +166,15 @@ class FusedUpdate:
 
 @attrs.frozen
 class FusedCall:
-    """A listener's whole fused update (``FusedUpdate.in_call``): one statement, its result set the record."""
+    """A listener's whole fused update (``FusedUpdate.in_call``): one statement, its result set the record.
+
+    ``unavailable`` tells an error that means the statement could not start (a stored procedure
+    dropped since it was made): the update then runs the usual way instead, in the same run.
+    """
 
     sql: str
     params: tuple[Any, ...]
+    unavailable: Callable[[BaseException], bool] | None = None
 
 
 FusedSteps = Callable[[Mapping[str, Any], Mapping[str, Any]], "Program[None]"]

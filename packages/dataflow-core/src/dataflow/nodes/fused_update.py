@@ -38,6 +38,7 @@ from typing import Any, TypeVar
 
 from ..batches import Program, Step
 from ..changes import FUSED_ROW, ChangeListener, FusedCall, FusedSteps, FusedUpdate, before_column
+from ..errors import DataFlowError
 from ..schema import ModelSchema
 from ..session import Session
 from ..sql import Params, TableSQL
@@ -197,7 +198,13 @@ async def _one_call(
     if len(calls) > 1:
         return NOT_FUSED  # two listeners would each make the write
     await check_references(session, schema, [values])
-    rows = await session.fetch(calls[0].sql, calls[0].params, schema=schema, operation=node.operation, key=key)
+    call = calls[0]
+    try:
+        rows = await session.fetch(call.sql, call.params, schema=schema, operation=node.operation, key=key)
+    except DataFlowError as exc:
+        if call.unavailable is not None and call.unavailable(exc):
+            return NOT_FUSED  # nothing ran: the usual capture does the update
+        raise
     return _found(node, inputs, key, table.decode(rows[0]) if rows else None)
 
 
