@@ -372,16 +372,9 @@ class Dialect(abc.ABC):
         An update also adds 1 to each of ``increment_columns`` (a version);
         ``conflict_where`` is :meth:`conflict_where`'s predicate for the target.
         """
-        q = self.quote
-        sql = (
-            f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(placeholders)}) "
-            f"ON CONFLICT ({', '.join(q(c) for c in conflict_on)}){conflict_where} "
-        )
-        if update_columns:
-            assignments = [f"{q(c)} = excluded.{q(c)}" for c in update_columns]
-            assignments += [f"{q(c)} = {q(table)}.{q(c)} + 1" for c in increment_columns]
-            return sql + "DO UPDATE SET " + ", ".join(assignments)
-        return sql + "DO NOTHING"
+        values = f"VALUES ({', '.join(placeholders)})"
+        return on_conflict_sql(self.quote, table, columns, values, conflict_on, update_columns, increment_columns,
+                               conflict_where)  # fmt: skip
 
     # -- values -------------------------------------------------------------
 
@@ -435,3 +428,26 @@ class Dialect(abc.ABC):
     async def server_version(self, connection: Connection) -> str:
         rows = await connection.fetch("SELECT version()")
         return str(rows[0][0])
+
+
+def on_conflict_sql(
+    quote: Callable[[str], str],
+    table: str,
+    columns: Sequence[str],
+    source: str,
+    conflict_on: Sequence[str],
+    update_columns: Sequence[str],
+    increment_columns: Sequence[str] = (),
+    conflict_where: str = "",
+) -> str:
+    """``INSERT INTO table (columns) <source> ON CONFLICT ...``: ``source`` is ``VALUES (...)`` or a SELECT."""
+    q = quote
+    sql = (
+        f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) {source} "
+        f"ON CONFLICT ({', '.join(q(c) for c in conflict_on)}){conflict_where} "
+    )
+    if update_columns:
+        assignments = [f"{q(c)} = excluded.{q(c)}" for c in update_columns]
+        assignments += [f"{q(c)} = {q(table)}.{q(c)} + 1" for c in increment_columns]
+        return sql + "DO UPDATE SET " + ", ".join(assignments)
+    return sql + "DO NOTHING"

@@ -20,7 +20,7 @@ import attrs
 
 from dataflow.bulk.generic import RETURNS_NO_IDS, refuse_conflicts_outside_scope
 from dataflow.bulk.strategy import BulkRequest, BulkResult, BulkStrategy, Operation
-from dataflow.dialect import Dialect
+from dataflow.dialect import Dialect, on_conflict_sql
 from dataflow.fields import FieldKind
 from dataflow.session import Session
 
@@ -170,16 +170,8 @@ def upsert_from(
     conflict_where: str,
 ) -> str:
     """``INSERT ... SELECT ... ON CONFLICT``: :meth:`Dialect.upsert_sql`'s statement with ``select`` for its VALUES."""
-    q = dialect.quote
-    sql = (
-        f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) {select} "
-        f"ON CONFLICT ({', '.join(q(c) for c in conflict_on)}){conflict_where} "
-    )
-    if update_columns:
-        assignments = [f"{q(c)} = excluded.{q(c)}" for c in update_columns]
-        assignments += [f"{q(c)} = {q(table)}.{q(c)} + 1" for c in increment_columns]
-        return sql + "DO UPDATE SET " + ", ".join(assignments)
-    return sql + "DO NOTHING"
+    return on_conflict_sql(dialect.quote, table, columns, select, conflict_on, update_columns, increment_columns,
+                           conflict_where)  # fmt: skip
 
 
 STRATEGIES: tuple[BulkStrategy, ...] = (OneHopInsert(), CountedUpsert())
