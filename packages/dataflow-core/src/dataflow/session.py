@@ -22,6 +22,7 @@ from .echo import sql_log
 from .errors import ConnectionError, DataFlowError, TransactionError
 from .events import StatementExecuted, TransactionFinished, emit
 from .schema import ModelSchema
+from .scoping import TenancyScope
 from .sql import TableSQL
 
 if TYPE_CHECKING:
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-class Session:
-    """One connection of one database, held for one workflow run."""
+class Session(TenancyScope):
+    """One connection of one database, held for one workflow run (its tenancy methods: :class:`TenancyScope`)."""
 
     def __init__(
         self, db: DataFlow, connection: Connection, *, run_id: str | None, context: Mapping[str, Any], pool: Pool
@@ -387,52 +388,3 @@ class Session:
                 with contextlib.suppress(DataFlowError):
                     await self.execute(f"ROLLBACK TO SAVEPOINT {name}")
             raise
-
-    # -- tenancy ----------------------------------------------------------------
-
-    def scope(self, schema: ModelSchema) -> dict[str, Any] | None:
-        """The filters every statement on ``schema`` must also satisfy, ANDed; None when unscoped."""
-        clauses = [c for f in self.db.tenancy_filters if (c := f.scope(schema, self.context)) is not None]
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-    def protected(self, schema: ModelSchema) -> frozenset[str]:
-        """Fields of ``schema`` no update may change (the tenancy filters' ``protected_fields``)."""
-        names: set[str] = set()
-        for tenancy_filter in self.db.tenancy_filters:
-            protected_fields = getattr(tenancy_filter, "protected_fields", None)
-            if protected_fields is not None:
-                names.update(protected_fields(schema))
-        return frozenset(names)
-
-    def conflict_target(self, schema: ModelSchema, conflict_on: tuple[str, ...]) -> tuple[str, ...]:
-        """``conflict_on`` with the fields tenancy filters require in it (``tenant_id``) in front.
-
-        The primary key alone identifies a row and is left as it is.
-        """
-        if conflict_on == (schema.primary_key,):
-            return conflict_on
-        required: list[str] = []
-        for tenancy_filter in self.db.tenancy_filters:
-            conflict_fields = getattr(tenancy_filter, "conflict_fields", None)
-            if conflict_fields is not None:
-                required += [name for name in conflict_fields(schema) if name not in conflict_on]
-        return (*dict.fromkeys(required), *conflict_on) if required else conflict_on
-
-    def fills(self, schema: ModelSchema) -> bool:
-        """May a tenancy filter change or refuse rows of ``schema``? False lets bulk writes skip copying them.
-
-        A filter without the optional ``fills(schema)`` method is asked about every row.
-        """
-        for tenancy_filter in self.db.tenancy_filters:
-            fills = getattr(tenancy_filter, "fills", None)
-            if fills is None or fills(schema):
-                return True
-        return False
-
-    def fill(self, schema: ModelSchema, row: dict[str, Any]) -> dict[str, Any]:
-        """``row`` as the tenancy filters complete it, before it is validated and written."""
-        for tenancy_filter in self.db.tenancy_filters:
-            row = tenancy_filter.fill(schema, row, self.context)
-        return row
