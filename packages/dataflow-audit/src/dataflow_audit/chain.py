@@ -149,21 +149,8 @@ def _bulk_program(
     row = {**entry, "chain": chain, "seq": last, "prev_hash": prev_hash}
     row["hash"] = entry_hash(row, prev_hash)
     columns = WRITTEN + RANGE
-    moved, moved_params = checkpoint(dialect, heads, chain, last, row["hash"])
-    if not dialect.capabilities.writable_cte:
-        yield Step(entries_table.insert(columns, returning=False), tuple(row[name] for name in columns))
-        yield Step(moved, moved_params)
-        return
-    # As _append_program does: the entry and the checkpoint in one statement.
-    params = Params(dialect)
-    values = ", ".join(params.add(row[name]) for name in columns)
-    names = ", ".join(entries_table.quoted[name] for name in columns)
-    q = heads.quoted
-    yield Step(
-        f"WITH written AS (INSERT INTO {entries_table.table} ({names}) VALUES ({values})) "
-        f"UPDATE {heads.table} SET {q['seq']} = {params.add(last)}, {q['hash']} = {params.add(row['hash'])} "
-        f"WHERE {q['chain']} = {params.add(chain)}",
-        params.values,
+    yield from _insert_and_checkpoint(
+        dialect, entries_table, heads, chain, columns, [tuple(row[name] for name in columns)], last, row["hash"]
     )
 
 
@@ -199,20 +186,34 @@ def _append_program(
 ) -> Program[None]:
     last, prev_hash = yield from reserve(dialect, heads, chain, len(own), fresh)
     rows, last_hash = _hashed_rows(chain, shared, own, last, prev_hash)
+    yield from _insert_and_checkpoint(dialect, entries_table, heads, chain, WRITTEN, rows, last, last_hash)
+
+
+def _insert_and_checkpoint(
+    dialect: Dialect,
+    entries_table: TableSQL,
+    heads: TableSQL,
+    chain: str,
+    columns: tuple[str, ...],
+    rows: Sequence[tuple[Any, ...]],
+    last: int,
+    last_hash: str,
+) -> Program[None]:
+    """Insert the hashed entry ``rows`` and move the head to ``last``: one statement where the dialect has
+    writable CTEs, else the insert (a plain execute for the usual single entry) and the checkpoint."""
     moved, moved_params = checkpoint(dialect, heads, chain, last, last_hash)
     if not dialect.capabilities.writable_cte:
-        insert = entries_table.insert(WRITTEN, returning=False)
+        insert = entries_table.insert(columns, returning=False)
         # One entry (the usual one-record write) is a plain execute: executemany costs more for one row.
         yield Step(insert, rows[0]) if len(rows) == 1 else Step(insert, rows, "executemany")
         yield Step(moved, moved_params)
         return
-    # One statement writes the entries and moves the checkpoint.
     params = Params(dialect)
     values = ", ".join("(" + ", ".join(params.add(value) for value in row) + ")" for row in rows)
-    columns = ", ".join(entries_table.quoted[name] for name in WRITTEN)
+    names = ", ".join(entries_table.quoted[name] for name in columns)
     q = heads.quoted
     yield Step(
-        f"WITH written AS (INSERT INTO {entries_table.table} ({columns}) VALUES {values}) "
+        f"WITH written AS (INSERT INTO {entries_table.table} ({names}) VALUES {values}) "
         f"UPDATE {heads.table} SET {q['seq']} = {params.add(last)}, {q['hash']} = {params.add(last_hash)} "
         f"WHERE {q['chain']} = {params.add(chain)}",
         params.values,
