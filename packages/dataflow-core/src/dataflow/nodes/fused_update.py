@@ -106,6 +106,24 @@ async def run_atomic_program(session: Session, program: Program[T], *, sql: str,
     return result
 
 
+async def _parts(
+    session: Session, update: FusedUpdate, fusers: tuple[Fuser, ...], of_this_form: Callable[[object], bool]
+) -> list[Any] | None:
+    """Each listener's part of ``update`` (``""``: it records nothing); None when one declines or answers in
+    another form than the one this fused update takes (CTE text, program steps, one call)."""
+    parts: list[Any] = []
+    for fuse in fusers:
+        part = await fuse(session, update)
+        if part is None:
+            return None
+        if part == "":
+            continue
+        if not of_this_form(part):
+            return None
+        parts.append(part)
+    return parts
+
+
 def _found(node: UpdateNode, inputs: dict[str, Any], key: Any, record: Row | None) -> tuple[bool, Any]:
     """The node's output for ``record``: it, or None / ``NotFoundError`` when none matched."""
     if record is None and inputs.get("raise_on_not_found", True):
@@ -132,13 +150,9 @@ async def _one_statement(
     before_list = ", ".join(q(before_column(name)) for name in assigned)
     written = f"{sql} RETURNING {table.select_list}, {before_list}"
     update = FusedUpdate(schema, node.node_id, key, assigned, params, q)
-    parts: list[str] = []
-    for fuse in fusers:
-        part = await fuse(session, update)
-        if part is None or not isinstance(part, str):
-            return NOT_FUSED
-        if part:
-            parts.append(part)
+    parts: list[str] | None = await _parts(session, update, fusers, lambda part: isinstance(part, str))
+    if parts is None:
+        return NOT_FUSED
     if not parts:
         return True, await node.run(session, inputs)  # no listener records this update
     await check_references(session, schema, [values])
@@ -156,13 +170,9 @@ async def _one_program(
     table = node.table(session)
     assigned = tuple(values)
     update = FusedUpdate(schema, node.node_id, key, assigned, Params(session.dialect), session.dialect.quote, True)
-    parts: list[FusedSteps] = []
-    for fuse in fusers:
-        part = await fuse(session, update)
-        if part is None or isinstance(part, FusedCall) or (isinstance(part, str) and part):  # not for a program
-            return NOT_FUSED
-        if part:
-            parts.append(part)
+    parts: list[FusedSteps] | None = await _parts(session, update, fusers, callable)
+    if parts is None:
+        return NOT_FUSED
     if not parts:
         return True, await node.run(session, inputs)  # no listener records this update
     await check_references(session, schema, [values])
@@ -186,13 +196,9 @@ async def _one_call(
     written = (*table.encode_row(values, assigned), table.encode(table.pk, key))
     update = FusedUpdate(schema, node.node_id, key, assigned, Params(session.dialect), session.dialect.quote,
                          in_call=True, written=written)  # fmt: skip
-    calls: list[FusedCall] = []
-    for fuse in fusers:
-        part = await fuse(session, update)
-        if part is None or (part and not isinstance(part, FusedCall)):
-            return NOT_FUSED
-        if part:
-            calls.append(part)
+    calls: list[FusedCall] | None = await _parts(session, update, fusers, lambda part: isinstance(part, FusedCall))
+    if calls is None:
+        return NOT_FUSED
     if not calls:
         return True, await node.run(session, inputs)  # no listener records this update
     if len(calls) > 1:
