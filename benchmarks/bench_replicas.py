@@ -248,6 +248,15 @@ async def cpu_per_read(sides: dict[str, tuple[Operation, Operation]], key: int, 
     return result
 
 
+REPLICA_PAIRS = (
+    ("replicas / primary only (DataFlow)", "replicas", "primary only"),
+    ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only"),
+)
+"""Each replica-cost figure: its label, and the two sides whose ratio it prints."""
+RAW_PAIR = ("raw, replicas", "raw, primary")
+"""The raw driver's two sides of the same rounds, printed beside each figure."""
+
+
 async def alone(sides: dict[str, tuple[Operation, Operation]], key: int, rounds: int) -> None:
     """One read at a time, no other load: what each side costs by itself (interleaved, median per round)."""
     reads = [functools.partial(read, key) for read, _ in sides.values()]
@@ -256,12 +265,7 @@ async def alone(sides: dict[str, tuple[Operation, Operation]], key: int, rounds:
     print("\nper read alone, no concurrent load (median of round medians, min-max of rounds):")
     for name, values in medians.items():
         print(f"  {name:<22} {spread(values)}")
-    print_replica_cost(
-        medians,
-        (("replicas / primary only (DataFlow)", "replicas", "primary only"),
-         ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only")),
-        ("raw, replicas", "raw, primary"),
-    )  # fmt: skip
+    print_replica_cost(medians, REPLICA_PAIRS, RAW_PAIR)
     cpu = await cpu_per_read(sides, key, rounds)
     print("\nthis process's CPU per read, one at a time (median of rounds, min-max): what each path costs the client")
     for name, values in cpu.items():
@@ -348,12 +352,7 @@ async def main(args: argparse.Namespace) -> None:
               "per operation (what the client side costs, whatever else runs on the machine):")  # fmt: skip
         for name, values in medians.items():
             print(f"  {name:<22} {spread(values):<22} CPU {spread(measured.cpu_per_operation[name])}")
-        print_replica_cost(
-            medians,
-            (("replicas / primary only (DataFlow)", "replicas", "primary only"),
-             ("least_busy / primary only (DataFlow)", "replicas, least_busy", "primary only")),
-            ("raw, replicas", "raw, primary"),
-        )  # fmt: skip
+        print_replica_cost(medians, REPLICA_PAIRS, RAW_PAIR)
         print_ratios(
             medians,
             (
