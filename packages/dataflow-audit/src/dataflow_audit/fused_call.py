@@ -43,7 +43,7 @@ from dataflow.fields import FieldKind, FieldSchema
 from dataflow.schema import ModelSchema
 
 from .chain import WRITTEN, chain_name, shared_part
-from .fused import known_tenant
+from .fused import SEP, known_tenant
 from .options import audited_fields, personal_fields
 from .tables import ENTRIES
 
@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 
     from .service import Audit
 
-SEP = "\x1f"
 TEXT_KINDS = (FieldKind.STR, FieldKind.UUID, FieldKind.ENUM)
 ENTRY_PARAMS = ("chain", "model", "record_key", "at", "actor", "tenant", "run_id", "node_id")
 """The entry's fields the caller binds, after the key, the mask and the columns; then ``own`` and ``tail``."""
